@@ -1,0 +1,35 @@
+"""Shared fixtures: the `backend` fixture runs device-independent tests on NumPy, the stand-in, and CuPy if present."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from minidl import backend as B
+
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+HAVE_GPU = B.gpu_available()
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_oracle = pytest.mark.skip(reason="PyTorch is not installed (oracle cross-checks)")
+    skip_gpu = pytest.mark.skip(reason="CuPy with a CUDA GPU is not available")
+    for item in items:
+        if "oracle" in item.keywords and not HAVE_TORCH:
+            item.add_marker(skip_oracle)
+        if "gpu" in item.keywords and not HAVE_GPU:
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture(params=["cpu", "standin", pytest.param("gpu", marks=pytest.mark.gpu)])
+def backend(request) -> B.Device:
+    """A Device to run on: NumPy, the CPU stand-in with CuPy's device separation, and a real GPU when present."""
+    return B.get_device(request.param)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A fixed host generator (every test is deterministic)."""
+    return np.random.default_rng(1234)
