@@ -1,0 +1,32 @@
+"""The math: stateless forward/backward pairs written once against ``xp`` (NumPy, CuPy or the stand-in).
+
+Each ``*_forward`` returns ``(y, cache)``; each ``*_backward`` takes ``dy`` and that cache (CS231n style).
+Equations: docs/layers.md.
+"""
+
+from minidl.functional.activation import relu_backward, relu_forward, softmax_backward, softmax_forward
+from minidl.functional.batchnorm import (
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_inference,
+    channel_moments,
+    merge_moments,
+)
+from minidl.functional.dense import dense_backward, dense_forward
+from minidl.functional.dropout import dropout_backward, dropout_forward
+from minidl.functional.losses import (
+    cross_entropy_example_losses,
+    cross_entropy_gradient,
+    cross_entropy_loss,
+    half_mse_example_losses,
+    half_mse_gradient,
+    half_mse_loss,
+)
+
+__all__ = [
+    "relu_forward", "relu_backward", "softmax_forward", "softmax_backward",
+    "batchnorm_forward", "batchnorm_backward", "batchnorm_inference", "channel_moments", "merge_moments",
+    "dense_forward", "dense_backward", "dropout_forward", "dropout_backward",
+    "cross_entropy_loss", "cross_entropy_gradient", "cross_entropy_example_losses",
+    "half_mse_loss", "half_mse_gradient", "half_mse_example_losses",
+]

@@ -1,0 +1,90 @@
+"""Batch normalization over the channel axis 1 of (N, C, H, W) or (N, C) inputs (docs/layers.md).
+
+The batch statistics are a separable step, so they can later be combined across data-parallel workers and are
+merged exactly over mini-batches for MATLAB's population statistics:
+``channel_moments`` (per-channel count, mean, variance) → ``merge_moments`` → normalize.
+"""
+
+from __future__ import annotations
+
+from minidl.backend import get_array_module
+
+
+def _per_channel(v, ndim: int):
+    """(C,) → a shape that broadcasts against (N, C, ...) inputs."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def channel_sum(x):
+    """Σ over every axis but the channel axis 1.  x: (N, C, ...) → (C,).
+
+    Folded to (N, C, H·W) so the inner reduction runs over long contiguous rows (fast on both backends).
+    """
+    if x.ndim == 2:
+        return x.sum(axis=0)
+    return x.reshape(x.shape[0], x.shape[1], -1).sum(axis=2).sum(axis=0)
+
+
+def channel_moments(x):
+    """Per-channel (count M, mean μ, biased variance σ²) of x: (N, C, ...).  μ, σ²: (C,); M = N·H·W (an int)."""
+    m = x.size // x.shape[1]
+    mean = channel_sum(x) / m
+    xc = x - _per_channel(mean, x.ndim)
+    var = channel_sum(xc * xc) / m  # two-pass variance: no cancellation in float32
+    return m, mean, var
+
+
+def merge_moments(a, b):
+    """Exact merge of two (count, mean, variance) triples (MATLAB's population statistics).
+
+    n₃ = n₁ + n₂,  μ₃ = (n₁μ₁ + n₂μ₂)/n₃,  σ₃² = (n₁(σ₁² + μ₁²) + n₂(σ₂² + μ₂²))/n₃ − μ₃².
+    A count of 0 is the empty set (returns the other triple).
+    """
+    n1, mu1, var1 = a
+    n2, mu2, var2 = b
+    if n1 == 0:
+        return b
+    if n2 == 0:
+        return a
+    n3 = n1 + n2
+    mu3 = (n1 * mu1 + n2 * mu2) / n3
+    var3 = (n1 * (var1 + mu1 * mu1) + n2 * (var2 + mu2 * mu2)) / n3 - mu3 * mu3
+    return n3, mu3, var3
+
+
+def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, moments=None):
+    """Training-mode batch norm: x̂ = (x − μ_B)/√(σ_B² + ε), y = γ·x̂ + β, with the batch's own statistics.
+
+    x: (N, C, H, W) or (N, C); gamma, beta: (C,).  ``moments`` may pass precomputed (M, μ, σ²) (e.g. combined across
+    workers).  Returns (y, cache, (M, μ, σ²)).
+    """
+    xp = get_array_module(x)
+    m, mean, var = channel_moments(x) if moments is None else moments
+    inv_std = 1.0 / xp.sqrt(var + eps)
+    xhat = (x - _per_channel(mean, x.ndim)) * _per_channel(inv_std, x.ndim)
+    y = xhat * _per_channel(gamma, x.ndim) + _per_channel(beta, x.ndim)
+    return y, (xhat, inv_std, gamma, m), (m, mean, var)
+
+
+def batchnorm_backward(dy, cache):
+    """dx = (γ / (M √(σ²+ε))) · (M·dy − Σdy − x̂·Σ(dy·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy (sums per channel).
+
+    dy: shape of x.  Returns (dx, dgamma (C,), dbeta (C,)).
+    """
+    xhat, inv_std, gamma, m = cache
+    dbeta = channel_sum(dy)
+    dgamma = channel_sum(dy * xhat)
+    scale = _per_channel(gamma * inv_std / m, dy.ndim)
+    dx = scale * (m * dy - _per_channel(dbeta, dy.ndim) - xhat * _per_channel(dgamma, dy.ndim))
+    return dx, dgamma, dbeta
+
+
+def batchnorm_inference(x, gamma, beta, mean, var, eps: float = 1e-5):
+    """Prediction-mode batch norm with fixed statistics: y = γ·(x − μ)/√(σ² + ε) + β.  Returns (y, cache).
+
+    The cache allows a backward pass through the fixed affine map (dx = dy·γ/√(σ²+ε)).
+    """
+    xp = get_array_module(x)
+    scale = gamma / xp.sqrt(var + eps)
+    shift = beta - mean * scale
+    return x * _per_channel(scale, x.ndim) + _per_channel(shift, x.ndim), scale

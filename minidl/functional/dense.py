@@ -1,0 +1,16 @@
+"""Fully connected layer: y = x Wᵀ + b (docs/layers.md)."""
+
+from __future__ import annotations
+
+
+def dense_forward(x, W, b):
+    """x: (N, I) (or (N, C, H, W), flattened to I = C·H·W), W: (O, I), b: (O,).  Returns (y (N, O), cache)."""
+    x2 = x.reshape(x.shape[0], -1)
+    return x2 @ W.T + b, (x2, x.shape, W)
+
+
+def dense_backward(dy, cache):
+    """dy: (N, O).  Returns (dx (shape of x), dW = dyᵀ x (O, I), db = Σ_n dy (O,))."""
+    x2, x_shape, W = cache
+    dx = (dy @ W).reshape(x_shape)
+    return dx, dy.T @ x2, dy.sum(axis=0)

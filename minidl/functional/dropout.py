@@ -1,0 +1,22 @@
+"""Inverted dropout (docs/layers.md). MATLAB: mask = (u > p)/(1 − p) in training, identity at prediction."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minidl.backend import device_of, to_device
+
+
+def dropout_forward(x, p: float, rng: np.random.Generator):
+    """y = x · mask, mask = [u > p] / (1 − p), u ~ U[0, 1) drawn on the host from ``rng`` (same run on any device).
+
+    x: any shape.  Returns (y, mask).
+    """
+    u = rng.random(x.shape)  # host draws: the same seed gives the same masks on CPU and GPU
+    mask = to_device((u > p) / (1.0 - p), device_of(x), dtype=x.dtype)
+    return x * mask, mask
+
+
+def dropout_backward(dy, mask):
+    """dx = dy · mask."""
+    return dy * mask

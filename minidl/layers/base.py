@@ -1,0 +1,156 @@
+"""The layer protocol: parameters, gradients, per-array learn-rate and L2 factors, persistent state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from minidl.backend import Device, get_device, to_device
+
+Shape = tuple[int, ...]
+
+
+class Layer:
+    """A stateful layer: ``forward(x, training) -> y`` and ``backward(dy) -> dx`` with named learnable arrays.
+
+    Subclasses set ``kind`` (the name prefix, e.g. ``"conv"``) and implement ``build`` (shapes and parameters from the
+    per-example input shape), ``forward`` and ``backward``.  Learnable arrays live in ``params`` and their gradients in
+    ``grads`` under the same local keys (``"weight"``, ``"bias"``, ...); non-learnable arrays that persist (batch-norm
+    statistics, input normalization statistics) live in ``state``.  The network prefixes keys with the layer name
+    (``conv_1.weight``).
+    """
+
+    kind = "layer"
+    #: local parameter key -> (default learn-rate factor, default L2 factor); MATLAB defaults per SEMANTICS §2 step 3.
+    factor_defaults: Mapping[str, tuple[float, float]] = {}
+
+    def __init__(self, name: str | None = None, **factors: float):
+        if name is not None and (not isinstance(name, str) or not name or "." in name):
+            raise ValueError(f"name: got {name!r}; allowed: a non-empty string without '.'")
+        self.name = name
+        self.params: dict[str, Any] = {}
+        self.grads: dict[str, Any] = {}
+        self.state: dict[str, Any] = {}
+        self.input_shape: Shape | None = None
+        self.output_shape: Shape | None = None
+        self.learn_rate_factors: dict[str, float] = {k: v[0] for k, v in self.factor_defaults.items()}
+        self.l2_factors: dict[str, float] = {k: v[1] for k, v in self.factor_defaults.items()}
+        self._set_factors(factors)
+        self._cache: Any = None
+
+    # -- factors: WeightLearnRateFactor, BiasL2Factor, ... given as weight_learn_rate_factor=, bias_l2_factor= --
+    def _set_factors(self, factors: Mapping[str, float]) -> None:
+        for arg, value in factors.items():
+            for suffix, table in (("_learn_rate_factor", self.learn_rate_factors), ("_l2_factor", self.l2_factors)):
+                key = arg[: -len(suffix)] if arg.endswith(suffix) else None
+                if key is not None and key in self.factor_defaults:
+                    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
+                            or not np.isfinite(value):
+                        raise ValueError(f"{arg}: got {value!r}; allowed: a finite number >= 0")
+                    table[key] = float(value)
+                    break
+            else:
+                allowed = [f"{k}{s}" for k in self.factor_defaults for s in ("_learn_rate_factor", "_l2_factor")]
+                raise TypeError(f"{type(self).__name__}: unknown argument {arg!r}; allowed: "
+                                f"{', '.join(allowed) if allowed else 'none (this layer has no learnable arrays)'}")
+
+    # -- life cycle --
+    @property
+    def initialized(self) -> bool:
+        """True once the layer knows its input shape (and has its parameters)."""
+        return self.output_shape is not None
+
+    def initialize(self, input_shape: Shape, rng: np.random.Generator | None = None, dtype: Any = "float32",
+                   device: str | Device = "cpu") -> Shape:
+        """Fix shapes from the per-example ``input_shape`` (no N), create parameters; return the output shape.
+
+        Parameters already present (given arrays, or a trained layer) are kept; only missing ones are drawn from
+        ``rng`` on the host in float64, then cast to ``dtype`` and moved to ``device`` (the same seed gives the same
+        weights on every device).
+        """
+        input_shape = tuple(int(s) for s in input_shape)
+        self.input_shape = input_shape
+        self.output_shape = tuple(self.build(input_shape, rng if rng is not None else np.random.default_rng(0)))
+        self.to(device, dtype)
+        return self.output_shape
+
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+        """Check the input shape, create missing parameters (host float64 arrays), return the output shape."""
+        return input_shape
+
+    def to(self, device: str | Device, dtype: Any = None) -> Layer:
+        """Move (and optionally cast) parameters and state to ``device``."""
+        device = get_device(device)
+        for table in (self.params, self.state):
+            for k, v in table.items():
+                table[k] = to_device(v, device, dtype=dtype)
+        self.grads = {}
+        self._cache = None
+        return self
+
+    # -- computation --
+    def forward(self, x, training: bool = False):
+        """x: (N, *input_shape) -> y: (N, *output_shape)."""
+        raise NotImplementedError
+
+    def backward(self, dy):
+        """dy: (N, *output_shape) -> dx: (N, *input_shape); fills ``grads`` (uses the cache of the last forward)."""
+        raise NotImplementedError
+
+    def _need_cache(self):
+        if self._cache is None:
+            raise RuntimeError(f"{self.describe()}: backward called without a training forward pass before it")
+        cache, self._cache = self._cache, None
+        return cache
+
+    # -- description --
+    def describe(self) -> str:
+        """A one-line description: name and hyper-parameters."""
+        return f"{self.name or self.kind} ({type(self).__name__})"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    def _check_input(self, x) -> None:
+        if self.input_shape is not None and tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"{self.describe()}: input of shape {tuple(x.shape)}; expected (N, "
+                             f"{', '.join(map(str, self.input_shape))})")
+
+
+class InputLayer(Layer):
+    """Marks the network's input: its size and an optional normalization set from the training data."""
+
+    kind = "input"
+
+    def set_statistics(self, batches) -> None:
+        """Compute normalization statistics from an iterable of host batches (N, *input_shape)."""
+
+
+class OutputLayer(Layer):
+    """The loss at the end of a network: ``loss(y, t)`` and ``loss_gradient(y, t)``; forward is the identity."""
+
+    kind = "output"
+
+    def forward(self, x, training: bool = False):
+        return x
+
+    def backward(self, dy):
+        return dy
+
+    def loss(self, y, t) -> float:
+        """The mean loss over the N observations (a Python float; see ``loss_array`` for the device value)."""
+        return float(self.loss_array(y, t))
+
+    def loss_array(self, y, t):
+        """The mean loss as a 0-d array on y's device (no host round trip)."""
+        raise NotImplementedError
+
+    def loss_gradient(self, y, t):
+        """dL/dy, same shape as y."""
+        raise NotImplementedError
+
+    def example_losses(self, y, t):
+        """Per-example losses (N,) whose mean is ``loss_array``."""
+        raise NotImplementedError

@@ -1,0 +1,112 @@
+"""Fully connected, ReLU, softmax and dropout layers (math in minidl.functional; equations in docs/layers.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minidl import functional as F
+from minidl.layers._params import WeightBiasLayer
+from minidl.layers.base import Layer, Shape
+
+
+def _positive_int(arg: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{arg}: got {value!r}; allowed: a positive integer")
+    return int(value)
+
+
+class FullyConnected(WeightBiasLayer):
+    """y = x Wᵀ + b; W: (output_size, input_size), b: (output_size,); image inputs are flattened (C, H, W order)."""
+
+    kind = "fc"
+
+    def __init__(self, output_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.output_size = _positive_int("output_size", output_size)
+
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+        n_in = int(np.prod(input_shape))
+        self._make_params((self.output_size, n_in), (self.output_size,), n_in, self.output_size, rng)
+        return (self.output_size,)
+
+    def forward(self, x, training: bool = False):
+        self._check_input(x)
+        y, cache = F.dense_forward(x, self.params["weight"], self.params["bias"])
+        self._cache = cache if training else None
+        return y
+
+    def backward(self, dy):
+        dx, self.grads["weight"], self.grads["bias"] = F.dense_backward(dy, self._need_cache())
+        return dx
+
+    def describe(self) -> str:
+        return f"{self.name or self.kind}: {self.output_size} fully connected"
+
+
+class ReLU(Layer):
+    """y = max(x, 0)."""
+
+    kind = "relu"
+
+    def forward(self, x, training: bool = False):
+        y, mask = F.relu_forward(x)
+        self._cache = mask if training else None
+        return y
+
+    def backward(self, dy):
+        return F.relu_backward(dy, self._need_cache())
+
+    def describe(self) -> str:
+        return f"{self.name or self.kind}: ReLU"
+
+
+class Softmax(Layer):
+    """y_k = exp(x_k) / Σ_j exp(x_j) over the last axis of (N, K)."""
+
+    kind = "softmax"
+
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+        if len(input_shape) != 1:
+            raise ValueError(f"{self.describe()}: needs (N, K) inputs; got per-example shape {input_shape} "
+                             "(put a FullyConnected layer before it)")
+        return input_shape
+
+    def forward(self, x, training: bool = False):
+        y, cache = F.softmax_forward(x)
+        self._cache = cache if training else None
+        return y
+
+    def backward(self, dy):
+        return F.softmax_backward(dy, self._need_cache())
+
+    def describe(self) -> str:
+        return f"{self.name or self.kind}: softmax"
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training y = x·[u > p]/(1 − p) with u ~ U[0,1) from the network's generator; else y = x."""
+
+    kind = "dropout"
+
+    def __init__(self, probability: float = 0.5, name: str | None = None):
+        super().__init__(name=name)
+        if isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 <= probability < 1:
+            raise ValueError(f"probability: got {probability!r}; allowed: a number in [0, 1)")
+        self.probability = float(probability)
+        self.rng: np.random.Generator | None = None  # set by Network.set_rng
+
+    def forward(self, x, training: bool = False):
+        if not training:
+            self._cache = None
+            return x
+        if self.rng is None:
+            raise RuntimeError(f"{self.describe()}: no random generator; call Network.set_rng(rng) "
+                               "(the network's initialize does)")
+        y, self._cache = F.dropout_forward(x, self.probability, self.rng)
+        return y
+
+    def backward(self, dy):
+        return F.dropout_backward(dy, self._need_cache())
+
+    def describe(self) -> str:
+        return f"{self.name or self.kind}: {self.probability:g} dropout"

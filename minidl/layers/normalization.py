@@ -1,0 +1,89 @@
+"""Batch normalization layer (math in minidl.functional.batchnorm; equations in docs/layers.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minidl import functional as F
+from minidl.backend import get_array_module
+from minidl.layers.base import Layer, Shape
+from minidl.layers.init import initialize_array
+
+
+class BatchNormalization(Layer):
+    """Per-channel y = γ·(x − μ)/√(σ² + ε) + β: batch statistics in training, stored statistics at prediction.
+
+    MATLAB: ε = 1e-5; scale γ starts at 1, offset β at 0; ScaleL2Factor 1, OffsetL2Factor 1.  The stored ``mean``
+    and ``variance`` (state) are the moving averages (μ* ← (1 − d)·μ* + d·μ_B with decay d = 0.1, the biased batch
+    variance likewise) until the trainer replaces them with population statistics (SEMANTICS §2.1).
+    """
+
+    kind = "batchnorm"
+    factor_defaults = {"scale": (1.0, 1.0), "offset": (1.0, 1.0)}
+
+    def __init__(self, epsilon: float = 1e-5, mean_decay: float = 0.1, variance_decay: float = 0.1,
+                 scale=None, offset=None, name: str | None = None, **factors: float):
+        super().__init__(name=name, **factors)
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+            raise ValueError(f"epsilon: got {epsilon!r}; allowed: a number > 0")
+        for arg, v in (("mean_decay", mean_decay), ("variance_decay", variance_decay)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                raise ValueError(f"{arg}: got {v!r}; allowed: a number in [0, 1]")
+        self.epsilon = float(epsilon)
+        self.mean_decay = float(mean_decay)
+        self.variance_decay = float(variance_decay)
+        self._given = {"scale": scale, "offset": offset}
+        self._collected = None  # (M, μ, σ²) merged over batches during a population pass
+
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+        if len(input_shape) not in (1, 3):
+            raise ValueError(f"{self.describe()}: needs (N, C) or (N, C, H, W) inputs; got per-example shape "
+                             f"{input_shape}")
+        c = input_shape[0]
+        for key, init in (("scale", "ones"), ("offset", "zeros")):
+            if key not in self.params:
+                given = self._given[key]
+                self.params[key] = initialize_array(key, given if given is not None else init, (c,), c, c, rng)
+        self.state.setdefault("mean", np.zeros(c))
+        self.state.setdefault("variance", np.ones(c))
+        return input_shape
+
+    def forward(self, x, training: bool = False):
+        self._check_input(x)
+        gamma, beta = self.params["scale"], self.params["offset"]
+        if training or self._collected is not None:
+            y, cache, (m, mean, var) = F.batchnorm_forward(x, gamma, beta, self.epsilon)
+            if training:
+                self._cache = cache
+                self.state["mean"] = (1 - self.mean_decay) * self.state["mean"] + self.mean_decay * mean
+                self.state["variance"] = ((1 - self.variance_decay) * self.state["variance"]
+                                          + self.variance_decay * var)
+            else:
+                self._collected = F.merge_moments(self._collected, (m, mean, var))
+            return y
+        y, _ = F.batchnorm_inference(x, gamma, beta, self.state["mean"], self.state["variance"], self.epsilon)
+        self._cache = None
+        return y
+
+    def backward(self, dy):
+        dx, self.grads["scale"], self.grads["offset"] = F.batchnorm_backward(dy, self._need_cache())
+        return dx
+
+    # -- population statistics (MATLAB's default BatchNormalizationStatistics 'population') --
+    def start_population_pass(self) -> None:
+        """From now on, prediction-mode forwards normalize with batch statistics and merge them exactly."""
+        xp = get_array_module(self.params["scale"])
+        c = self.params["scale"].shape[0]
+        zero = xp.zeros(c, dtype=self.params["scale"].dtype)
+        self._collected = (0, zero, zero)
+
+    def finish_population_pass(self) -> None:
+        """Store the merged population mean and (biased) variance as the statistics used at prediction."""
+        m, mean, var = self._collected
+        self._collected = None
+        if m > 0:
+            self.state["mean"], self.state["variance"] = mean, var
+
+    def describe(self) -> str:
+        c = self.input_shape[0] if self.input_shape else "?"
+        return f"{self.name or self.kind}: batch normalization with {c} channels"

@@ -1,0 +1,62 @@
+"""Output layers: classification (cross-entropy) and regression (half mean squared error), both mean over N."""
+
+from __future__ import annotations
+
+from minidl import functional as F
+from minidl.backend import get_array_module
+from minidl.layers.base import OutputLayer
+
+
+def one_hot(t, k: int, dtype):
+    """Class indices t: (N,) integers in [0, K) → one-hot (N, K) of ``dtype`` on t's device; (N, K) passes through."""
+    xp = get_array_module(t)
+    if t.ndim == 2:
+        return t.astype(dtype, copy=False)
+    out = xp.zeros((t.shape[0], k), dtype=dtype)
+    out[xp.arange(t.shape[0]), t] = 1
+    return out
+
+
+class ClassificationOutput(OutputLayer):
+    """Cross-entropy loss = −Σₙ Σₖ Tₙₖ log Yₙₖ / N (MATLAB classificationLayer) on softmax probabilities Y: (N, K).
+
+    Targets: class indices (N,) or one-hot / soft (N, K) on the same device as Y.
+    """
+
+    kind = "classoutput"
+
+    def loss_array(self, y, t):
+        return F.cross_entropy_loss(y, one_hot(t, y.shape[1], y.dtype))
+
+    def loss_gradient(self, y, t):
+        return F.cross_entropy_gradient(y, one_hot(t, y.shape[1], y.dtype))
+
+    def example_losses(self, y, t):
+        """−Σₖ Tₙₖ log Yₙₖ per observation: (N,)."""
+        return F.cross_entropy_example_losses(y, one_hot(t, y.shape[1], y.dtype))
+
+    def describe(self) -> str:
+        return f"{self.name or self.kind}: cross-entropy"
+
+
+class RegressionOutput(OutputLayer):
+    """Half-MSE loss = Σₙ Σᵣ ½(Yₙᵣ − Tₙᵣ)² / N (MATLAB regressionLayer: divided by observations, not responses).
+
+    Y: (N, R) (or (N, ...), summed over every non-N axis); targets of the same size, or (N,) when R = 1.
+    """
+
+    kind = "regressionoutput"
+
+    def loss_array(self, y, t):
+        return F.half_mse_loss(y, t.reshape(y.shape))
+
+    def loss_gradient(self, y, t):
+        return F.half_mse_gradient(y, t.reshape(y.shape))
+
+    def example_losses(self, y, t):
+        """Σᵣ ½(Yₙᵣ − Tₙᵣ)² per observation: (N,)."""
+        return F.half_mse_example_losses(y, t.reshape(y.shape))
+
+    def describe(self) -> str:
+        return f"{self.name or self.kind}: mean squared error"
+

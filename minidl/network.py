@@ -1,0 +1,321 @@
+"""An ordered list of layers: shapes, initialization, forward, loss, backward, prediction, state as plain arrays."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from minidl.backend import Device, device_of, get_device, to_device, to_host
+from minidl.layers.base import InputLayer, Layer, OutputLayer
+from minidl.layers.output import ClassificationOutput
+
+DTYPES = ("float32", "float64")
+
+
+def check_dtype(dtype: Any, arg: str = "dtype") -> np.dtype:
+    """float32 or float64 (by name or numpy dtype), else a ValueError naming ``arg``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in DTYPES:
+        raise ValueError(f"{arg}: got {dtype!r}; allowed: 'float32', 'float64'")
+    return dt
+
+
+class Network:
+    """Layers in order; the last may be an OutputLayer (the loss).  Parameters are named ``<layer>.<key>``.
+
+    >>> import numpy as np, minidl as dl
+    >>> from minidl import layers as L
+    >>> net = dl.Network([L.FeatureInput(3, normalization="none"), L.FullyConnected(2), L.Softmax(),
+    ...                   L.ClassificationOutput()])
+    >>> _ = net.initialize(rng=np.random.default_rng(0), dtype="float64")
+    >>> list(net.params)
+    ['fc_1.weight', 'fc_1.bias']
+    >>> net.forward(np.ones((4, 3))).shape
+    (4, 2)
+    """
+
+    def __init__(self, layers: Sequence[Layer]):
+        if isinstance(layers, Network):
+            layers = layers.layers
+        if not isinstance(layers, (list, tuple)) or not layers:
+            raise TypeError(f"layers: got {type(layers).__name__}; allowed: a non-empty list of minidl layers")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{i}]: got {type(layer).__name__}; allowed: a minidl layer")
+            if isinstance(layer, OutputLayer) and i != len(layers) - 1:
+                raise ValueError(f"layers[{i}]: {type(layer).__name__} must be the last layer")
+            if isinstance(layer, InputLayer) and i != 0:
+                raise ValueError(f"layers[{i}]: {type(layer).__name__} must be the first layer")
+        if len({id(layer) for layer in layers}) != len(layers):
+            raise ValueError("layers: the same layer object appears twice; give each position its own layer")
+        self.layers: list[Layer] = list(layers)
+        self._name_layers()
+        self.classes: np.ndarray | None = None  # the labels the class indices stand for (set when trained)
+        self.dtype: np.dtype | None = None
+        self.device: Device | None = None
+        self.rng: np.random.Generator | None = None
+
+    def _name_layers(self) -> None:
+        counts: dict[str, int] = {}
+        taken = {layer.name for layer in self.layers if layer.name}
+        for layer in self.layers:
+            counts[layer.kind] = counts.get(layer.kind, 0) + 1
+            if layer.name is None:
+                name, n = f"{layer.kind}_{counts[layer.kind]}", counts[layer.kind]
+                while name in taken:
+                    n += 1
+                    name = f"{layer.kind}_{n}"
+                layer.name = name
+                taken.add(name)
+        names = [layer.name for layer in self.layers]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"layer names: {dup} appear more than once; allowed: unique names")
+
+    # ---------------------------------------------------------------- structure
+    @property
+    def input_layer(self) -> InputLayer | None:
+        """The first layer when it is an input layer."""
+        return self.layers[0] if isinstance(self.layers[0], InputLayer) else None
+
+    @property
+    def output_layer(self) -> OutputLayer | None:
+        """The last layer when it is an output (loss) layer."""
+        return self.layers[-1] if isinstance(self.layers[-1], OutputLayer) else None
+
+    @property
+    def is_classifier(self) -> bool:
+        """True when the loss is cross-entropy (classification), False for regression."""
+        return isinstance(self.output_layer, ClassificationOutput)
+
+    @property
+    def initialized(self) -> bool:
+        """True once every layer knows its shapes and has its parameters."""
+        return all(layer.initialized for layer in self.layers)
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        """Per-example input shape (no N)."""
+        return self.layers[0].input_shape
+
+    @property
+    def output_shape(self) -> tuple[int, ...] | None:
+        """Per-example output shape (no N)."""
+        return self.layers[-1].output_shape
+
+    def __getitem__(self, name: str | int) -> Layer:
+        if isinstance(name, int):
+            return self.layers[name]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"no layer named {name!r}; layers: {[layer.name for layer in self.layers]}")
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    # ---------------------------------------------------------------- life cycle
+    def initialize(self, input_shape: Sequence[int] | None = None, rng: np.random.Generator | None = None,
+                   dtype: Any = "float32", device: str | Device = "cpu") -> Network:
+        """Infer every layer's shapes from the per-example ``input_shape`` and create missing weights.
+
+        ``input_shape`` defaults to the input layer's size.  Weights are drawn on the host from ``rng`` in float64
+        (in layer order), cast to ``dtype`` and moved to ``device``; existing weights are kept.  Returns self.
+        """
+        dt = check_dtype(dtype)
+        if input_shape is None:
+            if self.input_layer is None:
+                raise ValueError("input_shape: got None; allowed: the per-example input shape (the network has no "
+                                 "input layer to take it from)")
+            input_shape = self.input_layer.size
+        if not isinstance(input_shape, (tuple, list)) or not all(
+                isinstance(s, (int, np.integer)) and s > 0 for s in input_shape):
+            raise ValueError(f"input_shape: got {input_shape!r}; allowed: a tuple of positive integers (no N)")
+        rng = rng if rng is not None else np.random.default_rng(0)
+        shape = tuple(int(s) for s in input_shape)
+        for layer in self.layers:
+            shape = layer.initialize(shape, rng=rng, dtype=dt, device=device)
+        self.dtype, self.device = dt, get_device(device)
+        if self.rng is None:
+            self.set_rng(rng)
+        return self
+
+    def set_rng(self, rng: np.random.Generator) -> None:
+        """Give the layers that draw random numbers (dropout) the run's one host generator."""
+        self.rng = rng
+        for layer in self.layers:
+            if hasattr(layer, "rng"):
+                layer.rng = rng
+
+    def to(self, device: str | Device, dtype: Any = None) -> Network:
+        """Move (and optionally cast) every parameter and state array to ``device``.  Returns self."""
+        dt = check_dtype(dtype) if dtype is not None else self.dtype
+        for layer in self.layers:
+            layer.to(device, dt)
+        self.device, self.dtype = get_device(device), dt
+        return self
+
+    def copy(self) -> Network:
+        """An independent deep copy (parameters, state, classes; the generator is shared, not copied)."""
+        rng, self.rng = self.rng, None
+        for layer in self.layers:
+            if hasattr(layer, "rng"):
+                layer.rng = None
+        try:
+            dup = copy.deepcopy(self)
+        finally:
+            self.set_rng(rng) if rng is not None else None
+        if rng is not None:
+            dup.set_rng(rng)
+        return dup
+
+    # ---------------------------------------------------------------- computation
+    def _check_ready(self) -> None:
+        if not self.initialized:
+            raise RuntimeError("the network is not initialized; call net.initialize(input_shape, rng, dtype)")
+
+    def forward(self, x, training: bool = False):
+        """x: (N, *input_shape) on the network's device -> the output before the loss, (N, *output_shape).
+
+        ``training=True`` uses batch statistics and dropout and keeps what backward needs.
+        """
+        self._check_ready()
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def _require_output(self) -> OutputLayer:
+        if self.output_layer is None:
+            raise ValueError("the network has no output layer (ClassificationOutput or RegressionOutput) to define "
+                             "a loss")
+        return self.output_layer
+
+    def loss(self, y, t) -> float:
+        """The mean data loss over the batch (float).  y: forward's output; t: class indices (N,), one-hot (N, K),
+        or regression targets (N, R)."""
+        return float(self._require_output().loss_array(y, t))
+
+    def loss_array(self, y, t):
+        """The mean data loss as a 0-d array on the device (no host round trip)."""
+        return self._require_output().loss_array(y, t)
+
+    def backward(self, y, t):
+        """Backpropagate the loss of (y, t) through every layer after a training forward; fills ``grads``.
+
+        Returns dL/dx at the first layer after the input layer.
+        """
+        dy = self._require_output().loss_gradient(y, t)
+        for layer in reversed(self.layers[:-1]):
+            if isinstance(layer, InputLayer):
+                break
+            dy = layer.backward(dy)
+        return dy
+
+    def predict(self, x, batch_size: int = 128) -> np.ndarray:
+        """Outputs for host or device data x: (N, *input_shape), in mini-batches; returns a host array.
+
+        Input is moved to the network's device batch by batch.
+        """
+        self._check_ready()
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size: got {batch_size!r}; allowed: a positive integer")
+        n = len(x)
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"x: got shape {tuple(x.shape)}; expected (N, {', '.join(map(str, self.input_shape))})")
+        outs = []
+        for i in range(0, n, batch_size):
+            xb = to_device(x[i:i + batch_size], self.device, dtype=self.dtype)
+            outs.append(to_host(self.forward(xb, training=False)))
+        return np.concatenate(outs) if outs else np.zeros((0,) + tuple(self.output_shape), dtype=self.dtype)
+
+    def classify(self, x, batch_size: int = 128) -> np.ndarray:
+        """Predicted labels for x: the class of highest probability, as the labels trained on (``classes``)."""
+        if not self.is_classifier:
+            raise ValueError("classify: the network is not a classifier (no ClassificationOutput); use predict")
+        idx = np.argmax(self.predict(x, batch_size), axis=1)
+        return self.classes[idx] if self.classes is not None else idx
+
+    # ---------------------------------------------------------------- named arrays
+    def _named(self, table: str) -> dict[str, Any]:
+        return {f"{layer.name}.{k}": v for layer in self.layers for k, v in getattr(layer, table).items()}
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Learnable arrays in layer order: ``{"conv_1.weight": (F, C, KH, KW), "fc_1.weight": (O, I), ...}``."""
+        return self._named("params")
+
+    @property
+    def grads(self) -> dict[str, Any]:
+        """Gradients of the last backward, same keys as ``params``."""
+        return self._named("grads")
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """Non-learnable persistent arrays (normalization statistics, batch-norm statistics)."""
+        return self._named("state")
+
+    @property
+    def learn_rate_factors(self) -> dict[str, float]:
+        """Per-array learn-rate factors (0 freezes), same keys as ``params``."""
+        return {f"{layer.name}.{k}": layer.learn_rate_factors.get(k, 1.0)
+                for layer in self.layers for k in layer.params}
+
+    @property
+    def l2_factors(self) -> dict[str, float]:
+        """Per-array L2 factors (MATLAB: weights 1, biases 0, batch-norm scale and offset 1)."""
+        return {f"{layer.name}.{k}": layer.l2_factors.get(k, 1.0) for layer in self.layers for k in layer.params}
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Every parameter and state array as host copies: ``{"params/conv_1.weight": ..., "state/...": ...}``."""
+        out = {f"params/{k}": np.array(to_host(v)) for k, v in self.params.items()}
+        out.update({f"state/{k}": np.array(to_host(v)) for k, v in self.state.items()})
+        return out
+
+    def load_state_arrays(self, arrays: dict[str, Any]) -> None:
+        """Set parameters and state from ``state_arrays()`` output (shapes must match), on the current device."""
+        self._check_ready()
+        expected = set(self.state_arrays())
+        if set(arrays) != expected:
+            raise ValueError(f"arrays: keys differ from the network's; missing {sorted(expected - set(arrays))}, "
+                             f"unexpected {sorted(set(arrays) - expected)}")
+        for layer in self.layers:
+            for table_name in ("params", "state"):
+                table = getattr(layer, table_name)
+                for k, v in table.items():
+                    new = arrays[f"{table_name}/{layer.name}.{k}"]
+                    if tuple(new.shape) != tuple(v.shape):
+                        raise ValueError(f"{table_name}/{layer.name}.{k}: got shape {tuple(new.shape)}; expected "
+                                         f"{tuple(v.shape)}")
+                    table[k] = to_device(new, device_of(v), dtype=v.dtype)
+
+    # ---------------------------------------------------------------- display
+    def summary(self) -> str:
+        """A table: layer name, description, output size, learnables (and their count)."""
+        rows = [("#", "Name", "Description", "Output size", "Learnables")]
+        total = 0
+        for i, layer in enumerate(self.layers, 1):
+            shp = "x".join(map(str, layer.output_shape)) if layer.output_shape else "?"
+            learn = ", ".join(f"{k} {'x'.join(map(str, v.shape))}" for k, v in layer.params.items())
+            total += sum(int(v.size) for v in layer.params.values())
+            rows.append((str(i), layer.name, layer.describe().split(": ", 1)[-1], shp, learn or "-"))
+        widths = [max(len(r[c]) for r in rows) for c in range(5)]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        lines.append(f"Total learnables: {total}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"Network({len(self.layers)} layers: {', '.join(layer.name for layer in self.layers)})"
+
+
+def as_network(layers_or_network: Network | Iterable[Layer]) -> Network:
+    """A Network from a Network (returned as is) or a list of layers."""
+    if isinstance(layers_or_network, Network):
+        return layers_or_network
+    return Network(list(layers_or_network))
