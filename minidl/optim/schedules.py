@@ -1,0 +1,102 @@
+"""Learning-rate schedules: a schedule maps (epoch, iteration, total iterations), all 1-based, to the rate.
+
+A schedule is a pure function of its arguments (no state), so a resumed run only needs its position.
+The rules side by side: docs/optimizers.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from minidl.optim._checks import check_positive_int, check_real
+
+
+class Schedule:
+    """Base class: ``schedule(epoch, iteration, total_iterations) -> learning rate`` (a host float)."""
+
+    def __init__(self, initial: float) -> None:
+        self.initial = check_real("initial", initial, 0.0, math.inf, low_open=True, high_open=True)
+
+    def __call__(self, epoch: int, iteration: int, total_iterations: int | None = None) -> float:
+        raise NotImplementedError
+
+
+class ConstantSchedule(Schedule):
+    """The same rate at every iteration (MATLAB LearnRateSchedule ``none``; Wolfram's default except for SGD).
+
+    >>> ConstantSchedule(0.01)(epoch=3, iteration=250)
+    0.01
+    """
+
+    def __call__(self, epoch: int, iteration: int, total_iterations: int | None = None) -> float:
+        return self.initial
+
+    def __repr__(self) -> str:
+        return f"ConstantSchedule(rate={self.initial!r})"
+
+
+class PiecewiseSchedule(Schedule):
+    """MATLAB ``piecewise``: rate of epoch e = initial·drop_factor^floor((e−1)/drop_period), constant within an epoch.
+
+    >>> s = PiecewiseSchedule(0.01, drop_factor=0.2, drop_period=10)
+    >>> s(epoch=10, iteration=1), s(epoch=11, iteration=1)
+    (0.01, 0.002)
+    """
+
+    def __init__(self, initial: float, drop_factor: float = 0.1, drop_period: int = 10) -> None:
+        super().__init__(initial)
+        self.drop_factor = check_real("drop_factor", drop_factor, 0.0, 1.0)
+        self.drop_period = check_positive_int("drop_period", drop_period)
+
+    def __call__(self, epoch: int, iteration: int, total_iterations: int | None = None) -> float:
+        e = check_positive_int("epoch", epoch)
+        return self.initial * self.drop_factor ** ((e - 1) // self.drop_period)  # initial·factor^⌊(e−1)/period⌋
+
+    def __repr__(self) -> str:
+        return (f"PiecewiseSchedule(initial={self.initial!r}, drop_factor={self.drop_factor!r}, "
+                f"drop_period={self.drop_period!r})")
+
+
+class PolynomialSchedule(Schedule):
+    """Wolfram SGD's automatic schedule: rate at batch t of T = initial·√(1 − min(t, T)/(T + 1)).
+
+    >>> PolynomialSchedule(0.01)(epoch=1, iteration=3, total_iterations=3)
+    0.005
+    """
+
+    def __call__(self, epoch: int, iteration: int, total_iterations: int | None = None) -> float:
+        t = check_positive_int("iteration", iteration)
+        T = check_positive_int("total_iterations", total_iterations)
+        return self.initial * math.sqrt(1 - min(t, T) / (T + 1))  # initial·√(1 − min(t, T)/(T + 1))
+
+    def __repr__(self) -> str:
+        return f"PolynomialSchedule(initial={self.initial!r})"
+
+
+class FunctionSchedule(Schedule):
+    """Wolfram ``"LearningRateSchedule" -> f``: rate = initial·f(batch, total), f returning a value in (0, 1].
+
+    >>> FunctionSchedule(0.1, lambda batch, total: 0.5 ** batch)(epoch=1, iteration=2, total_iterations=10)
+    0.025
+    """
+
+    def __init__(self, initial: float, f: Callable[[int, int], float]) -> None:
+        super().__init__(initial)
+        if not callable(f):
+            raise TypeError(f"f: got {f!r}; allowed: a callable f(batch, total) returning a number in (0, 1]")
+        self.f = f
+
+    def __call__(self, epoch: int, iteration: int, total_iterations: int | None = None) -> float:
+        t = check_positive_int("iteration", iteration)
+        T = check_positive_int("total_iterations", total_iterations)
+        value = self.f(t, T)
+        try:
+            factor = check_real("f(batch, total)", value, 0.0, 1.0, low_open=True)
+        except (TypeError, ValueError):
+            raise ValueError(f"{self!r}: f({t}, {T}) returned {value!r}; allowed: a real number in (0, 1]") from None
+        return self.initial * factor  # initial·f(batch, total)
+
+    def __repr__(self) -> str:
+        name = getattr(self.f, "__qualname__", None) or repr(self.f)
+        return f"FunctionSchedule(initial={self.initial!r}, f={name})"

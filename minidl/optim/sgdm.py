@@ -1,0 +1,51 @@
+"""Stochastic gradient descent with momentum, MATLAB's ``sgdm`` (equations: docs/optimizers.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minidl.optim._checks import check_real
+from minidl.optim.base import Optimizer
+
+
+class SGDM(Optimizer):
+    """SGD with momentum: a velocity v accumulates past steps; MATLAB ``sgdm``.
+
+    For each array θ with gradient g and rate lr (= learning_rate · learn-rate factor), v starting at 0::
+
+        v ← γ·v − lr·g          γ = momentum
+        θ ← θ + v
+
+    MATLAB: the reference's θₗ₊₁ = θₗ − α∇E(θₗ) + γ(θₗ − θₗ₋₁), since v is exactly θₗ₊₁ − θₗ.
+
+    Variant:
+        - MATLAB ``sgdm``: identical (Momentum default 0.9).
+        - PyTorch ``torch.optim.SGD(momentum=γ, dampening=0)`` keeps b ← γ·b + g and steps θ ← θ − lr·b. With a
+          constant rate v = −lr·b at every step, so the trajectories are identical; when the rate changes (a
+          schedule), PyTorch applies the new rate to the whole accumulated b, while here v keeps the rates with which
+          its past steps were taken. No Nesterov, no dampening, no weight decay inside the step (L2 is a pre-step).
+        - Adam paper: not concerned (Adam with β1 = γ and no second moment is a damped variant, not this).
+        - Wolfram ``"SGD"``: the same equations with momentum 0.93 and the L2 term added after clipping: :class:`SGD`.
+
+    All methods side by side: docs/optimizers.md.
+
+    Args:
+        momentum: γ in [0, 1); 0 gives plain gradient descent θ ← θ − lr·g.
+    """
+
+    method = "sgdm"
+    slots = ("v",)
+
+    def __init__(self, momentum: float = 0.9) -> None:
+        super().__init__()
+        self.momentum = check_real("momentum", momentum, 0.0, 1.0, high_open=True)
+
+    def _update(self, w, g, lr: float, state: dict[str, Any]) -> None:
+        gamma = self.momentum
+        v = state["v"]
+        v *= gamma            # v ← γ·v
+        v -= lr * g           # v ← γ·v − lr·g
+        w += v                # θ ← θ + v
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"method": self.method, "momentum": self.momentum}
