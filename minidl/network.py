@@ -205,16 +205,23 @@ class Network:
         """The mean data loss as a 0-d array on the device (no host round trip)."""
         return self._require_output().loss_array(y, t)
 
-    def backward(self, y, t):
+    def backward(self, y, t, need_input_gradient: bool = False):
         """Backpropagate the loss of (y, t) through every layer after a training forward; fills ``grads``.
 
-        Returns dL/dx at the first layer after the input layer.
+        The first layer after the input skips its input gradient unless ``need_input_gradient`` (nothing before it
+        learns).  Returns dL/dx at that layer's input, or None when it was skipped.
         """
         dy = self._require_output().loss_gradient(y, t)
-        for layer in reversed(self.layers[:-1]):
-            if isinstance(layer, InputLayer):
-                break
-            dy = layer.backward(dy)
+        body = [layer for layer in self.layers[:-1] if not isinstance(layer, InputLayer)]
+        if not body:
+            return dy
+        first, saved = body[0], body[0].compute_input_gradient
+        first.compute_input_gradient = need_input_gradient
+        try:
+            for layer in reversed(body):
+                dy = layer.backward(dy)
+        finally:
+            first.compute_input_gradient = saved
         return dy
 
     def predict(self, x, batch_size: int = 128) -> np.ndarray:

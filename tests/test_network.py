@@ -118,3 +118,16 @@ def test_bad_network_input_names_the_problem(make, exc, match):
 def test_forward_before_initialize_is_a_clear_error():
     with pytest.raises(RuntimeError, match="not initialized"):
         _mlp().forward(np.zeros((1, 4)))
+
+
+def test_backward_skips_the_first_layers_input_gradient_unless_asked(rng):
+    net = dl.Network([L.ImageInput((1, 5, 5), normalization="none"), L.Convolution2D(3, 2), L.ReLU(),
+                      L.FullyConnected(2), L.Softmax(), L.ClassificationOutput()])
+    net.initialize(rng=rng, dtype="float64")
+    x, t = rng.standard_normal((3, 1, 5, 5)), np.array([0, 1, 1])
+    assert net.backward(net.forward(x, training=True), t) is None
+    grads = {k: v.copy() for k, v in net.grads.items()}
+    dx = net.backward(net.forward(x, training=True), t, need_input_gradient=True)
+    assert dx.shape == x.shape and net.layers[1].compute_input_gradient is True
+    for k, v in net.grads.items():
+        np.testing.assert_array_equal(v, grads[k])

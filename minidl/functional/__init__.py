@@ -12,6 +12,7 @@ from minidl.functional.batchnorm import (
     channel_moments,
     merge_moments,
 )
+from minidl.functional.conv import conv2d_backward, conv2d_forward, conv_output_size, same_padding
 from minidl.functional.dense import dense_backward, dense_forward
 from minidl.functional.dropout import dropout_backward, dropout_forward
 from minidl.functional.losses import (
@@ -22,10 +23,19 @@ from minidl.functional.losses import (
     half_mse_gradient,
     half_mse_loss,
 )
+from minidl.functional.pooling import (
+    avgpool2d_backward,
+    avgpool2d_forward,
+    maxpool2d_backward,
+    maxpool2d_forward,
+    pool_output_size,
+)
 
 __all__ = [
     "relu_forward", "relu_backward", "softmax_forward", "softmax_backward",
     "batchnorm_forward", "batchnorm_backward", "batchnorm_inference", "channel_moments", "merge_moments",
+    "conv2d_forward", "conv2d_backward", "conv_output_size", "same_padding",
+    "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward", "pool_output_size",
     "dense_forward", "dense_backward", "dropout_forward", "dropout_backward",
     "cross_entropy_loss", "cross_entropy_gradient", "cross_entropy_example_losses",
     "half_mse_loss", "half_mse_gradient", "half_mse_example_losses",

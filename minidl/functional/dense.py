@@ -9,8 +9,8 @@ def dense_forward(x, W, b):
     return x2 @ W.T + b, (x2, x.shape, W)
 
 
-def dense_backward(dy, cache):
-    """dy: (N, O).  Returns (dx (shape of x), dW = dyᵀ x (O, I), db = Σ_n dy (O,))."""
+def dense_backward(dy, cache, need_dx: bool = True):
+    """dy: (N, O).  Returns (dx = dy W (shape of x; None unless need_dx), dW = dyᵀ x (O, I), db = Σ_n dy (O,))."""
     x2, x_shape, W = cache
-    dx = (dy @ W).reshape(x_shape)
+    dx = (dy @ W).reshape(x_shape) if need_dx else None
     return dx, dy.T @ x2, dy.sum(axis=0)

@@ -1,12 +1,15 @@
 """Stateful layers (MATLAB names without the 'Layer' suffix); the math lives in minidl.functional."""
 
 from minidl.layers.base import InputLayer, Layer, OutputLayer
+from minidl.layers.conv import Convolution2D
 from minidl.layers.core import Dropout, FullyConnected, ReLU, Softmax
 from minidl.layers.input import FeatureInput, ImageInput
 from minidl.layers.normalization import BatchNormalization
 from minidl.layers.output import ClassificationOutput, RegressionOutput
+from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
 
 __all__ = [
-    "Layer", "InputLayer", "OutputLayer", "ImageInput", "FeatureInput", "BatchNormalization",
+    "Layer", "InputLayer", "OutputLayer", "ImageInput", "FeatureInput", "Convolution2D", "BatchNormalization",
+    "MaxPooling2D", "AveragePooling2D",
     "ReLU", "FullyConnected", "Dropout", "Softmax", "ClassificationOutput", "RegressionOutput",
 ]

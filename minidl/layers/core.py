@@ -36,7 +36,8 @@ class FullyConnected(WeightBiasLayer):
         return y
 
     def backward(self, dy):
-        dx, self.grads["weight"], self.grads["bias"] = F.dense_backward(dy, self._need_cache())
+        dx, self.grads["weight"], self.grads["bias"] = F.dense_backward(dy, self._need_cache(),
+                                                                        need_dx=self.compute_input_gradient)
         return dx
 
     def describe(self) -> str:

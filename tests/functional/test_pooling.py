@@ -1,0 +1,224 @@
+"""Max and average pooling: naive loop references (first-maximum rule), float64 gradient checks, −∞ / 0 padding,
+ties, bad input, and PyTorch (oracle)."""
+
+import numpy as np
+import pytest
+
+from minidl import backend as B
+from minidl.functional.conv import same_padding
+from minidl.functional.pooling import (
+    avgpool2d_backward,
+    avgpool2d_forward,
+    maxpool2d_backward,
+    maxpool2d_forward,
+    pool_output_size,
+)
+from minidl.testing import assert_allclose, gradient_check
+
+
+def _windows(x_shape, pool, stride, padding):
+    """Yield (oh, ow, [(h, w) of the window's elements inside the image, in row-major order])."""
+    _, _, H, W = x_shape
+    (KH, KW), (SH, SW), (PT, PB, PL, PR) = pool, stride, padding
+    OH, OW = (H + PT + PB - KH) // SH + 1, (W + PL + PR - KW) // SW + 1
+    for oh in range(OH):
+        for ow in range(OW):
+            cells = [(oh * SH - PT + i, ow * SW - PL + j) for i in range(KH) for j in range(KW)]
+            yield oh, ow, [(h, w) for h, w in cells if 0 <= h < H and 0 <= w < W]
+
+
+def naive_maxpool(x, dy_or_none, pool, stride, padding):
+    """Forward y (−∞ padding never wins) and, given dy, dx routed to each window's FIRST maximum (row-major)."""
+    N, C = x.shape[:2]
+    outs = list(_windows(x.shape, pool, stride, padding))
+    OH, OW = outs[-1][0] + 1, outs[-1][1] + 1
+    y, dx = np.full((N, C, OH, OW), -np.inf), np.zeros(x.shape)
+    for n in range(N):
+        for c in range(C):
+            for oh, ow, cells in outs:
+                best = None
+                for h, w in cells:
+                    if best is None or x[n, c, h, w] > x[n, c, best[0], best[1]]:  # strict: the first max stays
+                        best = (h, w)
+                y[n, c, oh, ow] = x[n, c, best[0], best[1]]
+                if dy_or_none is not None:
+                    dx[n, c, best[0], best[1]] += dy_or_none[n, c, oh, ow]
+    return y, dx
+
+
+def naive_avgpool(x, dy_or_none, pool, stride, padding):
+    """Forward y = Σ window / (KH·KW) (zero padding counted) and, given dy, dx = Σ over windows of dy/(KH·KW)."""
+    N, C = x.shape[:2]
+    size = pool[0] * pool[1]
+    outs = list(_windows(x.shape, pool, stride, padding))
+    OH, OW = outs[-1][0] + 1, outs[-1][1] + 1
+    y, dx = np.zeros((N, C, OH, OW)), np.zeros(x.shape)
+    for n in range(N):
+        for c in range(C):
+            for oh, ow, cells in outs:
+                y[n, c, oh, ow] = sum(x[n, c, h, w] for h, w in cells) / size
+                if dy_or_none is not None:
+                    for h, w in cells:
+                        dx[n, c, h, w] += dy_or_none[n, c, oh, ow] / size
+    return y, dx
+
+
+# (name, x shape, pool, stride, padding)
+CONFIGS = [
+    ("tiled_2x2", (2, 3, 6, 8), (2, 2), (2, 2), (0, 0, 0, 0)),
+    ("overlap_3_stride2", (2, 2, 7, 7), (3, 3), (2, 2), (0, 0, 0, 0)),
+    ("odd_sizes_7x5", (2, 2, 7, 5), (2, 2), (2, 2), (0, 0, 0, 0)),
+    ("stride1", (1, 2, 5, 4), (2, 2), (1, 1), (0, 0, 0, 0)),
+    ("padded_overlap", (2, 2, 7, 5), (3, 3), (2, 2), (1, 1, 1, 1)),
+    ("asym_padding", (2, 2, 6, 5), (3, 2), (2, 1), (1, 2, 0, 1)),
+    ("same_stride2_odd", (1, 3, 7, 5), (3, 3), (2, 2), "same"),
+    ("gaps_stride3", (2, 1, 8, 7), (2, 2), (3, 3), (1, 0, 0, 1)),
+    ("batch1_rect", (1, 1, 5, 6), (3, 2), (1, 2), (0, 0, 0, 0)),
+]
+IDS = [c[0] for c in CONFIGS]
+
+
+def _setup(config, rng):
+    _, shape, pool, stride, padding = config
+    if padding == "same":
+        padding = same_padding(shape[2:], pool, stride)
+    # distinct values with gaps of 0.01 ≫ eps: no ties, so max pooling is differentiable at every input
+    x = (rng.permutation(int(np.prod(shape))).reshape(shape) - 50) * 0.01
+    return x, pool, stride, padding
+
+
+OPS = {"max": (maxpool2d_forward, maxpool2d_backward, naive_maxpool),
+       "avg": (avgpool2d_forward, avgpool2d_backward, naive_avgpool)}
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_forward_and_backward_match_naive_loops(op, config, backend, rng):
+    forward, backward, naive = OPS[op]
+    x, pool, stride, padding = _setup(config, rng)
+    y, cache = forward(B.to_device(x, backend), pool, stride, padding)
+    dy = rng.standard_normal(y.shape)
+    dx = backward(B.to_device(dy, backend), cache)
+    y_ref, dx_ref = naive(x, dy, pool, stride, padding)
+    assert_allclose(B.to_host(y), y_ref, rtol=1e-14, name="y")
+    assert_allclose(B.to_host(dx), dx_ref, rtol=1e-12, atol=1e-15, name="dx")
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_gradients_match_finite_differences(op, config, backend, rng):
+    forward, backward, _ = OPS[op]
+    x, pool, stride, padding = _setup(config, rng)
+    cache = {}
+
+    def f(x):
+        y, cache["c"] = forward(x, pool, stride, padding)
+        return y
+
+    gradient_check(f, {"x": B.to_device(x, backend)}, lambda dy: {"x": backward(dy, cache["c"])}, rng=rng)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_ties_route_the_gradient_to_the_first_maximum(config, backend, rng):
+    """Inputs from {0, 1, 2}: many windows hold several maxima; exactly the row-major first one gets dy."""
+    _, shape, pool, stride, padding = config
+    if padding == "same":
+        padding = same_padding(shape[2:], pool, stride)
+    x = rng.integers(0, 3, shape).astype(np.float64)
+    y, cache = maxpool2d_forward(B.to_device(x, backend), pool, stride, padding)
+    dy = rng.standard_normal(y.shape)
+    dx = B.to_host(maxpool2d_backward(B.to_device(dy, backend), cache))
+    y_ref, dx_ref = naive_maxpool(x, dy, pool, stride, padding)
+    np.testing.assert_array_equal(B.to_host(y), y_ref)
+    assert_allclose(dx, dx_ref, rtol=1e-14, atol=1e-15)
+
+
+def test_all_equal_window_gives_everything_to_its_top_left_element():
+    x = np.ones((1, 1, 4, 4))
+    y, cache = maxpool2d_forward(x, (2, 2), (2, 2))
+    dx = maxpool2d_backward(np.arange(1.0, 5.0).reshape(1, 1, 2, 2), cache)
+    np.testing.assert_array_equal(dx[0, 0], [[1, 0, 2, 0], [0, 0, 0, 0], [3, 0, 4, 0], [0, 0, 0, 0]])
+
+
+def test_max_padding_is_minus_infinity_not_zero():
+    """All-negative inputs: a zero-padded max pool would output 0 at the border (DeZero's fault); −∞ never wins."""
+    x = -1.0 - np.arange(9.0).reshape(1, 1, 3, 3)
+    y, cache = maxpool2d_forward(x, (2, 2), (1, 1), (1, 1, 1, 1))
+    assert np.all(y < 0)
+    np.testing.assert_array_equal(y[0, 0, 0], [-1, -1, -2, -3])
+    dx = maxpool2d_backward(np.ones(y.shape), cache)
+    assert dx.sum() == y.size  # every window's gradient lands inside the image
+
+
+def test_average_padding_counts_in_the_full_window():
+    x = np.ones((1, 1, 3, 3))
+    y, _ = avgpool2d_forward(x, (2, 2), (2, 2), (1, 0, 1, 0))
+    np.testing.assert_array_equal(y[0, 0], [[0.25, 0.5], [0.5, 1.0]])  # MATLAB: divide by KH·KW = 4 always
+
+
+def test_float32_stays_float32(rng):
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    for forward, backward, _ in OPS.values():
+        y, cache = forward(x, (2, 2), (2, 2), (0, 0, 0, 0))
+        assert y.dtype == np.float32 and backward(np.ones_like(y), cache).dtype == np.float32
+
+
+def test_output_size():
+    assert pool_output_size((28, 28), (2, 2), (2, 2)) == (14, 14)
+    assert pool_output_size((7, 5), (3, 3), (2, 2), (1, 1, 1, 1)) == (4, 3)
+    assert pool_output_size((5, 5), (2, 2), (3, 3)) == (2, 2)
+
+
+# -- bad input -------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("forward", [maxpool2d_forward, avgpool2d_forward])
+@pytest.mark.parametrize("args, error, words", [
+    (((2, 5, 5), (2, 2), (2, 2), (0, 0, 0, 0)), ValueError, ["x:", "(2, 5, 5)", "(N, C, H, W)"]),
+    (((1, 1, 5, 5), (0, 2), (2, 2), (0, 0, 0, 0)), ValueError, ["pool:", "(0, 2)", "(KH, KW)"]),
+    (((1, 1, 5, 5), (2, 2), (2, 0), (0, 0, 0, 0)), ValueError, ["stride:", "(2, 0)"]),
+    (((1, 1, 5, 5), (2, 2), (2, 2), (1, 1)), ValueError, ["padding:", "(1, 1)", "(top, bottom, left, right)"]),
+    (((1, 1, 5, 5), (2, 2), (2, 2), (2, 0, 0, 0)), ValueError, ["padding:", "[2 0 0 0]", "< 2"]),
+    (((1, 1, 2, 5), (3, 3), (1, 1), (0, 0, 0, 0)), ValueError, ["input size", "2x5", "3x3"]),
+])
+def test_bad_input_is_named(forward, args, error, words):
+    shape, pool, stride, padding = args
+    with pytest.raises(error) as e:
+        forward(np.zeros(shape), pool, stride, padding)
+    for w in words:
+        assert w in str(e.value)
+
+
+# -- PyTorch oracle --------------------------------------------------------------------------------------------------
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_matches_torch_pooling(config, rng):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    x, pool, stride, padding = _setup(config, rng)  # distinct values: no ties, so torch's choice is ours
+    pt, pb, pl, pr = padding
+    for op, value in (("max", -np.inf), ("avg", 0.0)):
+        forward, backward, _ = OPS[op]
+        y, cache = forward(x, pool, stride, padding)
+        dy = rng.standard_normal(y.shape)
+        dx = backward(dy, cache)
+        xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        padded = tf.pad(xt, (pl, pr, pt, pb), value=value)
+        # avg: the zero padding is part of the padded input, so every window divides by KH·KW (count_include_pad)
+        yt = tf.max_pool2d(padded, pool, stride) if op == "max" else tf.avg_pool2d(padded, pool, stride)
+        yt.backward(torch.tensor(dy))
+        assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-15, name=f"{op} y")
+        assert_allclose(dx, xt.grad.numpy(), rtol=1e-10, atol=1e-15, name=f"{op} dx")
+
+
+@pytest.mark.oracle
+def test_matches_torch_symmetric_padding_count_include_pad(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 3, 7, 6))
+    y, cache = avgpool2d_forward(x, (3, 3), (2, 2), (1, 1, 1, 1))
+    dy = rng.standard_normal(y.shape)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.avg_pool2d(xt, 3, 2, padding=1, count_include_pad=True)
+    yt.backward(torch.tensor(dy))
+    assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-15)
+    assert_allclose(avgpool2d_backward(dy, cache), xt.grad.numpy(), rtol=1e-10, atol=1e-15)
