@@ -1,11 +1,34 @@
 """minidl: from-scratch deep-learning training with the exact semantics of MATLAB trainNetwork and Wolfram NetTrain.
 
 Hand-written layers and textbook optimizer equations on NumPy (CPU) or CuPy (NVIDIA GPU), the same code.
+
+- ``minidl.Network`` and ``minidl.layers``: the network and its layers (math in ``minidl.functional``);
+- ``minidl.optim``: the optimizers, gradient pre-steps and rate schedules of both documented systems;
+- ``minidl.training_options`` / ``minidl.train_network``: the engine with MATLAB trainingOptions semantics;
+- ``minidl.matlab``: MATLAB spellings (``trainingOptions('sgdm', 'MaxEpochs', 20)``, H×W×C×N arrays);
+- ``minidl.datasets``: embedded synthetic digits; ``minidl.testing``: gradient checks for your own audits.
 """
 
-from minidl import backend, functional, layers, testing
+from minidl import backend, datasets, functional, layers, optim, testing
 from minidl.network import Network
+from minidl.training import (
+    ArraySource,
+    EngineConfig,
+    MiniBatchSource,
+    NotSupportedYetError,
+    Trainer,
+    TrainingInfo,
+    TrainingOptions,
+    load_network,
+    save_network,
+    train_network,
+    training_options,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["Network", "backend", "functional", "layers", "testing"]
+__all__ = [
+    "Network", "backend", "datasets", "functional", "layers", "optim", "testing",
+    "training_options", "TrainingOptions", "train_network", "load_network", "save_network", "TrainingInfo",
+    "MiniBatchSource", "ArraySource", "NotSupportedYetError", "Trainer", "EngineConfig",
+]

@@ -57,6 +57,9 @@ class TrainingState:
     final_validation_accuracy: float | None = None
     final_validation_rmse: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # dialect-specific values (e.g. Wolfram round loss)
+    has_validation: bool = False         # validation data were given (validation columns, plots)
+    output_network_iteration: int | None = None  # DONE: the iteration of the returned network's last update
+    non_finite: dict[str, Any] | None = None     # DONE after a non-finite loss: {"iteration", "parameter", "what"}
 
     def copy(self) -> TrainingState:
         """A snapshot (observers that keep history store copies)."""

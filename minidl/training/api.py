@@ -1,0 +1,151 @@
+"""``train_network``: TrainingOptions (MATLAB semantics, snake_case) translated onto the engine and its observers."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from minidl.backend import Device, get_device
+from minidl.layers.base import Layer
+from minidl.network import Network
+from minidl.optim import SGDM, Adam, RMSProp
+from minidl.optim.schedules import ConstantSchedule, PiecewiseSchedule
+from minidl.training.checkpoint import read_checkpoint, restore_network
+from minidl.training.data import as_source, is_source
+from minidl.training.events import Observer
+from minidl.training.info import TrainingInfo
+from minidl.training.observers import Checkpointer, OutputFunctions, ValidationPatience
+from minidl.training.options import TrainingOptions
+from minidl.training.serialization import network_to_json
+from minidl.training.trainer import EngineConfig, Trainer
+
+__all__ = ["train_network", "engine_config", "make_observers"]
+
+
+def engine_config(options: TrainingOptions, device: str | Device | None = None) -> EngineConfig:
+    """The neutral engine configuration of MATLAB-semantics options (SEMANTICS §2)."""
+    o = options
+    if o.solver == "sgdm":
+        optimizer = SGDM(momentum=o.momentum)
+    elif o.solver == "rmsprop":
+        optimizer = RMSProp(beta2=o.squared_gradient_decay_factor, epsilon=o.epsilon)
+    else:
+        optimizer = Adam(beta1=o.gradient_decay_factor, beta2=o.squared_gradient_decay_factor, epsilon=o.epsilon,
+                         form=o.adam_form)
+    schedule = PiecewiseSchedule(o.initial_learn_rate, o.learn_rate_drop_factor, o.learn_rate_drop_period) \
+        if o.learn_rate_schedule == "piecewise" else ConstantSchedule(o.initial_learn_rate)
+    return EngineConfig(
+        optimizer=optimizer, schedule=schedule, max_epochs=o.max_epochs, batch_size=o.mini_batch_size,
+        shuffle=o.shuffle, partial_batch="drop", l2=o.l2_regularization, l2_order="before_clip",
+        gradient_threshold=o.gradient_threshold, gradient_threshold_method=o.gradient_threshold_method,
+        validation_frequency=o.validation_frequency, validate_first_iteration=True, validate_at_end=True,
+        batch_norm_statistics=o.batch_normalization_statistics, normalize_inputs=True,
+        device=get_device(device if device is not None else o.execution_environment), dtype=o.precision,
+        seed=o.seed)
+
+
+def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=None) -> list[Observer]:
+    """The observers the options ask for, in order: table, output functions, patience, figure (checkpoints apart)."""
+    obs: list[Observer] = []
+    if options.verbose:
+        from minidl.reporting.verbose import VerboseTable
+        obs.append(VerboseTable(options.verbose_frequency, stream=stream))
+    if options.output_fcn:
+        obs.append(OutputFunctions(options.output_fcn))
+    if options.validation_source() is not None and not math.isinf(options.validation_patience):
+        obs.append(ValidationPatience(options.validation_patience))
+    if options.plots == "training-progress":
+        try:
+            from minidl.reporting.figure import TrainingProgressFigure
+        except ImportError as e:
+            raise ImportError(f"plots='training-progress' needs minidl.reporting.figure (matplotlib): {e}") from e
+        obs.append(TrainingProgressFigure(plots_file=options.plots_file, settings=settings))
+    return obs
+
+
+def _fresh_network(layers) -> Network:
+    """A private copy of the layers or network (the caller's objects are never modified)."""
+    if isinstance(layers, Network):
+        return layers.copy()
+    if isinstance(layers, Layer) or not isinstance(layers, Sequence) or isinstance(layers, str):
+        raise TypeError(f"layers: got {type(layers).__name__}; allowed: a list of minidl layers or a Network")
+    return Network(copy.deepcopy(list(layers)))
+
+
+def _parse(args: tuple) -> tuple[Any, Any, Any, Any]:
+    if len(args) == 4:
+        return args
+    if len(args) == 3 and is_source(args[0]):
+        return args[0], None, args[1], args[2]
+    raise TypeError(f"train_network: got {len(args)} positional arguments; allowed: (X, Y, layers, options) with "
+                    "arrays, or (source, layers, options) with a mini-batch source")
+
+
+def train_network(*args, resume_from: str | os.PathLike | None = None, device: str | Device | None = None,
+                  observers: Sequence[Observer] = (), stream=None) -> tuple[Network, TrainingInfo]:
+    """Train a network with MATLAB ``trainNetwork`` semantics; returns ``(net, info)``.
+
+    ``train_network(X, Y, layers, options)`` or ``train_network(source, layers, options)``.
+
+    Args:
+        X: (N, C, H, W) images or (N, F) features (host arrays; moved to the device one mini-batch at a time).
+        Y: (N,) class labels of any hashable kind (classes are the sorted distinct labels, ``net.classes``) for a
+            network ending in ClassificationOutput; (N,) or (N, R) numbers for RegressionOutput.
+        source: a mini-batch source (see :mod:`minidl.training.data`) instead of X and Y.
+        layers: a list of layers or a Network (copied, never modified); None when resuming.
+        options: :class:`~minidl.training.options.TrainingOptions` from ``training_options(...)``.
+        resume_from: a checkpoint folder written by ``checkpoint_path``: training continues exactly where it was
+            saved (float64 resumes are bit-identical to uninterrupted runs).
+        device: a ``minidl.backend.Device`` overriding ``execution_environment`` (the CPU stand-in in tests).
+        observers: extra observers (minidl.training.events.Observer) receiving every event.
+        stream: where the verbose table is printed (default ``sys.stdout``).
+
+    Returns:
+        ``net``: the trained Network (classes set for classifiers); ``info``: a TrainingInfo record.
+    """
+    X, Y, layers, options = _parse(args)
+    if not isinstance(options, TrainingOptions):
+        raise TypeError(f"options: got {type(options).__name__}; allowed: TrainingOptions from "
+                        "minidl.training_options(solver, ...)")
+    data = as_source(X, Y, "X", "Y")
+    resume = None
+    if resume_from is not None:
+        resume = read_checkpoint(resume_from)
+        net = restore_network(resume[0]["network"], resume[1])
+        if layers is not None and network_to_json(_fresh_network(layers))["layers"] != \
+                resume[0]["network"]["architecture"]["layers"]:
+            raise ValueError("layers: the architecture differs from the checkpoint's; give None (or the same "
+                             "layers) when resuming")
+    elif layers is None:
+        raise TypeError("layers: got None; allowed: a list of minidl layers or a Network (None only with "
+                        "resume_from)")
+    else:
+        net = _fresh_network(layers)
+    config = engine_config(options, device)
+    settings = {**options.settings(), "hardware": _hardware(config.device),
+                "execution_environment": options.execution_environment}
+    obs = make_observers(options, settings, stream) + list(observers)
+    if options.checkpoint_path is not None:
+        obs.append(Checkpointer(options.checkpoint_path))  # last: it saves the other observers' state
+    trainer = Trainer(net, data, config, options.validation_source(), obs, settings)
+    trainer.state.extra["settings"] = settings
+    net, info = trainer.run(resume)
+    if options.plots_file is not None and options.plots != "training-progress":
+        info.save_figure(options.plots_file)
+    return net, info
+
+
+def _hardware(device: Device) -> str:
+    if device.name != "gpu":
+        return device.name
+    try:
+        import cupy
+
+        props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+        name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        return f"gpu ({name})"
+    except Exception:
+        return "gpu"

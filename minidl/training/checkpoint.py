@@ -1,0 +1,160 @@
+"""Checkpoints: a folder with ``manifest.json`` (architecture, training state) and ``arrays.npz`` (every array).
+
+Format (version 1)::
+
+    net_checkpoint__<iteration>__<yyyy_mm_dd__HH_MM_SS>/
+        manifest.json   {"format": "minidl-checkpoint", "version": 1, "network": {...}, "training": {...} | null}
+        arrays.npz      net/params/<name>, net/state/<name>, classes, optimizer/<slot>/<name>, data/order,
+                        data/validation_order, info/<series>   (read with allow_pickle=False)
+
+The folder is written under a hidden temporary name in the same parent and renamed when complete, so a crash or
+an error mid-write never leaves a partial checkpoint under the final name. No pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from minidl.backend import to_host
+from minidl.network import Network
+from minidl.training.serialization import network_from_json, network_to_json
+
+__all__ = ["checkpoint_name", "write_checkpoint", "read_checkpoint", "save_network", "load_network",
+           "network_arrays", "restore_network", "FORMAT", "VERSION"]
+
+FORMAT = "minidl-checkpoint"
+VERSION = 1
+MANIFEST = "manifest.json"
+ARRAYS = "arrays.npz"
+
+
+def checkpoint_name(iteration: int, when: datetime.datetime | None = None) -> str:
+    """MATLAB's checkpoint name: ``net_checkpoint__<iteration>__<yyyy_mm_dd__HH_MM_SS>``.
+
+    >>> checkpoint_name(195, datetime.datetime(2024, 3, 7, 14, 5, 9))
+    'net_checkpoint__195__2024_03_07__14_05_09'
+    """
+    when = when or datetime.datetime.now()
+    return f"net_checkpoint__{iteration}__{when:%Y_%m_%d__%H_%M_%S}"
+
+
+def network_arrays(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The network's manifest part (architecture, dtype, classes kind) and its arrays (host copies)."""
+    arrays = {f"net/{k}": v for k, v in net.state_arrays().items()}
+    classes = None
+    if net.classes is not None:
+        c = np.asarray(net.classes)
+        if c.dtype.kind == "O":
+            raise TypeError("net.classes: labels of object dtype (mixed kinds or tuples) cannot be saved without "
+                            "pickle; allowed: integer, string or boolean labels")
+        arrays["classes"] = c
+        classes = c.dtype.str
+    manifest = {"architecture": network_to_json(net), "dtype": None if net.dtype is None else net.dtype.name,
+                "classes": classes, "is_classifier": net.is_classifier}
+    return manifest, arrays
+
+
+def restore_network(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> Network:
+    """A Network on the CPU from :func:`network_arrays` output (weights and statistics as saved, bit for bit)."""
+    spec = manifest["architecture"]
+    net = network_from_json(spec)
+    by_name = {layer.name: layer for layer in net.layers}
+    for key, value in arrays.items():  # arrays first: initialize keeps present arrays and draws nothing for them
+        if key.startswith(("net/params/", "net/state/")):
+            _, table, full = key.split("/", 2)
+            layer_name, local = full.split(".", 1)
+            if layer_name not in by_name:
+                raise ValueError(f"checkpoint: array {key!r} names no layer of the saved architecture")
+            getattr(by_name[layer_name], table)[local] = np.array(value)
+    shape = spec.get("input_shape")
+    net.initialize(tuple(shape) if shape else None, rng=np.random.default_rng(0), dtype=manifest["dtype"])
+    net.load_state_arrays({k[len("net/"):]: v for k, v in arrays.items() if k.startswith("net/")})
+    if manifest.get("classes") is not None:
+        net.classes = np.array(arrays["classes"])
+    return net
+
+
+def write_checkpoint(folder: str | os.PathLike, name: str, manifest: dict[str, Any],
+                     arrays: dict[str, np.ndarray]) -> str:
+    """Write ``folder/name/{manifest.json, arrays.npz}`` atomically; returns the final path.
+
+    The files go to a hidden temporary folder, are flushed to disk, and the folder is renamed to ``name``. If
+    ``name`` exists, ``__2``, ``__3``, ... is appended (nothing is ever overwritten).
+    """
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise ValueError(f"checkpoint_path: {folder!r} is not an existing folder")
+    tmp = tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        payload = {"format": FORMAT, "version": VERSION, **manifest}
+        _write_file(os.path.join(tmp, MANIFEST), lambda f: f.write(
+            json.dumps(payload, indent=1, allow_nan=False).encode("utf-8")))
+        host = {k: np.ascontiguousarray(to_host(v)) for k, v in arrays.items()}
+        _write_file(os.path.join(tmp, ARRAYS), lambda f: np.savez(f, **host))
+        final, k = os.path.join(folder, name), 1
+        while os.path.exists(final):
+            k += 1
+            final = os.path.join(folder, f"{name}__{k}")
+        os.rename(tmp, final)
+        return final
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_file(path: str, write) -> None:
+    with open(path, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(manifest, arrays) of a checkpoint folder; arrays read with ``allow_pickle=False``."""
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        raise ValueError(f"path: {path!r} is not a checkpoint folder (it does not exist or is a file)")
+    m_path, a_path = os.path.join(path, MANIFEST), os.path.join(path, ARRAYS)
+    if not (os.path.isfile(m_path) and os.path.isfile(a_path)):
+        raise ValueError(f"path: {path!r} is not a minidl checkpoint (needs {MANIFEST} and {ARRAYS})")
+    with open(m_path, encoding="utf-8") as f:
+        try:
+            manifest = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"path: {m_path!r} is not valid JSON ({e})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ValueError(f"path: {m_path!r} is not a minidl checkpoint manifest")
+    if manifest.get("version") != VERSION:
+        raise ValueError(f"path: checkpoint format version {manifest.get('version')!r}; this minidl reads {VERSION}")
+    with np.load(a_path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    return manifest, arrays
+
+
+def save_network(net: Network, path: str | os.PathLike) -> str:
+    """Save a network alone (no training state) to the folder ``path`` (must not exist), atomically."""
+    path = os.path.abspath(os.fspath(path))
+    if os.path.exists(path):
+        raise ValueError(f"path: {path!r} exists; allowed: a new folder name (nothing is overwritten)")
+    if not net.initialized:
+        raise ValueError("net: the network is not initialized (train it or call net.initialize first)")
+    manifest, arrays = network_arrays(net)
+    parent, name = os.path.split(path)
+    return write_checkpoint(parent, name, {"network": manifest, "training": None}, arrays)
+
+
+def load_network(path: str | os.PathLike) -> Network:
+    """The network of a checkpoint or of :func:`save_network` output, on the CPU with its saved dtype and classes.
+
+    Args:
+        path: a checkpoint folder (``net_checkpoint__<iteration>__<time>``) or a folder written by save_network.
+    """
+    manifest, arrays = read_checkpoint(path)
+    return restore_network(manifest["network"], arrays)

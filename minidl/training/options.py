@@ -1,0 +1,348 @@
+"""Training options with MATLAB ``trainingOptions`` semantics under snake_case names (SEMANTICS §1).
+
+``training_options(solver, **options)`` checks every value when the options are made: a wrong type, range or name
+raises an error naming the option, the value and what is allowed; a solver-specific option given to another solver
+is an error; options MATLAB accepts but minidl has not built yet raise :class:`NotSupportedYetError`.
+
+>>> opts = training_options("sgdm", max_epochs=20, mini_batch_size=64)
+>>> opts.initial_learn_rate, opts.momentum, opts.shuffle
+(0.01, 0.9, 'once')
+>>> training_options("adam").squared_gradient_decay_factor
+0.999
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+import os
+from collections.abc import Callable
+from typing import Any
+
+from minidl.optim._checks import check_positive_int, check_real
+from minidl.training.data import as_source, is_source
+
+__all__ = ["TrainingOptions", "training_options", "NotSupportedYetError", "SOLVERS", "OPTION_NAMES"]
+
+SOLVERS = ("sgdm", "rmsprop", "adam")
+SHUFFLE = ("once", "never", "every-epoch")
+SCHEDULES = ("none", "piecewise")
+CLIP_METHODS = ("l2norm", "global-l2norm", "absolute-value")
+PLOTS = ("none", "training-progress")
+ENVIRONMENTS = ("auto", "cpu", "gpu", "multi-gpu", "parallel")
+PRECISIONS = ("float32", "float64")
+BN_STATISTICS = ("population", "moving")
+ADAM_FORMS = ("matlab", "paper")
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+class NotSupportedYetError(NotImplementedError, ValueError):
+    """An option value MATLAB accepts but minidl has not built yet (raised, never silently ignored)."""
+
+
+#: Options that belong to some solvers only (SEMANTICS §1: an error with another solver).
+SOLVER_ONLY = {
+    "momentum": ("sgdm",),
+    "gradient_decay_factor": ("adam",),
+    "squared_gradient_decay_factor": ("adam", "rmsprop"),
+    "epsilon": ("adam", "rmsprop"),
+    "adam_form": ("adam",),
+}
+
+#: Every option in display order (MATLAB's display: solver settings first).
+OPTION_NAMES = (
+    "momentum", "gradient_decay_factor", "squared_gradient_decay_factor", "epsilon", "adam_form",
+    "initial_learn_rate", "learn_rate_schedule", "learn_rate_drop_period", "learn_rate_drop_factor",
+    "l2_regularization", "gradient_threshold_method", "gradient_threshold", "max_epochs", "mini_batch_size",
+    "verbose", "verbose_frequency", "validation_data", "validation_frequency", "validation_patience", "shuffle",
+    "checkpoint_path", "execution_environment", "worker_load", "output_fcn", "plots", "plots_file",
+    "sequence_length", "sequence_padding_value", "dispatch_in_background", "precision", "seed",
+    "batch_normalization_statistics",
+)
+
+
+def _defaults(solver: str) -> dict[str, Any]:
+    """SEMANTICS §1 defaults for ``solver`` (solver-specific options only for their solvers)."""
+    d: dict[str, Any] = {
+        "initial_learn_rate": 0.01 if solver == "sgdm" else 0.001,
+        "learn_rate_schedule": "none", "learn_rate_drop_period": 10, "learn_rate_drop_factor": 0.1,
+        "l2_regularization": 1e-4, "gradient_threshold_method": "l2norm", "gradient_threshold": math.inf,
+        "max_epochs": 30, "mini_batch_size": 128, "verbose": True, "verbose_frequency": 50,
+        "validation_data": None, "validation_frequency": 50, "validation_patience": math.inf, "shuffle": "once",
+        "checkpoint_path": None, "execution_environment": "auto", "worker_load": None, "output_fcn": (),
+        "plots": "none", "plots_file": None, "sequence_length": "longest", "sequence_padding_value": 0,
+        "dispatch_in_background": False, "precision": "float32", "seed": 0,
+        "batch_normalization_statistics": "population",
+    }
+    if solver == "sgdm":
+        d["momentum"] = 0.9
+    if solver == "adam":
+        d.update(gradient_decay_factor=0.9, squared_gradient_decay_factor=0.999, epsilon=1e-8, adam_form="matlab")
+    if solver == "rmsprop":
+        d.update(squared_gradient_decay_factor=0.9, epsilon=1e-8)
+    return d
+
+
+def _choice(name: str, value, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name}: got {value!r}; allowed: {', '.join(map(repr, allowed))}")
+    return value
+
+
+def _not_yet(name: str, value, why: str) -> NotSupportedYetError:
+    return NotSupportedYetError(f"{name}: got {value!r}; not supported yet ({why})")
+
+
+def _check_bool(name: str, value) -> bool:
+    if isinstance(value, bool) or (isinstance(value, numbers.Integral) and value in (0, 1)):
+        return bool(value)
+    raise TypeError(f"{name}: got {value!r}; allowed: True or False")
+
+
+def _check_patience(value) -> float | int:
+    if isinstance(value, float) and math.isinf(value) and value > 0:
+        return math.inf
+    return check_positive_int("validation_patience", value)
+
+
+def _check_folder(value) -> str | None:
+    if value is None or (isinstance(value, str) and value == ""):
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"checkpoint_path: got {type(value).__name__}; allowed: the path of an existing folder, or "
+                        "None / '' for no checkpoints")
+    path = os.fspath(value)
+    if not os.path.isdir(path):
+        raise ValueError(f"checkpoint_path: got {path!r}, which is not an existing folder; allowed: an existing "
+                         "folder (create it first)")
+    return path
+
+
+def _check_output_fcn(value) -> tuple[Callable, ...]:
+    if value is None:
+        return ()
+    if callable(value):
+        return (value,)
+    if isinstance(value, (list, tuple)):
+        for i, f in enumerate(value):
+            if not callable(f):
+                raise TypeError(f"output_fcn[{i}]: got {type(f).__name__}; allowed: a callable f(info) -> bool")
+        return tuple(value)
+    raise TypeError(f"output_fcn: got {type(value).__name__}; allowed: a callable f(info) -> bool or a list of them")
+
+
+def _check_plots_file(value) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"plots_file: got {type(value).__name__}; allowed: a file path ending in "
+                        f"{', '.join(FIGURE_SUFFIXES)}")
+    path = os.fspath(value)
+    if os.path.splitext(path)[1].lower() not in FIGURE_SUFFIXES:
+        raise ValueError(f"plots_file: got {path!r}; allowed: a file name ending in {', '.join(FIGURE_SUFFIXES)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"plots_file: got {path!r}, but its folder {folder!r} does not exist; create it first")
+    return path
+
+
+def _check_validation_data(value):
+    if value is None:
+        return None
+    if is_source(value):
+        return as_source(value, None, "validation_data", "validation_data")
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return as_source(value[0], value[1], "validation_data[0]", "validation_data[1]")
+    raise TypeError(f"validation_data: got {type(value).__name__}; allowed: a pair (X, Y) of arrays or a "
+                    "mini-batch source")
+
+
+def _check_sequence_length(value):
+    if isinstance(value, str):
+        _choice("sequence_length", value, ("longest", "shortest"))
+    elif isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"sequence_length: got {value!r}; allowed: 'longest', 'shortest' or a positive integer")
+    if value != "longest":
+        raise _not_yet("sequence_length", value, "minidl has no sequence layers; only 'longest' is accepted")
+    return value
+
+
+def _check_padding_value(value):
+    v = check_real("sequence_padding_value", value)
+    if v != 0:
+        raise _not_yet("sequence_padding_value", value, "minidl has no sequence layers; only 0 is accepted")
+    return v
+
+
+def _check_environment(value) -> str:
+    _choice("execution_environment", value, ENVIRONMENTS)
+    if value in ("multi-gpu", "parallel"):
+        raise _not_yet("execution_environment", value, "data-parallel training is not built; use 'auto', 'cpu' or "
+                       "'gpu'")
+    return value
+
+
+def _check_worker_load(value):
+    if value is not None:
+        raise _not_yet("worker_load", value, "it divides work among parallel workers, and minidl trains in one "
+                       "process; leave it None")
+    return None
+
+
+def _check_dispatch(value) -> bool:
+    if _check_bool("dispatch_in_background", value):
+        raise _not_yet("dispatch_in_background", value, "background data dispatch is not built; leave it False")
+    return False
+
+
+def _check_seed(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"seed: got {value!r}; allowed: an integer >= 0")
+    return int(value)
+
+
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "momentum": lambda v: check_real("momentum", v, 0.0, 1.0, high_open=True),
+    "gradient_decay_factor": lambda v: check_real("gradient_decay_factor", v, 0.0, 1.0, high_open=True),
+    "squared_gradient_decay_factor": lambda v: check_real("squared_gradient_decay_factor", v, 0.0, 1.0,
+                                                          high_open=True),
+    "epsilon": lambda v: check_real("epsilon", v, 0.0, math.inf, low_open=True, high_open=True),
+    "adam_form": lambda v: _choice("adam_form", v, ADAM_FORMS),
+    "initial_learn_rate": lambda v: check_real("initial_learn_rate", v, 0.0, math.inf, low_open=True,
+                                               high_open=True),
+    "learn_rate_schedule": lambda v: _choice("learn_rate_schedule", v, SCHEDULES),
+    "learn_rate_drop_period": lambda v: check_positive_int("learn_rate_drop_period", v),
+    "learn_rate_drop_factor": lambda v: check_real("learn_rate_drop_factor", v, 0.0, 1.0),
+    "l2_regularization": lambda v: check_real("l2_regularization", v, 0.0, math.inf, high_open=True),
+    "gradient_threshold_method": lambda v: _choice("gradient_threshold_method", v, CLIP_METHODS),
+    "gradient_threshold": lambda v: check_real("gradient_threshold", v, 0.0, math.inf, low_open=True),
+    "max_epochs": lambda v: check_positive_int("max_epochs", v),
+    "mini_batch_size": lambda v: check_positive_int("mini_batch_size", v),
+    "verbose": lambda v: _check_bool("verbose", v),
+    "verbose_frequency": lambda v: check_positive_int("verbose_frequency", v),
+    "validation_data": lambda v: v,  # checked apart (the checked source is kept too)
+    "validation_frequency": lambda v: check_positive_int("validation_frequency", v),
+    "validation_patience": _check_patience,
+    "shuffle": lambda v: _choice("shuffle", v, SHUFFLE),
+    "checkpoint_path": _check_folder,
+    "execution_environment": _check_environment,
+    "worker_load": _check_worker_load,
+    "output_fcn": _check_output_fcn,
+    "plots": lambda v: _choice("plots", v, PLOTS),
+    "plots_file": _check_plots_file,
+    "sequence_length": _check_sequence_length,
+    "sequence_padding_value": _check_padding_value,
+    "dispatch_in_background": _check_dispatch,
+    "precision": lambda v: _choice("precision", v, PRECISIONS),
+    "seed": _check_seed,
+    "batch_normalization_statistics": lambda v: _choice("batch_normalization_statistics", v, BN_STATISTICS),
+}
+
+
+class TrainingOptions:
+    """Checked, read-only training options for one solver; make them with :func:`training_options`."""
+
+    def __init__(self, solver: str, **options: Any):
+        solver = _choice("solver", solver, SOLVERS)
+        values = _defaults(solver)
+        for name, value in options.items():
+            if name not in _CHECKS:
+                close = difflib.get_close_matches(name, OPTION_NAMES, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise TypeError(f"training_options: unknown option {name!r}{hint}; allowed: {', '.join(OPTION_NAMES)}")
+            if name in SOLVER_ONLY and solver not in SOLVER_ONLY[name]:
+                raise ValueError(f"{name}: given with solver {solver!r}, but it applies to solver "
+                                 f"{' and '.join(map(repr, SOLVER_ONLY[name]))} only")
+            values[name] = _CHECKS[name](value)
+        source = _check_validation_data(values["validation_data"])
+        object.__setattr__(self, "solver", solver)
+        object.__setattr__(self, "_given", dict(options))
+        object.__setattr__(self, "_validation_source", source)
+        for name in OPTION_NAMES:
+            object.__setattr__(self, name, values.get(name))
+
+    # -- read-only --
+    def __setattr__(self, name, value):
+        raise AttributeError(f"TrainingOptions are read-only; use options.replace({name}=...) for a changed copy")
+
+    def __delattr__(self, name):
+        raise AttributeError("TrainingOptions are read-only")
+
+    def replace(self, **changes: Any) -> TrainingOptions:
+        """A new, checked TrainingOptions with ``changes`` applied; ``name=None`` goes back to the default and
+        ``solver=`` switches solver (drop the old solver's options with ``momentum=None`` etc.)."""
+        solver = changes.pop("solver", self.solver)
+        given = {**self._given, **changes}
+        return TrainingOptions(solver, **{k: v for k, v in given.items() if v is not None})
+
+    @property
+    def properties(self) -> tuple[str, ...]:
+        """The option names of this solver, in display order."""
+        return tuple(n for n in OPTION_NAMES if n not in SOLVER_ONLY or self.solver in SOLVER_ONLY[n])
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"solver": ..., option: value, ...}`` for this solver's options."""
+        return {"solver": self.solver, **{n: getattr(self, n) for n in self.properties}}
+
+    def validation_source(self):
+        """The checked mini-batch source of ``validation_data`` (None without validation data)."""
+        return self._validation_source
+
+    def settings(self) -> dict[str, Any]:
+        """The JSON-serializable options (validation data and output functions summarized as text)."""
+        out = {}
+        for k, v in self.to_dict().items():
+            if k in ("validation_data", "output_fcn"):
+                v = _show(k, v) if v not in (None, ()) else None
+            elif isinstance(v, float) and math.isinf(v):
+                v = "inf"
+            out[k] = v
+        return out
+
+    def __repr__(self) -> str:
+        names = self.properties
+        width = max(map(len, names))
+        lines = [f"TrainingOptions(solver={self.solver!r}) with properties:", ""]
+        lines += [f"  {n.rjust(width)}: {_show(n, getattr(self, n))}" for n in names]
+        return "\n".join(lines)
+
+
+def _show(name: str, value) -> str:
+    """MATLAB-display style value text."""
+    if name == "validation_data" and value is not None:
+        if isinstance(value, (tuple, list)):
+            x, y = value
+            return f"(X: {'x'.join(map(str, getattr(x, 'shape', ())))} {getattr(x, 'dtype', '')}, " \
+                   f"Y: {len(y)} values)"
+        return f"{type(value).__name__} of {len(value)} observations"
+    if name == "output_fcn":
+        return "[" + ", ".join(getattr(f, "__qualname__", None) or repr(f) for f in value) + "]"
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:g}" if value and abs(value) < 1e-3 else repr(value)
+    return repr(value)
+
+
+def training_options(solver: str, **options: Any) -> TrainingOptions:
+    """Options for :func:`minidl.train_network`: MATLAB ``trainingOptions(solverName, Name, Value)`` in snake_case.
+
+    Args:
+        solver: ``"sgdm"``, ``"rmsprop"`` or ``"adam"``.
+        **options: any of :data:`OPTION_NAMES` (docs/training.md lists each with its default and effect):
+            momentum (sgdm; 0.9), gradient_decay_factor (adam; 0.9), squared_gradient_decay_factor (adam 0.999,
+            rmsprop 0.9), epsilon (adam, rmsprop; 1e-8), adam_form ('matlab' | 'paper'), initial_learn_rate
+            (0.01 sgdm, else 0.001), learn_rate_schedule ('none' | 'piecewise'), learn_rate_drop_period (10),
+            learn_rate_drop_factor (0.1), l2_regularization (1e-4), gradient_threshold (inf),
+            gradient_threshold_method ('l2norm' | 'global-l2norm' | 'absolute-value'), max_epochs (30),
+            mini_batch_size (128), shuffle ('once' | 'never' | 'every-epoch'), verbose (True), verbose_frequency
+            (50), validation_data ((X, Y) or a source), validation_frequency (50), validation_patience (inf),
+            checkpoint_path (an existing folder), output_fcn (callable or list), plots ('none' |
+            'training-progress'), plots_file (save the figure there), execution_environment ('auto' | 'cpu' |
+            'gpu'), worker_load, dispatch_in_background, sequence_length, sequence_padding_value (MATLAB's
+            defaults only), precision ('float32' | 'float64'), seed (0), batch_normalization_statistics
+            ('population' | 'moving').
+
+    Returns:
+        read-only :class:`TrainingOptions`; ``options.replace(**changes)`` gives a changed copy.
+    """
+    return TrainingOptions(solver, **options)

@@ -1,0 +1,121 @@
+"""Network architecture as JSON: each layer as its class name and constructor arguments (no arrays, no pickle).
+
+Layers keep their hyper-parameters as attributes named like their constructor arguments, so the arguments are read
+back from the attributes. Arrays (weights, statistics) are not part of the architecture: they travel in the ``.npz``
+of a checkpoint. Only classes defined in ``minidl.layers`` can be rebuilt (nothing else is ever imported).
+
+>>> from minidl import layers as L
+>>> spec = layer_to_json(L.FullyConnected(10, name="fc", weights_initializer="he"))
+>>> spec["type"], spec["args"]["output_size"], spec["args"]["weights_initializer"]
+('FullyConnected', 10, 'he')
+>>> layer_from_json(spec).describe()
+'fc: 10 fully connected'
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+from minidl.layers.base import Layer
+
+__all__ = ["layer_to_json", "layer_from_json", "network_to_json", "network_from_json", "layer_classes"]
+
+#: Constructor arguments that hold arrays (given weights or statistics): never in the JSON, always in the npz.
+ARRAY_ARGS = frozenset({"weights", "bias", "scale", "offset", "mean", "std"})
+#: Constructor argument -> attribute name where they differ.
+ALIASES = {"input_size": "size"}
+_LAYER_MODULES = ("minidl.layers", "minidl.layers.conv", "minidl.layers.pooling")
+_BASES = frozenset({"Layer", "InputLayer", "OutputLayer", "WeightBiasLayer"})
+
+
+def layer_classes() -> dict[str, type[Layer]]:
+    """Every concrete layer class of minidl.layers, by class name."""
+    for module in _LAYER_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+    out: dict[str, type[Layer]] = {}
+    todo = [Layer]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("minidl.layers") and not cls.__name__.startswith("_") and \
+                cls.__name__ not in _BASES:
+            out[cls.__name__] = cls
+    return out
+
+
+def _constructor_args(cls: type) -> list[str]:
+    """Named constructor arguments along the class hierarchy (a subclass passing **kwargs to its base)."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = list(inspect.signature(init).parameters.values())[1:]
+        names += [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                  and p.name not in names]
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return names
+
+
+def _plain(value: Any, where: str) -> Any:
+    """A JSON value from a hyper-parameter (tuples become lists)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    if isinstance(value, (tuple, list)):
+        return [_plain(v, where) for v in value]
+    raise TypeError(f"{where}: a {type(value).__name__} cannot be saved in the architecture JSON; allowed: numbers, "
+                    "strings, booleans and lists of them")
+
+
+def layer_to_json(layer: Layer) -> dict[str, Any]:
+    """``{"type": class name, "args": {constructor argument: value}}``; factors as ``<key>_learn_rate_factor``."""
+    cls = type(layer)
+    if layer_classes().get(cls.__name__) is not cls:
+        raise TypeError(f"layer {layer.name!r}: {cls.__module__}.{cls.__name__} is not a minidl.layers class; only "
+                        "those can be saved")
+    args: dict[str, Any] = {}
+    for arg in _constructor_args(cls):
+        if arg in ARRAY_ARGS:
+            continue
+        attr = ALIASES.get(arg, arg)
+        if not hasattr(layer, attr):
+            continue
+        value = getattr(layer, attr)
+        if arg.endswith("_initializer") and not isinstance(value, str):
+            value = "normal"  # a callable or array initializer: the trained arrays come from the npz anyway
+        args[arg] = _plain(value, f"layer {layer.name!r} argument {arg!r}")
+    for key in layer.factor_defaults:
+        args[f"{key}_learn_rate_factor"] = float(layer.learn_rate_factors[key])
+        args[f"{key}_l2_factor"] = float(layer.l2_factors[key])
+    return {"type": cls.__name__, "args": args}
+
+
+def layer_from_json(spec: dict[str, Any]) -> Layer:
+    """The layer ``layer_to_json`` described (without arrays)."""
+    classes = layer_classes()
+    if not isinstance(spec, dict) or spec.get("type") not in classes or not isinstance(spec.get("args"), dict):
+        raise ValueError(f"layer spec: got {spec!r}; allowed: {{'type': one of {sorted(classes)}, 'args': {{...}}}}")
+    return classes[spec["type"]](**spec["args"])
+
+
+def network_to_json(net) -> dict[str, Any]:
+    """The architecture of a Network: its layers in order and its per-example input shape."""
+    return {"layers": [layer_to_json(layer) for layer in net.layers],
+            "input_shape": None if net.input_shape is None else list(net.input_shape)}
+
+
+def network_from_json(spec: dict[str, Any]):
+    """An uninitialized Network from :func:`network_to_json` output."""
+    from minidl.network import Network
+
+    if not isinstance(spec, dict) or not isinstance(spec.get("layers"), list):
+        raise ValueError("architecture: expected {'layers': [...], 'input_shape': [...]}")
+    return Network([layer_from_json(s) for s in spec["layers"]])

@@ -1,0 +1,524 @@
+"""The one training engine: a neutral configuration and the loop (SEMANTICS §2) that emits events to observers.
+
+The engine knows no MATLAB or Wolfram spelling. A dialect fills an :class:`EngineConfig` (optimizer instance, rate
+schedule, L2 and its order relative to clipping, clipping, weight clipping, epochs, batch size, shuffle mode,
+partial-batch policy, when to validate, batch-norm statistics mode, device, dtype, seed, time limit) and attaches
+its observers (table, output functions, patience, checkpoints, figure). One iteration::
+
+    forward → data loss → backward → [audit: global gradient norm; stop if loss or gradient is non-finite]
+            → L2 (arrays with learn-rate factor ≠ 0) → clipping (or clipping → L2) → optimizer step (lr · factor_i)
+            → weight clipping → [validation when due] → ITERATION (→ VALIDATION) (→ EPOCH_END)
+
+After the loop: batch-norm population statistics (one unshuffled pass over all training data, exact merge), final
+validation with the finalized network, DONE.  The loop never prints, plots or saves.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from minidl.backend import Device, get_array_module, get_device, to_device, to_host
+from minidl.layers.normalization import BatchNormalization
+from minidl.network import Network, check_dtype
+from minidl.optim import GradientPipeline, clip_weights, frozen_names, global_norm
+from minidl.optim.base import Optimizer
+from minidl.optim.schedules import Schedule
+from minidl.training import events as ev
+from minidl.training.data import PreparedSource, peek_shape, source_classes
+from minidl.training.events import Observer, TrainingState
+from minidl.training.info import InfoRecorder, TrainingInfo
+
+__all__ = ["EngineConfig", "Trainer", "SHUFFLE_MODES", "PARTIAL_BATCH"]
+
+SHUFFLE_MODES = ("once", "every-epoch", "never")
+PARTIAL_BATCH = ("drop", "keep")
+
+
+@dataclass
+class EngineConfig:
+    """Everything the loop needs, in neutral terms (a dialect translates its option names into these)."""
+
+    optimizer: Optimizer                      # an instance; its state is the solver state (saved in checkpoints)
+    schedule: Schedule                        # rate = schedule(epoch, iteration, total_iterations)
+    max_epochs: int = 30                      # epochs (Wolfram: rounds)
+    batch_size: int = 128
+    shuffle: str = "once"                     # 'once' (training and validation, once) | 'every-epoch' | 'never'
+    partial_batch: str = "drop"               # 'drop': floor(N/B) iterations per epoch (MATLAB) | 'keep'
+    l2: float = 0.0                           # λ
+    l2_order: str | None = None               # 'before_clip' | 'after_clip'; None: the optimizer's own order
+    gradient_threshold: float = math.inf
+    gradient_threshold_method: str = "l2norm"  # 'l2norm' | 'global-l2norm' | 'absolute-value'
+    weight_clip: float = math.inf             # clip weights to [−c, c] after each step (Wolfram WeightClipping)
+    validation_frequency: int | None = 50     # validate every this many iterations (None: never by count)
+    validate_first_iteration: bool = True     # MATLAB validates at iteration 1
+    validate_each_epoch: bool = False         # Wolfram: validate after every round
+    validate_at_end: bool = True              # final validation with the finalized network
+    validation_batch_size: int | None = None  # None: batch_size
+    batch_norm_statistics: str = "population"  # 'population' (pass after training) | 'moving'
+    normalize_inputs: bool = True             # input-normalization statistics pass before training
+    device: str | Device = "cpu"
+    dtype: str = "float32"
+    seed: int = 0                             # the one host generator: weights, shuffles, dropout masks
+    time_limit: float = math.inf              # seconds (Wolfram TimeGoal)
+    record_example_losses: bool = False       # ITERATION: state.extra["example_losses"] = ℓₙ of the batch (Wolfram)
+    names: dict[str, str] = field(default_factory=dict)  # argument names for error messages (dialect spellings)
+
+    def name(self, key: str) -> str:
+        """The user-facing name of an argument (``batch_size`` -> ``mini_batch_size`` for the Pythonic API)."""
+        defaults = {"batch_size": "mini_batch_size", "x": "X", "y": "Y", "layers": "layers",
+                    "validation_x": "validation_data[0]", "validation_y": "validation_data[1]"}
+        return self.names.get(key, defaults.get(key, key))
+
+
+class _SigintGuard:
+    """While training, Ctrl-C asks for a clean stop after the current iteration; a second Ctrl-C interrupts."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+class Trainer:
+    """Trains ``net`` in place on a mini-batch source with an :class:`EngineConfig`, emitting events to observers."""
+
+    def __init__(self, net: Network, data, config: EngineConfig, validation_data=None,
+                 observers: list[Observer] | tuple[Observer, ...] = (), settings: dict[str, Any] | None = None):
+        self.net, self.config = net, config
+        self.raw_data, self.raw_validation = data, validation_data
+        self.recorder = InfoRecorder(settings)
+        self.observers: list[Observer] = [self.recorder, *observers]
+        self.state = TrainingState()
+        self.stop_reason: str | None = None
+        self._backup: dict[str, Any] | None = None  # device copies of the parameters before the current update
+
+    # ================================================================================================ set-up
+    def _setup(self, resume: tuple[dict, dict] | None) -> None:
+        cfg, net = self.config, self.net
+        self._check_config()
+        self.device = get_device(cfg.device)
+        self.dtype = check_dtype(cfg.dtype, "precision")
+        self.rng = np.random.default_rng(cfg.seed)
+        if net.output_layer is None:
+            raise ValueError(f"{cfg.name('layers')}: the network has no output layer; allowed: layers ending in "
+                             "ClassificationOutput or RegressionOutput")
+        self.classifier = net.is_classifier
+        n = len(self.raw_data)
+        self.n = n
+        B = cfg.batch_size
+        self.ipe = n // B if cfg.partial_batch == "drop" else -(-n // B)  # iterations per epoch
+        if self.ipe == 0:
+            raise ValueError(f"{cfg.name('batch_size')}: got {B}, more than the {n} training observations; allowed: "
+                             f"at most {n} (the partial mini-batch of every epoch is dropped)")
+        shape = peek_shape(self.raw_data, cfg.name("x"))
+        self._check_input_shape(shape)
+        classes = None
+        if self.classifier:
+            classes = net.classes if net.classes is not None else source_classes(self.raw_data, cfg.name("y"))
+        self.train = PreparedSource(self.raw_data, self.classifier, classes, cfg.name("x"), cfg.name("y"), shape,
+                                    None)
+        # input-normalization statistics: one pass over all training data before training (MATLAB zerocenter/zscore)
+        layer = net.input_layer
+        if cfg.normalize_inputs and layer is not None and getattr(layer, "needs_statistics", False):
+            layer.set_statistics(x for x, _ in self.train.batches(np.arange(n), B))
+        if not net.initialized:
+            net.initialize(shape, rng=self.rng, dtype=self.dtype, device=self.device)
+        net.to(self.device, self.dtype)
+        net.set_rng(self.rng)
+        self._check_outputs(classes)
+        net.classes = classes
+        self.validation = None
+        if self.raw_validation is not None:
+            vshape = peek_shape(self.raw_validation, cfg.name("validation_x"))
+            if vshape != shape:
+                raise ValueError(f"{cfg.name('validation_x')}: got observations of shape {vshape}; the training data "
+                                 f"and the network have {shape}")
+            self.validation = PreparedSource(self.raw_validation, self.classifier, classes,
+                                             cfg.name("validation_x"), cfg.name("validation_y"), shape,
+                                             self.train.n_responses)
+        self.n_val = 0 if self.validation is None else len(self.validation)
+        # solver plumbing: per-array factors, frozen arrays, the pre-steps in their order
+        self.lr_factors = net.learn_rate_factors
+        self.frozen = frozen_names(self.lr_factors)
+        self.pipeline = GradientPipeline(cfg.l2, net.l2_factors, cfg.gradient_threshold,
+                                         cfg.gradient_threshold_method, cfg.l2_order or cfg.optimizer.l2_order)
+        # position: epoch = current (1-based) epoch, next_batch = next batch within it; ipe = epoch complete
+        self.epoch, self.next_batch, self.iteration, self.updated = 0, self.ipe, 0, 0
+        self.elapsed_before = 0.0
+        if resume is not None:
+            self._restore(*resume)
+        elif cfg.shuffle == "once":  # one shuffle of training and validation data before training
+            self.order = self.rng.permutation(n)
+            self.val_order = self.rng.permutation(self.n_val) if self.validation is not None else None
+        else:
+            self.order = np.arange(n)
+            self.val_order = np.arange(self.n_val) if self.validation is not None else None
+
+    def _check_config(self) -> None:
+        cfg = self.config
+        for key, allowed in (("shuffle", SHUFFLE_MODES), ("partial_batch", PARTIAL_BATCH),
+                             ("batch_norm_statistics", ("population", "moving"))):
+            if getattr(cfg, key) not in allowed:
+                raise ValueError(f"{key}: got {getattr(cfg, key)!r}; allowed: {', '.join(map(repr, allowed))}")
+        for key in ("max_epochs", "batch_size"):
+            v = getattr(cfg, key)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{cfg.name(key)}: got {v!r}; allowed: a positive integer")
+        if not isinstance(cfg.optimizer, Optimizer):
+            raise TypeError(f"optimizer: got {type(cfg.optimizer).__name__}; allowed: a minidl.optim optimizer")
+        if not isinstance(cfg.schedule, Schedule):
+            raise TypeError(f"schedule: got {type(cfg.schedule).__name__}; allowed: a minidl.optim schedule")
+
+    def _check_input_shape(self, shape: tuple[int, ...]) -> None:
+        net, arg = self.net, self.config.name("x")
+        layer = net.input_layer
+        expected = getattr(layer, "size", None) if layer is not None else net.input_shape if net.initialized else None
+        if expected is not None and tuple(expected) != shape:
+            kind = "images (N, C, H, W)" if len(expected) == 3 else f"(N, {', '.join(map(str, expected))})"
+            raise ValueError(f"{arg}: got observations of shape {shape}; the network's input layer takes {kind} "
+                             f"with per-observation shape {tuple(expected)}")
+
+    def _check_outputs(self, classes) -> None:
+        net, cfg = self.net, self.config
+        out = net.output_shape
+        if self.classifier:
+            if tuple(out) != (len(classes),):
+                raise ValueError(f"{cfg.name('y')}: the labels have {len(classes)} classes {classes[:10].tolist()}"
+                                 f"{' ...' if len(classes) > 10 else ''} but the network outputs {out}; allowed: "
+                                 f"a last FullyConnected layer of output size {len(classes)}")
+        else:
+            r = int(np.prod(out))
+            self.train.n_responses = r
+            if self.train._encoded is not None and self.train._encoded.shape[1] != r:
+                raise ValueError(f"{cfg.name('y')}: got {self.train._encoded.shape[1]} responses per observation; "
+                                 f"the network outputs {r} (shape {tuple(out)})")
+
+    # ================================================================================================ the run
+    def run(self, resume: tuple[dict, dict] | None = None) -> tuple[Network, TrainingInfo]:
+        """Train; returns ``(net, info)``.  ``resume``: (manifest, arrays) of a checkpoint to continue exactly."""
+        try:
+            self._setup(resume)
+            for obs in self.observers:
+                if hasattr(obs, "bind"):
+                    obs.bind(self)
+            with _SigintGuard() as guard:
+                self._guard = guard
+                self._start_clock()
+                self._fill_static_state()
+                self._emit(ev.START)
+                if self.stop_reason is None:
+                    self._loop()
+                self._finish()
+        finally:
+            for obs in self.observers:
+                obs.close()
+        return self.net, self.recorder.info
+
+    def _start_clock(self) -> None:
+        self._t0 = time.perf_counter() - self.elapsed_before
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def _fill_static_state(self) -> None:
+        s, cfg = self.state, self.config
+        s.iterations_per_epoch, s.max_epochs = self.ipe, cfg.max_epochs
+        s.max_iterations = self.ipe * cfg.max_epochs
+        s.is_classifier, s.has_validation = self.classifier, self.validation is not None
+        s.epoch, s.iteration = self.epoch, self.iteration
+        s.time_since_start = self._elapsed()
+
+    def _emit(self, kind: str) -> None:
+        s = self.state
+        s.event = kind
+        for obs in self.observers:
+            r = obs.on_event(s)
+            if r and kind != ev.DONE and self.stop_reason is None:
+                self.stop_reason = r if isinstance(r, str) else ev.STOPPED_BY_USER
+
+    def _loop(self) -> None:
+        cfg, B = self.config, self.config.batch_size
+        total = self.ipe * cfg.max_epochs
+        while True:
+            if self.next_batch >= self.ipe:  # the epoch is complete: next epoch, or done
+                if self.epoch >= cfg.max_epochs:
+                    self.stop_reason = ev.MAX_EPOCHS
+                    return
+                self.epoch, self.next_batch = self.epoch + 1, 0
+                if cfg.shuffle == "every-epoch":
+                    self.order = self.rng.permutation(self.n)
+            end = self.ipe * B if cfg.partial_batch == "drop" else self.n
+            try:
+                for x, t in self.train.batches(self.order[self.next_batch * B:end], B):
+                    self._iteration(x, t, cfg.schedule(self.epoch, self.iteration + 1, total))
+                    if self.next_batch == self.ipe and self.stop_reason != ev.NON_FINITE:
+                        self._emit(ev.EPOCH_END)
+                    if self._guard.requested and self.stop_reason is None:
+                        self.stop_reason = ev.STOPPED_BY_USER
+                    if self.stop_reason is None and self._elapsed() >= cfg.time_limit:
+                        self.stop_reason = ev.TIME_GOAL
+                    if self.stop_reason is not None:
+                        return
+            except KeyboardInterrupt:  # raised outside the guard (an output function, a thread): stop cleanly
+                self.stop_reason = ev.STOPPED_BY_USER
+                return
+
+    def _iteration(self, x_host, t_host, lr: float) -> None:
+        """One mini-batch: forward, loss, backward, pre-steps, update, maybe validation; then the events.
+
+        Reported values (loss, accuracy, gradient norm, a finiteness flag) come to the host in one read after the
+        update; if the loss, a gradient or an updated parameter is not finite, the parameters saved before the update
+        are put back and training stops (the last finite network is returned).
+        """
+        net, s, cfg = self.net, self.state, self.config
+        self.iteration += 1
+        self.next_batch += 1
+        x = to_device(x_host, self.device, dtype=self.dtype)
+        t = to_device(t_host, self.device, dtype=None if self.classifier else self.dtype)
+        saved_state = {layer.name: dict(layer.state) for layer in net.layers if layer.state}
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite values are checked below
+            y = net.forward(x, training=True)
+            loss = net.loss_array(y, t)                     # data loss only (the L2 term is never reported)
+            examples = net.output_layer.example_losses(y, t) if cfg.record_example_losses else None  # ℓₙ, (B,)
+            net.backward(y, t)
+            params, grads = net.params, net.grads
+            xp = get_array_module(y)
+            gnorm = global_norm(grads).astype(loss.dtype)   # audit: ‖∇ data loss‖₂ over all arrays
+            reported = [loss, gnorm]
+            if self.classifier:
+                reported.append((xp.argmax(y, axis=1) == t).sum().astype(loss.dtype))
+            self._save_params(params)
+            self.pipeline(grads, params, skip=self.frozen)              # L2 → clipping (or clipping → L2)
+            cfg.optimizer.step(params, grads, lr, self.lr_factors)      # θ ← step(θ, g, lr·factor_i)
+            if math.isfinite(cfg.weight_clip):
+                clip_weights(params, cfg.weight_clip, skip=self.frozen)
+            ok = None
+            for p in params.values():
+                f = xp.isfinite(p).all()
+                ok = f if ok is None else ok & f
+            reported.append(ok.astype(loss.dtype))
+            packed = xp.stack(reported)
+            if examples is not None:                        # per-example losses travel in the same read
+                packed = xp.concatenate([packed, examples.astype(loss.dtype, copy=False)])
+            packed = to_host(packed)                        # the one host read of the step
+            host = [float(v) for v in packed[:len(reported)]]
+        loss_h, gnorm_h, ok_h = host[0], host[1], host[-1]
+        finite = math.isfinite(loss_h) and math.isfinite(gnorm_h) and ok_h == 1.0
+        if finite:
+            self.updated = self.iteration
+        else:
+            self._record_non_finite(grads, params, loss_h, gnorm_h)
+            self._restore_params(params, saved_state)
+        s.epoch, s.iteration, s.base_learn_rate = self.epoch, self.iteration, lr
+        s.training_loss, s.gradient_norm = loss_h, gnorm_h
+        if examples is not None:
+            s.extra["example_losses"] = np.asarray(packed[len(reported):], dtype=np.float64)
+        n_b = int(x.shape[0])
+        if self.classifier:
+            s.training_accuracy, s.training_rmse = 100.0 * host[2] / n_b, None
+        else:  # RMSE = √(Σ(y−t)²/(B·R)) from the loss (see _rmse)
+            s.training_accuracy = None
+            s.training_rmse = self._rmse(loss_h) if math.isfinite(loss_h) else loss_h
+        s.validation_loss = s.validation_accuracy = s.validation_rmse = None
+        validate = finite and self.validation is not None and self._validation_due()
+        if validate:
+            s.validation_loss, metric = self._validate()
+            s.validation_accuracy, s.validation_rmse = (metric, None) if self.classifier else (None, metric)
+        s.time_since_start = self._elapsed()
+        self._emit(ev.ITERATION)
+        if validate:
+            self._emit(ev.VALIDATION)
+
+    def _rmse(self, loss: float) -> float:
+        """RMSE from a regression loss value: the output layer's ``rmse_from_loss(loss, R)`` when it defines one
+        (Wolfram's mean squared loss: √loss), else half-SSE: loss = Σ½(y−t)²/B  ⇒  RMSE = √(2·loss/R)."""
+        hook = getattr(self.net.output_layer, "rmse_from_loss", None)
+        if hook is not None:
+            return float(hook(loss, self.train.n_responses))
+        return math.sqrt(max(2.0 * loss / self.train.n_responses, 0.0))
+
+    def _save_params(self, params) -> None:
+        """Copy every parameter into buffers kept on the device (the network before this update)."""
+        if self._backup is None or self._backup.keys() != params.keys():
+            self._backup = {k: get_array_module(p).empty_like(p) for k, p in params.items()}
+        for k, p in params.items():
+            get_array_module(p).copyto(self._backup[k], p)
+
+    def _restore_params(self, params, saved_state) -> None:
+        """Put back the parameters and layer state of before the update (state arrays are replaced, not mutated)."""
+        for k, p in params.items():
+            get_array_module(p).copyto(p, self._backup[k])
+        for layer in self.net.layers:
+            if layer.name in saved_state:
+                layer.state = saved_state[layer.name]
+
+    def _validation_due(self) -> bool:
+        cfg, it = self.config, self.iteration
+        return ((cfg.validate_first_iteration and it == 1)
+                or (cfg.validation_frequency is not None and it % cfg.validation_frequency == 0)
+                or (cfg.validate_each_epoch and self.next_batch == self.ipe))
+
+    def _record_non_finite(self, grads, params, loss_h: float, gnorm_h: float) -> None:
+        """Stop: record the iteration, what went non-finite (loss, gradient or the update) and the first array whose
+        gradient (or, after a finite gradient, whose updated value) is not finite; None when only the loss is."""
+        what = "loss" if not math.isfinite(loss_h) else "gradient" if not math.isfinite(gnorm_h) else "update"
+        table = grads if not math.isfinite(gnorm_h) else params if what == "update" else {}
+        parameter = None
+        for name, a in table.items():
+            if not bool(to_host(get_array_module(a).isfinite(a).all())):
+                parameter = name
+                break
+        self.state.non_finite = {"iteration": self.iteration, "parameter": parameter, "what": what}
+        self.stop_reason = ev.NON_FINITE
+
+    # ================================================================================================ validation
+    def _validate(self) -> tuple[float, float]:
+        """(loss, accuracy % | RMSE) over all validation data with prediction-mode layers; one host read."""
+        if self.config.shuffle == "every-epoch":  # MATLAB: validation data shuffled before each validation
+            self.val_order = self.rng.permutation(self.n_val)
+        return self._evaluate(self.validation, self.val_order)
+
+    def _evaluate(self, source: PreparedSource, order: np.ndarray) -> tuple[float, float]:
+        net, out = self.net, self.net.output_layer
+        B = self.config.validation_batch_size or self.config.batch_size
+        loss_sum = hits = None
+        xp = None
+        for x_host, t_host in source.batches(order, B):
+            x = to_device(x_host, self.device, dtype=self.dtype)
+            t = to_device(t_host, self.device, dtype=None if self.classifier else self.dtype)
+            y = net.forward(x, training=False)
+            xp = get_array_module(y)
+            part = out.example_losses(y, t).sum()                  # Σₙ ℓₙ
+            loss_sum = part if loss_sum is None else loss_sum + part
+            if self.classifier:
+                h = (xp.argmax(y, axis=1) == t).sum().astype(y.dtype)
+                hits = h if hits is None else hits + h
+        values = [float(v) for v in to_host(xp.stack([loss_sum] + ([hits] if self.classifier else [])))]
+        n = len(order)
+        loss = values[0] / n
+        if self.classifier:
+            return loss, 100.0 * values[1] / n
+        return loss, self._rmse(loss)
+
+    # ================================================================================================ the end
+    def _finish(self) -> None:
+        """Batch-norm population statistics, final validation, DONE."""
+        cfg, s = self.config, self.state
+        bns = [layer for layer in self.net.layers if isinstance(layer, BatchNormalization)]
+        if bns and cfg.batch_norm_statistics == "population":
+            for layer in bns:
+                layer.start_population_pass()
+            for x_host, _ in self.train.batches(np.arange(self.n), cfg.batch_size):  # all data, unshuffled
+                self.net.forward(to_device(x_host, self.device, dtype=self.dtype), training=False)
+            for layer in bns:
+                layer.finish_population_pass()                     # exact merge of the per-batch moments
+        s.final_validation_loss = s.final_validation_accuracy = s.final_validation_rmse = None
+        if self.validation is not None and cfg.validate_at_end:
+            loss, metric = self._evaluate(self.validation, np.arange(self.n_val))
+            s.final_validation_loss = loss
+            if self.classifier:
+                s.final_validation_accuracy = metric
+            else:
+                s.final_validation_rmse = metric
+        s.stop_reason = self.stop_reason or ev.MAX_EPOCHS
+        s.output_network_iteration = self.updated
+        s.time_since_start = self._elapsed()
+        self._emit(ev.DONE)
+
+    # ================================================================================================ checkpoints
+    def checkpoint_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(manifest, arrays) holding the network and everything a resumed run needs to continue exactly."""
+        from minidl.training.checkpoint import network_arrays
+
+        net_manifest, arrays = network_arrays(self.net)
+        opt = self.config.optimizer
+        opt_state = opt.state_dict()
+        for k, v in opt_state.items():
+            if k != "t":
+                arrays[f"optimizer/{k}"] = to_host(v)
+        arrays["data/order"] = np.asarray(self.order, dtype=np.int64)
+        if self.val_order is not None:
+            arrays["data/validation_order"] = np.asarray(self.val_order, dtype=np.int64)
+        for k, v in self.recorder.state_arrays().items():
+            arrays[f"info/{k}"] = v
+        observers = {obs.state_key: obs.state_dict() for obs in self.observers
+                     if getattr(obs, "state_key", None) and obs is not self.recorder}
+        training = {
+            "epoch": self.epoch, "next_batch": self.next_batch, "iteration": self.iteration,
+            "updated": self.updated, "iterations_per_epoch": self.ipe, "n_train": self.n, "n_validation": self.n_val,
+            "batch_size": self.config.batch_size, "shuffle": self.config.shuffle, "dtype": self.dtype.name,
+            "elapsed": self._elapsed(), "optimizer": {"class": type(opt).__name__, "t": opt_state["t"],
+                                                     "hyperparameters": opt.hyperparameters()},
+            "rng": {"bit_generator": type(self.rng.bit_generator).__name__, "state": self.rng.bit_generator.state},
+            "observers": observers,
+        }
+        return {"network": net_manifest, "training": training}, arrays
+
+    def save_checkpoint(self, folder: str) -> str:
+        """Write a checkpoint named after the current iteration to ``folder``; returns its path."""
+        from minidl.training.checkpoint import checkpoint_name, write_checkpoint
+
+        manifest, arrays = self.checkpoint_state()
+        return write_checkpoint(folder, checkpoint_name(self.iteration), manifest, arrays)
+
+    def _restore(self, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        tr = manifest.get("training")
+        if not tr:
+            raise ValueError("resume_from: the checkpoint holds a network only (no training state); pass the "
+                             "network as layers to train it anew")
+        cfg = self.config
+        for key, now, arg in (("batch_size", cfg.batch_size, cfg.name("batch_size")),
+                              ("shuffle", cfg.shuffle, "shuffle"), ("dtype", self.dtype.name, "precision"),
+                              ("n_train", self.n, cfg.name("x")),
+                              ("n_validation", self.n_val, cfg.name("validation_x"))):
+            if tr[key] != now:
+                raise ValueError(f"{arg}: the checkpoint was made with {key} = {tr[key]!r}, this run has {now!r}; "
+                                 "an exact resume needs the same value")
+        opt = cfg.optimizer
+        if tr["optimizer"]["class"] != type(opt).__name__:
+            raise ValueError(f"resume_from: the checkpoint's optimizer is {tr['optimizer']['class']}, this run's is "
+                             f"{type(opt).__name__}")
+        params = self.net.params
+        state = {"t": int(tr["optimizer"]["t"])}
+        for key, value in arrays.items():
+            if key.startswith("optimizer/"):
+                name = key[len("optimizer/"):]
+                ref = params[name.split("/", 1)[1]]
+                state[name] = to_device(value, self.device, dtype=ref.dtype)
+        opt.load_state_dict(state)
+        bg = getattr(np.random, tr["rng"]["bit_generator"])()
+        bg.state = tr["rng"]["state"]
+        self.rng = np.random.Generator(bg)
+        self.net.set_rng(self.rng)
+        self.epoch, self.next_batch = int(tr["epoch"]), int(tr["next_batch"])
+        self.iteration, self.updated = int(tr["iteration"]), int(tr["updated"])
+        self.elapsed_before = float(tr["elapsed"])
+        self.order = np.array(arrays["data/order"])
+        self.val_order = np.array(arrays["data/validation_order"]) if "data/validation_order" in arrays else None
+        self.recorder.load_state_arrays({k[len("info/"):]: v for k, v in arrays.items() if k.startswith("info/")})
+        saved = tr.get("observers", {})
+        for obs in self.observers:
+            key = getattr(obs, "state_key", None)
+            if key and obs is not self.recorder and key in saved:
+                obs.load_state_dict(saved[key])
