@@ -1,0 +1,37 @@
+"""The MATLAB-dialect examples run end to end in their quick mode (the full runs are measured in the closing notes)."""
+
+import importlib.util
+import io
+import math
+import pathlib
+from contextlib import redirect_stdout
+
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+
+
+def _run(name: str, tmp_path) -> dict:
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with redirect_stdout(io.StringIO()):
+        return module.main(["--quick", "--out", str(tmp_path)])
+
+
+def test_matlab_digits_example_learns_above_chance(tmp_path):
+    result = _run("matlab_digits", tmp_path)
+    assert 0.2 < result["test_accuracy"] <= 1  # a fraction; the info record's accuracy is in percent
+    assert 20 < result["final_validation_accuracy"] <= 100
+
+
+def test_matlab_options_piecewise_example_drops_the_rate_by_0_2_every_5_epochs(tmp_path):
+    result = _run("matlab_options_piecewise", tmp_path)
+    for epoch, rate in enumerate(result["rates"], start=1):
+        assert rate == pytest.approx(0.01 * 0.2 ** ((epoch - 1) // 5), rel=1e-12)
+    assert result["accuracy"] > 0.2
+
+
+def test_matlab_regression_example_reports_a_finite_rmse(tmp_path):
+    result = _run("matlab_regression_angles", tmp_path)
+    assert math.isfinite(result["rmse"]) and 0 < result["rmse"] < 60
