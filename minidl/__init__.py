@@ -5,6 +5,7 @@ Hand-written layers and textbook optimizer equations on NumPy (CPU) or CuPy (NVI
 - ``minidl.Network`` and ``minidl.layers``: the network and its layers (math in ``minidl.functional``);
 - ``minidl.optim``: the optimizers, gradient pre-steps and rate schedules of both documented systems;
 - ``minidl.training_options`` / ``minidl.train_network``: the engine with MATLAB trainingOptions semantics;
+- ``minidl.net_train`` / ``minidl.wolfram``: Wolfram NetTrain on the same engine (``NetTrain``, results object);
 - ``minidl.matlab``: MATLAB spellings (``trainingOptions('sgdm', 'MaxEpochs', 20)``, H×W×C×N arrays);
 - ``minidl.datasets``: embedded synthetic digits; ``minidl.testing``: gradient checks for your own audits.
 """
@@ -24,11 +25,12 @@ from minidl.training import (
     train_network,
     training_options,
 )
+from minidl.wolfram import net_train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Network", "backend", "datasets", "functional", "layers", "optim", "testing",
     "training_options", "TrainingOptions", "train_network", "load_network", "save_network", "TrainingInfo",
-    "MiniBatchSource", "ArraySource", "NotSupportedYetError", "Trainer", "EngineConfig",
+    "MiniBatchSource", "ArraySource", "NotSupportedYetError", "Trainer", "EngineConfig", "net_train",
 ]

@@ -1,0 +1,572 @@
+"""``NetTrain`` (Wolfram names) and ``net_train`` (snake_case): Wolfram's NetTrain on the one engine.
+
+This module translates and does nothing else: the options become an :class:`~minidl.training.EngineConfig`
+(method → optimizer, LearningRateSchedule → schedule, sub-options → L2 / clipping, BatchSize / MaxTrainingRounds
+/ TimeGoal / RandomSeeding / WorkingPrecision / TargetDevice), the data forms become mini-batch sources, and
+bookkeeping, stopping and reporting are observers (:mod:`minidl.wolfram.observers`).  The loop is the engine's:
+a round is one pass over the training data in ``ceil(N / BatchSize)`` batches (the last one shorter), reshuffled
+every round; validation after every ``Interval`` rounds; batch-norm statistics as moving averages.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from minidl.backend import Device, get_device
+from minidl.layers.base import Layer
+from minidl.network import Network
+from minidl.optim import ConstantSchedule, FunctionSchedule, PolynomialSchedule
+from minidl.training.data import ArraySource, check_labels, is_source, sorted_classes, source_classes
+from minidl.training.trainer import EngineConfig, Trainer
+from minidl.wolfram import observers as obs
+from minidl.wolfram import options as opt
+from minidl.wolfram.data import (
+    GeneratorSource,
+    Scaled,
+    as_arrays,
+    generator_parts,
+    is_generator_spec,
+    named_dataset,
+    split_scaled,
+)
+from minidl.wolfram.losses import choose_loss
+from minidl.wolfram.options import OPTIONS, WOLFRAM_NAMES, Names, NotSupportedYetError, is_automatic
+from minidl.wolfram.results import (
+    EXPENSIVE,
+    PROPERTIES,
+    NetTrainResultsObject,
+    custom_value,
+    loss_plot,
+    measurement_plot,
+    parse_props,
+)
+
+__all__ = ["NetTrain", "net_train"]
+
+
+# ================================================================================================ entry points
+def NetTrain(net, data, prop=None, **options):
+    """Train ``net`` on ``data`` with Wolfram's NetTrain semantics and option names (SEMANTICS §3).
+
+    ``NetTrain(net, data)`` returns the trained net; ``NetTrain(net, data, "FinalNet")`` a property;
+    ``NetTrain(net, data, ["TrainedNet", "RoundLossList"])`` a list; ``NetTrain(net, data, "All")`` a
+    :class:`~minidl.wolfram.results.NetTrainResultsObject`.  Options: ``MaxTrainingRounds=5``,
+    ``Method=("SGD", {"Momentum": 0.9})``, ``ValidationSet=Scaled(0.2)``, ... (docs/wolfram.md).
+
+    Args:
+        net: a :class:`~minidl.Network` or a list of layers; never modified.  A net ending in Softmax is trained
+            with cross-entropy on class labels, any other with the mean squared loss, unless it ends in its own
+            output layer.  Uninitialized layers are initialized from the data and RandomSeeding.
+        data: (input, output) pairs, (inputs, outputs), {"Input": X, "Output": Y}, a named data set, a generator
+            f({"BatchSize": n, "Round": r}) or (f, {"RoundLength": n}) (see :mod:`minidl.wolfram.data`).  Inputs
+            (N, F) or (N, C, H, W); outputs (N,) labels or (N,) / (N, R) numbers.
+        prop: None ("TrainedNet"), a property name, a custom spec dict, a list of those, or "All".
+    """
+    snake = {}
+    for key, value in options.items():
+        if key not in WOLFRAM_NAMES:
+            raise _unknown_option("NetTrain", key, list(WOLFRAM_NAMES),
+                                  f" (net_train takes snake_case; NetTrain takes {OPTIONS[key][0]!r})"
+                                  if key in OPTIONS else "")
+        snake[WOLFRAM_NAMES[key]] = value
+    return _train(net, data, prop, snake, Names(wolfram=True), "NetTrain", options)
+
+
+def net_train(net, data, prop=None, **options):
+    """Train ``net`` on ``data`` with Wolfram's NetTrain semantics, options in snake_case.
+
+    The Pythonic face of :func:`NetTrain`: ``max_training_rounds=5``, ``method=("SGD", {"momentum": 0.9})``,
+    ``validation_set=Scaled(0.2)``, ``random_seeding=1234``, ... ; the same data forms, properties and results.
+    """
+    for key in options:
+        if key not in OPTIONS:
+            raise _unknown_option("net_train", key, list(OPTIONS),
+                                  f" (that is NetTrain's spelling; net_train takes {WOLFRAM_NAMES[key]!r})"
+                                  if key in WOLFRAM_NAMES else "")
+    return _train(net, data, prop, dict(options), Names(wolfram=False), "net_train", options)
+
+
+def _unknown_option(func: str, key: str, allowed: list[str], hint: str) -> TypeError:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    if not hint and close:
+        hint = f" (did you mean {close[0]!r}?)"
+    return TypeError(f"{func}: unknown option {key!r}{hint}; allowed: {', '.join(allowed)}")
+
+
+# ================================================================================================ the network
+def _private_network(net, arg: str = "net") -> Network:
+    """A copy the caller never sees (NetTrain never mutates its input)."""
+    if isinstance(net, Network):
+        return net.copy()
+    if isinstance(net, (list, tuple)) and net and all(isinstance(layer, Layer) for layer in net):
+        return Network(copy.deepcopy(list(net)))
+    raise TypeError(f"{arg}: got {type(net).__name__}; allowed: a minidl Network or a list of layers")
+
+
+def _rebuilt(layers: list[Layer], like: Network) -> Network:
+    """A Network of ``layers`` carrying ``like``'s dtype, device, classes and generator."""
+    out = Network(layers)
+    out.dtype, out.device, out.classes = like.dtype, like.device, like.classes
+    if like.rng is not None:
+        out.set_rng(like.rng)
+    return out
+
+
+@dataclass
+class _NetParts:
+    """The network being trained and how to give it back as NetTrain returns it."""
+
+    train: Network
+    attached: bool                                   # True: NetTrain attached the last layer (the loss)
+    factors: dict[str, tuple[dict, dict]] = field(default_factory=dict)  # layer -> (learn-rate, L2) as given
+
+    def returned(self) -> Network:
+        """A copy at the current weights: the input's layers (no attached loss), its factors as given."""
+        dup = self.train.copy()
+        out = _rebuilt(dup.layers[:-1] if self.attached else dup.layers, dup)
+        for layer in out.layers:
+            lr, l2 = self.factors[layer.name]
+            layer.learn_rate_factors, layer.l2_factors = dict(lr), dict(l2)
+        return out
+
+
+def _network(net, loss_spec, name: Names) -> _NetParts:
+    train = _private_network(net)
+    loss = choose_loss(train.layers, loss_spec, name("loss_function"))
+    factors = {layer.name: (dict(layer.learn_rate_factors), dict(layer.l2_factors)) for layer in train.layers}
+    if loss is None:
+        return _NetParts(train, False, factors)
+    if any(layer.name == loss.name for layer in train.layers):
+        loss.name = None  # named like its kind instead
+    return _NetParts(_rebuilt(train.layers + [loss], train), True, factors)
+
+
+def _part_values(spec, net: Network, arg: str, default: float) -> dict[str, float]:
+    """Per-array values from a part spec: a number (every array), {part: r} or [(part, r), ...] where a part is a
+    layer name, "layer.array" or a layer position (int); the first rule matching an array wins."""
+    names = [f"{layer.name}.{k}" for layer in net.layers for k in layer.learn_rate_factors]  # known before init
+    if isinstance(spec, numbers.Real) and not isinstance(spec, bool):
+        return {n: opt.positive_real(arg, spec, allow_zero=True) for n in names}
+    rules = list(spec.items()) if isinstance(spec, Mapping) else spec
+    if not isinstance(rules, (list, tuple)) or not all(isinstance(r, (tuple, list)) and len(r) == 2 for r in rules):
+        raise TypeError(f"{arg}: got {spec!r}; allowed: a number, a dict {{layer: value}} or a list of "
+                        "(layer, value) pairs (layer: a name, 'layer.array' or a position)")
+    layers = [layer.name for layer in net.layers]
+    out: dict[str, float] = {}
+    for part, value in rules:
+        value = opt.positive_real(f"{arg}[{part!r}]", value, allow_zero=True)
+        if isinstance(part, numbers.Integral) and not isinstance(part, bool):
+            if not -len(layers) <= part < len(layers):
+                raise ValueError(f"{arg}: layer position {part} is out of range; the net has {len(layers)} layers")
+            part = layers[part]
+        if not isinstance(part, str) or (part not in layers and part not in names):
+            raise ValueError(f"{arg}: got part {part!r}; allowed: a layer name ({', '.join(layers)}), an array "
+                             f"name ({', '.join(names)}) or a layer position")
+        for n in names:
+            if n not in out and (n == part or n.split(".", 1)[0] == part):
+                out[n] = value
+    return {n: out.get(n, default) for n in names}
+
+
+# ================================================================================================ the data
+@dataclass
+class _Data:
+    """The training data as the engine reads it, and what the properties need to know about it."""
+
+    train: Any
+    kind: str                                     # "arrays" | "generator" | "source"
+    n_train: int
+    index_map: np.ndarray | None = None           # training example -> position in the data as given
+    n_rows: int | None = None                     # examples in the data as given (ExampleLosses rows)
+    held_out: tuple[np.ndarray, np.ndarray] | None = None  # Scaled: (X, Y) of the validation part
+    summary: str = ""
+
+    def probe_arrays(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first m training examples as arrays (for timing)."""
+        if self.kind == "arrays":
+            return self.train.X[:m], self.train.Y[:m]
+        if self.kind == "generator":
+            return self.train.first
+        return next(iter(self.train.batches(np.arange(min(m, len(self.train))), m)))
+
+
+def _split_interval(spec) -> tuple[Any, int | None]:
+    """(spec, interval) from (spec, {"Interval": n}); a (generator, {"RoundLength": n}) is not split."""
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], Mapping):
+        keys = opt.camel_keys(spec[1], "ValidationSet")
+        if "Interval" in keys:
+            for key in keys:
+                if key != "Interval":
+                    raise opt.unknown_key("ValidationSet", key, ("Interval",))
+            return spec[0], opt.positive_int("ValidationSet 'Interval' (rounds)", keys["Interval"])
+    return spec, None
+
+
+def _generator(spec, batch_size: int, arg: str) -> GeneratorSource:
+    if isinstance(spec, tuple):
+        spec = (spec[0], opt.camel_keys(spec[1], arg))
+    f, round_length = generator_parts(spec, arg)
+    return GeneratorSource(f, batch_size, round_length, arg)
+
+
+def _training_data(data, validation, batch_size: int | None, seed: int, name: Names) -> _Data:
+    arg = "data"
+    if isinstance(data, str):
+        X, Y = named_dataset(data, "train", arg)
+        summary = repr(data)
+    elif is_generator_spec(data):
+        rl = None
+        if isinstance(data, tuple):
+            rl = generator_parts((data[0], opt.camel_keys(data[1], arg)), arg)[1]
+        B = batch_size or (min(opt.MAX_AUTOMATIC_BATCH, rl) if rl else opt.MAX_AUTOMATIC_BATCH)
+        src = _generator(data, B, arg)
+        if isinstance(validation, Scaled):
+            raise ValueError(f"{name('validation_set')}: Scaled(...) holds out part of fixed training data; a "
+                             "generator has none (give validation data or a generator (g, {'RoundLength': n}))")
+        return _Data(src, "generator", len(src), summary=f"<generator {getattr(src.f, '__qualname__', 'f')}>")
+    elif is_source(data):
+        if isinstance(validation, Scaled):
+            raise ValueError(f"{name('validation_set')}: Scaled(...) needs array data, not a mini-batch source")
+        return _Data(data, "source", len(data), n_rows=len(data), summary=repr(data))
+    else:
+        X, Y = as_arrays(data, arg)
+        summary = f"<{len(X)} examples: inputs {tuple(X.shape[1:])}, outputs {tuple(Y.shape[1:]) or 'scalar'}>"
+    n_rows, index_map, held = len(X), None, None
+    if isinstance(validation, Scaled):
+        train_idx, val_idx = split_scaled(len(X), validation.frac, seed, name("validation_set"))
+        held = (X[val_idx], Y[val_idx])
+        X, Y, index_map = X[train_idx], Y[train_idx], train_idx
+    src = ArraySource(X, Y, "data inputs", "data outputs")
+    return _Data(src, "arrays", len(src), index_map, n_rows, held, summary)
+
+
+def _validation_data(spec, d: _Data, data, batch_size: int, name: Names):
+    arg = name("validation_set")
+    if spec is None:
+        return None
+    if isinstance(spec, Scaled):
+        return ArraySource(*d.held_out, f"{arg} inputs", f"{arg} outputs")
+    if isinstance(spec, str):
+        if is_automatic(spec):
+            if not isinstance(data, str):
+                raise ValueError(f"{arg}: 'Automatic' takes the TestData of a named data set; the training data "
+                                 "is not one (give validation data or Scaled(frac))")
+            spec = data
+        return ArraySource(*named_dataset(spec, "test", arg), f"{arg} inputs", f"{arg} outputs")
+    if is_generator_spec(spec):
+        return _generator(spec, batch_size, arg)
+    if is_source(spec):
+        return spec
+    return ArraySource(*as_arrays(spec, arg), f"{arg} inputs", f"{arg} outputs")
+
+
+def _generator_classes(net: Network, src: GeneratorSource, arg: str) -> np.ndarray:
+    """A generator's classes: the net's own, else 0..K−1 for integer labels (K = the net's number of outputs)."""
+    if net.classes is not None:
+        return np.asarray(net.classes)
+    labels = check_labels(src.first[1], None, arg)
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"{arg}: a generator of {labels.dtype} labels needs the classes up front: set "
+                         "net.classes (the sorted labels) before training, or use integer labels 0..K-1")
+    probe = net.copy()
+    if not probe.initialized:
+        probe.initialize(tuple(src.first[0].shape[1:]), rng=np.random.default_rng(0))
+    return np.arange(int(np.prod(probe.output_shape)))
+
+
+# ================================================================================================ automatic rules
+def _seconds_per_batch(parts: _NetParts, d: _Data, batch_size: int, make_config, classes) -> float:
+    """Time of one batch through the engine itself (forward, loss, backward, update, bookkeeping): a throwaway
+    copy trains on the first min(N, 3·B) examples; the mean time of the batches after the first is returned."""
+    probe = parts.train.copy()
+    X, Y = d.probe_arrays(3 * batch_size)
+    if d.kind == "generator":
+        X, Y = X[:batch_size], Y[:batch_size]
+    if classes is not None:
+        probe.classes = classes
+    _, info = Trainer(probe, ArraySource(X, Y, "data inputs", "data outputs"), make_config(batch_size)).run()
+    t = info.time_since_start
+    return float((t[-1] - t[0]) / (len(t) - 1)) if len(t) > 1 else float(t[0])
+
+
+# ================================================================================================ the run
+def _train(net, data, prop, options: dict[str, Any], name: Names, call: str, given: dict[str, Any]):
+    o = {k: options.get(k, default) for k, (_, default) in OPTIONS.items()}
+    shape, items = parse_props(prop)
+    wanted = {i for i in items if isinstance(i, str)}
+    customs = [i for i in items if isinstance(i, dict)]
+
+    # -- options that need neither the net nor the data
+    for key in ("training_update_schedule", "performance_goal"):
+        if not is_automatic(o[key]):
+            raise NotSupportedYetError(f"{name(key)}: got {o[key]!r}; not supported yet (only 'Automatic')")
+    method, subs = opt.method_spec(o["method"], name("method"))
+    opt.make_method_optimizer(method, subs, name("method"))               # checks the sub-option values now
+    device = _device(o["target_device"], name("target_device"))
+    dtype = opt.precision(o["working_precision"], device.name, name("working_precision"))
+    seed = opt.seed(o["random_seeding"], name("random_seeding"))
+    time_goal = None if is_automatic(o["time_goal"]) else opt.positive_real(name("time_goal"), o["time_goal"])
+    rounds = None if is_automatic(o["max_training_rounds"]) else opt.positive_int(
+        name("max_training_rounds"), o["max_training_rounds"])
+    batch_size = None if is_automatic(o["batch_size"]) else opt.positive_int(name("batch_size"), o["batch_size"])
+    rate = opt.DEFAULT_LEARNING_RATE[method] if is_automatic(o["learning_rate"]) else opt.positive_real(
+        name("learning_rate"), o["learning_rate"])
+    criterion = opt.stopping_criterion(o["training_stopping_criterion"], name("training_stopping_criterion"))
+    reporters = opt.reporting(o["training_progress_reporting"], name("training_progress_reporting"))
+    progress_fn = opt.function_with_interval(o["training_progress_function"], name("training_progress_function"),
+                                             "Batch")
+    checkpoints = opt.checkpointing(o["training_progress_checkpointing"], name("training_progress_checkpointing"))
+    schedule = _schedule(subs.get("LearningRateSchedule", opt.Automatic), method, rate, name("method"))
+    gclip = _clip(subs.get("GradientClipping"), f"{name('method')} 'GradientClipping'")
+    wclip = _clip(subs.get("WeightClipping"), f"{name('method')} 'WeightClipping'")
+
+    # -- the network and its loss
+    parts = _network(net, o["loss_function"], name)
+    train_net = parts.train
+    classifier = train_net.is_classifier
+    tracked = opt.measurements(o["training_progress_measurements"], classifier,
+                               name("training_progress_measurements"))
+    if criterion is not None:
+        opt.measurements([criterion["Criterion"]], classifier, f"{name('training_stopping_criterion')} 'Criterion'")
+    multipliers = {} if is_automatic(o["learning_rate_multipliers"]) else _part_values(
+        o["learning_rate_multipliers"], train_net, name("learning_rate_multipliers"), 1.0)
+    l2_spec = subs.get("L2Regularization")
+    l2, l2_factors = 0.0, {}
+    if l2_spec is not None:
+        if isinstance(l2_spec, numbers.Real) and not isinstance(l2_spec, bool):
+            l2 = opt.positive_real(f"{name('method')} 'L2Regularization'", l2_spec, allow_zero=True)
+            l2_factors = {f"{layer.name}.{k}": 1.0 for layer in train_net.layers
+                          for k in layer.l2_factors}                      # Wolfram: every learned array
+        else:
+            l2, l2_factors = 1.0, _part_values(l2_spec, train_net, f"{name('method')} 'L2Regularization'", 0.0)
+    for layer in train_net.layers:
+        for key in layer.learn_rate_factors:
+            full = f"{layer.name}.{key}"
+            layer.learn_rate_factors[key] = layer.learn_rate_factors[key] * multipliers.get(full, 1.0)
+            if l2_spec is not None:
+                layer.l2_factors[key] = l2_factors.get(full, 0.0)
+
+    # -- the data
+    validation_spec, interval = _split_interval(o["validation_set"])
+    d = _training_data(data, validation_spec, batch_size, seed, name)
+    if d.kind == "generator" and wanted & set(EXPENSIVE):
+        raise ValueError(f"prop: {sorted(wanted & set(EXPENSIVE))} need examples with an identity; a generator "
+                         "makes new examples every batch")
+    classes = None
+    if classifier and d.kind == "generator":
+        classes = d.train.classes = _generator_classes(train_net, d.train, "data outputs")
+    elif classifier and d.kind == "arrays":
+        classes = np.asarray(train_net.classes) if train_net.classes is not None else sorted_classes(
+            check_labels(d.train.Y, None, "data outputs"), "data outputs")
+    elif classifier:
+        classes = np.asarray(train_net.classes) if train_net.classes is not None else source_classes(
+            d.train, "data outputs")
+
+    def make_config(b: int, **kw) -> EngineConfig:
+        base = dict(optimizer=opt.make_method_optimizer(method, subs), schedule=schedule, max_epochs=1,
+                    batch_size=b, shuffle="never", partial_batch="keep", l2=l2, gradient_threshold=gclip,
+                    gradient_threshold_method="absolute-value", weight_clip=wclip, validation_frequency=None,
+                    validate_first_iteration=False, validate_at_end=False, batch_norm_statistics="moving",
+                    normalize_inputs=True, device=device, dtype=dtype, seed=seed,
+                    names={"batch_size": name("batch_size"), "x": "data inputs", "y": "data outputs",
+                           "layers": "net", "validation_x": f"{name('validation_set')} inputs",
+                           "validation_y": f"{name('validation_set')} outputs"})
+        return EngineConfig(**{**base, **kw})
+
+    # -- BatchSize and MaxTrainingRounds Automatic: timed through the engine on a throwaway copy
+    B = d.train.batch_size if d.kind == "generator" else batch_size
+    per_batch = None
+    if B is None:
+        B0 = min(opt.MAX_AUTOMATIC_BATCH, d.n_train)
+        per_batch = (B0, _seconds_per_batch(parts, d, B0, make_config, classes))
+        B = opt.automatic_batch_size(per_batch[1] / B0, d.n_train)
+    ipe = d.train.batches_per_round if d.kind == "generator" else -(-d.n_train // B)
+    if rounds is None:
+        if time_goal is not None:
+            rounds = opt.MAX_AUTOMATIC_ROUNDS  # TimeGoal ends the run (rounds are only a cap)
+        else:
+            t = per_batch[1] if per_batch is not None and per_batch[0] == B else \
+                _seconds_per_batch(parts, d, B, make_config, classes)
+            rounds = opt.automatic_rounds(t * ipe)
+    validation = _validation_data(validation_spec, d, data, B, name)
+    interval = interval or 1
+
+    # -- observers: bookkeeping first, then stopping, callbacks, reports, checkpoints, custom properties
+    sources = tuple(s for s in (d.train, validation) if isinstance(s, GeneratorSource))
+    book = obs.RoundBook(is_classifier=classifier, names=tracked,
+                         best_key=_best_key(criterion, classifier) if validation is not None else None,
+                         index_map=d.index_map, n_rows=d.n_rows,
+                         record_permutation="BatchPermutation" in wanted,
+                         record_example_losses="ExampleLosses" in wanted, sources=sources, make_net=parts.returned)
+    observers: list = [book]
+    if criterion is not None:
+        observers.append(obs.StoppingCriterion(criterion, book, on_validation=validation is not None))
+    if progress_fn is not None:
+        observers.append(obs.Callback(progress_fn[0], progress_fn[1], book, True, name("training_progress_function")))
+    schedule_name = type(schedule).__name__.removesuffix("Schedule")
+    settings = {"solver": method, "mini_batch_size": B, "execution_environment": device.name,
+                "learn_rate_schedule": schedule_name,
+                "validation_frequency": interval * ipe if validation is not None else None}
+    header = {"Optimization Method": method, "Device": _device_name(device), "Batch Size": B,
+              "Batches Per Round": ipe, "Training Examples": d.n_train}
+    if validation is not None:
+        header["Validation Examples"] = len(validation)
+    for kind, target, every in reporters:
+        if kind == "Print":
+            observers.append(obs.PrintReport(book, every, header=header))
+        elif kind == "File":
+            observers.append(obs.FileReport(target, book, every))
+        elif kind == "Function":
+            observers.append(obs.Callback(target, every, book, False, name("training_progress_reporting")))
+        elif kind == "Panel":
+            observers.append(obs.PanelReport(settings))
+        else:
+            observers.append(obs.ProgressIndicatorReport())
+    checkpointer = None
+    if checkpoints is not None:
+        checkpointer = obs.NetCheckpointer(*checkpoints, make_net=parts.returned, book=book)
+        observers.append(checkpointer)
+    collectors = [obs.CustomProperty(c["Property"], c["Interval"], book) for c in customs]
+    observers += collectors
+
+    config = make_config(B, max_epochs=rounds, shuffle="every-epoch", time_limit=time_goal or math.inf,
+                         validation_frequency=interval * ipe if validation is not None else None,
+                         record_example_losses="ExampleLosses" in wanted)
+    trainer = Trainer(train_net, d.train, config, validation, observers, settings)
+    trainer.state.extra["settings"] = settings
+    trainer.run()
+
+    # -- results
+    final = parts.returned()
+    trained = final
+    if book.best_arrays is not None:
+        trained = final.copy()
+        trained.load_state_arrays(book.best_arrays)
+    values = _properties(book, parts, d, validation, trained, final, method, device, B, ipe, rate, multipliers,
+                         checkpointer, wanted)
+    values["NetTrainInputForm"] = _input_form(call, net, d, prop, given)
+    lazy = {"LossPlot": lambda: _loss_plot(book),
+            "FinalPlots": lambda: {n: measurement_plot(n, book.batch_measures, book.round_measures,
+                                                       book.round_positions, book.validation_measures,
+                                                       book.validation_positions) for n in tracked}}
+    results = NetTrainResultsObject(values, lazy)
+    values_by_item = []
+    for item in items:
+        if isinstance(item, dict):
+            c = collectors[customs.index(item)]
+            title = item["Property"] if isinstance(item["Property"], str) else "value"
+            values_by_item.append(custom_value(item["Form"], c.values, c.positions, title))
+        elif item == "ResultsObject":
+            values_by_item.append(results)
+        else:
+            values_by_item.append(results[item])
+    return values_by_item if shape == "list" else values_by_item[0]
+
+
+# ================================================================================================ helpers
+def _device(value, arg: str) -> Device:
+    if isinstance(value, Device):
+        return value
+    name = "CPU" if is_automatic(value) else opt.choice(arg, value, ("CPU", "GPU"))
+    return get_device(name.lower())
+
+
+def _device_name(device: Device) -> str:
+    return {"cpu": "CPU", "gpu": "GPU"}.get(device.name, device.name)
+
+
+def _schedule(spec, method: str, rate: float, arg: str):
+    """LearningRateSchedule: Automatic (SGD: polynomial; others: none), None / "Constant", "Polynomial", f."""
+    if isinstance(spec, str) and spec.lower() == "automatic":
+        return PolynomialSchedule(rate) if method == "SGD" else ConstantSchedule(rate)
+    if spec is None or (isinstance(spec, str) and spec.lower() in ("none", "constant")):
+        return ConstantSchedule(rate)
+    if isinstance(spec, str) and spec.lower() == "polynomial":
+        return PolynomialSchedule(rate)
+    if callable(spec):
+        return FunctionSchedule(rate, spec)
+    raise ValueError(f"{arg} 'LearningRateSchedule': got {spec!r}; allowed: 'Automatic', None, 'Polynomial' or a "
+                     "function f(batch, total) returning a number in (0, 1]")
+
+
+def _clip(spec, arg: str) -> float:
+    if spec is None:
+        return math.inf
+    if isinstance(spec, (Mapping, list, tuple)):
+        raise NotSupportedYetError(f"{arg}: got {spec!r}; per-part values are not supported yet (give one number)")
+    return opt.positive_real(arg, spec)
+
+
+def _best_key(criterion, classifier: bool):
+    """TrainedNet's rule: the criterion's measurement (then loss) if given; else classification: (error rate, loss),
+    otherwise loss.  Lower is better."""
+    if criterion is not None:
+        m = criterion["Criterion"]
+        sign = -1.0 if m == "Accuracy" else 1.0
+        return lambda v: (sign * v[m], v["Loss"])
+    if classifier:
+        return lambda v: (v["ErrorRate"], v["Loss"])
+    return lambda v: (v["Loss"],)
+
+
+def _loss_plot(book: obs.RoundBook):
+    return loss_plot(np.array(book.batch_losses), np.array(book.round_losses), np.array(book.round_positions),
+                     np.array([v["Loss"] for v in book.validation_measures]), np.array(book.validation_positions))
+
+
+def _properties(book: obs.RoundBook, parts: _NetParts, d: _Data, validation, trained, final, method, device, B,
+                ipe, rate, multipliers, checkpointer, wanted) -> dict[str, Any]:
+    total_time = book.elapsed
+    batches = len(book.batch_losses)
+    examples = int(sum(book.batch_sizes))
+    v = {
+        "TrainedNet": trained, "FinalNet": final, "TrainingNet": parts.train,
+        "BatchesPerRound": ipe, "BatchSize": B,
+        "BatchLossList": np.array(book.batch_losses), "BatchMeasurementsLists": book.lists("batch"),
+        "BestValidationRound": book.best_round,
+        "CheckpointingFiles": list(checkpointer.files) if checkpointer is not None else [],
+        "ExamplesProcessed": examples,
+        "InitialLearningRate": book.rates[0] if book.rates else rate,
+        "FinalLearningRate": book.rates[-1] if book.rates else rate,
+        "MeanBatchesPerSecond": batches / total_time if total_time > 0 else math.nan,
+        "MeanExamplesPerSecond": examples / total_time if total_time > 0 else math.nan,
+        "OptimizationMethod": method, "ReasonTrainingStopped": obs.reason(book.stop_reason),
+        "RoundLoss": book.round_loss, "RoundLossList": np.array(book.round_losses),
+        "RoundMeasurements": book.lists("round")[-1] if book.round_measures else None,
+        "RoundMeasurementsLists": book.lists("round"), "RoundPositions": np.array(book.round_positions, int),
+        "TargetDevice": _device_name(device), "TotalBatches": batches,
+        "TotalRounds": book.batch_rounds[-1] if book.batch_rounds else 0, "TotalTrainingTime": total_time,
+        "TrainingExamples": d.n_train, "TrainingUpdateSchedule": opt.Automatic,
+        "ValidationExamples": len(validation) if validation is not None else None,
+        "ValidationLoss": book.validation_loss,
+        "ValidationLossList": np.array([m["Loss"] for m in book.validation_measures]),
+        "ValidationMeasurements": book.lists("validation")[-1] if book.validation_measures else None,
+        "ValidationMeasurementsLists": book.lists("validation"),
+        "ValidationPositions": np.array(book.validation_positions, int),
+        "WeightsLearningRateMultipliers": {k: float(f) for k, f in parts.train.learn_rate_factors.items()},
+    }
+    if "BatchPermutation" in wanted:
+        v["BatchPermutation"] = list(book.permutation)
+    if "ExampleLosses" in wanted:
+        cols = book.example_losses
+        v["ExampleLosses"] = np.stack(cols, axis=1) if cols else np.zeros((d.n_rows or 0, 0))
+    assert set(v) <= set(PROPERTIES)
+    return v
+
+
+def _input_form(call: str, net, d: _Data, prop, given: dict[str, Any]) -> str:
+    """An expression of the call: the net, a summary of the data, prop and the options as given."""
+    net_text = repr(net) if isinstance(net, Network) else f"[{', '.join(type(x).__name__ for x in net)}]"
+    args = [net_text, d.summary]
+    if prop is not None:
+        args.append(repr(prop))
+    args += [f"{k}={v!r}" for k, v in given.items()]
+    return f"{call}({', '.join(args)})"

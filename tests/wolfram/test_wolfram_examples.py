@@ -1,0 +1,64 @@
+"""The examples/wolfram_*.py scripts in their --quick form, and the claims they print."""
+
+import importlib.util
+import io
+import os
+from contextlib import redirect_stdout
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run(name, *argv):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "examples", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with redirect_stdout(io.StringIO()) as out:
+        result = module.main(["--quick", *argv])
+    return result, out.getvalue()
+
+
+def test_validation_set_example_best_net_not_overfitted(tmp_path):
+    result, text = run("wolfram_validation_set", "--out", str(tmp_path))
+    res, errors = result["results"], result["errors"]
+    best = res["BestValidationRound"]
+    assert best < res["TotalRounds"]
+    assert res["ValidationLossList"][best - 1] == res["ValidationLossList"].min()
+    assert errors["TrainedNet"] < 0.5 * errors["FinalNet"]               # nearer the true curve than the last net
+    assert res["RoundLossList"][-1] < res["RoundLossList"][best - 1]      # the last net fits the training noise
+    assert (tmp_path / "validation_set.png").stat().st_size > 0
+
+
+def test_stopping_example_stops_early():
+    runs, text = run("wolfram_stopping")
+    patient = runs["Patience 20"]
+    assert patient["ReasonTrainingStopped"] == "StoppingCriterion"
+    assert patient["TotalRounds"] == patient["BestValidationRound"] + 20 + 1   # 20 failures tolerated, the 21st stops
+    assert runs["AbsoluteChange 0.001, Patience 5"]["TotalRounds"] < patient["TotalRounds"]
+
+
+def test_regression_example_loss_is_the_mean_over_elements():
+    result, text = run("wolfram_regression")
+    assert result["same"] and "same net" in text
+    assert result["by_hand"] == pytest.approx(result["validation_loss"], rel=1e-10)
+
+
+def test_generator_example_learns_from_fresh_batches():
+    result, text = run("wolfram_generator")
+    assert result["calls"] == {1: 33, 2: 32, 3: 32, 4: 32}
+    assert result["errors"][-1] < 0.1
+
+
+def test_digits_example_classifies():
+    result, text = run("wolfram_digits")
+    assert result["accuracy"] > 0.9 and result["results"]["TotalRounds"] == 3
+
+
+def test_hardest_examples_example(tmp_path):
+    result, text = run("wolfram_hardest_examples", "--out", str(tmp_path))
+    losses, hardest, mean_loss = result["losses"], result["hardest"], result["mean_loss"]
+    assert losses.shape == (1000, 3) and not np.isnan(losses).any()
+    assert mean_loss[hardest].min() >= np.delete(mean_loss, hardest).max()   # the 20 largest mean losses
+    assert (tmp_path / "hardest_examples.png").stat().st_size > 0

@@ -1,0 +1,122 @@
+"""Wolfram's mean squared loss (mean over elements) with a float64 gradient check, and the rules that pick the best
+round and stop training, checked on hand-made sequences."""
+
+import types
+
+import numpy as np
+import pytest
+
+from minidl import functional as F
+from minidl.backend import to_device, to_host
+from minidl.testing import gradient_check
+from minidl.training import events as ev
+from minidl.training.events import TrainingState
+from minidl.wolfram import MeanSquaredLoss
+from minidl.wolfram import losses as W
+from minidl.wolfram.observers import RoundBook, StoppingCriterion, reason
+from minidl.wolfram.train import _best_key
+
+
+def test_mean_squared_loss_by_hand(backend):
+    y = np.array([[1.0, 2.0, 0.0], [0.5, -1.0, 3.0]])
+    t = np.array([[0.0, 2.0, 1.0], [0.5, 1.0, 0.0]])
+    yd, td = to_device(y, backend), to_device(t, backend)
+    np.testing.assert_allclose(to_host(W.mean_squared_example_losses(yd, td)), [(1 + 0 + 1) / 3, (0 + 4 + 9) / 3])
+    assert float(to_host(W.mean_squared_loss(yd, td))) == pytest.approx((2 / 3 + 13 / 3) / 2)   # Σ(y−t)²/(N·R)
+    # Wolfram's loss is MATLAB's half-SSE loss times 2/R
+    assert float(to_host(W.mean_squared_loss(yd, td))) == pytest.approx(
+        float(to_host(F.half_mse_loss(yd, td))) * 2 / 3)
+
+
+def test_mean_squared_gradient_check(backend):
+    rng = np.random.default_rng(0)
+    y = to_device(rng.standard_normal((4, 3)), backend, dtype="float64")
+    t = to_device(rng.standard_normal((4, 3)), backend, dtype="float64")
+    errors = gradient_check(lambda y: W.mean_squared_loss(y, t).reshape(1), {"y": y},
+                            lambda dy: {"y": W.mean_squared_gradient(y, t) * dy[0]})
+    assert errors["y"] < 1e-7
+
+
+def test_layer_keeps_dtype_and_reshapes_targets():
+    layer = MeanSquaredLoss()
+    y = np.array([[1.0], [3.0]], dtype=np.float32)
+    t = np.array([0.0, 1.0])
+    assert layer.loss_array(y, t.astype(np.float32)).dtype == np.float32
+    assert float(layer.loss_array(y, t)) == pytest.approx(2.5)                # ((1 − 0)² + (3 − 1)²)/2
+    assert layer.rmse_from_loss(2.5, 1) == pytest.approx(2.5 ** 0.5)
+    np.testing.assert_allclose(layer.loss_gradient(y, t), [[1.0], [2.0]])   # 2(y − t)/(N·R)
+
+
+# ------------------------------------------------------------------------------------------------ best round
+class FakeNet:
+    def __init__(self):
+        self.round = 0
+
+    def state_arrays(self):
+        return {"round": np.array(self.round)}
+
+
+def feed(book, trainer, values, is_classifier=True):
+    for r, (err, loss) in enumerate(values, 1):
+        trainer.net.round = r
+        acc = None if err is None else 100 * (1 - err)
+        s = TrainingState(event=ev.VALIDATION, epoch=r, iteration=r, validation_loss=loss, validation_accuracy=acc,
+                          validation_rmse=None if is_classifier else loss ** 0.5, is_classifier=is_classifier)
+        book.on_event(s)
+
+
+def test_best_round_lowest_error_rate_then_lowest_loss_first_of_ties():
+    trainer = types.SimpleNamespace(net=FakeNet())
+    book = RoundBook(is_classifier=True, names=["Loss", "ErrorRate"], best_key=_best_key(None, True))
+    book.bind(trainer)
+    feed(book, trainer, [(0.25, 0.5), (0.125, 0.6), (0.125, 0.4), (0.125, 0.4), (0.375, 0.1)])
+    assert book.best_round == 3 and int(book.best_arrays["round"]) == 3
+
+
+def test_best_round_regression_lowest_loss_and_criterion_measurement():
+    trainer = types.SimpleNamespace(net=FakeNet())
+    book = RoundBook(is_classifier=False, names=["Loss"], best_key=_best_key(None, False))
+    book.bind(trainer)
+    feed(book, trainer, [(None, 0.5), (None, 0.2), (None, 0.3)], is_classifier=False)
+    assert book.best_round == 2
+    by_accuracy = _best_key({"Criterion": "Accuracy"}, True)
+    assert by_accuracy({"Accuracy": 0.9, "Loss": 0.5}) < by_accuracy({"Accuracy": 0.8, "Loss": 0.1})
+
+
+def stops_at(values, **spec):
+    book = types.SimpleNamespace(validation_measures=[])
+    crit = StoppingCriterion({"Criterion": "Loss", "Patience": 0, "InitialPatience": 0, "AbsoluteChange": 0.0,
+                              "RelativeChange": 0.0, **spec}, book, on_validation=True)
+    for r, v in enumerate(values, 1):
+        book.validation_measures.append({"Loss": v})
+        if crit.on_event(TrainingState(event=ev.VALIDATION, epoch=r)):
+            return r
+    return None
+
+
+def test_stopping_criterion_rules():
+    values = [1.0, 0.5, 0.45, 0.44, 0.6, 0.42, 0.7, 0.8]
+    assert stops_at(values) == 5                                  # Patience 0: the first failure
+    assert stops_at(values, Patience=1) == 8                      # 5 fails, 6 improves, 7 fails, 8 fails
+    assert stops_at(values, AbsoluteChange=0.02) == 4             # 0.45 → 0.44 is not an improvement by > 0.02
+    assert stops_at(values, RelativeChange=0.2) == 3              # 0.5 → 0.45 is only 10 %
+    assert stops_at(values, AbsoluteChange=0.02, InitialPatience=5) == 7   # rounds ≤ 5 never count as failures
+    assert stops_at([3.0, 2.0, 1.0]) is None
+
+
+def test_stopping_criterion_without_validation_checks_round_measurements():
+    book = types.SimpleNamespace(round_measures=[])
+    crit = StoppingCriterion({"Criterion": "ErrorRate", "Patience": 0, "InitialPatience": 0, "AbsoluteChange": 0.0,
+                              "RelativeChange": 0.0}, book, on_validation=False)
+    results = []
+    for r, e in enumerate([0.5, 0.25, 0.25], 1):
+        book.round_measures.append({"ErrorRate": e, "Loss": 1.0})
+        assert crit.on_event(TrainingState(event=ev.VALIDATION, epoch=r)) is None   # not its event
+        results.append(crit.on_event(TrainingState(event=ev.EPOCH_END, epoch=r)))
+    assert results == [None, None, "StoppingCriterion"]
+
+
+def test_reasons():
+    assert [reason(r) for r in (ev.MAX_EPOCHS, ev.TIME_GOAL, ev.STOPPED_BY_USER, ev.NON_FINITE, "ManualStop",
+                                "StoppingCriterion")] == ["MaxTrainingRounds", "TimeGoal", "Aborted",
+                                                          "WeightsDiverged", "ManualStop", "StoppingCriterion"]
