@@ -352,6 +352,7 @@ OPTION_NAMES: dict[str, str] = {
     "Precision": "precision",
     "Seed": "seed",
     "PlotsFile": "plots_file",
+    "ProgressBar": "progress_bar",
 }
 _SNAKE_TO_MATLAB = {v: k for k, v in OPTION_NAMES.items()} | {"solver": "solverName"}
 _SOLVER_CLASS = {"sgdm": "TrainingOptionsSGDM", "rmsprop": "TrainingOptionsRMSProp", "adam": "TrainingOptionsADAM"}
@@ -362,7 +363,7 @@ _DISPLAY_ORDER = (
     "GradientThreshold", "MaxEpochs", "MiniBatchSize", "Verbose", "VerboseFrequency", "ValidationData",
     "ValidationFrequency", "ValidationPatience", "Shuffle", "CheckpointPath", "ExecutionEnvironment", "WorkerLoad",
     "OutputFcn", "Plots", "SequenceLength", "SequencePaddingValue", "DispatchInBackground",
-    "BatchNormalizationStatistics", "Precision", "Seed", "PlotsFile",
+    "BatchNormalizationStatistics", "Precision", "Seed", "PlotsFile", "ProgressBar",
 )
 _INTEGER_OPTIONS = ("LearnRateDropPeriod", "MaxEpochs", "MiniBatchSize", "VerboseFrequency", "ValidationFrequency",
                     "ValidationPatience", "SequenceLength", "Seed")

@@ -50,6 +50,7 @@ OPTION_CASES = {
     "Precision": ("sgdm", "double", "float64"),
     "Seed": ("sgdm", 7, 7),
     "PlotsFile": ("sgdm", lambda p: str(p / "progress.png"), lambda p: str(p / "progress.png")),
+    "ProgressBar": ("sgdm", True, True),
 }
 
 
@@ -137,7 +138,8 @@ REFERENCE_DISPLAY = """\
     BatchNormalizationStatistics: 'population'
                        Precision: 'single'
                             Seed: 0
-                       PlotsFile: []"""
+                       PlotsFile: []
+                     ProgressBar: []"""
 
 
 def test_display_matches_the_reference_example():

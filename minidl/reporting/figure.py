@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -35,8 +34,10 @@ import numpy as np
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 from matplotlib.widgets import Button
 
+from minidl.reporting.progress_bar import in_notebook as _in_notebook
 from minidl.reporting.smoothing import WINDOW, Smoother, smooth
 from minidl.training import events
 from minidl.training.events import Observer, TrainingState
@@ -60,18 +61,6 @@ _TEXT = "#262626"
 
 
 # --------------------------------------------------------------------------------------------------------- helpers
-def _in_notebook() -> bool:
-    """True inside a Jupyter kernel (an IPython shell with a kernel attached)."""
-    ipython = sys.modules.get("IPython")
-    if ipython is None:
-        return False
-    try:
-        shell = ipython.get_ipython()
-    except Exception:  # noqa: BLE001 - a broken IPython install means: not a notebook
-        return False
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
 def _is_interactive_backend(name: str) -> bool:
     """True when ``name`` is a GUI (or widget) matplotlib backend that can show a live window."""
     name = name.lower()
@@ -217,6 +206,7 @@ class _ProgressPlot:
                 fontweight="bold", color=_COLORS["validation"], visible=False, zorder=6,
                 bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "#999999", "alpha": 0.9})
         ax_top.tick_params(labelbottom=True)
+        ax_top.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))  # iterations are whole numbers
         if self.is_classifier:
             ax_top.set_ylim(0, 101)
             ax_top.set_yticks(np.arange(0, 101, 20))
@@ -497,9 +487,9 @@ class TrainingProgressFigure(Observer):
     # -- events
     def on_event(self, state: TrainingState) -> bool | str | None:
         """Record the event's values, redraw when due; returns ``STOPPED_BY_USER`` after the Stop button."""
+        self._state = state
         if self.plot is None:
             self._open(state)
-        self._state = state
         kind = state.event
         if kind == events.ITERATION:
             self._it.append(int(state.iteration))
@@ -542,11 +532,11 @@ class TrainingProgressFigure(Observer):
         if self.plot.stop_button is not None:
             self.plot.stop_button.on_clicked(self.request_stop)
         self.plot.subtitle.set_text(f"Started {self._start_wall:%Y-%m-%d %H:%M:%S}")
+        self._edges_from(state)
         self._t_open = time.perf_counter()
         if self.mode == "window":  # the window appears at once; later redraws keep to the budget
             self.figure.show()
             self.refresh()
-        self._edges_from(state)
 
     def _edges_from(self, state: TrainingState) -> None:
         ipe, max_epochs = int(state.iterations_per_epoch or 0), int(state.max_epochs or 0)
@@ -647,8 +637,11 @@ class TrainingProgressFigure(Observer):
 
     def close(self) -> None:
         """Make sure the last state is drawn and written; the window (if any) stays open for the user."""
-        if self.plot is not None and not self._finished:
-            self.refresh()
+        if self.plot is not None and not self._finished:  # training ended without DONE (an error, Ctrl-C)
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - never hide the error that ended training behind a drawing error
+                pass
 
 
 # ---------------------------------------------------------------------------------------------- finished runs
@@ -737,7 +730,8 @@ def plot_info(info: Any, fig: Figure | SubFigure | None = None) -> Figure | SubF
         base_learn_rate=float(lr[-1]) if lr.size else None,
         settings=settings if isinstance(settings, Mapping) else {}, latest={}, final=final,
         has_validation=any(v is not None for v in final.values())))
-    plot.subtitle.set_text("finished")
+    reason = getattr(info, "stop_reason", None)
+    plot.subtitle.set_text(f"Finished run: {n} iterations" + (f" · {reason}" if reason else ""))
     fig.minidl_plot = plot  # the artists, for inspection and tests
     return fig
 

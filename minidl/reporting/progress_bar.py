@@ -13,10 +13,11 @@ from typing import IO, Any
 from minidl.training import events
 from minidl.training.events import Observer, TrainingState
 
-__all__ = ["ProgressBar"]
+__all__ = ["ProgressBar", "in_notebook"]
 
 
-def _in_notebook() -> bool:
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (an IPython shell with a kernel attached)."""
     ipython = sys.modules.get("IPython")
     if ipython is None:
         return False
@@ -63,7 +64,7 @@ class ProgressBar(Observer):
         self._postfix: dict[str, str] = {}
 
     def _make_bar(self, state: TrainingState) -> Any:
-        notebook = (self.file is None and _in_notebook()) if self.notebook is None else self.notebook
+        notebook = (self.file is None and in_notebook()) if self.notebook is None else self.notebook
         stream = sys.stderr if self.file is None else self.file
         if not (self.force or notebook or _is_terminal(stream)):
             return None

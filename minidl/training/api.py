@@ -48,7 +48,8 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
 
 
 def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=None) -> list[Observer]:
-    """The observers the options ask for, in order: table, output functions, patience, figure (checkpoints apart)."""
+    """The observers the options ask for, in order: table, output functions, patience, figure, progress bar
+    (checkpoints apart)."""
     obs: list[Observer] = []
     if options.verbose:
         from minidl.reporting.verbose import VerboseTable
@@ -63,6 +64,11 @@ def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=No
         except ImportError as e:
             raise ImportError(f"plots='training-progress' needs minidl.reporting.figure (matplotlib): {e}") from e
         obs.append(TrainingProgressFigure(plots_file=options.plots_file, settings=settings))
+    if options.progress_bar is not False:
+        from minidl.reporting.progress_bar import ProgressBar, in_notebook
+        if options.progress_bar or not options.verbose or in_notebook():
+            # auto: only when the table is off or in a notebook, and (unless forced) only to a terminal
+            obs.append(ProgressBar(force=bool(options.progress_bar)))
     return obs
 
 

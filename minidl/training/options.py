@@ -57,7 +57,7 @@ OPTION_NAMES = (
     "l2_regularization", "gradient_threshold_method", "gradient_threshold", "max_epochs", "mini_batch_size",
     "verbose", "verbose_frequency", "validation_data", "validation_frequency", "validation_patience", "shuffle",
     "checkpoint_path", "execution_environment", "worker_load", "output_fcn", "plots", "plots_file",
-    "sequence_length", "sequence_padding_value", "dispatch_in_background", "precision", "seed",
+    "progress_bar", "sequence_length", "sequence_padding_value", "dispatch_in_background", "precision", "seed",
     "batch_normalization_statistics",
 )
 
@@ -71,7 +71,8 @@ def _defaults(solver: str) -> dict[str, Any]:
         "max_epochs": 30, "mini_batch_size": 128, "verbose": True, "verbose_frequency": 50,
         "validation_data": None, "validation_frequency": 50, "validation_patience": math.inf, "shuffle": "once",
         "checkpoint_path": None, "execution_environment": "auto", "worker_load": None, "output_fcn": (),
-        "plots": "none", "plots_file": None, "sequence_length": "longest", "sequence_padding_value": 0,
+        "plots": "none", "plots_file": None, "progress_bar": None, "sequence_length": "longest",
+        "sequence_padding_value": 0,
         "dispatch_in_background": False, "precision": "float32", "seed": 0,
         "batch_normalization_statistics": "population",
     }
@@ -231,6 +232,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "output_fcn": _check_output_fcn,
     "plots": lambda v: _choice("plots", v, PLOTS),
     "plots_file": _check_plots_file,
+    "progress_bar": lambda v: None if v is None else _check_bool("progress_bar", v),
     "sequence_length": _check_sequence_length,
     "sequence_padding_value": _check_padding_value,
     "dispatch_in_background": _check_dispatch,
@@ -337,10 +339,11 @@ def training_options(solver: str, **options: Any) -> TrainingOptions:
             mini_batch_size (128), shuffle ('once' | 'never' | 'every-epoch'), verbose (True), verbose_frequency
             (50), validation_data ((X, Y) or a source), validation_frequency (50), validation_patience (inf),
             checkpoint_path (an existing folder), output_fcn (callable or list), plots ('none' |
-            'training-progress'), plots_file (save the figure there), execution_environment ('auto' | 'cpu' |
-            'gpu'), worker_load, dispatch_in_background, sequence_length, sequence_padding_value (MATLAB's
-            defaults only), precision ('float32' | 'float64'), seed (0), batch_normalization_statistics
-            ('population' | 'moving').
+            'training-progress'), plots_file (save the figure there), progress_bar (None: a tqdm bar when verbose is
+            off or in a notebook, written to a terminal only; True: always; False: never), execution_environment
+            ('auto' | 'cpu' | 'gpu'), worker_load, dispatch_in_background, sequence_length,
+            sequence_padding_value (MATLAB's defaults only), precision ('float32' | 'float64'), seed (0),
+            batch_normalization_statistics ('population' | 'moving').
 
     Returns:
         read-only :class:`TrainingOptions`; ``options.replace(**changes)`` gives a changed copy.

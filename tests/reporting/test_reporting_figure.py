@@ -287,6 +287,31 @@ def test_notebook_displays_once_then_updates_in_place(monkeypatch):
     assert all(c[1].data[:8] == PNG_SIGNATURE for c in calls)
 
 
+def test_window_mode_draws_pumps_events_and_survives_a_closed_window(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    shown, flushed = [], []
+    monkeypatch.setattr(F, "_display_mode", lambda show: "window")
+    monkeypatch.setattr(Figure, "show", lambda self, *a, **k: shown.append(self))
+    fig = F.TrainingProgressFigure(redraw_interval=1e9)
+    assert fig.mode == "window" and fig.plots_file is None
+    try:
+        states = run_states()
+        fig.on_event(states[0])
+        assert shown == [fig.figure] and plt.fignum_exists(fig.figure.number)
+        assert fig.redraw_count == 1 and len(fig.plot.epoch_bands) == EPOCHS  # the window shows at once
+        monkeypatch.setattr(fig.figure.canvas, "flush_events", lambda: flushed.append(1))
+        fig._next_pump = 0.0
+        fig.on_event(states[1])
+        assert flushed and fig.redraw_count == 1  # clicks are processed between (throttled) redraws
+        plt.close(fig.figure)  # the person closes the window: training goes on, drawing stops
+        replay(fig, states[2:])
+        assert fig._closed_window and fig.redraw_count == 2
+        assert xy(fig.plot.lines_raw["loss"])[0].size == N  # the record is complete all the same
+    finally:
+        plt.close("all")
+
+
 def test_constructor_checks_its_arguments(tmp_path):
     with pytest.raises(ValueError, match="plots_file must end in .png, .svg or .pdf, got .*progress.jpg"):
         F.TrainingProgressFigure(plots_file=tmp_path / "progress.jpg", show=False)

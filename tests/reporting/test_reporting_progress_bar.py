@@ -101,3 +101,20 @@ def test_resumed_run_starts_at_its_iteration():
 def test_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         ProgressBar(**kwargs)
+
+
+def test_training_options_wire_the_bar_when_verbose_is_off_or_when_asked():
+    """progress_bar=None: a bar only when the table is off; True: always (forced); False: never."""
+    from minidl.reporting.progress_bar import ProgressBar
+    from minidl.training import training_options
+    from minidl.training.api import make_observers
+
+    def bars(**kw):
+        return [o for o in make_observers(training_options("sgdm", **kw), {}) if isinstance(o, ProgressBar)]
+
+    assert bars(verbose=True) == []
+    assert len(bars(verbose=False)) == 1 and bars(verbose=False)[0].force is False
+    assert len(bars(verbose=True, progress_bar=True)) == 1 and bars(verbose=True, progress_bar=True)[0].force
+    assert bars(verbose=False, progress_bar=False) == []
+    with pytest.raises(TypeError, match="progress_bar: got 'yes'"):
+        training_options("sgdm", progress_bar="yes")
