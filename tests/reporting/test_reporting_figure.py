@@ -312,6 +312,24 @@ def test_window_mode_draws_pumps_events_and_survives_a_closed_window(monkeypatch
         plt.close("all")
 
 
+def test_opening_the_window_is_not_charged_to_the_redraw_budget(monkeypatch):
+    """Opening costs several redraws once; charged, it would freeze the window for half a minute."""
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(F, "_display_mode", lambda show: "window")
+    monkeypatch.setattr(Figure, "show", lambda self, *a, **k: None)
+    fig = F.TrainingProgressFigure(redraw_interval=0.0)
+    try:
+        states = run_states()
+        fig.on_event(states[0])
+        fig.draw_seconds += 10.0  # pretend opening the window was very slow
+        fig._uncharged += 10.0
+        fig.on_event(states[1])  # the next event redraws at once: nothing of the opening counts
+        assert fig.redraw_count == 2
+    finally:
+        plt.close("all")
+
+
 def test_constructor_checks_its_arguments(tmp_path):
     with pytest.raises(ValueError, match="plots_file must end in .png, .svg or .pdf, got .*progress.jpg"):
         F.TrainingProgressFigure(plots_file=tmp_path / "progress.jpg", show=False)
