@@ -440,11 +440,14 @@ def load_mnist(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.nd
         y_test: (M,) int64 labels.
 
     Raises:
+        TypeError: folder is not a str or os.PathLike.
         FileNotFoundError: folder does not exist, or a file is missing (the message lists the names looked for).
         ValueError: a file is not gzip/IDX, has the wrong magic number, is truncated or too long, or image and label
             counts (or train and test image sizes) disagree.
     """
-    folder = os.fspath(folder)
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a str or os.PathLike path, got {type(folder).__name__} {folder!r}")
+    folder = os.path.expanduser(os.fspath(folder))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"folder {folder!r} does not exist or is not a directory")
     out = []
