@@ -35,6 +35,7 @@ __all__ = [
     "to_host",
     "scatter_add",
     "synchronize",
+    "device_description",
     "standin",
 ]
 
@@ -380,6 +381,20 @@ def scatter_add(target, indices, values) -> None:
         np.add.at(target._a, _unwrap(indices, "scatter_add"), _unwrap(values, "scatter_add"))
     else:
         importlib.import_module("cupyx").scatter_add(target, indices, values)
+
+
+def device_description(device: str | Device) -> str:
+    """A short human name of a device: ``cpu``, ``standin``, or ``gpu (<CUDA device name>)``."""
+    device = get_device(device)
+    if device.name != "gpu":
+        return device.name
+    try:
+        cp = _import_cupy()
+        props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
+        name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        return f"gpu ({name})"
+    except Exception:  # a driver that cannot describe itself still trains
+        return "gpu"
 
 
 def synchronize(device: str | Device | None = None) -> None:

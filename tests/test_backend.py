@@ -43,3 +43,8 @@ def test_device_names_are_checked():
     if not B.gpu_available():
         with pytest.raises(RuntimeError, match="device 'gpu' was requested"):
             B.get_device("gpu")
+
+
+def test_device_description_names_the_device():
+    assert B.device_description("cpu") == "cpu"
+    assert B.device_description(B.get_device("standin")) == "standin"

@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from minidl.backend import Device, get_device
+from minidl.backend import Device, device_description, get_device
 from minidl.layers.base import Layer
 from minidl.network import Network
 from minidl.optim import SGDM, Adam, RMSProp
@@ -131,7 +131,7 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
     else:
         net = _fresh_network(layers)
     config = engine_config(options, device)
-    settings = {**options.settings(), "hardware": _hardware(config.device),
+    settings = {**options.settings(), "hardware": device_description(config.device),
                 "execution_environment": options.execution_environment}
     obs = make_observers(options, settings, stream) + list(observers)
     if options.checkpoint_path is not None:
@@ -144,14 +144,3 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
     return net, info
 
 
-def _hardware(device: Device) -> str:
-    if device.name != "gpu":
-        return device.name
-    try:
-        import cupy
-
-        props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
-        name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-        return f"gpu ({name})"
-    except Exception:
-        return "gpu"
