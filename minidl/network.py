@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -321,8 +321,11 @@ class Network:
         return f"Network({len(self.layers)} layers: {', '.join(layer.name for layer in self.layers)})"
 
 
-def as_network(layers_or_network: Network | Iterable[Layer]) -> Network:
-    """A Network from a Network (returned as is) or a list of layers."""
+def copy_network(layers_or_network: Network | Sequence[Layer], arg: str = "layers") -> Network:
+    """A private copy of a Network or of a list of layers: training never modifies the caller's objects."""
     if isinstance(layers_or_network, Network):
-        return layers_or_network
-    return Network(list(layers_or_network))
+        return layers_or_network.copy()
+    if isinstance(layers_or_network, (Layer, str)) or not isinstance(layers_or_network, Sequence):
+        raise TypeError(f"{arg}: got {type(layers_or_network).__name__}; allowed: a list of minidl layers or a "
+                        "Network")
+    return Network(copy.deepcopy(list(layers_or_network)))

@@ -157,3 +157,7 @@ class OutputLayer(Layer):
     def example_losses(self, y, t):
         """Per-example losses (N,) whose mean is ``loss_array``."""
         raise NotImplementedError
+
+    def rmse_from_loss(self, loss: float, n_responses: int) -> float:
+        """The root-mean-square error over every response, from this loss's mean value (regression layers)."""
+        raise NotImplementedError(f"{type(self).__name__} is not a regression loss: it has no RMSE")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from minidl import functional as F
 from minidl.backend import get_array_module
 from minidl.layers.base import OutputLayer
@@ -56,6 +58,10 @@ class RegressionOutput(OutputLayer):
     def example_losses(self, y, t):
         """Σᵣ ½(Yₙᵣ − Tₙᵣ)² per observation: (N,)."""
         return F.half_mse_example_losses(y, t.reshape(y.shape))
+
+    def rmse_from_loss(self, loss: float, n_responses: int) -> float:
+        """loss = Σₙ Σᵣ ½(yₙᵣ − tₙᵣ)² / N  ⇒  RMSE = √(Σ(y − t)²/(N·R)) = √(2·loss/R)."""
+        return math.sqrt(max(2.0 * loss / n_responses, 0.0))
 
     def describe(self) -> str:
         return f"{self.name or self.kind}: mean squared error"

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 from collections.abc import Sequence
 from typing import Any
 
 from minidl.backend import Device, device_description, get_device
-from minidl.layers.base import Layer
-from minidl.network import Network
+from minidl.network import Network, copy_network
 from minidl.optim import SGDM, Adam, RMSProp
 from minidl.optim.schedules import ConstantSchedule, PiecewiseSchedule
 from minidl.training.checkpoint import read_checkpoint, restore_network
@@ -72,15 +70,6 @@ def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=No
     return obs
 
 
-def _fresh_network(layers) -> Network:
-    """A private copy of the layers or network (the caller's objects are never modified)."""
-    if isinstance(layers, Network):
-        return layers.copy()
-    if isinstance(layers, Layer) or not isinstance(layers, Sequence) or isinstance(layers, str):
-        raise TypeError(f"layers: got {type(layers).__name__}; allowed: a list of minidl layers or a Network")
-    return Network(copy.deepcopy(list(layers)))
-
-
 def _parse(args: tuple) -> tuple[Any, Any, Any, Any]:
     if len(args) == 4:
         return args
@@ -121,7 +110,7 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
     if resume_from is not None:
         resume = read_checkpoint(resume_from)
         net = restore_network(resume[0]["network"], resume[1])
-        if layers is not None and network_to_json(_fresh_network(layers))["layers"] != \
+        if layers is not None and network_to_json(copy_network(layers))["layers"] != \
                 resume[0]["network"]["architecture"]["layers"]:
             raise ValueError("layers: the architecture differs from the checkpoint's; give None (or the same "
                              "layers) when resuming")
@@ -129,7 +118,7 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
         raise TypeError("layers: got None; allowed: a list of minidl layers or a Network (None only with "
                         "resume_from)")
     else:
-        net = _fresh_network(layers)
+        net = copy_network(layers)
     config = engine_config(options, device)
     settings = {**options.settings(), "hardware": device_description(config.device),
                 "execution_environment": options.execution_environment}

@@ -351,12 +351,8 @@ class Trainer:
             self._emit(ev.VALIDATION)
 
     def _rmse(self, loss: float) -> float:
-        """RMSE from a regression loss value: the output layer's ``rmse_from_loss(loss, R)`` when it defines one
-        (Wolfram's mean squared loss: √loss), else half-SSE: loss = Σ½(y−t)²/B  ⇒  RMSE = √(2·loss/R)."""
-        hook = getattr(self.net.output_layer, "rmse_from_loss", None)
-        if hook is not None:
-            return float(hook(loss, self.train.n_responses))
-        return math.sqrt(max(2.0 * loss / self.train.n_responses, 0.0))
+        """RMSE from a regression loss value, as the output layer defines it (``rmse_from_loss``)."""
+        return float(self.net.output_layer.rmse_from_loss(loss, self.train.n_responses))
 
     def _save_params(self, params) -> None:
         """Copy every parameter into buffers kept on the device (the network before this update)."""

@@ -62,9 +62,8 @@ class MeanSquaredLoss(OutputLayer):
         """Σᵣ (yₙᵣ − tₙᵣ)² / R per example: (N,)."""
         return mean_squared_example_losses(y, t.reshape(y.shape))
 
-    @staticmethod
-    def rmse_from_loss(loss: float, n_responses: int) -> float:
-        """The loss is already the mean of the squared errors: RMSE = √loss (read by the engine)."""
+    def rmse_from_loss(self, loss: float, n_responses: int) -> float:
+        """The loss is already the mean of the squared errors: RMSE = √loss."""
         return math.sqrt(max(loss, 0.0))
 
     def describe(self) -> str:

@@ -10,7 +10,6 @@ every round; validation after every ``Interval`` rounds; batch-norm statistics a
 
 from __future__ import annotations
 
-import copy
 import difflib
 import math
 import numbers
@@ -22,7 +21,7 @@ import numpy as np
 
 from minidl.backend import Device, get_device
 from minidl.layers.base import Layer
-from minidl.network import Network
+from minidl.network import Network, copy_network
 from minidl.optim import ConstantSchedule, FunctionSchedule, PolynomialSchedule
 from minidl.training.data import ArraySource, check_labels, is_source, sorted_classes, source_classes
 from minidl.training.trainer import EngineConfig, Trainer
@@ -102,15 +101,6 @@ def _unknown_option(func: str, key: str, allowed: list[str], hint: str) -> TypeE
 
 
 # ================================================================================================ the network
-def _private_network(net, arg: str = "net") -> Network:
-    """A copy the caller never sees (NetTrain never mutates its input)."""
-    if isinstance(net, Network):
-        return net.copy()
-    if isinstance(net, (list, tuple)) and net and all(isinstance(layer, Layer) for layer in net):
-        return Network(copy.deepcopy(list(net)))
-    raise TypeError(f"{arg}: got {type(net).__name__}; allowed: a minidl Network or a list of layers")
-
-
 def _rebuilt(layers: list[Layer], like: Network) -> Network:
     """A Network of ``layers`` carrying ``like``'s dtype, device, classes and generator."""
     out = Network(layers)
@@ -139,7 +129,7 @@ class _NetParts:
 
 
 def _network(net, loss_spec, name: Names) -> _NetParts:
-    train = _private_network(net)
+    train = copy_network(net, "net")
     loss = choose_loss(train.layers, loss_spec, name("loss_function"))
     factors = {layer.name: (dict(layer.learn_rate_factors), dict(layer.l2_factors)) for layer in train.layers}
     if loss is None:
