@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from minidl import layers as L
+from minidl._checks import check_choice
 from minidl.backend import to_host
 from minidl.layers.conv import Convolution2D
 from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
@@ -193,11 +194,7 @@ def _integral(value: Any) -> Any:
 
 def _choice(func: str, arg: str, value: Any, allowed: tuple[str, ...]) -> str:
     """A string option matched case-insensitively (MATLAB's validatestring) → its canonical spelling."""
-    if isinstance(value, str):
-        for a in allowed:
-            if a.lower() == value.lower():
-                return a
-    raise ValueError(f"{func}: '{arg}': got {value!r}; allowed: {', '.join(map(repr, allowed))}")
+    return check_choice(f"{func}: '{arg}'", value, allowed, ignore_case=True)
 
 
 def _int_vector(func: str, arg: str, value: Any, lengths: tuple[int, ...], low: int) -> tuple[int, ...]:

@@ -9,8 +9,8 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
+from minidl._checks import check_nonnegative
 from minidl.backend import device_of, get_array_module
-from minidl.optim._checks import check_nonnegative
 
 
 class Optimizer:

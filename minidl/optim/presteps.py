@@ -10,8 +10,8 @@ import math
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from minidl._checks import check_choice, check_nonnegative, check_real
 from minidl.backend import get_array_module
-from minidl.optim._checks import check_choice, check_nonnegative, check_real
 
 CLIP_METHODS = ("l2norm", "global-l2norm", "absolute-value")
 L2_ORDERS = ("before_clip", "after_clip")

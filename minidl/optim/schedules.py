@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from minidl.optim._checks import check_positive_int, check_real
+from minidl._checks import check_positive_int, check_real
 
 
 class Schedule:

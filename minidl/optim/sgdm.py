@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minidl.optim._checks import check_real
+from minidl._checks import check_real
 from minidl.optim.base import Optimizer
 
 

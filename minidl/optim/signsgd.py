@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from minidl._checks import check_real
 from minidl.backend import get_array_module
-from minidl.optim._checks import check_real
 from minidl.optim.base import Optimizer
 
 

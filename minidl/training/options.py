@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from minidl.optim._checks import check_positive_int, check_real
+from minidl._checks import check_choice, check_positive_int, check_real
 from minidl.training.data import as_source, is_source
 
 __all__ = ["TrainingOptions", "training_options", "NotSupportedYetError", "SOLVERS", "OPTION_NAMES"]
@@ -83,12 +83,6 @@ def _defaults(solver: str) -> dict[str, Any]:
     if solver == "rmsprop":
         d.update(squared_gradient_decay_factor=0.9, epsilon=1e-8)
     return d
-
-
-def _choice(name: str, value, allowed: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name}: got {value!r}; allowed: {', '.join(map(repr, allowed))}")
-    return value
 
 
 def _not_yet(name: str, value, why: str) -> NotSupportedYetError:
@@ -161,7 +155,7 @@ def _check_validation_data(value):
 
 def _check_sequence_length(value):
     if isinstance(value, str):
-        _choice("sequence_length", value, ("longest", "shortest"))
+        check_choice("sequence_length", value, ("longest", "shortest"))
     elif isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"sequence_length: got {value!r}; allowed: 'longest', 'shortest' or a positive integer")
     if value != "longest":
@@ -177,7 +171,7 @@ def _check_padding_value(value):
 
 
 def _check_environment(value) -> str:
-    _choice("execution_environment", value, ENVIRONMENTS)
+    check_choice("execution_environment", value, ENVIRONMENTS)
     if value in ("multi-gpu", "parallel"):
         raise _not_yet("execution_environment", value, "data-parallel training is not built; use 'auto', 'cpu' or "
                        "'gpu'")
@@ -209,14 +203,14 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "squared_gradient_decay_factor": lambda v: check_real("squared_gradient_decay_factor", v, 0.0, 1.0,
                                                           high_open=True),
     "epsilon": lambda v: check_real("epsilon", v, 0.0, math.inf, low_open=True, high_open=True),
-    "adam_form": lambda v: _choice("adam_form", v, ADAM_FORMS),
+    "adam_form": lambda v: check_choice("adam_form", v, ADAM_FORMS),
     "initial_learn_rate": lambda v: check_real("initial_learn_rate", v, 0.0, math.inf, low_open=True,
                                                high_open=True),
-    "learn_rate_schedule": lambda v: _choice("learn_rate_schedule", v, SCHEDULES),
+    "learn_rate_schedule": lambda v: check_choice("learn_rate_schedule", v, SCHEDULES),
     "learn_rate_drop_period": lambda v: check_positive_int("learn_rate_drop_period", v),
     "learn_rate_drop_factor": lambda v: check_real("learn_rate_drop_factor", v, 0.0, 1.0),
     "l2_regularization": lambda v: check_real("l2_regularization", v, 0.0, math.inf, high_open=True),
-    "gradient_threshold_method": lambda v: _choice("gradient_threshold_method", v, CLIP_METHODS),
+    "gradient_threshold_method": lambda v: check_choice("gradient_threshold_method", v, CLIP_METHODS),
     "gradient_threshold": lambda v: check_real("gradient_threshold", v, 0.0, math.inf, low_open=True),
     "max_epochs": lambda v: check_positive_int("max_epochs", v),
     "mini_batch_size": lambda v: check_positive_int("mini_batch_size", v),
@@ -225,20 +219,20 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "validation_data": lambda v: v,  # checked apart (the checked source is kept too)
     "validation_frequency": lambda v: check_positive_int("validation_frequency", v),
     "validation_patience": _check_patience,
-    "shuffle": lambda v: _choice("shuffle", v, SHUFFLE),
+    "shuffle": lambda v: check_choice("shuffle", v, SHUFFLE),
     "checkpoint_path": _check_folder,
     "execution_environment": _check_environment,
     "worker_load": _check_worker_load,
     "output_fcn": _check_output_fcn,
-    "plots": lambda v: _choice("plots", v, PLOTS),
+    "plots": lambda v: check_choice("plots", v, PLOTS),
     "plots_file": _check_plots_file,
     "progress_bar": lambda v: None if v is None else _check_bool("progress_bar", v),
     "sequence_length": _check_sequence_length,
     "sequence_padding_value": _check_padding_value,
     "dispatch_in_background": _check_dispatch,
-    "precision": lambda v: _choice("precision", v, PRECISIONS),
+    "precision": lambda v: check_choice("precision", v, PRECISIONS),
     "seed": _check_seed,
-    "batch_normalization_statistics": lambda v: _choice("batch_normalization_statistics", v, BN_STATISTICS),
+    "batch_normalization_statistics": lambda v: check_choice("batch_normalization_statistics", v, BN_STATISTICS),
 }
 
 
@@ -246,7 +240,7 @@ class TrainingOptions:
     """Checked, read-only training options for one solver; make them with :func:`training_options`."""
 
     def __init__(self, solver: str, **options: Any):
-        solver = _choice("solver", solver, SOLVERS)
+        solver = check_choice("solver", solver, SOLVERS)
         values = _defaults(solver)
         for name, value in options.items():
             if name not in _CHECKS:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from minidl._checks import check_choice
 from minidl.optim import make_optimizer
 from minidl.optim.base import Optimizer
 from minidl.training.options import NotSupportedYetError
@@ -103,12 +104,8 @@ def is_automatic(value) -> bool:
 
 
 def choice(arg: str, value, allowed: tuple[str, ...]) -> str:
-    """The canonical spelling in ``allowed`` of a case-insensitive string choice."""
-    if isinstance(value, str):
-        for a in allowed:
-            if a.lower() == value.lower():
-                return a
-    raise ValueError(f"{arg}: got {value!r}; allowed: {', '.join(map(repr, allowed))}")
+    """The canonical spelling in ``allowed`` of a case-insensitive string choice (Wolfram names)."""
+    return check_choice(arg, value, allowed, ignore_case=True)
 
 
 def positive_int(arg: str, value) -> int:

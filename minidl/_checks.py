@@ -1,4 +1,4 @@
-"""Argument checks shared by the optimizers, pre-steps and schedules: errors name the argument, value and range."""
+"""Argument checks shared across minidl (optimizers, options, dialects): errors name the argument, value and range."""
 
 from __future__ import annotations
 
@@ -41,11 +41,18 @@ def check_positive_int(arg: str, value) -> int:
     return int(value)
 
 
-def check_choice(arg: str, value, allowed: tuple[str, ...]) -> str:
-    """``value`` if it is one of ``allowed`` (exact spelling); else ValueError naming ``arg`` and the choices."""
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{arg}: got {value!r}; allowed: {', '.join(map(repr, allowed))}")
-    return value
+def check_choice(arg: str, value, allowed: tuple[str, ...], ignore_case: bool = False) -> str:
+    """The spelling in ``allowed`` that ``value`` names (exactly, or case-insensitively as MATLAB's validatestring and
+    Wolfram's names match); else ValueError naming ``arg`` and the choices.
+
+    >>> check_choice("Shuffle", "EVERY-epoch", ("once", "every-epoch"), ignore_case=True)
+    'every-epoch'
+    """
+    if isinstance(value, str):
+        for a in allowed:
+            if a == value or (ignore_case and a.lower() == value.lower()):
+                return a
+    raise ValueError(f"{arg}: got {value!r}; allowed: {', '.join(map(repr, allowed))}")
 
 
 def _fmt(x: float) -> str:
