@@ -68,7 +68,8 @@ SUB_KEYS = ("Momentum", "Beta1", "Beta2", "Epsilon", "Beta", "LearningRateSchedu
             "InitialPatience", "AbsoluteChange", "RelativeChange", "Property", "Form")
 
 
-def _snake(name: str) -> str:
+def snake(name: str) -> str:
+    """A Wolfram name in snake_case: ``MaxTrainingRounds`` → ``max_training_rounds``."""
     out = []
     for i, c in enumerate(name):
         if c.isupper() and i and (not name[i - 1].isupper() and not name[i - 1].isdigit()):
@@ -77,7 +78,7 @@ def _snake(name: str) -> str:
     return "".join(out)
 
 
-_SUB_SNAKE = {_snake(k): k for k in SUB_KEYS}
+_SUB_SNAKE = {snake(k): k for k in SUB_KEYS}
 
 
 def camel_keys(mapping: Mapping, arg: str) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from minidl.wolfram.options import snake
+
 __all__ = ["PROPERTIES", "EXPENSIVE", "NetTrainResultsObject", "parse_props", "property_name", "loss_plot",
            "measurement_plot", "custom_value"]
 
@@ -64,16 +66,7 @@ PROPERTIES: dict[str, str] = {
 EXPENSIVE = ("ExampleLosses", "BatchPermutation")
 
 
-def _snake(name: str) -> str:
-    out = []
-    for i, c in enumerate(name):
-        if c.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
-        out.append(c.lower())
-    return "".join(out)
-
-
-_BY_SNAKE = {_snake(k): k for k in PROPERTIES}
+_BY_SNAKE = {snake(k): k for k in PROPERTIES}
 
 
 def property_name(name: str, arg: str = "prop") -> str:
