@@ -163,17 +163,9 @@ class Network:
 
     def copy(self) -> Network:
         """An independent deep copy (parameters, state, classes; the generator is shared, not copied)."""
-        rng, self.rng = self.rng, None
-        for layer in self.layers:
-            if hasattr(layer, "rng"):
-                layer.rng = None
-        try:
-            dup = copy.deepcopy(self)
-        finally:
-            self.set_rng(rng) if rng is not None else None
-        if rng is not None:
-            dup.set_rng(rng)
-        return dup
+        generators = [self.rng] + [getattr(layer, "rng", None) for layer in self.layers]
+        shared = {id(g): g for g in generators if g is not None}  # deepcopy's memo: these are reused as they are
+        return copy.deepcopy(self, shared)
 
     # ---------------------------------------------------------------- computation
     def _check_ready(self) -> None:

@@ -131,3 +131,13 @@ def test_backward_skips_the_first_layers_input_gradient_unless_asked(rng):
     assert dx.shape == x.shape and net.layers[1].compute_input_gradient is True
     for k, v in net.grads.items():
         np.testing.assert_array_equal(v, grads[k])
+
+
+def test_copy_shares_the_generator_and_leaves_the_original_intact():
+    net = dl.Network([L.FeatureInput(3, normalization="none"), L.Dropout(0.5), L.FullyConnected(2)])
+    net.initialize(rng=np.random.default_rng(0), dtype="float64")
+    dup = net.copy()
+    assert dup.rng is net.rng and dup.layers[1].rng is net.rng and net.layers[1].rng is net.rng
+    lone = dl.Network([L.Dropout(0.5)])
+    lone.layers[0].rng = np.random.default_rng(1)
+    assert lone.copy().layers[0].rng is lone.layers[0].rng and lone.layers[0].rng is not None
