@@ -16,18 +16,17 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
-import tempfile
 from typing import Any
 
 import numpy as np
 
+from minidl._files import atomic_folder, replace_folder
 from minidl.backend import to_host
 from minidl.network import Network
 from minidl.training.serialization import network_from_json, network_to_json
 
 __all__ = ["checkpoint_name", "write_checkpoint", "read_checkpoint", "save_network", "load_network",
-           "network_arrays", "restore_network", "FORMAT", "VERSION"]
+           "network_arrays", "restore_network", "replace_network", "FORMAT", "VERSION"]
 
 FORMAT = "minidl-checkpoint"
 VERSION = 1
@@ -88,25 +87,20 @@ def write_checkpoint(folder: str | os.PathLike, name: str, manifest: dict[str, A
     The files go to a hidden temporary folder, are flushed to disk, and the folder is renamed to ``name``. If
     ``name`` exists, ``__2``, ``__3``, ... is appended (nothing is ever overwritten).
     """
-    folder = os.fspath(folder)
-    if not os.path.isdir(folder):
-        raise ValueError(f"checkpoint_path: {folder!r} is not an existing folder")
-    tmp = tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    try:
-        payload = {"format": FORMAT, "version": VERSION, **manifest}
-        _write_file(os.path.join(tmp, MANIFEST), lambda f: f.write(
-            json.dumps(payload, indent=1, allow_nan=False).encode("utf-8")))
-        host = {k: np.ascontiguousarray(to_host(v)) for k, v in arrays.items()}
+    return atomic_folder(folder, name, _filler(manifest, arrays), arg="checkpoint_path")
+
+
+def _filler(manifest: dict[str, Any], arrays: dict[str, np.ndarray]):
+    """A function writing ``manifest.json`` and ``arrays.npz`` into a folder (for the atomic folder writers)."""
+    payload = {"format": FORMAT, "version": VERSION, **manifest}
+    text = json.dumps(payload, indent=1, allow_nan=False).encode("utf-8")
+    host = {k: np.ascontiguousarray(to_host(v)) for k, v in arrays.items()}
+
+    def fill(tmp: str) -> None:
+        _write_file(os.path.join(tmp, MANIFEST), lambda f: f.write(text))
         _write_file(os.path.join(tmp, ARRAYS), lambda f: np.savez(f, **host))
-        final, k = os.path.join(folder, name), 1
-        while os.path.exists(final):
-            k += 1
-            final = os.path.join(folder, f"{name}__{k}")
-        os.rename(tmp, final)
-        return final
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    return fill
 
 
 def _write_file(path: str, write) -> None:
@@ -148,6 +142,14 @@ def save_network(net: Network, path: str | os.PathLike) -> str:
     manifest, arrays = network_arrays(net)
     parent, name = os.path.split(path)
     return write_checkpoint(parent, name, {"network": manifest, "training": None}, arrays)
+
+
+def replace_network(net: Network, path: str | os.PathLike) -> str:
+    """Save a network alone to the folder ``path``, replacing what is there atomically (``path`` always loads)."""
+    if not net.initialized:
+        raise ValueError("net: the network is not initialized (train it or call net.initialize first)")
+    manifest, arrays = network_arrays(net)
+    return replace_folder(path, _filler({"network": manifest, "training": None}, arrays))
 
 
 def load_network(path: str | os.PathLike) -> Network:

@@ -11,15 +11,15 @@ import csv
 import json
 import math
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
 
+from minidl._files import atomic_write_text
 from minidl.training import events as ev
 from minidl.training.events import Observer, TrainingState
 
-__all__ = ["TrainingInfo", "InfoRecorder", "atomic_write_text"]
+__all__ = ["TrainingInfo", "InfoRecorder"]
 
 #: Per-iteration arrays, in audit-log column order.
 SERIES = ("epoch", "time_since_start", "base_learn_rate", "training_loss", "training_accuracy", "training_rmse",
@@ -173,25 +173,6 @@ def _jsonable(v):
     if isinstance(v, np.generic):
         return _jsonable(v.item())
     return v
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename (never half a file)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"path: the folder of {path!r} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class InfoRecorder(Observer):

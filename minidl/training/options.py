@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from minidl._checks import check_choice, check_positive_int, check_real
+from minidl.errors import NotSupportedYetError
 from minidl.training.data import as_source, is_source
 
 __all__ = ["TrainingOptions", "training_options", "NotSupportedYetError", "SOLVERS", "OPTION_NAMES"]
@@ -35,10 +36,6 @@ PRECISIONS = ("float32", "float64")
 BN_STATISTICS = ("population", "moving")
 ADAM_FORMS = ("matlab", "paper")
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
-
-
-class NotSupportedYetError(NotImplementedError, ValueError):
-    """An option value MATLAB accepts but minidl has not built yet (raised, never silently ignored)."""
 
 
 #: Options that belong to some solvers only (SEMANTICS §1: an error with another solver).

@@ -18,10 +18,10 @@ from __future__ import annotations
 import copy
 import math
 
+from minidl.errors import NotSupportedYetError
 from minidl.layers.base import Layer, OutputLayer
 from minidl.layers.core import Softmax
 from minidl.layers.output import ClassificationOutput
-from minidl.training.options import NotSupportedYetError
 
 __all__ = ["mean_squared_example_losses", "mean_squared_loss", "mean_squared_gradient", "MeanSquaredLoss",
            "choose_loss", "LOSS_NAMES"]

@@ -16,7 +16,6 @@ import io
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -25,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from minidl._files import atomic_write_text
 from minidl.training import events as ev
-from minidl.training.checkpoint import save_network
+from minidl.training.checkpoint import replace_network, save_network
 from minidl.training.events import Observer, TrainingState
-from minidl.training.info import atomic_write_text
 
 __all__ = ["REASONS", "reason", "measures", "ProgressInfo", "RoundBook", "StoppingCriterion", "Callback",
            "PrintReport", "FileReport", "PanelReport", "ProgressIndicatorReport", "NetCheckpointer",
@@ -485,12 +484,7 @@ class NetCheckpointer(Observer):
             self.files.append(save_network(net, target))
         else:
             target = os.path.abspath(self.path)
-            fresh = save_network(net, f"{target}.writing-{os.getpid()}")
-            old = f"{target}.old-{os.getpid()}"
-            if os.path.exists(target):
-                os.rename(target, old)
-            os.rename(fresh, target)
-            shutil.rmtree(old, ignore_errors=True)
+            replace_network(net, target)
             if target not in self.files:
                 self.files.append(target)
         return None

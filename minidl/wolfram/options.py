@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from minidl._checks import check_choice
+from minidl.errors import NotSupportedYetError
 from minidl.optim import make_optimizer
 from minidl.optim.base import Optimizer
-from minidl.training.options import NotSupportedYetError
 
 __all__ = ["Automatic", "All", "OPTIONS", "WOLFRAM_NAMES", "Names", "method_spec", "make_method_optimizer",
            "DEFAULT_LEARNING_RATE", "METHOD_SUBOPTIONS", "COMMON_SUBOPTIONS", "MEASUREMENTS", "automatic_batch_size",

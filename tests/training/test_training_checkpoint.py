@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from minidl import _files as files
 from minidl import layers as L
 from minidl.backend import to_host
 from minidl.layers.conv import Convolution2D
@@ -127,7 +128,7 @@ def test_a_checkpoint_write_killed_midway_leaves_the_previous_ones_intact(proble
     # a kill that also prevents the clean-up: the temporary folder stays hidden, never under a checkpoint name
     calls["n"] = 0
     shutil.rmtree(tmp_path / os.listdir(tmp_path)[0])
-    monkeypatch.setattr(ckpt.shutil, "rmtree", lambda *a, **k: None)
+    monkeypatch.setattr(files.shutil, "rmtree", lambda *a, **k: None)
     with pytest.raises(OSError):
         train_network(problem.X, problem.Y, problem.mlp(), opts(tmp_path))
     visible = [n for n in os.listdir(tmp_path) if not n.startswith(".")]
