@@ -17,11 +17,12 @@ import time
 import numpy as np
 import pytest
 
+from minidl import train_network, training_options
 from minidl.__main__ import example_layers
 from minidl.datasets import digit_train_data
 from minidl.network import Network
 from minidl.optim import SGDM, GradientPipeline
-from minidl.training import Observer, train_network, training_options
+from minidl.training import Observer
 from minidl.training import events as ev
 
 B, SEED = 128, 0

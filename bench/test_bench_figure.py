@@ -57,8 +57,8 @@ def _report(benchmark, name: str, figure_s: float, total_s: float, redraws: int)
 
 def test_bench_figure_overhead_documented_example(benchmark, tmp_path):
     import minidl.datasets as ds
+    from minidl import train_network, training_options
     from minidl.__main__ import example_layers
-    from minidl.training import train_network, training_options
 
     X, labels, _ = ds.digit_train_data()
     idx = np.random.default_rng(0).permutation(len(X))[:1000]

@@ -30,9 +30,8 @@ DEFAULT_OUTPUT = os.path.join(HERE, "..", "docs", "training-progress.png")
 def train_documented_example(output: str, max_epochs: int = 8, seed: int = 0) -> bool:
     """Train MATLAB's digits example with the figure on; False when the engine is not available."""
     try:
-        from minidl import datasets
+        from minidl import datasets, train_network, training_options
         from minidl.__main__ import example_layers
-        from minidl.training import train_network, training_options
     except ImportError:
         return False
     X, labels, _ = datasets.digit_train_data()

@@ -16,9 +16,9 @@ import numpy as np
 
 import minidl.datasets as ds
 from minidl import layers as L
+from minidl import train_network, training_options
 from minidl.layers.conv import Convolution2D
 from minidl.layers.pooling import AveragePooling2D
-from minidl.training import train_network, training_options
 
 
 def regression_layers() -> list:

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 import minidl.datasets as ds
+from minidl import train_network, training_options
 from minidl.__main__ import example_layers
-from minidl.training import train_network, training_options
 
 
 def main(max_epochs: int = 8, plots_file: str | None = "train_digits.png", seed: int = 0):

@@ -11,19 +11,18 @@ Hand-written layers and textbook optimizer equations on NumPy (CPU) or CuPy (NVI
 """
 
 from minidl import backend, datasets, functional, layers, optim, testing
+from minidl.errors import NotSupportedYetError
+from minidl.matlab.options import TrainingOptions, training_options
+from minidl.matlab.train import train_network
 from minidl.network import Network
 from minidl.training import (
     ArraySource,
     EngineConfig,
     MiniBatchSource,
-    NotSupportedYetError,
     Trainer,
     TrainingInfo,
-    TrainingOptions,
     load_network,
     save_network,
-    train_network,
-    training_options,
 )
 from minidl.wolfram import net_train
 

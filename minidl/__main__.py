@@ -50,8 +50,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the example; returns the exit status (0)."""
     args = _parser().parse_args(argv)
+    from minidl import train_network, training_options
     from minidl.datasets import digit_test_data, digit_train_data
-    from minidl.training import train_network, training_options
 
     X, labels, _ = digit_train_data()
     X_val, labels_val, _ = digit_test_data()

@@ -13,7 +13,7 @@ from minidl import Network
 from minidl import layers as L
 from minidl.layers.conv import Convolution2D
 from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
-from minidl.training import options as engine_options
+from minidl.matlab import options as engine_options
 
 # ------------------------------------------------------------------------------------------------ trainingOptions
 

@@ -39,28 +39,26 @@ from minidl.optim.sgdm import SGDM
 from minidl.optim.signsgd import SignSGD
 
 __all__ = [
-    "Optimizer", "SGDM", "SGD", "RMSProp", "CenteredRMSProp", "Adam", "SignSGD", "make_optimizer", "METHODS",
+    "Optimizer", "SGDM", "SGD", "RMSProp", "CenteredRMSProp", "Adam", "SignSGD", "make_optimizer", "register_method",
+    "METHODS",
     "add_l2", "clip_gradients", "clip_weights", "global_norm", "frozen_names", "GradientPipeline", "CLIP_METHODS",
     "L2_ORDERS", "Schedule", "ConstantSchedule", "PiecewiseSchedule", "PolynomialSchedule", "FunctionSchedule",
 ]
 
-METHODS: dict[str, tuple[type[Optimizer], dict[str, Any]]] = {
-    # MATLAB solver names (trainingOptions)
-    "sgdm": (SGDM, {}),
-    "rmsprop": (RMSProp, {}),
-    "adam": (Adam, {}),
-    # Wolfram Method names (NetTrain), with the defaults that differ from the class's
-    "ADAM": (Adam, {"epsilon": 1e-5}),
-    "RMSProp": (CenteredRMSProp, {}),
-    "SGD": (SGD, {}),
-    "SignSGD": (SignSGD, {}),
-}
-"""Method name -> (class, defaults overriding the class's). MATLAB names are lower case, Wolfram's as Wolfram spells."""
+METHODS: dict[str, tuple[type[Optimizer], dict[str, Any]]] = {}
+"""Method name -> (class, defaults overriding the class's).  Empty here: each dialect registers its own names
+(MATLAB's ``sgdm``, ``rmsprop``, ``adam`` in :mod:`minidl.matlab.options`; Wolfram's ``ADAM``, ``RMSProp``,
+``SGD``, ``SignSGD`` with their defaults in :mod:`minidl.wolfram.options`)."""
+
+
+def register_method(name: str, cls: type[Optimizer], defaults: dict[str, Any] | None = None) -> None:
+    """Make ``make_optimizer(name)`` build ``cls`` with ``defaults`` (a dialect's method name)."""
+    METHODS[name] = (cls, dict(defaults or {}))
 
 
 def make_optimizer(name: str, **hyper: Any) -> Optimizer:
-    """The optimizer named ``name`` (MATLAB ``sgdm``/``rmsprop``/``adam``, Wolfram ``ADAM``/``RMSProp``/``SGD``/
-    ``SignSGD``) with its documented defaults, overridden by ``hyper`` (the class's argument names)."""
+    """The optimizer a dialect registered as ``name`` (MATLAB ``sgdm``/``rmsprop``/``adam``, Wolfram ``ADAM``/
+    ``RMSProp``/``SGD``/``SignSGD``) with that dialect's defaults, overridden by ``hyper`` (the class's arguments)."""
     if not isinstance(name, str) or name not in METHODS:
         raise ValueError(f"name: got {name!r}; allowed: {', '.join(map(repr, METHODS))}")
     cls, defaults = METHODS[name]

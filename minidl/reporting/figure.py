@@ -349,7 +349,7 @@ def _panel_sections(*, finished: bool, stop_reason: str | None, is_classifier: b
                     iteration: int, max_iterations: int, iterations_per_epoch: int, elapsed: float,
                     start_time: str | None, base_learn_rate: float | None, settings: Mapping[str, Any],
                     latest: Mapping[str, float | None], final: Mapping[str, float | None],
-                    has_validation: bool) -> dict[str, list[str]]:
+                    has_validation: bool, stop_kind: str | None = None) -> dict[str, list[str]]:
     """The side panel's text, section by section (shared by the live figure and the report of a finished run)."""
     top = "accuracy" if is_classifier else "RMSE"
 
@@ -359,7 +359,9 @@ def _panel_sections(*, finished: bool, stop_reason: str | None, is_classifier: b
         return f"{value:.2f} %" if is_classifier else f"{value:.4g}"
 
     if finished:
-        stopped = stop_reason not in (None, events.MAX_EPOCHS)
+        # the neutral stop kind when known; else (a record without one) whether every iteration was trained
+        stopped = stop_kind not in (None, events.MAX_EPOCHS) if stop_kind is not None else \
+            stop_reason is not None and 0 < iteration < max_iterations
         results = [f"{'Training stopped' if stopped else 'Training finished'}: {stop_reason or 'done'}",
                    f"Final validation {top}: {metric(final.get('top'))}",
                    f"Final validation loss: {_fmt_num(final.get('loss'))}"]
@@ -474,7 +476,7 @@ class TrainingProgressFigure(Observer):
 
     # -- events
     def on_event(self, state: TrainingState) -> bool | str | None:
-        """Record the event's values, redraw when due; returns ``STOPPED_BY_USER`` after the Stop button."""
+        """Record the event's values, redraw when due; returns ``STOP_BUTTON`` after the Stop button."""
         self._state = state
         if self.plot is None:
             self._open(state)
@@ -508,7 +510,7 @@ class TrainingProgressFigure(Observer):
         elif self.mode == "window" and now >= self._next_pump:
             self._pump()
         if self.stop_requested:
-            return events.STOPPED_BY_USER
+            return events.STOP_BUTTON
         return None
 
     def _open(self, state: TrainingState) -> None:
@@ -552,7 +554,8 @@ class TrainingProgressFigure(Observer):
         st = self._state
         latest = {k: (v[-1] if v and np.isfinite(v[-1]) else None) for k, v in self._val.items()}
         return _panel_sections(
-            finished=self._finished, stop_reason=st.stop_reason, is_classifier=st.is_classifier, epoch=st.epoch,
+            finished=self._finished, stop_reason=st.stop_reason, stop_kind=st.stop_kind,
+            is_classifier=st.is_classifier, epoch=st.epoch,
             max_epochs=st.max_epochs, iteration=st.iteration, max_iterations=st.max_iterations,
             iterations_per_epoch=st.iterations_per_epoch, elapsed=st.time_since_start,
             start_time=f"{self._start_wall:%Y-%m-%d %H:%M:%S}" if self._start_wall else None,
@@ -716,7 +719,8 @@ def plot_info(info: Any, fig: Figure | SubFigure | None = None) -> Figure | SubF
     lr = lr[np.isfinite(lr)]
     final = {k: _info_scalar(info, f"final_validation_{nm}") for k, nm in (("top", top_name), ("loss", "loss"))}
     plot.set_panel(_panel_sections(
-        finished=True, stop_reason=getattr(info, "stop_reason", None), is_classifier=is_classifier,
+        finished=True, stop_reason=getattr(info, "stop_reason", None), stop_kind=getattr(info, "stop_kind", None),
+        is_classifier=is_classifier,
         epoch=epochs_run, max_epochs=max_epochs, iteration=n, max_iterations=ipe * max_epochs,
         iterations_per_epoch=ipe, elapsed=float(getattr(info, "elapsed_time", 0.0) or 0.0),
         start_time=settings.get("start_time") if isinstance(settings, Mapping) else None,

@@ -132,10 +132,11 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
     return manifest, arrays
 
 
-def save_network(net: Network, path: str | os.PathLike) -> str:
-    """Save a network alone (no training state) to the folder ``path`` (must not exist), atomically."""
+def save_network(net: Network, path: str | os.PathLike, *, unique: bool = False) -> str:
+    """Save a network alone (no training state) to the folder ``path`` (must not exist), atomically; returns the
+    path written.  ``unique=True``: if ``path`` exists, ``__2``, ``__3``, ... is appended instead of an error."""
     path = os.path.abspath(os.fspath(path))
-    if os.path.exists(path):
+    if os.path.exists(path) and not unique:
         raise ValueError(f"path: {path!r} exists; allowed: a new folder name (nothing is overwritten)")
     if not net.initialized:
         raise ValueError("net: the network is not initialized (train it or call net.initialize first)")

@@ -1,8 +1,10 @@
-"""The info record of a training run (MATLAB's ``info``) and the observer that builds it from the loop's events.
+"""The info record of a training run and the observer that builds it from the loop's events.
 
 Per-iteration arrays hold NaN where a value was not computed (validation between validations); the arrays that do
-not apply to the network (accuracy for regression, RMSE for classification) are None. The record doubles as the
+not apply to the network (accuracy for regression, RMSE for classification) are None. Per-epoch aggregates (the
+mean of the epoch's mini-batch values, as a Keras History has them) are kept beside them. The record doubles as the
 audit log: loss, accuracy or RMSE, base rate and global gradient norm per iteration, exportable to CSV and JSON.
+The names are neutral; a dialect passes its own field names (``fields``: MATLAB's ``info["TrainingLoss"]``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from minidl._files import atomic_write_text
-from minidl.training import events as ev
 from minidl.training.events import Observer, TrainingState
 
 __all__ = ["TrainingInfo", "InfoRecorder"]
@@ -26,18 +27,12 @@ SERIES = ("epoch", "time_since_start", "base_learn_rate", "training_loss", "trai
           "validation_loss", "validation_accuracy", "validation_rmse", "gradient_norm")
 #: Scalars of the record.
 SCALARS = ("final_validation_loss", "final_validation_accuracy", "final_validation_rmse",
-           "output_network_iteration", "stop_reason", "elapsed_time", "iterations_per_epoch", "max_epochs",
-           "is_classifier", "non_finite", "settings")
-#: MATLAB's info field names -> attribute names (for the MATLAB dialect: ``info["TrainingLoss"]``).
-MATLAB_FIELDS = {
-    "TrainingLoss": "training_loss", "TrainingAccuracy": "training_accuracy", "TrainingRMSE": "training_rmse",
-    "ValidationLoss": "validation_loss", "ValidationAccuracy": "validation_accuracy",
-    "ValidationRMSE": "validation_rmse", "BaseLearnRate": "base_learn_rate",
-    "FinalValidationLoss": "final_validation_loss", "FinalValidationAccuracy": "final_validation_accuracy",
-    "FinalValidationRMSE": "final_validation_rmse", "OutputNetworkIteration": "output_network_iteration",
-}
-_CLASSIFIER_ONLY = ("training_accuracy", "validation_accuracy", "final_validation_accuracy")
-_REGRESSION_ONLY = ("training_rmse", "validation_rmse", "final_validation_rmse")
+           "output_network_iteration", "stop_reason", "stop_kind", "stopped_by", "elapsed_time",
+           "iterations_per_epoch", "max_epochs", "is_classifier", "non_finite", "settings")
+#: Per-epoch aggregates: the mean over the epoch's mini-batches, and the iteration that ended the epoch.
+EPOCH_SERIES = ("epoch_training_loss", "epoch_training_accuracy", "epoch_training_rmse", "epoch_end_iteration")
+_CLASSIFIER_ONLY = ("training_accuracy", "validation_accuracy", "final_validation_accuracy", "epoch_training_accuracy")
+_REGRESSION_ONLY = ("training_rmse", "validation_rmse", "final_validation_rmse", "epoch_training_rmse")
 
 
 def _applies(name: str, is_classifier: bool) -> bool:
@@ -47,8 +42,9 @@ def _applies(name: str, is_classifier: bool) -> bool:
 class TrainingInfo:
     """The record of one training run: per-iteration arrays, final validation values, stop reason, settings."""
 
-    def __init__(self, series: dict[str, Any], scalars: dict[str, Any]):
+    def __init__(self, series: dict[str, Any], scalars: dict[str, Any], fields: dict[str, str] | None = None):
         is_classifier = bool(scalars.get("is_classifier", True))
+        self.fields = dict(fields or {})  # the dialect's field names -> attribute names
         n = len(series.get("training_loss", ()))
         for name in SERIES:
             if not _applies(name, is_classifier):
@@ -59,6 +55,10 @@ class TrainingInfo:
             arr = np.full(n, np.nan) if values is None else np.asarray(
                 [np.nan if v is None else v for v in values], dtype=np.float64)
             setattr(self, name, arr.astype(dtype) if name == "epoch" else arr)
+        for name in EPOCH_SERIES:
+            values = series.get(name, ())
+            setattr(self, name, None if not _applies(name, is_classifier) else np.asarray(
+                values, dtype=np.int64 if name == "epoch_end_iteration" else np.float64))
         for name in SCALARS:
             value = scalars.get(name)
             if name.startswith("final_") and _applies(name, is_classifier):
@@ -83,17 +83,30 @@ class TrainingInfo:
         return tuple(n for n in SERIES if _applies(n, self.is_classifier))
 
     def __getitem__(self, key: str):
-        """MATLAB field names (``info["TrainingLoss"]``) or attribute names."""
-        name = MATLAB_FIELDS.get(key, key)
-        if name not in SERIES and name not in SCALARS or not _applies(name, self.is_classifier):
-            allowed = [k for k, v in MATLAB_FIELDS.items() if _applies(v, self.is_classifier)]
+        """The dialect's field names (MATLAB: ``info["TrainingLoss"]``) or attribute names."""
+        name = self.fields.get(key, key)
+        known = name in SERIES or name in SCALARS or name in EPOCH_SERIES
+        if not known or not _applies(name, self.is_classifier):
             raise KeyError(f"info has no field {key!r} for a {'classification' if self.is_classifier else 'regression'}"
-                           f" network; fields: {', '.join(allowed)}")
+                           f" network; fields: {', '.join(self.keys())}")
         return getattr(self, name)
 
     def keys(self) -> list[str]:
-        """MATLAB field names that apply to this network."""
-        return [k for k, v in MATLAB_FIELDS.items() if _applies(v, self.is_classifier)]
+        """The field names that apply to this network (the dialect's, else the attribute names)."""
+        if self.fields:
+            return [k for k, v in self.fields.items() if _applies(v, self.is_classifier)]
+        return [n for n in SERIES + EPOCH_SERIES + SCALARS if _applies(n, self.is_classifier)]
+
+    def epochs(self) -> dict[str, np.ndarray]:
+        """Per-epoch aggregates, a Keras-History-like view: ``{"loss": ..., "accuracy" | "rmse": ...,
+        "end_iteration": ...}``, one value per completed epoch (the mean over the epoch's mini-batches)."""
+        out = {"loss": self.epoch_training_loss}
+        if self.is_classifier:
+            out["accuracy"] = self.epoch_training_accuracy
+        else:
+            out["rmse"] = self.epoch_training_rmse
+        out["end_iteration"] = self.epoch_end_iteration
+        return out
 
     # -- export --
     def to_dict(self) -> dict[str, Any]:
@@ -102,6 +115,7 @@ class TrainingInfo:
         out.update({n: getattr(self, n).tolist() for n in self.series_names()})
         out.update({n: getattr(self, n) for n in SCALARS if not n.startswith("final_") or
                     _applies(n, self.is_classifier)})
+        out.update({n: getattr(self, n).tolist() for n in EPOCH_SERIES if _applies(n, self.is_classifier)})
         return out
 
     def to_json(self, path: str | os.PathLike) -> None:
@@ -109,7 +123,7 @@ class TrainingInfo:
         d = self.to_dict()
         payload = {"format": "minidl-training-info", "version": 1,
                    "scalars": {k: _jsonable(v) for k, v in d.items() if k in SCALARS},
-                   "series": {k: _jsonable(v) for k, v in d.items() if k not in SCALARS}}
+                   "series": {k: _jsonable(v) for k, v in d.items() if k not in SCALARS}, "fields": self.fields}
         atomic_write_text(path, json.dumps(payload, indent=1, allow_nan=False))
 
     @classmethod
@@ -121,7 +135,7 @@ class TrainingInfo:
             raise ValueError(f"path: {os.fspath(path)!r} is not a minidl training-info JSON file")
         series = {k: v for k, v in payload["series"].items() if k != "iteration"}
         scalars = dict(payload["scalars"])
-        return cls(series, scalars)
+        return cls(series, scalars, payload.get("fields"))
 
     def to_csv(self, path: str | os.PathLike) -> None:
         """Write the audit log: one row per iteration (empty cells where not computed), atomically."""
@@ -176,43 +190,70 @@ def _jsonable(v):
 
 
 class InfoRecorder(Observer):
-    """Builds the :class:`TrainingInfo` from ITERATION / DONE events (the same values the table and figure show)."""
+    """Builds the :class:`TrainingInfo` from the loop's events (the same values the table and figure show).
+
+    ``fields``: the dialect's field names for ``info[name]`` (e.g. MATLAB's ``{"TrainingLoss": "training_loss"}``).
+    """
 
     state_key = "info"
 
-    def __init__(self, settings: dict[str, Any] | None = None):
+    def __init__(self, settings: dict[str, Any] | None = None, fields: dict[str, str] | None = None):
         self.settings = dict(settings or {})
+        self.fields = dict(fields or {})
         self.series: dict[str, list] = {n: [] for n in SERIES}
+        self.epoch_series: dict[str, list] = {n: [] for n in EPOCH_SERIES}
         self.scalars: dict[str, Any] = {}
         self.info: TrainingInfo | None = None
+        self._epoch_start = 0  # index in the series of the current epoch's first iteration
 
-    def on_event(self, state: TrainingState):
-        if state.event == ev.START:
-            self.scalars.update(iterations_per_epoch=state.iterations_per_epoch, max_epochs=state.max_epochs,
-                                is_classifier=state.is_classifier)
-        elif state.event == ev.ITERATION:
-            for name in SERIES:
-                self.series[name].append(getattr(state, name))
-        elif state.event == ev.DONE:
-            self.scalars.update(
-                final_validation_loss=state.final_validation_loss,
-                final_validation_accuracy=state.final_validation_accuracy,
-                final_validation_rmse=state.final_validation_rmse,
-                output_network_iteration=state.output_network_iteration, stop_reason=state.stop_reason,
-                elapsed_time=state.time_since_start, is_classifier=state.is_classifier,
-                iterations_per_epoch=state.iterations_per_epoch, max_epochs=state.max_epochs,
-                non_finite=state.non_finite, settings=self.settings)
-            self.info = TrainingInfo(self.series, self.scalars)
-        return None
+    def on_start(self, state: TrainingState):
+        self.scalars.update(iterations_per_epoch=state.iterations_per_epoch, max_epochs=state.max_epochs,
+                            is_classifier=state.is_classifier)
+
+    def on_iteration(self, state: TrainingState):
+        for name in SERIES:
+            self.series[name].append(getattr(state, name))
+
+    def on_epoch_end(self, state: TrainingState):
+        """The epoch's aggregates: the mean of its mini-batch values (NaN when they do not apply)."""
+        k = self._epoch_start
+        for name in ("training_loss", "training_accuracy", "training_rmse"):
+            values = [np.nan if v is None else v for v in self.series[name][k:]]
+            self.epoch_series[f"epoch_{name}"].append(float(np.mean(values)) if values else math.nan)
+        self.epoch_series["epoch_end_iteration"].append(int(state.iteration))
+        self._epoch_start = len(self.series["training_loss"])
+
+    def on_done(self, state: TrainingState):
+        self.scalars.update(
+            final_validation_loss=state.final_validation_loss,
+            final_validation_accuracy=state.final_validation_accuracy,
+            final_validation_rmse=state.final_validation_rmse,
+            output_network_iteration=state.output_network_iteration, stop_reason=state.stop_reason,
+            stop_kind=state.stop_kind, stopped_by=state.stopped_by,
+            elapsed_time=state.time_since_start, is_classifier=state.is_classifier,
+            iterations_per_epoch=state.iterations_per_epoch, max_epochs=state.max_epochs,
+            non_finite=state.non_finite, settings=self.settings)
+        self.info = TrainingInfo({**self.series, **self.epoch_series}, self.scalars, self.fields)
+
+    # -- live views (for observers that show or use the values during training) --
+    def epoch_values(self, name: str) -> list[float]:
+        """The per-epoch aggregate ``name`` (an EPOCH_SERIES entry) of the epochs completed so far."""
+        return self.epoch_series[name]
 
     # -- resume: the iterations so far (arrays go into the checkpoint's npz, bit for bit) --
     def state_arrays(self) -> dict[str, np.ndarray]:
-        """The per-iteration values recorded so far as float64 arrays (NaN for None)."""
-        return {n: np.array([np.nan if v is None else v for v in self.series[n]], dtype=np.float64)
-                for n in SERIES}
+        """The per-iteration values and the per-epoch aggregates recorded so far as float64 arrays (NaN: None)."""
+        out = {n: np.array([np.nan if v is None else v for v in self.series[n]], dtype=np.float64) for n in SERIES}
+        out.update({n: np.array(self.epoch_series[n], dtype=np.float64) for n in EPOCH_SERIES})
+        return out
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore what :meth:`state_arrays` returned."""
         self.series = {n: [None if np.isnan(v) else float(v) for v in np.asarray(arrays[n], dtype=np.float64)]
                        for n in SERIES}
         self.series["epoch"] = [int(v) for v in self.series["epoch"]]
+        self.epoch_series = {n: [float(v) for v in np.asarray(arrays.get(n, ()), dtype=np.float64)]
+                             for n in EPOCH_SERIES}
+        self.epoch_series["epoch_end_iteration"] = [int(v) for v in self.epoch_series["epoch_end_iteration"]]
+        ends = self.epoch_series["epoch_end_iteration"]
+        self._epoch_start = ends[-1] if ends else 0

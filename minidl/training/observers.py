@@ -1,129 +1,212 @@
-"""Observers of MATLAB semantics: output functions, validation patience, checkpoints (SEMANTICS §2)."""
+"""The one family of generic observers; each dialect configures them (docs/training.md, "The engine for dialects").
+
+- :class:`EarlyStopping`: a measure checked at an event; stop after enough failed checks (MATLAB's
+  ValidationPatience and Wolfram's TrainingStoppingCriterion are two configurations of it).
+- :class:`KeepBest`: host copies of the network's arrays at the best check (Wolfram's TrainedNet).
+- :class:`UserFunction`: calls user functions with a record the dialect builds; they may stop training.
+- :class:`Checkpointer`: the full training state (exact resume) or the network alone, atomically, when due.
+- :class:`FileLog`: rows of a record rewritten atomically to a .csv or .json file while training runs.
+
+The table printer (columns as data) lives with what a person sees: :mod:`minidl.reporting.table`.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import math
-import numbers
+import os
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from minidl._files import atomic_write_text
 from minidl.training import events as ev
 from minidl.training.events import Observer, TrainingState
 
-__all__ = ["OutputFcnInfo", "OutputFunctions", "ValidationPatience", "Checkpointer"]
+__all__ = ["EarlyStopping", "KeepBest", "UserFunction", "Checkpointer", "FileLog", "every_epoch"]
 
-#: OutputFcn record fields (MATLAB names) -> TrainingState attributes.
-OUTPUT_FIELDS = {
-    "Epoch": "epoch", "Iteration": "iteration", "TimeSinceStart": "time_since_start",
-    "TrainingLoss": "training_loss", "ValidationLoss": "validation_loss", "BaseLearnRate": "base_learn_rate",
-    "TrainingAccuracy": "training_accuracy", "TrainingRMSE": "training_rmse",
-    "ValidationAccuracy": "validation_accuracy", "ValidationRMSE": "validation_rmse", "State": "event",
-}
+Due = Callable[[TrainingState], bool]
 
 
-class OutputFcnInfo(dict):
-    """The record an output function receives: MATLAB field names as keys (None where not computed).
+def every_epoch(n: int = 1) -> Due:
+    """A due-rule: at the end of every ``n``-th epoch."""
+    return lambda s: s.event == ev.EPOCH_END and s.epoch % n == 0
 
-    Also readable as attributes, by MATLAB name or snake_case: ``info.TrainingLoss`` or ``info.training_loss``.
+
+# ================================================================================================ early stopping
+class EarlyStopping(Observer):
+    """Stops training when a measure stops improving.
+
+    At each check (``event``; ``measure(state)`` gives the value, None skips the check) the value *improves* when it
+    beats the best so far by more than ``max(absolute_change, relative_change·|best|)`` (``mode`` "min": lower is
+    better; "max": higher); then best ← value and the count of failed checks ← 0.  Otherwise the count grows by
+    one, except during the first ``initial_patience`` epochs; training stops when the count reaches ``patience``.
+
+    - MATLAB ValidationPatience p: measure the validation loss, changes 0 (strictly lower), patience p.
+    - Wolfram TrainingStoppingCriterion: its measure, changes and InitialPatience; "more than Patience p failed
+      checks" is ``patience = p + 1`` (docs/semantics-wolfram.md).
     """
 
-    def __getattr__(self, name: str):
-        if name in self:
-            return self[name]
-        for key, attr in OUTPUT_FIELDS.items():
-            if attr == name or (name == "state" and key == "State"):
-                return self[key]
-        raise AttributeError(f"output-function info has no field {name!r}; fields: {', '.join(self)}")
-
-
-def output_fcn_info(state: TrainingState) -> OutputFcnInfo:
-    """The record for ``state`` (MATLAB: start / iteration / done).
-
-    start: Epoch 0 (or the resumed epoch), Iteration 0 and TimeSinceStart only.  iteration: that iteration's values
-    (validation values only when it validated).  done: the last iteration's training values and the final
-    validation values of the finalized network.
-    """
-    rec = OutputFcnInfo((k, getattr(state, a)) for k, a in OUTPUT_FIELDS.items())
-    if state.event == ev.START:
-        for k in rec:
-            if k not in ("Epoch", "Iteration", "TimeSinceStart", "State"):
-                rec[k] = None
-    elif state.event == ev.DONE:
-        rec.update(ValidationLoss=state.final_validation_loss, ValidationAccuracy=state.final_validation_accuracy,
-                   ValidationRMSE=state.final_validation_rmse)
-    if state.is_classifier:
-        rec.update(TrainingRMSE=None, ValidationRMSE=None)
-    else:
-        rec.update(TrainingAccuracy=None, ValidationAccuracy=None)
-    return rec
-
-
-def _wants_stop(fn: Callable, result) -> bool:
-    if result is None:
-        return False
-    if isinstance(result, (bool, numbers.Number)) or type(result).__name__ == "bool_":
-        return bool(result)
-    raise TypeError(f"output_fcn: {getattr(fn, '__qualname__', fn)!r} returned {type(result).__name__}; allowed: "
-                    "True (stop training), False or None")
-
-
-class OutputFunctions(Observer):
-    """Calls each output function at start, after every iteration and at done; True from any stops training."""
-
-    def __init__(self, functions: Sequence[Callable[[OutputFcnInfo], Any]]):
-        self.functions = tuple(functions)
-
-    def on_event(self, state: TrainingState):
-        if state.event not in (ev.START, ev.ITERATION, ev.DONE):
-            return None
-        rec = output_fcn_info(state)
-        stop = False
-        for fn in self.functions:
-            stop |= _wants_stop(fn, fn(OutputFcnInfo(rec)))
-        return ev.OUTPUT_FUNCTION if stop and state.event != ev.DONE else None
-
-
-class ValidationPatience(Observer):
-    """MATLAB ValidationPatience: after each validation, loss < best resets the count, else count += 1; stop at
-    count ≥ patience."""
-
-    state_key = "validation_patience"
-
-    def __init__(self, patience: int):
-        self.patience = patience
-        self.best = math.inf
+    def __init__(self, measure: Callable[[TrainingState], float | None], patience: int, *,
+                 event: str = ev.VALIDATION, mode: str = "min", absolute_change: float = 0.0,
+                 relative_change: float = 0.0, initial_patience: int = 0, key: str = "early_stopping"):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode: got {mode!r}; allowed: 'min', 'max'")
+        self.measure, self.patience, self.event, self.mode = measure, patience, event, mode
+        self.absolute_change, self.relative_change = absolute_change, relative_change
+        self.initial_patience = initial_patience
+        self.state_key = key
+        self.best: float | None = None
         self.count = 0
 
+    def improves(self, value: float) -> bool:
+        """Whether ``value`` beats the best by more than the change threshold (the first value always does)."""
+        if self.best is None:
+            return True
+        gain = value - self.best if self.mode == "max" else self.best - value      # > 0: better
+        return gain > max(self.absolute_change, self.relative_change * abs(self.best))
+
     def on_event(self, state: TrainingState):
-        if state.event != ev.VALIDATION or state.validation_loss is None:
+        if state.event != self.event:
             return None
-        if state.validation_loss < self.best:
-            self.best, self.count = state.validation_loss, 0   # best ← loss, count ← 0
-        else:
+        value = self.measure(state)
+        if value is None:
+            return None
+        if self.improves(value):
+            self.best, self.count = value, 0                   # best ← value, count ← 0
+        elif state.epoch > self.initial_patience:
             self.count += 1                                     # count ← count + 1
-        return ev.VALIDATION_PATIENCE if self.count >= self.patience else None
+        return ev.EARLY_STOP if self.count >= self.patience else None
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": None if math.isinf(self.best) else self.best, "count": self.count}
+        return {"best": self.best if self.best is None or math.isfinite(self.best) else None, "count": self.count}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = math.inf if state.get("best") is None else float(state["best"])
+        self.best = None if state.get("best") is None else float(state["best"])
         self.count = int(state["count"])
 
 
-class Checkpointer(Observer):
-    """After every epoch, saves the network and the whole training state to ``folder`` (see checkpoint.py)."""
+# ================================================================================================ keep the best
+class KeepBest(Observer):
+    """At each check (``event``), keeps host copies of the network's arrays when ``key(state)`` is the lowest so
+    far (a tuple compares element by element; ties keep the earlier).  ``best_arrays`` loads with
+    ``Network.load_state_arrays``; ``best_epoch`` and ``best_iteration`` say where it was taken."""
 
-    def __init__(self, folder: str):
-        self.folder = folder
-        self.trainer = None
-        self.paths: list[str] = []
-
-    def bind(self, trainer) -> None:
-        """Called by the trainer before START: the checkpoint needs the trainer's whole state."""
-        self.trainer = trainer
+    def __init__(self, key: Callable[[TrainingState], Any], event: str = ev.VALIDATION):
+        self.key, self.event = key, event
+        self.best: Any = None
+        self.best_arrays: dict[str, Any] | None = None
+        self.best_epoch: int | None = None
+        self.best_iteration: int | None = None
 
     def on_event(self, state: TrainingState):
-        if state.event == ev.EPOCH_END and self.trainer is not None:
-            self.paths.append(self.trainer.save_checkpoint(self.folder))
+        if state.event != self.event:
+            return None
+        k = self.key(state)
+        if k is not None and (self.best is None or k < self.best):   # strictly better: ties keep the earlier
+            self.best, self.best_epoch, self.best_iteration = k, state.epoch, state.iteration
+            self.best_arrays = state.weights()
+        return None
+
+
+# ================================================================================================ user functions
+class UserFunction(Observer):
+    """Calls each of ``functions`` with ``record(state)`` when ``due(state)``; ``wants_stop(fn, result)`` says
+    whether a result asks to stop (``None`` for functions whose results are ignored).  A stop is
+    :data:`~minidl.training.events.USER_FUNCTION` and never happens at DONE."""
+
+    def __init__(self, functions: Sequence[Callable[[Any], Any]], record: Callable[[TrainingState], Any],
+                 due: Due, wants_stop: Callable[[Callable, Any], bool] | None):
+        self.functions, self.record, self.due, self.wants_stop = tuple(functions), record, due, wants_stop
+
+    def on_event(self, state: TrainingState):
+        if not self.due(state):
+            return None
+        stop = False
+        for fn in self.functions:
+            result = fn(self.record(state))
+            if self.wants_stop is not None:
+                stop |= bool(self.wants_stop(fn, result))
+        return ev.USER_FUNCTION if stop and state.event != ev.DONE else None
+
+
+# ================================================================================================ checkpoints
+class Checkpointer(Observer):
+    """When ``due(state)``, writes a checkpoint atomically.
+
+    ``network=None``: the whole training state (``state.snapshot()``: exact resume) as a new folder
+    ``folder/name(state)``.  ``network`` given (a function returning the Network to save): that network alone, as a
+    new folder ``folder/name(state)``, or, with ``replace=True``, to the one path ``folder`` replaced each time
+    (it always loads).  ``paths`` lists what was written.
+    """
+
+    def __init__(self, folder: str, due: Due, name: Callable[[TrainingState], str] | None = None, *,
+                 network: Callable[[], Any] | None = None, replace: bool = False):
+        if not replace and name is None:
+            raise ValueError("name: a checkpoint written as new folders needs a naming function")
+        self.folder, self.due, self.name, self.network, self.replace = folder, due, name, network, replace
+        self.paths: list[str] = []
+
+    def on_event(self, state: TrainingState):
+        if self.due(state):
+            self.write(state)
+        return None
+
+    def write(self, state: TrainingState) -> str:
+        """Write one checkpoint now; returns its path."""
+        from minidl.training.checkpoint import replace_network, save_network, write_checkpoint
+
+        if self.network is None:
+            manifest, arrays = state.snapshot()
+            path = write_checkpoint(self.folder, self.name(state), manifest, arrays)
+        elif self.replace:
+            path = replace_network(self.network(), self.folder)
+        else:
+            path = save_network(self.network(), os.path.join(self.folder, self.name(state)), unique=True)
+        if path not in self.paths:
+            self.paths.append(path)
+        return path
+
+
+# ================================================================================================ file log
+class FileLog(Observer):
+    """Rows ``row(state)`` (dicts) taken when ``due(state)``, written to a .csv or .json file with the columns
+    ``fields(state)`` (decided at START); the file is rewritten atomically at most every ``every`` seconds and at
+    DONE, so it can be read while training runs."""
+
+    def __init__(self, path: str, row: Callable[[TrainingState], dict[str, Any]], due: Due,
+                 fields: Callable[[TrainingState], list[str]], every: float = 2.0):
+        self.path, self.row, self.due, self.fields_of, self.every = path, row, due, fields, every
+        self.rows: list[dict[str, Any]] = []
+        self.fields: list[str] = []
+        self._written_at = -math.inf
+
+    def write(self) -> None:
+        """Write every row so far."""
+        if self.path.lower().endswith(".json"):
+            text = json.dumps([{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                                for k, v in r.items()} for r in self.rows], indent=1)
+        else:
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator="\n")
+            w.writerow(self.fields)
+            for r in self.rows:
+                w.writerow(["" if r[k] is None else repr(r[k]) if isinstance(r[k], float) else r[k]
+                            for k in self.fields])
+            text = buf.getvalue()
+        atomic_write_text(self.path, text)
+        self._written_at = time.perf_counter()
+
+    def on_event(self, state: TrainingState):
+        if state.event == ev.START:
+            self.fields = self.fields_of(state)
+        elif state.event == ev.DONE:
+            self.write()
+        elif self.due(state):
+            row = self.row(state)
+            self.rows.append({k: row.get(k) for k in self.fields})
+            if time.perf_counter() - self._written_at >= self.every:
+                self.write()
         return None

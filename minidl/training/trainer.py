@@ -67,7 +67,10 @@ class EngineConfig:
     dtype: str = "float32"
     seed: int = 0                             # the one host generator: weights, shuffles, dropout masks
     time_limit: float = math.inf              # seconds (Wolfram TimeGoal)
-    record_example_losses: bool = False       # ITERATION: state.extra["example_losses"] = ℓₙ of the batch (Wolfram)
+    record_example_losses: bool = False       # ITERATION: state.example_losses = ℓₙ of the batch (Wolfram)
+    learn_rate_multipliers: dict[str, float] = field(default_factory=dict)  # array -> × its layer's factor
+    l2_factors: dict[str, float] | None = None  # array -> L2 factor replacing the layers' own (None: the layers')
+    stop_reasons: dict[str, str] = field(default_factory=dict)  # stop kind -> the dialect's wording
     names: dict[str, str] = field(default_factory=dict)  # argument names for error messages (dialect spellings)
 
     def name(self, key: str) -> str:
@@ -92,7 +95,7 @@ class _SigintGuard:
     def _handle(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
+        self.requested = True  # the loop stops after this iteration (stop kind INTERRUPT)
 
     def __exit__(self, *exc):
         if self._previous is not None:
@@ -104,13 +107,15 @@ class Trainer:
     """Trains ``net`` in place on a mini-batch source with an :class:`EngineConfig`, emitting events to observers."""
 
     def __init__(self, net: Network, data, config: EngineConfig, validation_data=None,
-                 observers: list[Observer] | tuple[Observer, ...] = (), settings: dict[str, Any] | None = None):
+                 observers: list[Observer] | tuple[Observer, ...] = (), settings: dict[str, Any] | None = None,
+                 recorder: InfoRecorder | None = None):
         self.net, self.config = net, config
         self.raw_data, self.raw_validation = data, validation_data
-        self.recorder = InfoRecorder(settings)
+        self.recorder = recorder if recorder is not None else InfoRecorder(settings)
         self.observers: list[Observer] = [self.recorder, *observers]
         self.state = TrainingState()
-        self.stop_reason: str | None = None
+        self.stop_kind: str | None = None
+        self.stopped_by: str | None = None           # the observer that asked for the stop
         self._backup: dict[str, Any] | None = None  # device copies of the parameters before the current update
 
     # ================================================================================================ set-up
@@ -158,10 +163,11 @@ class Trainer:
                                              cfg.name("validation_x"), cfg.name("validation_y"), shape,
                                              self.train.n_responses)
         self.n_val = 0 if self.validation is None else len(self.validation)
-        # solver plumbing: per-array factors, frozen arrays, the pre-steps in their order
-        self.lr_factors = net.learn_rate_factors
+        # solver plumbing: per-array factors (the layers', times the config's multipliers), frozen arrays, pre-steps
+        self.lr_factors = {k: f * cfg.learn_rate_multipliers.get(k, 1.0) for k, f in net.learn_rate_factors.items()}
         self.frozen = frozen_names(self.lr_factors)
-        self.pipeline = GradientPipeline(cfg.l2, net.l2_factors, cfg.gradient_threshold,
+        l2_factors = net.l2_factors if cfg.l2_factors is None else {k: cfg.l2_factors.get(k, 0.0) for k in net.params}
+        self.pipeline = GradientPipeline(cfg.l2, l2_factors, cfg.gradient_threshold,
                                          cfg.gradient_threshold_method, cfg.l2_order or cfg.optimizer.l2_order)
         # position: epoch = current (1-based) epoch, next_batch = next batch within it; ipe = epoch complete
         self.epoch, self.next_batch, self.iteration, self.updated = 0, self.ipe, 0, 0
@@ -219,15 +225,12 @@ class Trainer:
         """Train; returns ``(net, info)``.  ``resume``: (manifest, arrays) of a checkpoint to continue exactly."""
         try:
             self._setup(resume)
-            for obs in self.observers:
-                if hasattr(obs, "bind"):
-                    obs.bind(self)
             with _SigintGuard() as guard:
                 self._guard = guard
                 self._start_clock()
                 self._fill_static_state()
                 self._emit(ev.START)
-                if self.stop_reason is None:
+                if self.stop_kind is None:
                     self._loop()
                 self._finish()
         finally:
@@ -247,97 +250,138 @@ class Trainer:
         s.max_iterations = self.ipe * cfg.max_epochs
         s.is_classifier, s.has_validation = self.classifier, self.validation is not None
         s.epoch, s.iteration = self.epoch, self.iteration
+        s.mini_batch_size = cfg.batch_size
         s.time_since_start = self._elapsed()
+        s.weights = self.net.state_arrays          # host copies on request (keep-best, checkpoints of the network)
+        s.snapshot = self.checkpoint_state         # the whole training state on request (checkpoints)
 
     def _emit(self, kind: str) -> None:
+        """Send the event to every observer in order; the first stop request wins (recorded with its observer)."""
         s = self.state
         s.event = kind
         for obs in self.observers:
-            r = obs.on_event(s)
-            if r and kind != ev.DONE and self.stop_reason is None:
-                self.stop_reason = r if isinstance(r, str) else ev.STOPPED_BY_USER
+            request = ev.stop_request(obs.on_event(s))
+            if request is not None and kind != ev.DONE and self.stop_kind is None:
+                self._stop(request.kind, type(obs).__name__)
+
+    def _stop(self, kind: str, by: str | None = None) -> None:
+        self.stop_kind, self.stopped_by = kind, by
+
+    def _start_epoch(self) -> None:
+        """Next epoch: reshuffle when asked, and tell the sources which epoch they serve (``start_epoch``)."""
+        self.epoch, self.next_batch = self.epoch + 1, 0
+        if self.config.shuffle == "every-epoch":
+            self.order = self.rng.permutation(self.n)
+        for source in (self.raw_data, self.raw_validation):
+            if source is not None and hasattr(source, "start_epoch"):
+                source.start_epoch(self.epoch)
 
     def _loop(self) -> None:
         cfg, B = self.config, self.config.batch_size
         total = self.ipe * cfg.max_epochs
+        if self.next_batch < self.ipe:  # resumed mid-epoch: the sources serve the saved epoch
+            for source in (self.raw_data, self.raw_validation):
+                if source is not None and hasattr(source, "start_epoch"):
+                    source.start_epoch(self.epoch)
         while True:
             if self.next_batch >= self.ipe:  # the epoch is complete: next epoch, or done
                 if self.epoch >= cfg.max_epochs:
-                    self.stop_reason = ev.MAX_EPOCHS
+                    self._stop(ev.MAX_EPOCHS)
                     return
-                self.epoch, self.next_batch = self.epoch + 1, 0
-                if cfg.shuffle == "every-epoch":
-                    self.order = self.rng.permutation(self.n)
+                self._start_epoch()
             end = self.ipe * B if cfg.partial_batch == "drop" else self.n
             try:
                 for x, t in self.train.batches(self.order[self.next_batch * B:end], B):
-                    self._iteration(x, t, cfg.schedule(self.epoch, self.iteration + 1, total))
-                    if self.next_batch == self.ipe and self.stop_reason != ev.NON_FINITE:
+                    start = self.next_batch * B
+                    self._iteration(x, t, cfg.schedule(self.epoch, self.iteration + 1, total),
+                                    self.order[start:start + len(x)])
+                    if self.next_batch == self.ipe and self.stop_kind != ev.NON_FINITE:
                         self._emit(ev.EPOCH_END)
-                    if self._guard.requested and self.stop_reason is None:
-                        self.stop_reason = ev.STOPPED_BY_USER
-                    if self.stop_reason is None and self._elapsed() >= cfg.time_limit:
-                        self.stop_reason = ev.TIME_GOAL
-                    if self.stop_reason is not None:
+                    if self._guard.requested and self.stop_kind is None:
+                        self._stop(ev.INTERRUPT)
+                    if self.stop_kind is None and self._elapsed() >= cfg.time_limit:
+                        self._stop(ev.TIME_LIMIT)
+                    if self.stop_kind is not None:
                         return
             except KeyboardInterrupt:  # raised outside the guard (an output function, a thread): stop cleanly
-                self.stop_reason = ev.STOPPED_BY_USER
+                self._stop(ev.INTERRUPT)
                 return
 
-    def _iteration(self, x_host, t_host, lr: float) -> None:
-        """One mini-batch: forward, loss, backward, pre-steps, update, maybe validation; then the events.
-
-        Reported values (loss, accuracy, gradient norm, a finiteness flag) come to the host in one read after the
-        update; if the loss, a gradient or an updated parameter is not finite, the parameters saved before the update
-        are put back and training stops (the last finite network is returned).
-        """
-        net, s, cfg = self.net, self.state, self.config
+    # ================================================================================================ one iteration
+    def _iteration(self, x_host, t_host, lr: float, indices: np.ndarray) -> None:
+        """One mini-batch, as in the module diagram: step, one host read, rollback if not finite, report."""
         self.iteration += 1
         self.next_batch += 1
         x = to_device(x_host, self.device, dtype=self.dtype)
         t = to_device(t_host, self.device, dtype=None if self.classifier else self.dtype)
-        saved_state = {layer.name: dict(layer.state) for layer in net.layers if layer.state}
+        saved_state = {layer.name: dict(layer.state) for layer in self.net.layers if layer.state}
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite values are checked below
-            y = net.forward(x, training=True)
-            loss = net.loss_array(y, t)                     # data loss only (the L2 term is never reported)
-            examples = net.output_layer.example_losses(y, t) if cfg.record_example_losses else None  # ℓₙ, (B,)
-            net.backward(y, t)
-            params, grads = net.params, net.grads
-            xp = get_array_module(y)
-            gnorm = global_norm(grads).astype(loss.dtype)   # audit: ‖∇ data loss‖₂ over all arrays
-            reported = [loss, gnorm]
-            if self.classifier:
-                reported.append((xp.argmax(y, axis=1) == t).sum().astype(loss.dtype))
-            self._save_params(params)
-            self.pipeline(grads, params, skip=self.frozen)              # L2 → clipping (or clipping → L2)
-            cfg.optimizer.step(params, grads, lr, self.lr_factors)      # θ ← step(θ, g, lr·factor_i)
-            if math.isfinite(cfg.weight_clip):
-                clip_weights(params, cfg.weight_clip, skip=self.frozen)
-            ok = None
-            for p in params.values():
-                f = xp.isfinite(p).all()
-                ok = f if ok is None else ok & f
-            reported.append(ok.astype(loss.dtype))
-            packed = xp.stack(reported)
-            if examples is not None:                        # per-example losses travel in the same read
-                packed = xp.concatenate([packed, examples.astype(loss.dtype, copy=False)])
-            packed = to_host(packed)                        # the one host read of the step
-            host = [float(v) for v in packed[:len(reported)]]
-        loss_h, gnorm_h, ok_h = host[0], host[1], host[-1]
+            reported, examples, xp = self._step(x, t, lr)
+            loss_h, gnorm_h, hits_h, ok_h, examples_h = self._read(xp, reported, examples)
         finite = math.isfinite(loss_h) and math.isfinite(gnorm_h) and ok_h == 1.0
         if finite:
             self.updated = self.iteration
         else:
-            self._record_non_finite(grads, params, loss_h, gnorm_h)
-            self._restore_params(params, saved_state)
+            self._record_non_finite(self.net.grads, self.net.params, loss_h, gnorm_h)
+            self._rollback(saved_state)
+        self._report(lr, loss_h, gnorm_h, hits_h, examples_h, indices, finite)
+
+    def _step(self, x, t, lr: float) -> tuple[list, Any, Any]:
+        """forward → data loss → backward → audit norm → L2 / clipping → optimizer step → weight clipping.
+
+        Returns the device values to report ([loss, ‖g‖, (hits), all-finite]), the per-example losses (or None) and
+        the array module; nothing is read to the host here.
+        """
+        net, cfg = self.net, self.config
+        y = net.forward(x, training=True)
+        loss = net.loss_array(y, t)                     # data loss only (the L2 term is never reported)
+        examples = net.output_layer.example_losses(y, t) if cfg.record_example_losses else None  # ℓₙ, (B,)
+        net.backward(y, t)
+        params, grads = net.params, net.grads
+        xp = get_array_module(y)
+        gnorm = global_norm(grads).astype(loss.dtype)   # audit: ‖∇ data loss‖₂ over all arrays
+        reported = [loss, gnorm]
+        if self.classifier:
+            reported.append((xp.argmax(y, axis=1) == t).sum().astype(loss.dtype))
+        self._save_params(params)
+        self.pipeline(grads, params, skip=self.frozen)              # L2 → clipping (or clipping → L2)
+        cfg.optimizer.step(params, grads, lr, self.lr_factors)      # θ ← step(θ, g, lr·factor_i)
+        if math.isfinite(cfg.weight_clip):
+            clip_weights(params, cfg.weight_clip, skip=self.frozen)
+        ok = None
+        for p in params.values():
+            f = xp.isfinite(p).all()
+            ok = f if ok is None else ok & f
+        reported.append(ok.astype(loss.dtype))
+        return reported, examples, xp
+
+    def _read(self, xp, reported: list, examples) -> tuple[float, float, float | None, float, np.ndarray | None]:
+        """The one host read of the step: (loss, ‖g‖, hits or None, all-finite flag, ℓₙ or None)."""
+        packed = xp.stack(reported)
+        if examples is not None:                        # per-example losses travel in the same read
+            packed = xp.concatenate([packed, examples.astype(reported[0].dtype, copy=False)])
+        packed = to_host(packed)
+        k = len(reported)
+        host = [float(v) for v in packed[:k]]
+        hits = host[2] if self.classifier else None
+        return host[0], host[1], hits, host[-1], (np.asarray(packed[k:], dtype=np.float64)
+                                                  if examples is not None else None)
+
+    def _rollback(self, saved_state) -> None:
+        """After a non-finite step: the parameters and layer state of before the update (the last finite network)."""
+        self._restore_params(self.net.params, saved_state)
+
+    def _report(self, lr: float, loss_h: float, gnorm_h: float, hits_h, examples_h, indices: np.ndarray,
+                finite: bool) -> None:
+        """Fill the state record with this iteration's values, validate when due, emit ITERATION (→ VALIDATION)."""
+        s = self.state
         s.epoch, s.iteration, s.base_learn_rate = self.epoch, self.iteration, lr
         s.training_loss, s.gradient_norm = loss_h, gnorm_h
-        if examples is not None:
-            s.extra["example_losses"] = np.asarray(packed[len(reported):], dtype=np.float64)
-        n_b = int(x.shape[0])
+        s.batch_indices, s.batch_size, s.batch_in_epoch = indices, len(indices), self.next_batch
+        s.example_losses = examples_h
         if self.classifier:
-            s.training_accuracy, s.training_rmse = 100.0 * host[2] / n_b, None
-        else:  # RMSE = √(Σ(y−t)²/(B·R)) from the loss (see _rmse)
+            s.training_accuracy, s.training_rmse = 100.0 * hits_h / len(indices), None
+        else:  # RMSE from the loss, as the output layer defines it (see _rmse)
             s.training_accuracy = None
             s.training_rmse = self._rmse(loss_h) if math.isfinite(loss_h) else loss_h
         s.validation_loss = s.validation_accuracy = s.validation_rmse = None
@@ -386,7 +430,7 @@ class Trainer:
                 parameter = name
                 break
         self.state.non_finite = {"iteration": self.iteration, "parameter": parameter, "what": what}
-        self.stop_reason = ev.NON_FINITE
+        self._stop(ev.NON_FINITE)
 
     # ================================================================================================ validation
     def _validate(self) -> tuple[float, float]:
@@ -437,7 +481,9 @@ class Trainer:
                 s.final_validation_accuracy = metric
             else:
                 s.final_validation_rmse = metric
-        s.stop_reason = self.stop_reason or ev.MAX_EPOCHS
+        s.stop_kind = self.stop_kind or ev.MAX_EPOCHS
+        s.stop_reason = cfg.stop_reasons.get(s.stop_kind, s.stop_kind)
+        s.stopped_by = self.stopped_by
         s.output_network_iteration = self.updated
         s.time_since_start = self._elapsed()
         self._emit(ev.DONE)

@@ -190,9 +190,9 @@ class GeneratorSource(MiniBatchSource):
 
     A round is ``ceil(RoundLength / BatchSize)`` batches (Wolfram: f applied enough times for about RoundLength
     examples; one batch per round by default).  The indices the engine asks for are ignored: f makes the data.
-    Until a trainer is bound (shape and class checks, input-normalization statistics) the first batch, made when
-    the source is created, is served again; during training every batch is a fresh call of f with the current
-    round.
+    Until the engine starts the first round (``start_epoch``: shape and class checks, input-normalization
+    statistics) the first batch, made when the source is created, is served again; from then on every batch is a
+    fresh call of f with the round the engine says it serves.
     """
 
     def __init__(self, f: Callable[[dict], Any], batch_size: int, round_length: int | None = None,
@@ -200,7 +200,7 @@ class GeneratorSource(MiniBatchSource):
         self.f, self.batch_size, self.arg = f, int(batch_size), arg
         self.batches_per_round = 1 if round_length is None else max(1, math.ceil(round_length / self.batch_size))
         self.n = self.batches_per_round * self.batch_size
-        self.trainer = None
+        self.round = 0     # the round being served (0: before training)
         self.calls = 0
         self.first = self.call(self.batch_size, 1)
         self.classes = None  # set by the caller for classification (the engine reads it instead of a pass over f)
@@ -212,9 +212,9 @@ class GeneratorSource(MiniBatchSource):
         X, Y = as_arrays(out, f"{self.arg} (the batch f returned for round {round_number})")
         return X, Y
 
-    def bind(self, trainer) -> None:
-        """From now on, batches are fresh calls of f with the trainer's current round."""
-        self.trainer = trainer
+    def start_epoch(self, epoch: int) -> None:
+        """The engine starts round ``epoch``: from now on batches are fresh calls of f with that round."""
+        self.round = int(epoch)
 
     def __len__(self) -> int:
         return self.n
@@ -222,11 +222,11 @@ class GeneratorSource(MiniBatchSource):
     def batches(self, order: np.ndarray, batch_size: int):
         for i in range(0, len(order), batch_size):
             m = min(batch_size, len(order) - i)
-            if self.trainer is None:
+            if self.round == 0:
                 reps = -(-m // len(self.first[0]))
                 yield tuple(np.concatenate([a] * reps)[:m] if reps > 1 else a[:m] for a in self.first)
             else:
-                yield self.call(m, max(int(self.trainer.epoch), 1))
+                yield self.call(m, self.round)
 
     def __repr__(self) -> str:
         return (f"GeneratorSource(f={getattr(self.f, '__qualname__', self.f)!r}, batch_size={self.batch_size}, "

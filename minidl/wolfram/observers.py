@@ -1,21 +1,20 @@
-"""Wolfram's bookkeeping and reporting as engine observers (SEMANTICS §3): nothing here trains.
+"""Wolfram's views of a run and its configurations of the engine's generic observers (docs/semantics-wolfram.md).
 
-- :class:`RoundBook` keeps what the properties need: batch and round losses and measurements, validations,
-  permutations, example losses and the best validation round's weights.
-- :class:`StoppingCriterion` stops training when a measurement stopped improving.
-- :class:`Callback` calls TrainingProgressFunction (which may stop training) or a reporting function.
-- :class:`PrintReport`, :class:`FileReport`, :class:`PanelReport`, :class:`ProgressIndicatorReport`:
-  TrainingProgressReporting.  :class:`NetCheckpointer`: TrainingProgressCheckpointing.
-  :class:`CustomProperty`: the values of a custom property spec.
+Nothing here trains, and no mechanism is written twice: early stopping, keep-best, user functions, checkpoints and
+file logs are the engine's generic observers (:mod:`minidl.training.observers`), configured here with Wolfram's
+rules; round values are views over the engine's :class:`~minidl.training.info.InfoRecorder`.
+
+- :class:`RoundBook`: the measurement dicts of batches, rounds and validations, examples processed, permutations,
+  example losses, and the progress association (:meth:`RoundBook.record`).
+- :class:`BestRound`: TrainedNet's weights (a :class:`~minidl.training.observers.KeepBest`).
+- :func:`stopping_criterion`, :func:`progress_function`, :func:`file_report`, :func:`net_checkpointer`:
+  TrainingStoppingCriterion, TrainingProgressFunction, a reporting file, TrainingProgressCheckpointing.
+- :class:`PrintReport`: TrainingProgressReporting "Print"; :class:`CustomProperty`: a custom property spec.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -24,26 +23,23 @@ from typing import Any
 
 import numpy as np
 
-from minidl._files import atomic_write_text
 from minidl.training import events as ev
-from minidl.training.checkpoint import replace_network, save_network
 from minidl.training.events import Observer, TrainingState
+from minidl.training.info import InfoRecorder
+from minidl.training.observers import Checkpointer, EarlyStopping, FileLog, KeepBest, UserFunction, every_epoch
 
-__all__ = ["REASONS", "reason", "measures", "ProgressInfo", "RoundBook", "StoppingCriterion", "Callback",
-           "PrintReport", "FileReport", "PanelReport", "ProgressIndicatorReport", "NetCheckpointer",
-           "CustomProperty"]
+__all__ = ["REASONS", "reason", "measures", "ProgressInfo", "RoundBook", "BestRound", "stopping_criterion",
+           "progress_function", "PrintReport", "file_report", "net_checkpointer", "CustomProperty"]
 
-MANUAL_STOP = "ManualStop"
-STOPPING_CRITERION = "StoppingCriterion"
-#: Engine stop reasons -> Wolfram's ReasonTrainingStopped.
-REASONS = {ev.MAX_EPOCHS: "MaxTrainingRounds", ev.TIME_GOAL: "TimeGoal", STOPPING_CRITERION: STOPPING_CRITERION,
-           MANUAL_STOP: MANUAL_STOP, ev.STOPPED_BY_USER: "Aborted", ev.OUTPUT_FUNCTION: MANUAL_STOP,
+#: The engine's neutral stop kinds -> Wolfram's ReasonTrainingStopped.
+REASONS = {ev.MAX_EPOCHS: "MaxTrainingRounds", ev.TIME_LIMIT: "TimeGoal", ev.EARLY_STOP: "StoppingCriterion",
+           ev.USER_FUNCTION: "ManualStop", ev.STOP_BUTTON: "ManualStop", ev.INTERRUPT: "Aborted",
            ev.NON_FINITE: "WeightsDiverged"}
 
 
-def reason(engine_reason: str | None) -> str:
-    """Wolfram's ReasonTrainingStopped for an engine stop reason (Ctrl-C: "Aborted")."""
-    return REASONS.get(engine_reason or ev.MAX_EPOCHS, str(engine_reason))
+def reason(kind: str | None) -> str:
+    """Wolfram's ReasonTrainingStopped for a stop kind (Ctrl-C: "Aborted"; a Wolfram word stays as it is)."""
+    return REASONS.get(kind or ev.MAX_EPOCHS, str(kind))
 
 
 def measures(loss: float | None, accuracy_percent: float | None, rmse: float | None,
@@ -83,51 +79,60 @@ class ProgressInfo(dict):
 
 # ================================================================================================ bookkeeping
 class RoundBook(Observer):
-    """Records batches, rounds and validations; keeps the weights of the best validation round (SEMANTICS §3).
+    """Wolfram's bookkeeping of a run: measurement dicts of batches, rounds and validations, examples processed,
+    permutations and example losses; losses, rates, times and round positions are views over the engine's
+    ``recorder`` (its per-iteration series and per-epoch aggregates).
 
-    Batch loss = mean over the batch (the engine's); round loss = mean of the round's batch losses; round
-    measurements likewise; validation values are exact over the whole validation set.  ``best_key`` maps a
-    validation's measurements to a tuple, lower is better (classification: (ErrorRate, Loss); else (Loss,)).
+    Batch loss = mean over the batch (the engine's); round loss = mean of the round's batch losses (the recorder's
+    per-epoch aggregate); round measurements likewise; validation values are exact over the whole validation set.
     """
 
-    def __init__(self, *, is_classifier: bool, names: list[str], best_key: Callable[[dict], tuple] | None,
+    def __init__(self, recorder: InfoRecorder, *, is_classifier: bool, names: list[str],
                  index_map: np.ndarray | None = None, n_rows: int | None = None, record_permutation: bool = False,
-                 record_example_losses: bool = False, sources: tuple = (), make_net: Callable[[], Any] | None = None):
-        self.is_classifier, self.names, self.best_key = is_classifier, names, best_key
+                 record_example_losses: bool = False, make_net: Callable[[], Any] | None = None):
+        self.recorder, self.is_classifier, self.names = recorder, is_classifier, names
         self.index_map, self.n_rows = index_map, n_rows
         self.record_permutation, self.record_example_losses = record_permutation, record_example_losses
-        self.sources, self.make_net = sources, make_net
-        self.trainer = None
-        self.batch_losses: list[float] = []
+        self.make_net = make_net
         self.batch_sizes: list[int] = []
-        self.batch_rounds: list[int] = []
-        self.rates: list[float] = []
-        self.times: list[float] = []
         self.batch_measures: list[dict[str, float]] = []
-        self.round_losses: list[float] = []
         self.round_measures: list[dict[str, float]] = []
-        self.round_positions: list[int] = []
         self.validation_measures: list[dict[str, float]] = []
         self.validation_positions: list[int] = []
         self.validation_rounds: list[int] = []
         self.permutation: list[np.ndarray] = []
         self.example_losses: list[np.ndarray] = []
-        self.best: tuple | None = None
-        self.best_round: int | None = None
-        self.best_arrays: dict[str, np.ndarray] | None = None
         self.stop_reason: str | None = None
         self.elapsed = 0.0
         self.examples = 0                      # examples processed so far (Σ batch sizes)
         self.max_rounds = self.batches_per_round = self.batch_size = 0
         self._round_start = 0
 
-    def bind(self, trainer) -> None:
-        """The engine hands over the trainer before START: its data order and network are read here."""
-        self.trainer = trainer
-        for source in self.sources:
-            source.bind(trainer)
+    # -- views over the engine's record
+    @property
+    def batch_losses(self) -> list[float]:
+        return self.recorder.series["training_loss"]
 
-    # -- the latest values, for progress records and the stopping criterion
+    @property
+    def batch_rounds(self) -> list[int]:
+        return self.recorder.series["epoch"]
+
+    @property
+    def rates(self) -> list[float]:
+        return self.recorder.series["base_learn_rate"]
+
+    @property
+    def times(self) -> list[float]:
+        return self.recorder.series["time_since_start"]
+
+    @property
+    def round_losses(self) -> list[float]:
+        return self.recorder.epoch_values("epoch_training_loss")
+
+    @property
+    def round_positions(self) -> list[int]:
+        return self.recorder.epoch_values("epoch_end_iteration")
+
     @property
     def round_loss(self) -> float | None:
         return self.round_losses[-1] if self.round_losses else None
@@ -136,50 +141,19 @@ class RoundBook(Observer):
     def validation_loss(self) -> float | None:
         return self.validation_measures[-1]["Loss"] if self.validation_measures else None
 
-    def on_event(self, state: TrainingState):
-        kind = state.event
-        if kind == ev.START:
-            self.batches_per_round, self.max_rounds = state.iterations_per_epoch, state.max_epochs
-            self.batch_size = self.trainer.config.batch_size if self.trainer is not None else 0
-        elif kind == ev.ITERATION:
-            self._batch(state)
-        elif kind == ev.VALIDATION:
-            m = measures(state.validation_loss, state.validation_accuracy, state.validation_rmse, self.is_classifier)
-            self.validation_measures.append(m)
-            self.validation_positions.append(state.iteration)
-            self.validation_rounds.append(state.epoch)
-            if self.best_key is not None and self.trainer is not None:
-                key = self.best_key(m)
-                if self.best is None or key < self.best:  # strictly better: ties keep the earlier round
-                    self.best, self.best_round = key, state.epoch
-                    self.best_arrays = self.trainer.net.state_arrays()  # host copies of the weights
-        elif kind == ev.EPOCH_END:
-            batch = self.batch_measures[self._round_start:]
-            self.round_losses.append(float(np.mean(self.batch_losses[self._round_start:])))  # mean of batch losses
-            self.round_measures.append({k: float(np.mean([b[k] for b in batch])) for k in batch[0]})
-            self.round_positions.append(state.iteration)
-            self._round_start = len(self.batch_losses)
-        elif kind == ev.DONE:
-            self.stop_reason, self.elapsed = state.stop_reason, state.time_since_start
-        return None
+    def on_start(self, state: TrainingState):
+        self.batches_per_round, self.max_rounds = state.iterations_per_epoch, state.max_epochs
+        self.batch_size = state.mini_batch_size
 
-    def _batch(self, state: TrainingState) -> None:
-        self.batch_losses.append(float(state.training_loss))
-        self.batch_rounds.append(state.epoch)
-        self.rates.append(float(state.base_learn_rate))
-        self.times.append(float(state.time_since_start))
+    def on_iteration(self, state: TrainingState):
         self.batch_measures.append(measures(state.training_loss, state.training_accuracy, state.training_rmse,
                                             self.is_classifier))
-        tr = self.trainer
-        size = self.batch_size
-        if tr is not None:
-            start = (tr.next_batch - 1) * self.batch_size          # the batch's slice of this round's order
-            size = min(self.batch_size, tr.n - start)
-        self.batch_sizes.append(int(size))
-        self.examples += int(size)
-        if tr is None or not (self.record_permutation or self.record_example_losses):
+        size = int(state.batch_size)
+        self.batch_sizes.append(size)
+        self.examples += size
+        if not (self.record_permutation or self.record_example_losses):
             return
-        idx = np.asarray(tr.order[start:start + size], dtype=np.int64)
+        idx = np.asarray(state.batch_indices, dtype=np.int64)
         if self.index_map is not None:
             idx = self.index_map[idx]                              # positions in the data as given
         if self.record_permutation:
@@ -187,7 +161,21 @@ class RoundBook(Observer):
         if self.record_example_losses:
             while len(self.example_losses) < state.epoch:
                 self.example_losses.append(np.full(self.n_rows, np.nan))
-            self.example_losses[state.epoch - 1][idx] = state.extra["example_losses"]
+            self.example_losses[state.epoch - 1][idx] = state.example_losses
+
+    def on_validation(self, state: TrainingState):
+        self.validation_measures.append(measures(state.validation_loss, state.validation_accuracy,
+                                                 state.validation_rmse, self.is_classifier))
+        self.validation_positions.append(state.iteration)
+        self.validation_rounds.append(state.epoch)
+
+    def on_epoch_end(self, state: TrainingState):
+        batch = self.batch_measures[self._round_start:]
+        self.round_measures.append({k: float(np.mean([b[k] for b in batch])) for k in batch[0]})
+        self._round_start = len(self.batch_measures)
+
+    def on_done(self, state: TrainingState):
+        self.stop_reason, self.elapsed = state.stop_reason, state.time_since_start
 
     # -- views for the properties and reports
     def lists(self, which: str) -> list[dict[str, float]]:
@@ -203,9 +191,8 @@ class RoundBook(Observer):
         elapsed = state.time_since_start
         progress = min(it / total, 1.0)
         examples = self.examples
-        tr = self.trainer
         return ProgressInfo({
-            "AbsoluteBatch": it, "Batch": (tr.next_batch if tr is not None else it) if it else 0,
+            "AbsoluteBatch": it, "Batch": state.batch_in_epoch if it else 0,
             "Round": state.epoch, "MaxTrainingRounds": state.max_epochs, "BatchesPerRound": self.batches_per_round,
             "BatchSize": self.batch_size, "TotalBatches": state.max_iterations,
             "BatchLoss": self.batch_losses[-1] if self.batch_losses else None, "RoundLoss": self.round_loss,
@@ -222,40 +209,31 @@ class RoundBook(Observer):
         }, self.make_net)
 
 
+class BestRound(KeepBest):
+    """TrainedNet: the weights of the best validation round, ``best_key`` over Wolfram's measurement dict of each
+    validation (lower is better; ties keep the earlier round)."""
+
+    def __init__(self, best_key: Callable[[dict], tuple], is_classifier: bool):
+        super().__init__(lambda s: best_key(measures(s.validation_loss, s.validation_accuracy, s.validation_rmse,
+                                                     is_classifier)))
+
+    @property
+    def best_round(self) -> int | None:
+        return self.best_epoch
+
+
 # ================================================================================================ stopping
-class StoppingCriterion(Observer):
-    """TrainingStoppingCriterion: checked at each validation (else at each round end).
-
-    A check improves when the measurement beats the best so far by more than AbsoluteChange (or by more than
-    RelativeChange·|best|); checks in the first InitialPatience rounds never count as failures; training stops at
-    the first failed check after Patience consecutive failed checks (Patience 0: the first failure stops).
-    """
-
-    def __init__(self, spec: dict[str, Any], book: RoundBook, on_validation: bool):
-        self.spec, self.book, self.on_validation = spec, book, on_validation
-        self.maximize = spec["Criterion"] == "Accuracy"
-        self.best: float | None = None
-        self.failures = 0
-
-    def improved(self, value: float) -> bool:
-        """Whether ``value`` improves on the best by more than the change threshold."""
-        if self.best is None:
-            return True
-        gain = value - self.best if self.maximize else self.best - value      # > 0: better
-        need = max(self.spec["AbsoluteChange"], self.spec["RelativeChange"] * abs(self.best))
-        return gain > need
-
-    def on_event(self, state: TrainingState):
-        due = ev.VALIDATION if self.on_validation else ev.EPOCH_END
-        if state.event != due:
-            return None
-        rows = self.book.validation_measures if self.on_validation else self.book.round_measures
-        value = rows[-1][self.spec["Criterion"]]
-        if self.improved(value):
-            self.best, self.failures = value, 0
-        elif state.epoch > self.spec["InitialPatience"]:
-            self.failures += 1
-        return STOPPING_CRITERION if self.failures > self.spec["Patience"] else None
+def stopping_criterion(spec: dict[str, Any], book, on_validation: bool) -> EarlyStopping:
+    """TrainingStoppingCriterion as the engine's early stopping: checked at each validation (else at each round end)
+    on the criterion's measurement; improved when it beats the best by more than AbsoluteChange (or
+    RelativeChange·|best|); checks in the first InitialPatience rounds never count as failures; training stops after
+    more than Patience consecutive failed checks (so the engine's patience is Patience + 1)."""
+    rows = (lambda: book.validation_measures) if on_validation else (lambda: book.round_measures)
+    return EarlyStopping(lambda s: rows()[-1][spec["Criterion"]], spec["Patience"] + 1,
+                         event=ev.VALIDATION if on_validation else ev.EPOCH_END,
+                         mode="max" if spec["Criterion"] == "Accuracy" else "min",
+                         absolute_change=spec["AbsoluteChange"], relative_change=spec["RelativeChange"],
+                         initial_patience=spec["InitialPatience"], key="stopping_criterion")
 
 
 # ================================================================================================ callbacks
@@ -268,23 +246,19 @@ def _due(interval, state: TrainingState) -> bool:
     return interval == "Round" or state.epoch % interval == 0
 
 
-class Callback(Observer):
+def progress_function(f: Callable[[ProgressInfo], Any], interval, book: RoundBook, can_stop: bool,
+                      arg: str) -> UserFunction:
     """Calls ``f(progress_info)`` at its interval.  TrainingProgressFunction (``can_stop``): returning
     "StopTraining" or True stops training ("ManualStop"); a reporting function's result is ignored."""
-
-    def __init__(self, f: Callable[[ProgressInfo], Any], interval, book: RoundBook, can_stop: bool, arg: str):
-        self.f, self.interval, self.book, self.can_stop, self.arg = f, interval, book, can_stop, arg
-
-    def on_event(self, state: TrainingState):
-        if not _due(self.interval, state):
-            return None
-        result = self.f(self.book.record(state))
-        if not self.can_stop or result is None or result is False:
-            return None
+    def wants_stop(fn, result) -> bool:
+        if result is None or result is False:
+            return False
         if result is True or (isinstance(result, str) and result == "StopTraining"):
-            return MANUAL_STOP
-        raise TypeError(f"{self.arg}: {getattr(self.f, '__qualname__', self.f)!r} returned {result!r}; allowed: "
+            return True
+        raise TypeError(f"{arg}: {getattr(fn, '__qualname__', fn)!r} returned {result!r}; allowed: "
                         "'StopTraining' (or True) to stop, None or False to go on")
+
+    return UserFunction([f], book.record, lambda s: _due(interval, s), wants_stop if can_stop else None)
 
 
 # ================================================================================================ reports
@@ -350,8 +324,8 @@ class PrintReport(Observer):
         elif state.event == ev.DONE:
             if self._last_state is not None and self._printed_iteration != self._last_state.iteration:
                 self._row(self._last_state)
-            why = reason(state.stop_reason)
-            self._print("Training complete." if why == "MaxTrainingRounds" else f"Training stopped: {why}.")
+            done = state.stop_kind == ev.MAX_EPOCHS
+            self._print("Training complete." if done else f"Training stopped: {state.stop_reason}.")
         else:
             if state.event == ev.ITERATION:
                 self._last_state = state.copy()
@@ -365,129 +339,40 @@ class PrintReport(Observer):
         return None
 
 
-class FileReport(Observer):
+def file_report(path: str, book: RoundBook, interval="Round") -> FileLog:
     """TrainingProgressReporting to a .csv or .json file: one row per interval (default each round), rewritten
     atomically at most every 2 s and at the end."""
+    def fields(state: TrainingState) -> list[str]:
+        out = ["Round", "AbsoluteBatch", "TimeElapsed", "LearningRate", "BatchLoss", "RoundLoss"]
+        out += [f"Round{n}" for n in book.names[1:]]
+        if state.has_validation:
+            out += ["ValidationLoss"] + [f"Validation{n}" for n in book.names[1:]]
+        return out
 
-    WRITE_SECONDS = 2.0
-
-    def __init__(self, path: str, book: RoundBook, interval="Round"):
-        self.path, self.book, self.interval = path, book, interval
-        self.rows: list[dict[str, Any]] = []
-        self._written_at = -math.inf
-        self._fields: list[str] = []
-
-    def _fields_for(self, has_validation: bool) -> list[str]:
-        fields = ["Round", "AbsoluteBatch", "TimeElapsed", "LearningRate", "BatchLoss", "RoundLoss"]
-        fields += [f"Round{n}" for n in self.book.names[1:]]
-        if has_validation:
-            fields += ["ValidationLoss"] + [f"Validation{n}" for n in self.book.names[1:]]
-        return fields
-
-    def _add(self, state: TrainingState) -> None:
-        rec = self.book.record(state)
-        row = {k: rec[k] for k in ("Round", "AbsoluteBatch", "TimeElapsed", "LearningRate", "BatchLoss",
+    def row(state: TrainingState) -> dict[str, Any]:
+        rec = book.record(state)
+        out = {k: rec[k] for k in ("Round", "AbsoluteBatch", "TimeElapsed", "LearningRate", "BatchLoss",
                                    "RoundLoss", "ValidationLoss")}
-        for n in self.book.names[1:]:
-            row[f"Round{n}"] = (rec["RoundMeasurements"] or {}).get(n)
-            row[f"Validation{n}"] = (rec["ValidationMeasurements"] or {}).get(n)
-        self.rows.append({k: row.get(k) for k in self._fields})
+        for n in book.names[1:]:
+            out[f"Round{n}"] = (rec["RoundMeasurements"] or {}).get(n)
+            out[f"Validation{n}"] = (rec["ValidationMeasurements"] or {}).get(n)
+        return out
 
-    def write(self) -> None:
-        """Write every row so far."""
-        if self.path.lower().endswith(".json"):
-            text = json.dumps([{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                                for k, v in r.items()} for r in self.rows], indent=1)
-        else:
-            buf = io.StringIO()
-            w = csv.writer(buf, lineterminator="\n")
-            w.writerow(self._fields)
-            for r in self.rows:
-                w.writerow(["" if r[k] is None else repr(r[k]) if isinstance(r[k], float) else r[k]
-                            for k in self._fields])
-            text = buf.getvalue()
-        atomic_write_text(self.path, text)
-        self._written_at = time.perf_counter()
-
-    def on_event(self, state: TrainingState):
-        if state.event == ev.START:
-            self._fields = self._fields_for(state.has_validation)
-        elif state.event == ev.DONE:
-            self.write()
-        elif _due(self.interval, state):
-            self._add(state)
-            if time.perf_counter() - self._written_at >= self.WRITE_SECONDS:
-                self.write()
-        return None
-
-
-class PanelReport(Observer):
-    """TrainingProgressReporting "Panel": the live training-progress figure (minidl.reporting.figure); its Stop
-    button stops training with "ManualStop"."""
-
-    def __init__(self, settings: dict[str, Any], plots_file: str | None = None):
-        from minidl.reporting.figure import TrainingProgressFigure
-
-        self.figure = TrainingProgressFigure(plots_file=plots_file, settings=settings)
-
-    def on_event(self, state: TrainingState):
-        result = self.figure.on_event(state)
-        return MANUAL_STOP if result else None
-
-    def close(self) -> None:
-        self.figure.close()
-
-
-class ProgressIndicatorReport(Observer):
-    """TrainingProgressReporting "ProgressIndicator": the tqdm progress bar of minidl.reporting.progress_bar (on
-    standard error when it is a terminal or in a notebook; ``file`` and ``force`` as ProgressBar takes them)."""
-
-    def __init__(self, file=None, force: bool = False):
-        try:
-            from minidl.reporting.progress_bar import ProgressBar
-        except ImportError as e:
-            raise ImportError("TrainingProgressReporting 'ProgressIndicator' needs minidl.reporting.progress_bar "
-                              f"(tqdm): {e}") from e
-        self.bar = ProgressBar(file=file, force=force, desc="NetTrain")
-
-    def on_event(self, state: TrainingState):
-        result = self.bar.on_event(state)
-        return MANUAL_STOP if result else None
-
-    def close(self) -> None:
-        self.bar.close()
+    return FileLog(path, row, lambda s: _due(interval, s), fields, every=2.0)
 
 
 # ================================================================================================ checkpoints
-class NetCheckpointer(Observer):
+def net_checkpointer(kind: str, path: str, interval: int, make_net: Callable[[], Any],
+                     book: RoundBook) -> Checkpointer:
     """TrainingProgressCheckpointing: every ``interval`` rounds, the network being trained (as NetTrain returns
     it) saved in the engine's safe format (a folder with manifest.json and arrays.npz; read with
-    ``minidl.load_network``).  "File": one path, replaced each time; "Directory": a new folder each time, named
-    ``<date>T<time>_round<r>_batch<b>_loss<l>``."""
+    ``minidl.load_network``).  "File": one path, replaced atomically each time; "Directory": a new folder each
+    time, named ``<date>T<time>_round<r>_batch<b>_loss<l>``."""
+    def name(state: TrainingState) -> str:
+        return (f"{datetime.now():%Y-%m-%dT%H-%M-%S}_round{state.epoch:05d}_batch{state.iteration:07d}_"
+                f"loss{book.round_loss:.3e}")
 
-    def __init__(self, kind: str, path: str, interval: int, make_net: Callable[[], Any], book: RoundBook):
-        self.kind, self.path, self.interval, self.make_net, self.book = kind, path, interval, make_net, book
-        self.files: list[str] = []
-
-    def on_event(self, state: TrainingState):
-        if state.event != ev.EPOCH_END or state.epoch % self.interval:
-            return None
-        net = self.make_net()
-        if self.kind == "Directory":
-            loss = self.book.round_loss
-            name = (f"{datetime.now():%Y-%m-%dT%H-%M-%S}_round{state.epoch:05d}_batch{state.iteration:07d}_"
-                    f"loss{loss:.3e}")
-            target, k = os.path.join(self.path, name), 1
-            while os.path.exists(target):
-                k += 1
-                target = os.path.join(self.path, f"{name}__{k}")
-            self.files.append(save_network(net, target))
-        else:
-            target = os.path.abspath(self.path)
-            replace_network(net, target)
-            if target not in self.files:
-                self.files.append(target)
-        return None
+    return Checkpointer(path, every_epoch(interval), name, network=make_net, replace=kind == "File")
 
 
 # ================================================================================================ custom properties

@@ -14,7 +14,6 @@ value given and what is allowed.  Values Wolfram accepts but minidl has not buil
 
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
 import os
@@ -23,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from minidl._checks import check_choice
+from minidl._checks import ArgNames, check_choice, check_positive_int, did_you_mean
 from minidl.errors import NotSupportedYetError
-from minidl.optim import make_optimizer
+from minidl.optim import SGD, Adam, CenteredRMSProp, SignSGD, register_method
 from minidl.optim.base import Optimizer
 
-__all__ = ["Automatic", "All", "OPTIONS", "WOLFRAM_NAMES", "Names", "method_spec", "make_method_optimizer",
+__all__ = ["Automatic", "All", "OPTIONS", "WOLFRAM_NAMES", "ARG_NAMES", "method_spec", "make_method_optimizer",
            "DEFAULT_LEARNING_RATE", "METHOD_SUBOPTIONS", "COMMON_SUBOPTIONS", "MEASUREMENTS", "automatic_batch_size",
            "automatic_rounds", "camel_keys", "choice", "interval_spec", "positive_int", "positive_real",
            "NotSupportedYetError"]
@@ -88,14 +87,8 @@ def camel_keys(mapping: Mapping, arg: str) -> dict[str, Any]:
     return {(_SUB_SNAKE.get(k, k) if isinstance(k, str) else k): v for k, v in mapping.items()}
 
 
-class Names:
-    """How options are spelled in messages: Wolfram's names (NetTrain) or snake_case (net_train)."""
-
-    def __init__(self, wolfram: bool):
-        self.wolfram = wolfram
-
-    def __call__(self, snake: str) -> str:
-        return OPTIONS[snake][0] if self.wolfram and snake in OPTIONS else snake
+#: How NetTrain's messages spell the options (Wolfram's names); net_train's use snake_case (``ArgNames()``).
+ARG_NAMES = ArgNames({s: w for s, (w, _) in OPTIONS.items()})
 
 
 # ------------------------------------------------------------------------------------------------ small checks
@@ -110,10 +103,8 @@ def choice(arg: str, value, allowed: tuple[str, ...]) -> str:
 
 
 def positive_int(arg: str, value) -> int:
-    """An integer ≥ 1 (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{arg}: got {value!r}; allowed: a positive integer")
-    return int(value)
+    """An integer ≥ 1 (not a bool); any wrong value is a ValueError (as Wolfram reports an invalid option value)."""
+    return check_positive_int(arg, value, wrong_type=ValueError)
 
 
 def positive_real(arg: str, value, allow_zero: bool = False) -> float:
@@ -139,13 +130,14 @@ def interval_spec(arg: str, value, default):
 
 def unknown_key(arg: str, key, allowed) -> ValueError:
     """The error for an unknown sub-option key, with the closest allowed spellings."""
-    close = difflib.get_close_matches(str(key), list(allowed), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ValueError(f"{arg}: unknown sub-option {key!r}{hint}; allowed: {', '.join(map(repr, allowed))}")
+    return ValueError(f"{arg}: unknown sub-option {key!r}{did_you_mean(str(key), allowed)}; allowed: "
+                      f"{', '.join(map(repr, allowed))}")
 
 
 # ------------------------------------------------------------------------------------------------ Method
 METHODS = ("ADAM", "RMSProp", "SGD", "SignSGD")
+#: Wolfram's method names -> the optimizer classes (Wolfram's defaults: METHOD_SUBOPTIONS below).
+METHOD_CLASSES = {"ADAM": Adam, "RMSProp": CenteredRMSProp, "SGD": SGD, "SignSGD": SignSGD}
 #: Method-specific sub-options and their defaults (SEMANTICS §3).
 METHOD_SUBOPTIONS: dict[str, dict[str, float]] = {
     "ADAM": {"Beta1": 0.9, "Beta2": 0.999, "Epsilon": 1e-5},
@@ -156,6 +148,8 @@ METHOD_SUBOPTIONS: dict[str, dict[str, float]] = {
 #: Sub-options of every method and their defaults (Automatic schedule: polynomial for SGD, none for the others).
 COMMON_SUBOPTIONS: dict[str, Any] = {"LearningRateSchedule": Automatic, "L2Regularization": None,
                                      "GradientClipping": None, "WeightClipping": None}
+for _name, _cls in METHOD_CLASSES.items():  # make_optimizer("ADAM") etc. with Wolfram's defaults
+    register_method(_name, _cls, {"epsilon": 1e-5} if _name == "ADAM" else None)
 #: LearningRate Automatic per method.
 DEFAULT_LEARNING_RATE = {"ADAM": 0.001, "RMSProp": 0.001, "SGD": 0.01, "SignSGD": 0.01}
 #: Wolfram sub-option -> the optimizer class's argument.
@@ -199,7 +193,7 @@ def make_method_optimizer(name: str, subs: Mapping[str, Any], arg: str = "Method
         elif isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
             raise ValueError(f"{where}: got {value!r}; allowed: a number in [0, 1)")
         hyper[_HYPER[key]] = float(value)
-    return make_optimizer(name, **hyper)
+    return METHOD_CLASSES[name](**hyper)
 
 
 # ------------------------------------------------------------------------------------------------ measurements
@@ -392,9 +386,6 @@ def reporting(value, arg: str) -> list[tuple[str, Any, Any]]:
 
 
 def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+    from minidl.reporting.progress_bar import in_notebook
+
+    return in_notebook()

@@ -10,20 +10,21 @@ every round; validation after every ``Interval`` rounds; batch-norm statistics a
 
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from minidl._checks import ArgNames, did_you_mean
 from minidl.backend import Device, get_device
 from minidl.layers.base import Layer
 from minidl.network import Network, copy_network
 from minidl.optim import ConstantSchedule, FunctionSchedule, PolynomialSchedule
 from minidl.training.data import ArraySource, check_labels, is_source, sorted_classes, source_classes
+from minidl.training.info import InfoRecorder
 from minidl.training.trainer import EngineConfig, Trainer
 from minidl.wolfram import observers as obs
 from minidl.wolfram import options as opt
@@ -37,7 +38,7 @@ from minidl.wolfram.data import (
     split_scaled,
 )
 from minidl.wolfram.losses import choose_loss
-from minidl.wolfram.options import OPTIONS, WOLFRAM_NAMES, Names, NotSupportedYetError, is_automatic
+from minidl.wolfram.options import OPTIONS, WOLFRAM_NAMES, NotSupportedYetError, is_automatic
 from minidl.wolfram.results import (
     EXPENSIVE,
     PROPERTIES,
@@ -76,7 +77,7 @@ def NetTrain(net, data, prop=None, **options):
                                   f" (net_train takes snake_case; NetTrain takes {OPTIONS[key][0]!r})"
                                   if key in OPTIONS else "")
         snake[WOLFRAM_NAMES[key]] = value
-    return _train(net, data, prop, snake, Names(wolfram=True), "NetTrain", options)
+    return _train(net, data, prop, snake, opt.ARG_NAMES, "NetTrain", options)
 
 
 def net_train(net, data, prop=None, **options):
@@ -90,13 +91,11 @@ def net_train(net, data, prop=None, **options):
             raise _unknown_option("net_train", key, list(OPTIONS),
                                   f" (that is NetTrain's spelling; net_train takes {WOLFRAM_NAMES[key]!r})"
                                   if key in WOLFRAM_NAMES else "")
-    return _train(net, data, prop, dict(options), Names(wolfram=False), "net_train", options)
+    return _train(net, data, prop, dict(options), ArgNames(), "net_train", options)
 
 
 def _unknown_option(func: str, key: str, allowed: list[str], hint: str) -> TypeError:
-    close = difflib.get_close_matches(key, allowed, n=1)
-    if not hint and close:
-        hint = f" (did you mean {close[0]!r}?)"
+    hint = hint or did_you_mean(key, allowed)
     return TypeError(f"{func}: unknown option {key!r}{hint}; allowed: {', '.join(allowed)}")
 
 
@@ -116,27 +115,22 @@ class _NetParts:
 
     train: Network
     attached: bool                                   # True: NetTrain attached the last layer (the loss)
-    factors: dict[str, tuple[dict, dict]] = field(default_factory=dict)  # layer -> (learn-rate, L2) as given
 
     def returned(self) -> Network:
-        """A copy at the current weights: the input's layers (no attached loss), its factors as given."""
+        """A copy at the current weights: the input's layers (no attached loss; factors as given, since NetTrain's
+        multipliers reach the engine through its config, not the layers)."""
         dup = self.train.copy()
-        out = _rebuilt(dup.layers[:-1] if self.attached else dup.layers, dup)
-        for layer in out.layers:
-            lr, l2 = self.factors[layer.name]
-            layer.learn_rate_factors, layer.l2_factors = dict(lr), dict(l2)
-        return out
+        return _rebuilt(dup.layers[:-1] if self.attached else dup.layers, dup)
 
 
-def _network(net, loss_spec, name: Names) -> _NetParts:
+def _network(net, loss_spec, name: ArgNames) -> _NetParts:
     train = copy_network(net, "net")
     loss = choose_loss(train.layers, loss_spec, name("loss_function"))
-    factors = {layer.name: (dict(layer.learn_rate_factors), dict(layer.l2_factors)) for layer in train.layers}
     if loss is None:
-        return _NetParts(train, False, factors)
+        return _NetParts(train, False)
     if any(layer.name == loss.name for layer in train.layers):
         loss.name = None  # named like its kind instead
-    return _NetParts(_rebuilt(train.layers + [loss], train), True, factors)
+    return _NetParts(_rebuilt(train.layers + [loss], train), True)
 
 
 def _part_values(spec, net: Network, arg: str, default: float) -> dict[str, float]:
@@ -207,7 +201,7 @@ def _generator(spec, batch_size: int, arg: str) -> GeneratorSource:
     return GeneratorSource(f, batch_size, round_length, arg)
 
 
-def _training_data(data, validation, batch_size: int | None, seed: int, name: Names) -> _Data:
+def _training_data(data, validation, batch_size: int | None, seed: int, name: ArgNames) -> _Data:
     arg = "data"
     if isinstance(data, str):
         X, Y = named_dataset(data, "train", arg)
@@ -238,7 +232,7 @@ def _training_data(data, validation, batch_size: int | None, seed: int, name: Na
     return _Data(src, "arrays", len(src), index_map, n_rows, held, summary)
 
 
-def _validation_data(spec, d: _Data, data, batch_size: int, name: Names):
+def _validation_data(spec, d: _Data, data, batch_size: int, name: ArgNames):
     arg = name("validation_set")
     if spec is None:
         return None
@@ -287,162 +281,262 @@ def _seconds_per_batch(parts: _NetParts, d: _Data, batch_size: int, make_config,
     return float((t[-1] - t[0]) / (len(t) - 1)) if len(t) > 1 else float(t[0])
 
 
-# ================================================================================================ the run
-def _train(net, data, prop, options: dict[str, Any], name: Names, call: str, given: dict[str, Any]):
-    o = {k: options.get(k, default) for k, (_, default) in OPTIONS.items()}
-    shape, items = parse_props(prop)
-    wanted = {i for i in items if isinstance(i, str)}
-    customs = [i for i in items if isinstance(i, dict)]
+# ================================================================================================ the run, in stages
+@dataclass
+class _Settings:
+    """The options that need neither the net nor the data, checked (stage 1)."""
 
-    # -- options that need neither the net nor the data
+    method: str
+    subs: dict[str, Any]
+    device: Device
+    dtype: str
+    seed: int
+    time_goal: float | None
+    rounds: int | None
+    batch_size: int | None
+    rate: float
+    criterion: dict[str, Any] | None
+    reporters: list
+    progress_fn: tuple | None
+    checkpoints: tuple | None
+    schedule: Any
+    gclip: float
+    wclip: float
+    loss_spec: Any
+    measurements_spec: Any
+    multipliers_spec: Any
+    validation_spec: Any
+
+
+def _parse_options(o: dict[str, Any], name: ArgNames) -> _Settings:
     for key in ("training_update_schedule", "performance_goal"):
         if not is_automatic(o[key]):
             raise NotSupportedYetError(f"{name(key)}: got {o[key]!r}; not supported yet (only 'Automatic')")
     method, subs = opt.method_spec(o["method"], name("method"))
     opt.make_method_optimizer(method, subs, name("method"))               # checks the sub-option values now
     device = _device(o["target_device"], name("target_device"))
-    dtype = opt.precision(o["working_precision"], device.name, name("working_precision"))
-    seed = opt.seed(o["random_seeding"], name("random_seeding"))
-    time_goal = None if is_automatic(o["time_goal"]) else opt.positive_real(name("time_goal"), o["time_goal"])
-    rounds = None if is_automatic(o["max_training_rounds"]) else opt.positive_int(
-        name("max_training_rounds"), o["max_training_rounds"])
-    batch_size = None if is_automatic(o["batch_size"]) else opt.positive_int(name("batch_size"), o["batch_size"])
     rate = opt.DEFAULT_LEARNING_RATE[method] if is_automatic(o["learning_rate"]) else opt.positive_real(
         name("learning_rate"), o["learning_rate"])
-    criterion = opt.stopping_criterion(o["training_stopping_criterion"], name("training_stopping_criterion"))
-    reporters = opt.reporting(o["training_progress_reporting"], name("training_progress_reporting"))
-    progress_fn = opt.function_with_interval(o["training_progress_function"], name("training_progress_function"),
-                                             "Batch")
-    checkpoints = opt.checkpointing(o["training_progress_checkpointing"], name("training_progress_checkpointing"))
-    schedule = _schedule(subs.get("LearningRateSchedule", opt.Automatic), method, rate, name("method"))
-    gclip = _clip(subs.get("GradientClipping"), f"{name('method')} 'GradientClipping'")
-    wclip = _clip(subs.get("WeightClipping"), f"{name('method')} 'WeightClipping'")
+    return _Settings(
+        method=method, subs=subs, device=device,
+        dtype=opt.precision(o["working_precision"], device.name, name("working_precision")),
+        seed=opt.seed(o["random_seeding"], name("random_seeding")),
+        time_goal=None if is_automatic(o["time_goal"]) else opt.positive_real(name("time_goal"), o["time_goal"]),
+        rounds=None if is_automatic(o["max_training_rounds"]) else opt.positive_int(
+            name("max_training_rounds"), o["max_training_rounds"]),
+        batch_size=None if is_automatic(o["batch_size"]) else opt.positive_int(name("batch_size"), o["batch_size"]),
+        rate=rate,
+        criterion=opt.stopping_criterion(o["training_stopping_criterion"], name("training_stopping_criterion")),
+        reporters=opt.reporting(o["training_progress_reporting"], name("training_progress_reporting")),
+        progress_fn=opt.function_with_interval(o["training_progress_function"],
+                                               name("training_progress_function"), "Batch"),
+        checkpoints=opt.checkpointing(o["training_progress_checkpointing"],
+                                      name("training_progress_checkpointing")),
+        schedule=_schedule(subs.get("LearningRateSchedule", opt.Automatic), method, rate, name("method")),
+        gclip=_clip(subs.get("GradientClipping"), f"{name('method')} 'GradientClipping'"),
+        wclip=_clip(subs.get("WeightClipping"), f"{name('method')} 'WeightClipping'"),
+        loss_spec=o["loss_function"], measurements_spec=o["training_progress_measurements"],
+        multipliers_spec=o["learning_rate_multipliers"], validation_spec=o["validation_set"])
 
-    # -- the network and its loss
-    parts = _network(net, o["loss_function"], name)
-    train_net = parts.train
-    classifier = train_net.is_classifier
-    tracked = opt.measurements(o["training_progress_measurements"], classifier,
-                               name("training_progress_measurements"))
-    if criterion is not None:
-        opt.measurements([criterion["Criterion"]], classifier, f"{name('training_stopping_criterion')} 'Criterion'")
-    multipliers = {} if is_automatic(o["learning_rate_multipliers"]) else _part_values(
-        o["learning_rate_multipliers"], train_net, name("learning_rate_multipliers"), 1.0)
-    l2_spec = subs.get("L2Regularization")
-    l2, l2_factors = 0.0, {}
-    if l2_spec is not None:
-        if isinstance(l2_spec, numbers.Real) and not isinstance(l2_spec, bool):
-            l2 = opt.positive_real(f"{name('method')} 'L2Regularization'", l2_spec, allow_zero=True)
-            l2_factors = {f"{layer.name}.{k}": 1.0 for layer in train_net.layers
-                          for k in layer.l2_factors}                      # Wolfram: every learned array
-        else:
-            l2, l2_factors = 1.0, _part_values(l2_spec, train_net, f"{name('method')} 'L2Regularization'", 0.0)
-    for layer in train_net.layers:
-        for key in layer.learn_rate_factors:
-            full = f"{layer.name}.{key}"
-            layer.learn_rate_factors[key] = layer.learn_rate_factors[key] * multipliers.get(full, 1.0)
-            if l2_spec is not None:
-                layer.l2_factors[key] = l2_factors.get(full, 0.0)
 
-    # -- the data
-    validation_spec, interval = _split_interval(o["validation_set"])
-    d = _training_data(data, validation_spec, batch_size, seed, name)
-    if d.kind == "generator" and wanted & set(EXPENSIVE):
-        raise ValueError(f"prop: {sorted(wanted & set(EXPENSIVE))} need examples with an identity; a generator "
-                         "makes new examples every batch")
-    classes = None
-    if classifier and d.kind == "generator":
-        classes = d.train.classes = _generator_classes(train_net, d.train, "data outputs")
-    elif classifier and d.kind == "arrays":
-        classes = np.asarray(train_net.classes) if train_net.classes is not None else sorted_classes(
-            check_labels(d.train.Y, None, "data outputs"), "data outputs")
-    elif classifier:
-        classes = np.asarray(train_net.classes) if train_net.classes is not None else source_classes(
-            d.train, "data outputs")
+@dataclass
+class _Factors:
+    """Per-array learn-rate multipliers and L2 (stage 2): they reach the engine through its config."""
 
-    def make_config(b: int, **kw) -> EngineConfig:
-        base = dict(optimizer=opt.make_method_optimizer(method, subs), schedule=schedule, max_epochs=1,
-                    batch_size=b, shuffle="never", partial_batch="keep", l2=l2, gradient_threshold=gclip,
-                    gradient_threshold_method="absolute-value", weight_clip=wclip, validation_frequency=None,
-                    validate_first_iteration=False, validate_at_end=False, batch_norm_statistics="moving",
-                    normalize_inputs=True, device=device, dtype=dtype, seed=seed,
-                    names={"batch_size": name("batch_size"), "x": "data inputs", "y": "data outputs",
-                           "layers": "net", "validation_x": f"{name('validation_set')} inputs",
-                           "validation_y": f"{name('validation_set')} outputs"})
-        return EngineConfig(**{**base, **kw})
+    multipliers: dict[str, float]
+    l2: float
+    l2_factors: dict[str, float] | None
 
-    # -- BatchSize and MaxTrainingRounds Automatic: timed through the engine on a throwaway copy
-    B = d.train.batch_size if d.kind == "generator" else batch_size
+
+def _factors(st: _Settings, net: Network, name: ArgNames) -> _Factors:
+    multipliers = {} if is_automatic(st.multipliers_spec) else _part_values(
+        st.multipliers_spec, net, name("learning_rate_multipliers"), 1.0)
+    l2_spec = st.subs.get("L2Regularization")
+    if l2_spec is None:
+        return _Factors(multipliers, 0.0, None)
+    arg = f"{name('method')} 'L2Regularization'"
+    if isinstance(l2_spec, numbers.Real) and not isinstance(l2_spec, bool):   # Wolfram: every learned array
+        return _Factors(multipliers, opt.positive_real(arg, l2_spec, allow_zero=True),
+                        {f"{layer.name}.{k}": 1.0 for layer in net.layers for k in layer.l2_factors})
+    return _Factors(multipliers, 1.0, _part_values(l2_spec, net, arg, 0.0))
+
+
+def _classes(net: Network, d: _Data) -> np.ndarray | None:
+    """The class labels of a classifier (stage 3, with the data): the net's own, else from the data."""
+    if not net.is_classifier:
+        return None
+    if d.kind == "generator":
+        d.train.classes = _generator_classes(net, d.train, "data outputs")
+        return d.train.classes
+    if net.classes is not None:
+        return np.asarray(net.classes)
+    if d.kind == "arrays":
+        return sorted_classes(check_labels(d.train.Y, None, "data outputs"), "data outputs")
+    return source_classes(d.train, "data outputs")
+
+
+@dataclass
+class _Sizes:
+    """BatchSize, batches per round and MaxTrainingRounds, Automatic ones timed (stage 4)."""
+
+    batch_size: int
+    per_round: int
+    rounds: int
+
+
+def _sizes(st: _Settings, parts: _NetParts, d: _Data, make_config, classes) -> _Sizes:
+    """BatchSize and MaxTrainingRounds Automatic: timed through the engine on a throwaway copy."""
+    B = d.train.batch_size if d.kind == "generator" else st.batch_size
     per_batch = None
     if B is None:
         B0 = min(opt.MAX_AUTOMATIC_BATCH, d.n_train)
         per_batch = (B0, _seconds_per_batch(parts, d, B0, make_config, classes))
         B = opt.automatic_batch_size(per_batch[1] / B0, d.n_train)
     ipe = d.train.batches_per_round if d.kind == "generator" else -(-d.n_train // B)
+    rounds = st.rounds
     if rounds is None:
-        if time_goal is not None:
+        if st.time_goal is not None:
             rounds = opt.MAX_AUTOMATIC_ROUNDS  # TimeGoal ends the run (rounds are only a cap)
         else:
             t = per_batch[1] if per_batch is not None and per_batch[0] == B else \
                 _seconds_per_batch(parts, d, B, make_config, classes)
             rounds = opt.automatic_rounds(t * ipe)
-    validation = _validation_data(validation_spec, d, data, B, name)
-    interval = interval or 1
+    return _Sizes(B, ipe, rounds)
 
-    # -- observers: bookkeeping first, then stopping, callbacks, reports, checkpoints, custom properties
-    sources = tuple(s for s in (d.train, validation) if isinstance(s, GeneratorSource))
-    book = obs.RoundBook(is_classifier=classifier, names=tracked,
-                         best_key=_best_key(criterion, classifier) if validation is not None else None,
-                         index_map=d.index_map, n_rows=d.n_rows,
-                         record_permutation="BatchPermutation" in wanted,
-                         record_example_losses="ExampleLosses" in wanted, sources=sources, make_net=parts.returned)
-    observers: list = [book]
-    if criterion is not None:
-        observers.append(obs.StoppingCriterion(criterion, book, on_validation=validation is not None))
-    if progress_fn is not None:
-        observers.append(obs.Callback(progress_fn[0], progress_fn[1], book, True, name("training_progress_function")))
-    schedule_name = type(schedule).__name__.removesuffix("Schedule")
-    settings = {"solver": method, "mini_batch_size": B, "execution_environment": device.name,
+
+@dataclass
+class _Observers:
+    """The recorder, the Wolfram views and the generic observers configured (stage 5)."""
+
+    recorder: InfoRecorder
+    book: obs.RoundBook
+    best: obs.BestRound | None
+    checkpointer: Any
+    collectors: list
+    all: list
+    settings: dict[str, Any]
+
+
+def _observers(st: _Settings, parts: _NetParts, d: _Data, validation, sz: _Sizes, tracked: list[str],
+               wanted: set, customs: list, interval: int, name: ArgNames) -> _Observers:
+    """Bookkeeping first, then keep-best, stopping, callbacks, reports, checkpoints, custom properties."""
+    classifier = parts.train.is_classifier
+    schedule_name = type(st.schedule).__name__.removesuffix("Schedule")
+    settings = {"solver": st.method, "mini_batch_size": sz.batch_size, "execution_environment": st.device.name,
                 "learn_rate_schedule": schedule_name,
-                "validation_frequency": interval * ipe if validation is not None else None}
-    header = {"Optimization Method": method, "Device": _device_name(device), "Batch Size": B,
-              "Batches Per Round": ipe, "Training Examples": d.n_train}
+                "validation_frequency": interval * sz.per_round if validation is not None else None}
+    recorder = InfoRecorder(settings)
+    book = obs.RoundBook(recorder, is_classifier=classifier, names=tracked, index_map=d.index_map, n_rows=d.n_rows,
+                         record_permutation="BatchPermutation" in wanted,
+                         record_example_losses="ExampleLosses" in wanted, make_net=parts.returned)
+    observers: list = [book]
+    best = None
+    if validation is not None:
+        best = obs.BestRound(_best_key(st.criterion, classifier), classifier)
+        observers.append(best)
+    if st.criterion is not None:
+        observers.append(obs.stopping_criterion(st.criterion, book, on_validation=validation is not None))
+    if st.progress_fn is not None:
+        observers.append(obs.progress_function(st.progress_fn[0], st.progress_fn[1], book, True,
+                                               name("training_progress_function")))
+    header = {"Optimization Method": st.method, "Device": _device_name(st.device), "Batch Size": sz.batch_size,
+              "Batches Per Round": sz.per_round, "Training Examples": d.n_train}
     if validation is not None:
         header["Validation Examples"] = len(validation)
-    for kind, target, every in reporters:
+    for kind, target, every in st.reporters:
         if kind == "Print":
             observers.append(obs.PrintReport(book, every, header=header))
         elif kind == "File":
-            observers.append(obs.FileReport(target, book, every))
+            observers.append(obs.file_report(target, book, every))
         elif kind == "Function":
-            observers.append(obs.Callback(target, every, book, False, name("training_progress_reporting")))
+            observers.append(obs.progress_function(target, every, book, False, name("training_progress_reporting")))
         elif kind == "Panel":
-            observers.append(obs.PanelReport(settings))
+            from minidl.reporting.figure import TrainingProgressFigure
+
+            observers.append(TrainingProgressFigure(settings=settings))       # its Stop button: "ManualStop"
         else:
-            observers.append(obs.ProgressIndicatorReport())
+            try:
+                from minidl.reporting.progress_bar import ProgressBar
+            except ImportError as e:
+                raise ImportError("TrainingProgressReporting 'ProgressIndicator' needs "
+                                  f"minidl.reporting.progress_bar (tqdm): {e}") from e
+            observers.append(ProgressBar(desc="NetTrain"))
     checkpointer = None
-    if checkpoints is not None:
-        checkpointer = obs.NetCheckpointer(*checkpoints, make_net=parts.returned, book=book)
+    if st.checkpoints is not None:
+        checkpointer = obs.net_checkpointer(*st.checkpoints, make_net=parts.returned, book=book)
         observers.append(checkpointer)
     collectors = [obs.CustomProperty(c["Property"], c["Interval"], book) for c in customs]
-    observers += collectors
+    return _Observers(recorder, book, best, checkpointer, collectors, observers + collectors, settings)
 
-    config = make_config(B, max_epochs=rounds, shuffle="every-epoch", time_limit=time_goal or math.inf,
-                         validation_frequency=interval * ipe if validation is not None else None,
+
+def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, given: dict[str, Any]):
+    """NetTrain in stages: options → network → data → automatic sizes → observers → run → results."""
+    o = {k: options.get(k, default) for k, (_, default) in OPTIONS.items()}
+    shape, items = parse_props(prop)
+    wanted = {i for i in items if isinstance(i, str)}
+    customs = [i for i in items if isinstance(i, dict)]
+    st = _parse_options(o, name)
+
+    # -- the network, its loss and its factors
+    parts = _network(net, st.loss_spec, name)
+    classifier = parts.train.is_classifier
+    tracked = opt.measurements(st.measurements_spec, classifier, name("training_progress_measurements"))
+    if st.criterion is not None:
+        opt.measurements([st.criterion["Criterion"]], classifier,
+                         f"{name('training_stopping_criterion')} 'Criterion'")
+    factors = _factors(st, parts.train, name)
+
+    # -- the data
+    validation_spec, interval = _split_interval(st.validation_spec)
+    d = _training_data(data, validation_spec, st.batch_size, st.seed, name)
+    if d.kind == "generator" and wanted & set(EXPENSIVE):
+        raise ValueError(f"prop: {sorted(wanted & set(EXPENSIVE))} need examples with an identity; a generator "
+                         "makes new examples every batch")
+    classes = _classes(parts.train, d)
+
+    def make_config(b: int, **kw) -> EngineConfig:
+        base = dict(optimizer=opt.make_method_optimizer(st.method, st.subs), schedule=st.schedule, max_epochs=1,
+                    batch_size=b, shuffle="never", partial_batch="keep", l2=factors.l2, gradient_threshold=st.gclip,
+                    gradient_threshold_method="absolute-value", weight_clip=st.wclip, validation_frequency=None,
+                    validate_first_iteration=False, validate_at_end=False, batch_norm_statistics="moving",
+                    normalize_inputs=True, device=st.device, dtype=st.dtype, seed=st.seed,
+                    learn_rate_multipliers=factors.multipliers, l2_factors=factors.l2_factors,
+                    stop_reasons=dict(obs.REASONS),
+                    names={"batch_size": name("batch_size"), "x": "data inputs", "y": "data outputs",
+                           "layers": "net", "validation_x": f"{name('validation_set')} inputs",
+                           "validation_y": f"{name('validation_set')} outputs"})
+        return EngineConfig(**{**base, **kw})
+
+    # -- sizes, validation data, observers
+    sz = _sizes(st, parts, d, make_config, classes)
+    validation = _validation_data(validation_spec, d, data, sz.batch_size, name)
+    interval = interval or 1
+    ob = _observers(st, parts, d, validation, sz, tracked, wanted, customs, interval, name)
+
+    # -- the run
+    config = make_config(sz.batch_size, max_epochs=sz.rounds, shuffle="every-epoch",
+                         time_limit=st.time_goal or math.inf,
+                         validation_frequency=interval * sz.per_round if validation is not None else None,
                          record_example_losses="ExampleLosses" in wanted)
-    trainer = Trainer(train_net, d.train, config, validation, observers, settings)
-    trainer.state.extra["settings"] = settings
+    trainer = Trainer(parts.train, d.train, config, validation, ob.all, ob.settings, recorder=ob.recorder)
+    trainer.state.extra["settings"] = ob.settings
     trainer.run()
+    return _results(st, parts, d, validation, sz, ob, factors, trainer.lr_factors, tracked, wanted, items, customs,
+                    shape, (call, net, prop, given))
 
-    # -- results
+
+def _results(st: _Settings, parts: _NetParts, d: _Data, validation, sz: _Sizes, ob: _Observers, factors: _Factors,
+             lr_factors: dict[str, float], tracked, wanted, items, customs, shape, input_form):
+    """The properties asked for (stage 7): TrainedNet is the best validation round's weights, FinalNet the last."""
+    book = ob.book
     final = parts.returned()
     trained = final
-    if book.best_arrays is not None:
+    if ob.best is not None and ob.best.best_arrays is not None:
         trained = final.copy()
-        trained.load_state_arrays(book.best_arrays)
-    values = _properties(book, parts, d, validation, trained, final, method, device, B, ipe, rate, multipliers,
-                         checkpointer, wanted)
-    values["NetTrainInputForm"] = _input_form(call, net, d, prop, given)
+        trained.load_state_arrays(ob.best.best_arrays)
+    values = _properties(book, ob.best, parts, d, validation, trained, final, st.method, st.device, sz.batch_size,
+                         sz.per_round, st.rate, lr_factors, ob.checkpointer, wanted)
+    values["NetTrainInputForm"] = _input_form(input_form[0], input_form[1], d, input_form[2], input_form[3])
     lazy = {"LossPlot": lambda: _loss_plot(book),
             "FinalPlots": lambda: {n: measurement_plot(n, book.batch_measures, book.round_measures,
                                                        book.round_positions, book.validation_measures,
@@ -451,7 +545,7 @@ def _train(net, data, prop, options: dict[str, Any], name: Names, call: str, giv
     values_by_item = []
     for item in items:
         if isinstance(item, dict):
-            c = collectors[customs.index(item)]
+            c = ob.collectors[customs.index(item)]
             title = item["Property"] if isinstance(item["Property"], str) else "value"
             values_by_item.append(custom_value(item["Form"], c.values, c.positions, title))
         elif item == "ResultsObject":
@@ -512,8 +606,8 @@ def _loss_plot(book: obs.RoundBook):
                      np.array([v["Loss"] for v in book.validation_measures]), np.array(book.validation_positions))
 
 
-def _properties(book: obs.RoundBook, parts: _NetParts, d: _Data, validation, trained, final, method, device, B,
-                ipe, rate, multipliers, checkpointer, wanted) -> dict[str, Any]:
+def _properties(book: obs.RoundBook, best, parts: _NetParts, d: _Data, validation, trained, final, method, device, B,
+                ipe, rate, lr_factors, checkpointer, wanted) -> dict[str, Any]:
     total_time = book.elapsed
     batches = len(book.batch_losses)
     examples = int(sum(book.batch_sizes))
@@ -521,14 +615,14 @@ def _properties(book: obs.RoundBook, parts: _NetParts, d: _Data, validation, tra
         "TrainedNet": trained, "FinalNet": final, "TrainingNet": parts.train,
         "BatchesPerRound": ipe, "BatchSize": B,
         "BatchLossList": np.array(book.batch_losses), "BatchMeasurementsLists": book.lists("batch"),
-        "BestValidationRound": book.best_round,
-        "CheckpointingFiles": list(checkpointer.files) if checkpointer is not None else [],
+        "BestValidationRound": best.best_round if best is not None else None,
+        "CheckpointingFiles": list(checkpointer.paths) if checkpointer is not None else [],
         "ExamplesProcessed": examples,
         "InitialLearningRate": book.rates[0] if book.rates else rate,
         "FinalLearningRate": book.rates[-1] if book.rates else rate,
         "MeanBatchesPerSecond": batches / total_time if total_time > 0 else math.nan,
         "MeanExamplesPerSecond": examples / total_time if total_time > 0 else math.nan,
-        "OptimizationMethod": method, "ReasonTrainingStopped": obs.reason(book.stop_reason),
+        "OptimizationMethod": method, "ReasonTrainingStopped": book.stop_reason,
         "RoundLoss": book.round_loss, "RoundLossList": np.array(book.round_losses),
         "RoundMeasurements": book.lists("round")[-1] if book.round_measures else None,
         "RoundMeasurementsLists": book.lists("round"), "RoundPositions": np.array(book.round_positions, int),
@@ -541,7 +635,7 @@ def _properties(book: obs.RoundBook, parts: _NetParts, d: _Data, validation, tra
         "ValidationMeasurements": book.lists("validation")[-1] if book.validation_measures else None,
         "ValidationMeasurementsLists": book.lists("validation"),
         "ValidationPositions": np.array(book.validation_positions, int),
-        "WeightsLearningRateMultipliers": {k: float(f) for k, f in parts.train.learn_rate_factors.items()},
+        "WeightsLearningRateMultipliers": {k: float(f) for k, f in lr_factors.items()},
     }
     if "BatchPermutation" in wanted:
         v["BatchPermutation"] = list(book.permutation)

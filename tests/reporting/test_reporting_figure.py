@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 from matplotlib.backend_bases import MouseEvent  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from minidl.matlab import records as reasons  # noqa: E402  (stop reasons as MATLAB words them)
 from minidl.reporting import figure as F  # noqa: E402
 from minidl.reporting.smoothing import smooth  # noqa: E402
 from minidl.training import events  # noqa: E402
@@ -24,7 +25,7 @@ IPE, EPOCHS, FREQ = 7, 3, 5
 N = IPE * EPOCHS
 
 
-def run_states(classifier=True, final=(97.5, 0.125), stop_reason=events.MAX_EPOCHS, seed=0):
+def run_states(classifier=True, final=(97.5, 0.125), stop_reason=reasons.MAX_EPOCHS, seed=0):
     """The events of a small run: 3 epochs of 7 iterations, validation at 1, every 5 and at the end."""
     rng = np.random.default_rng(seed)
     base = dict(iterations_per_epoch=IPE, max_epochs=EPOCHS, max_iterations=N, base_learn_rate=0.01,
@@ -44,8 +45,9 @@ def run_states(classifier=True, final=(97.5, 0.125), stop_reason=events.MAX_EPOC
         if it % IPE == 0:
             states.append(TrainingState(event=events.EPOCH_END, **common))
     ftop = "final_validation_accuracy" if classifier else "final_validation_rmse"
-    states.append(TrainingState(event=events.DONE, stop_reason=stop_reason, final_validation_loss=final[1],
-                                **{ftop: final[0]}, **common))
+    kind = {reasons.MAX_EPOCHS: events.MAX_EPOCHS, reasons.STOPPED_BY_USER: events.STOP_BUTTON}[stop_reason]
+    states.append(TrainingState(event=events.DONE, stop_reason=stop_reason, stop_kind=kind,
+                                final_validation_loss=final[1], **{ftop: final[0]}, **common))
     return states
 
 
@@ -141,7 +143,7 @@ def test_final_markers_after_done(live):
 
 
 def test_side_panel_while_training_and_after_a_stop(live):
-    states = run_states(stop_reason=events.STOPPED_BY_USER)
+    states = run_states(stop_reason=reasons.STOPPED_BY_USER)
     replay(live, states[:12])
     live.refresh()
     results = live.plot.panel_bodies["Results"].get_text()
@@ -187,12 +189,12 @@ def test_stop_button_stops_at_the_next_event(live):
     assert not live.stop_requested
     click(live.stop_button)
     assert live.stop_requested
-    assert live.on_event(states[5]) == events.STOPPED_BY_USER
+    assert live.on_event(states[5]) == events.STOP_BUTTON
 
 
 def test_stop_button_ends_training_in_the_engine(tmp_path):
     from minidl import layers as L
-    from minidl.training import train_network, training_options
+    from minidl import train_network, training_options
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((64, 3))
@@ -207,7 +209,7 @@ def test_stop_button_ends_training_in_the_engine(tmp_path):
     net_layers = [L.FeatureInput(3), L.FullyConnected(2), L.Softmax(), L.ClassificationOutput()]
     options = training_options("sgdm", max_epochs=5, mini_batch_size=16, verbose=False, seed=0)
     _, info = train_network(X, Y, net_layers, options, observers=[fig, Clicker()])
-    assert info.stop_reason == events.STOPPED_BY_USER
+    assert info.stop_reason == reasons.STOPPED_BY_USER
     assert len(info) == 4  # the click came during iteration 3; training ended at the next one
     assert "Training stopped: Stopped by user" in fig.plot.panel_bodies["Results"].get_text()
     assert (tmp_path / "p.png").read_bytes()[:8] == PNG_SIGNATURE
@@ -353,7 +355,7 @@ def info_record(classifier=True):
     info = {"training_loss": exp.loss, f"training_{name}": exp.top, "validation_loss": vloss,
             f"validation_{name}": vtop, "base_learn_rate": np.full(n, 0.01), "gradient_norm": np.ones(n),
             f"final_validation_{name}": 97.5 if classifier else 0.75, "final_validation_loss": 0.125,
-            "output_network_iteration": n, "stop_reason": events.MAX_EPOCHS, "elapsed_time": 75.0,
+            "output_network_iteration": n, "stop_reason": reasons.MAX_EPOCHS, "elapsed_time": 75.0,
             "iterations_per_epoch": IPE, "max_epochs": EPOCHS, "is_classifier": classifier,
             "settings": {"solver": "rmsprop", "hardware": "gpu"}}
     return info, exp
@@ -406,7 +408,8 @@ def test_save_info_figure_rejects_other_formats(tmp_path):
 
 def test_engine_run_with_plots_and_its_info_figure(tmp_path):
     from minidl import layers as L
-    from minidl.training import TrainingInfo, train_network, training_options
+    from minidl import train_network, training_options
+    from minidl.training import TrainingInfo
 
     rng = np.random.default_rng(1)
     X = rng.standard_normal((96, 3))

@@ -4,6 +4,7 @@ import io
 
 import pytest
 
+from minidl.matlab import records as reasons  # stop reasons as MATLAB words them
 from minidl.reporting.progress_bar import ProgressBar
 from minidl.training import events
 from minidl.training.events import TrainingState
@@ -25,7 +26,7 @@ def run_states(classifier=True):
         if it % IPE == 0:
             states.append(TrainingState(event=events.EPOCH_END, **common))
     final = {"final_validation_accuracy": 91.25} if classifier else {"final_validation_rmse": 0.0625}
-    states.append(TrainingState(event=events.DONE, stop_reason=events.MAX_EPOCHS, **final, **common))
+    states.append(TrainingState(event=events.DONE, stop_reason=reasons.MAX_EPOCHS, **final, **common))
     return states
 
 
@@ -105,9 +106,9 @@ def test_bad_arguments(kwargs, error, message):
 
 def test_training_options_wire_the_bar_when_verbose_is_off_or_when_asked():
     """progress_bar=None: a bar only when the table is off; True: always (forced); False: never."""
+    from minidl import training_options
+    from minidl.matlab.train import make_observers
     from minidl.reporting.progress_bar import ProgressBar
-    from minidl.training import training_options
-    from minidl.training.api import make_observers
 
     def bars(**kw):
         return [o for o in make_observers(training_options("sgdm", **kw), {}) if isinstance(o, ProgressBar)]

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from minidl import layers as L
-from minidl.training import TrainingInfo, load_network, save_network, train_network, training_options
+from minidl import train_network, training_options
+from minidl.training import TrainingInfo, load_network, save_network
 from minidl.training.data import ArraySource
 
 RNG = np.random.default_rng(0)

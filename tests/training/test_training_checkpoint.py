@@ -10,13 +10,16 @@ import pytest
 
 from minidl import _files as files
 from minidl import layers as L
+from minidl import train_network, training_options
 from minidl.backend import to_host
 from minidl.layers.conv import Convolution2D
 from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
+from minidl.matlab import records as reasons  # the stop reasons in MATLAB's wording
 from minidl.network import Network
-from minidl.training import Observer, load_network, read_checkpoint, save_network, train_network, training_options
+from minidl.training import Checkpointer, Observer, load_network, read_checkpoint, save_network
 from minidl.training import checkpoint as ckpt
 from minidl.training import events as ev
+from minidl.training.checkpoint import checkpoint_name
 from minidl.training.serialization import layer_classes, layer_from_json, layer_to_json
 
 NAME = re.compile(r"^net_checkpoint__(\d+)__\d{4}_\d{2}_\d{2}__\d{2}_\d{2}_\d{2}$")
@@ -40,12 +43,9 @@ class AtEpochEnd(Observer):
     def __init__(self):
         self.snapshots = []
 
-    def bind(self, trainer):
-        self.trainer = trainer
-
     def on_event(self, state):
         if state.event == ev.EPOCH_END:
-            self.snapshots.append(self.trainer.net.state_arrays())
+            self.snapshots.append(state.weights())
 
 
 def test_one_checkpoint_per_epoch_with_matlab_names_and_the_network_inside(problem, tmp_path):
@@ -95,7 +95,7 @@ def test_resumed_float64_run_is_bit_identical_to_an_uninterrupted_one(problem, t
             raise KeyboardInterrupt
 
     _, info_b = train_network(problem.X, problem.Y, layers, o(tmp_path / "b", output_fcn=interrupt))
-    assert info_b.stop_reason == ev.STOPPED_BY_USER and len(info_b) == 15
+    assert info_b.stop_reason == reasons.STOPPED_BY_USER and len(info_b) == 15
     saved = checkpoints(tmp_path / "b")
     assert [os.path.basename(p).split("__")[1] for p in saved] == ["6", "12"]
     resumed, info_c = train_network(problem.X, problem.Y, None, o(tmp_path / "c"), resume_from=saved[1])
@@ -236,12 +236,9 @@ class SaveAt(Observer):
     def __init__(self, folder, iteration):
         self.folder, self.iteration, self.path = folder, iteration, None
 
-    def bind(self, trainer):
-        self.trainer = trainer
-
     def on_event(self, state):
         if state.event == ev.ITERATION and state.iteration == self.iteration:
-            self.path = self.trainer.save_checkpoint(self.folder)
+            self.path = Checkpointer(self.folder, lambda s: True, lambda s: checkpoint_name(s.iteration)).write(state)
 
 
 def test_resume_from_the_middle_of_an_epoch_is_bit_identical(problem, tmp_path):

@@ -25,7 +25,7 @@ def test_python_m_minidl_reaches_95_percent_in_8_epochs(tmp_path):
     assert final >= 95.0
     rows = [line for line in text.splitlines() if re.match(r"^\|\s+\d+ \|", line)]
     assert rows[0].split("|")[2].strip() == "1" and rows[-1].split("|")[2].strip() == "312"  # 8 · floor(5000/128)
-    from minidl.training import TrainingInfo
+    from minidl import TrainingInfo
     info = TrainingInfo.from_json(tmp_path / "info.json")
     assert info.final_validation_accuracy == pytest.approx(final, abs=0.005)
     assert np.flatnonzero(~np.isnan(info.validation_accuracy)).tolist() == [0] + list(range(29, 312, 30))

@@ -61,7 +61,7 @@ def test_validation_after_every_epoch_and_not_at_the_end():
 
 def test_time_limit_stops_with_its_reason():
     _, info = Trainer(net(), ArraySource(X, T), config(time_limit=0.0)).run()
-    assert len(info) == 1 and info.stop_reason == ev.TIME_GOAL
+    assert len(info) == 1 and info.stop_reason == ev.TIME_LIMIT
 
 
 class Criterion(Observer):
@@ -69,12 +69,12 @@ class Criterion(Observer):
 
     def on_event(self, state):
         if state.event == ev.EPOCH_END and state.epoch == 2:
-            return ev.STOPPING_CRITERION
+            return ev.EARLY_STOP
 
 
 def test_an_observer_stops_with_its_own_reason():
     _, info = Trainer(net(), ArraySource(X, T), config(max_epochs=5), observers=[Criterion()]).run()
-    assert info.stop_reason == ev.STOPPING_CRITERION and len(info) == 8
+    assert info.stop_reason == ev.EARLY_STOP and len(info) == 8
 
 
 def test_errors_use_the_dialect_argument_names():

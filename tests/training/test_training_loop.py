@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from minidl import layers as L
+from minidl import train_network, training_options
 from minidl.backend import Device, to_host
-from minidl.training import MiniBatchSource, Observer, train_network, training_options
+from minidl.matlab import records as reasons  # the stop reasons in MATLAB's wording
+from minidl.training import MiniBatchSource, Observer
 from minidl.training import events as ev
 
 RNG = np.random.default_rng(7)
@@ -242,22 +244,19 @@ def test_validation_patience_stops_at_the_right_validation():
         if count >= 3:
             stop = k
             break
-    assert stop is not None and info.stop_reason == ev.VALIDATION_PATIENCE
+    assert stop is not None and info.stop_reason == reasons.VALIDATION_PATIENCE
     iterations = np.flatnonzero(~np.isnan(info.validation_loss)) + 1
     assert len(info) == iterations[stop] < 20 * 3 and info.output_network_iteration == len(info)
     _, no_stop = train_network(X, T, linreg(), o.replace(validation_patience=math.inf))
-    assert no_stop.stop_reason == ev.MAX_EPOCHS and len(no_stop) == 60
+    assert no_stop.stop_reason == reasons.MAX_EPOCHS and len(no_stop) == 60
 
 
 class Capture(Observer):
     """Keeps copies of the network's state arrays at the last ITERATION event."""
 
-    def bind(self, trainer):
-        self.trainer = trainer
-
     def on_event(self, state):
-        if state.event == ev.ITERATION:
-            self.state = {k: np.array(to_host(v)) for k, v in self.trainer.net.state.items()}
+        if state.event == ev.ITERATION:  # the host copies the state record offers (no reach into the trainer)
+            self.state = {k[len("state/"):]: v for k, v in state.weights().items() if k.startswith("state/")}
 
 
 @pytest.mark.parametrize("mode", ["population", "moving"])
@@ -372,7 +371,7 @@ def test_stops_still_finalize_batch_norm_with_the_returned_weights(problem):
             raise KeyboardInterrupt
 
     net, info = train_network(problem.X, problem.Y, problem.mlp(), opts(output_fcn=interrupt))
-    assert info.stop_reason == ev.STOPPED_BY_USER
+    assert info.stop_reason == reasons.STOPPED_BY_USER
     h = net["fc_1"].forward(net["featureinput_1"].forward(problem.X))
     np.testing.assert_allclose(net["batchnorm_1"].state["variance"], h.var(axis=0), rtol=1e-10)
 

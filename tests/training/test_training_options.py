@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from minidl.training import NotSupportedYetError, TrainingOptions, training_options
-from minidl.training.options import OPTION_NAMES
+from minidl import TrainingOptions, training_options
+from minidl.matlab.options import OPTION_NAMES
+from minidl.training import NotSupportedYetError
 
 COMMON = {
     "l2_regularization": 1e-4, "mini_batch_size": 128, "max_epochs": 30, "shuffle": "once",

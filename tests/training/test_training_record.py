@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from minidl import layers as L
+from minidl import train_network, training_options
 from minidl.reporting.verbose import VerboseTable, format_rate, format_time
-from minidl.training import TrainingInfo, train_network, training_options
+from minidl.training import TrainingInfo
 
 RNG = np.random.default_rng(3)
 X = RNG.standard_normal((22, 4))

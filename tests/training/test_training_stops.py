@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from minidl import layers as L
+from minidl import train_network, training_options
 from minidl.backend import to_host
-from minidl.training import Observer, train_network, training_options
+from minidl.matlab import records as reasons  # the stop reasons in MATLAB's wording
+from minidl.training import Observer
 from minidl.training import events as ev
 
 FIELDS = ["Epoch", "Iteration", "TimeSinceStart", "TrainingLoss", "ValidationLoss", "BaseLearnRate",
@@ -66,7 +68,7 @@ def test_output_function_returning_true_stops_and_returns_the_current_network(pr
     stopper, other = recorder(stop_at=4), recorder()
     o = opts(batch_normalization_statistics="moving")
     net, info = train_network(problem.X, problem.Y, problem.mlp(norm="none"), o.replace(output_fcn=[other, stopper]))
-    assert info.stop_reason == ev.OUTPUT_FUNCTION and len(info) == 4 and info.output_network_iteration == 4
+    assert info.stop_reason == reasons.OUTPUT_FUNCTION and len(info) == 4 and info.output_network_iteration == 4
     assert other.records[-1]["State"] == "done" and len(other.records) == 6  # every function is still called
     # the same network as training on the first 4 mini-batches only
     ref, _ = train_network(problem.X[:40], problem.Y[:40], problem.mlp(norm="none"), o.replace(max_epochs=1))
@@ -76,7 +78,7 @@ def test_output_function_returning_true_stops_and_returns_the_current_network(pr
 def test_output_function_returning_true_at_start_trains_nothing(problem):
     net, info = train_network(problem.X, problem.Y, problem.mlp(), opts(
         output_fcn=lambda i: i["State"] == "start", validation_data=(problem.Xv, problem.Yv)))
-    assert len(info) == 0 and info.output_network_iteration == 0 and info.stop_reason == ev.OUTPUT_FUNCTION
+    assert len(info) == 0 and info.output_network_iteration == 0 and info.stop_reason == reasons.OUTPUT_FUNCTION
     assert not math.isnan(info.final_validation_loss)
 
 
@@ -91,7 +93,7 @@ def test_keyboard_interrupt_ends_cleanly_with_the_current_network(problem):
             raise KeyboardInterrupt
 
     net, info = train_network(problem.X, problem.Y, problem.mlp(), opts(output_fcn=interrupt))
-    assert info.stop_reason == ev.STOPPED_BY_USER and len(info) == 5 and info.output_network_iteration == 5
+    assert info.stop_reason == reasons.STOPPED_BY_USER and len(info) == 5 and info.output_network_iteration == 5
     ref, _ = train_network(problem.X, problem.Y, problem.mlp(),
                            opts(output_fcn=lambda i: i["Iteration"] == 5))
     _same(net, ref)
@@ -104,7 +106,7 @@ def test_ctrl_c_stops_after_the_current_iteration_and_restores_the_handler(probl
 
     before = signal.getsignal(signal.SIGINT)
     net, info = train_network(problem.X, problem.Y, problem.mlp(), opts(output_fcn=press))
-    assert info.stop_reason == ev.STOPPED_BY_USER and len(info) == 3
+    assert info.stop_reason == reasons.STOPPED_BY_USER and len(info) == 3
     assert signal.getsignal(signal.SIGINT) is before
     assert net.predict(problem.Xv).shape == (25, 3)
 
@@ -122,7 +124,7 @@ def test_non_finite_loss_returns_the_last_finite_network(precision):
     o = opts(max_epochs=100, initial_learn_rate=50.0, momentum=0.9, precision=precision)
     net, info = train_network(x, t, layers, o)
     k = info.non_finite["iteration"]
-    assert info.stop_reason == ev.NON_FINITE and len(info) == k < 400
+    assert info.stop_reason == reasons.NON_FINITE and len(info) == k < 400
     assert not np.isfinite(info.training_loss[-1]) and np.all(np.isfinite(info.training_loss[:-1]))
     assert info.output_network_iteration == k - 1
     assert info.non_finite["what"] in ("loss", "gradient", "update")

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from minidl import layers as L
+from minidl import train_network, training_options
 from minidl.backend import to_host
 from minidl.network import Network
 from minidl.optim import SGDM, ConstantSchedule
-from minidl.training import ArraySource, EngineConfig, Observer, Trainer, train_network, training_options
+from minidl.training import ArraySource, EngineConfig, Observer, Trainer
 from minidl.wolfram import MeanSquaredLoss, NetTrain, net_train
 
 RNG = np.random.default_rng(11)
@@ -114,7 +115,7 @@ class Keep(Observer):
 
     def on_event(self, state):
         if state.event == "iteration":
-            self.rows.append((state.training_loss, state.training_rmse, state.extra.get("example_losses")))
+            self.rows.append((state.training_loss, state.training_rmse, state.example_losses))
 
 
 def engine_run(output, record):

@@ -13,7 +13,8 @@ from minidl.training import events as ev
 from minidl.training.events import TrainingState
 from minidl.wolfram import MeanSquaredLoss
 from minidl.wolfram import losses as W
-from minidl.wolfram.observers import RoundBook, StoppingCriterion, reason
+from minidl.wolfram.observers import BestRound, reason
+from minidl.wolfram.observers import stopping_criterion as StoppingCriterion
 from minidl.wolfram.train import _best_key
 
 
@@ -61,22 +62,21 @@ def feed(book, trainer, values, is_classifier=True):
         trainer.net.round = r
         acc = None if err is None else 100 * (1 - err)
         s = TrainingState(event=ev.VALIDATION, epoch=r, iteration=r, validation_loss=loss, validation_accuracy=acc,
-                          validation_rmse=None if is_classifier else loss ** 0.5, is_classifier=is_classifier)
+                          validation_rmse=None if is_classifier else loss ** 0.5, is_classifier=is_classifier,
+                          weights=trainer.net.state_arrays)
         book.on_event(s)
 
 
 def test_best_round_lowest_error_rate_then_lowest_loss_first_of_ties():
     trainer = types.SimpleNamespace(net=FakeNet())
-    book = RoundBook(is_classifier=True, names=["Loss", "ErrorRate"], best_key=_best_key(None, True))
-    book.bind(trainer)
+    book = BestRound(_best_key(None, True), is_classifier=True)
     feed(book, trainer, [(0.25, 0.5), (0.125, 0.6), (0.125, 0.4), (0.125, 0.4), (0.375, 0.1)])
     assert book.best_round == 3 and int(book.best_arrays["round"]) == 3
 
 
 def test_best_round_regression_lowest_loss_and_criterion_measurement():
     trainer = types.SimpleNamespace(net=FakeNet())
-    book = RoundBook(is_classifier=False, names=["Loss"], best_key=_best_key(None, False))
-    book.bind(trainer)
+    book = BestRound(_best_key(None, False), is_classifier=False)
     feed(book, trainer, [(None, 0.5), (None, 0.2), (None, 0.3)], is_classifier=False)
     assert book.best_round == 2
     by_accuracy = _best_key({"Criterion": "Accuracy"}, True)
@@ -113,10 +113,10 @@ def test_stopping_criterion_without_validation_checks_round_measurements():
         book.round_measures.append({"ErrorRate": e, "Loss": 1.0})
         assert crit.on_event(TrainingState(event=ev.VALIDATION, epoch=r)) is None   # not its event
         results.append(crit.on_event(TrainingState(event=ev.EPOCH_END, epoch=r)))
-    assert results == [None, None, "StoppingCriterion"]
+    assert results == [None, None, ev.EARLY_STOP]
 
 
 def test_reasons():
-    assert [reason(r) for r in (ev.MAX_EPOCHS, ev.TIME_GOAL, ev.STOPPED_BY_USER, ev.NON_FINITE, "ManualStop",
-                                "StoppingCriterion")] == ["MaxTrainingRounds", "TimeGoal", "Aborted",
+    assert [reason(r) for r in (ev.MAX_EPOCHS, ev.TIME_LIMIT, ev.INTERRUPT, ev.NON_FINITE, ev.USER_FUNCTION,
+                                ev.EARLY_STOP)] == ["MaxTrainingRounds", "TimeGoal", "Aborted",
                                                           "WeightsDiverged", "ManualStop", "StoppingCriterion"]

@@ -50,8 +50,8 @@ def test_automatic_batch_size_and_rounds_from_the_measured_time(monkeypatch):
 
 
 def test_seconds_per_batch_uses_a_throwaway_copy():
-    parts = wtrain._network(linear(), "Automatic", wtrain.Names(wolfram=True))
-    d = wtrain._training_data((X, Y), None, None, 1234, wtrain.Names(wolfram=True))
+    parts = wtrain._network(linear(), "Automatic", wtrain.opt.ARG_NAMES)
+    d = wtrain._training_data((X, Y), None, None, 1234, wtrain.opt.ARG_NAMES)
     from minidl.optim import ConstantSchedule
     from minidl.training import EngineConfig
     from minidl.wolfram.options import make_method_optimizer

@@ -1,4 +1,4 @@
-"""Training options with MATLAB ``trainingOptions`` semantics under snake_case names (SEMANTICS §1).
+"""Training options with MATLAB ``trainingOptions`` semantics under snake_case names (docs/semantics-matlab.md).
 
 ``training_options(solver, **options)`` checks every value when the options are made: a wrong type, range or name
 raises an error naming the option, the value and what is allowed; a solver-specific option given to another solver
@@ -13,20 +13,22 @@ is an error; options MATLAB accepts but minidl has not built yet raise :class:`N
 
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
 import os
 from collections.abc import Callable
 from typing import Any
 
-from minidl._checks import check_choice, check_positive_int, check_real
+from minidl._checks import ArgNames, check_choice, check_positive_int, check_real, did_you_mean
 from minidl.errors import NotSupportedYetError
+from minidl.optim import SGDM, Adam, RMSProp, register_method
 from minidl.training.data import as_source, is_source
 
 __all__ = ["TrainingOptions", "training_options", "NotSupportedYetError", "SOLVERS", "OPTION_NAMES"]
 
 SOLVERS = ("sgdm", "rmsprop", "adam")
+for _name, _cls in zip(SOLVERS, (SGDM, RMSProp, Adam)):  # MATLAB's solver names for make_optimizer
+    register_method(_name, _cls)
 SHUFFLE = ("once", "never", "every-epoch")
 SCHEDULES = ("none", "piecewise")
 CLIP_METHODS = ("l2norm", "global-l2norm", "absolute-value")
@@ -38,7 +40,7 @@ ADAM_FORMS = ("matlab", "paper")
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
 
-#: Options that belong to some solvers only (SEMANTICS §1: an error with another solver).
+#: Options that belong to some solvers only (an error with another solver; docs/semantics-matlab.md).
 SOLVER_ONLY = {
     "momentum": ("sgdm",),
     "gradient_decay_factor": ("adam",),
@@ -60,7 +62,7 @@ OPTION_NAMES = (
 
 
 def _defaults(solver: str) -> dict[str, Any]:
-    """SEMANTICS §1 defaults for ``solver`` (solver-specific options only for their solvers)."""
+    """The trainingOptions defaults for ``solver`` (solver-specific options only for their solvers)."""
     d: dict[str, Any] = {
         "initial_learn_rate": 0.01 if solver == "sgdm" else 0.001,
         "learn_rate_schedule": "none", "learn_rate_drop_period": 10, "learn_rate_drop_factor": 0.1,
@@ -86,32 +88,32 @@ def _not_yet(name: str, value, why: str) -> NotSupportedYetError:
     return NotSupportedYetError(f"{name}: got {value!r}; not supported yet ({why})")
 
 
-def _check_bool(name: str, value) -> bool:
+def _check_bool(value, name: str) -> bool:
     if isinstance(value, bool) or (isinstance(value, numbers.Integral) and value in (0, 1)):
         return bool(value)
     raise TypeError(f"{name}: got {value!r}; allowed: True or False")
 
 
-def _check_patience(value) -> float | int:
+def _check_patience(value, arg: str) -> float | int:
     if isinstance(value, float) and math.isinf(value) and value > 0:
         return math.inf
-    return check_positive_int("validation_patience", value)
+    return check_positive_int(arg, value)
 
 
-def _check_folder(value) -> str | None:
+def _check_folder(value, arg: str) -> str | None:
     if value is None or (isinstance(value, str) and value == ""):
         return None
     if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"checkpoint_path: got {type(value).__name__}; allowed: the path of an existing folder, or "
+        raise TypeError(f"{arg}: got {type(value).__name__}; allowed: the path of an existing folder, or "
                         "None / '' for no checkpoints")
     path = os.fspath(value)
     if not os.path.isdir(path):
-        raise ValueError(f"checkpoint_path: got {path!r}, which is not an existing folder; allowed: an existing "
+        raise ValueError(f"{arg}: got {path!r}, which is not an existing folder; allowed: an existing "
                          "folder (create it first)")
     return path
 
 
-def _check_output_fcn(value) -> tuple[Callable, ...]:
+def _check_output_fcn(value, arg: str) -> tuple[Callable, ...]:
     if value is None:
         return ()
     if callable(value):
@@ -119,137 +121,136 @@ def _check_output_fcn(value) -> tuple[Callable, ...]:
     if isinstance(value, (list, tuple)):
         for i, f in enumerate(value):
             if not callable(f):
-                raise TypeError(f"output_fcn[{i}]: got {type(f).__name__}; allowed: a callable f(info) -> bool")
+                raise TypeError(f"{arg}[{i}]: got {type(f).__name__}; allowed: a callable f(info) -> bool")
         return tuple(value)
-    raise TypeError(f"output_fcn: got {type(value).__name__}; allowed: a callable f(info) -> bool or a list of them")
+    raise TypeError(f"{arg}: got {type(value).__name__}; allowed: a callable f(info) -> bool or a list of them")
 
 
-def _check_plots_file(value) -> str | None:
+def _check_plots_file(value, arg: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"plots_file: got {type(value).__name__}; allowed: a file path ending in "
+        raise TypeError(f"{arg}: got {type(value).__name__}; allowed: a file path ending in "
                         f"{', '.join(FIGURE_SUFFIXES)}")
     path = os.fspath(value)
     if os.path.splitext(path)[1].lower() not in FIGURE_SUFFIXES:
-        raise ValueError(f"plots_file: got {path!r}; allowed: a file name ending in {', '.join(FIGURE_SUFFIXES)}")
+        raise ValueError(f"{arg}: got {path!r}; allowed: a file name ending in {', '.join(FIGURE_SUFFIXES)}")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise ValueError(f"plots_file: got {path!r}, but its folder {folder!r} does not exist; create it first")
+        raise ValueError(f"{arg}: got {path!r}, but its folder {folder!r} does not exist; create it first")
     return path
 
 
-def _check_validation_data(value):
+def _check_validation_data(value, names: ArgNames):
     if value is None:
         return None
     if is_source(value):
-        return as_source(value, None, "validation_data", "validation_data")
+        return as_source(value, None, names("validation_data"), names("validation_data"))
     if isinstance(value, (tuple, list)) and len(value) == 2:
-        return as_source(value[0], value[1], "validation_data[0]", "validation_data[1]")
-    raise TypeError(f"validation_data: got {type(value).__name__}; allowed: a pair (X, Y) of arrays or a "
+        return as_source(value[0], value[1], names("validation_data", 0), names("validation_data", 1))
+    raise TypeError(f"{names('validation_data')}: got {type(value).__name__}; allowed: a pair (X, Y) of arrays or a "
                     "mini-batch source")
 
 
-def _check_sequence_length(value):
+def _check_sequence_length(value, arg: str):
     if isinstance(value, str):
-        check_choice("sequence_length", value, ("longest", "shortest"))
+        check_choice(arg, value, ("longest", "shortest"))
     elif isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"sequence_length: got {value!r}; allowed: 'longest', 'shortest' or a positive integer")
+        raise ValueError(f"{arg}: got {value!r}; allowed: 'longest', 'shortest' or a positive integer")
     if value != "longest":
-        raise _not_yet("sequence_length", value, "minidl has no sequence layers; only 'longest' is accepted")
+        raise _not_yet(arg, value, "minidl has no sequence layers; only 'longest' is accepted")
     return value
 
 
-def _check_padding_value(value):
-    v = check_real("sequence_padding_value", value)
+def _check_padding_value(value, arg: str):
+    v = check_real(arg, value)
     if v != 0:
-        raise _not_yet("sequence_padding_value", value, "minidl has no sequence layers; only 0 is accepted")
+        raise _not_yet(arg, value, "minidl has no sequence layers; only 0 is accepted")
     return v
 
 
-def _check_environment(value) -> str:
-    check_choice("execution_environment", value, ENVIRONMENTS)
+def _check_environment(value, arg: str) -> str:
+    check_choice(arg, value, ENVIRONMENTS)
     if value in ("multi-gpu", "parallel"):
-        raise _not_yet("execution_environment", value, "data-parallel training is not built; use 'auto', 'cpu' or "
+        raise _not_yet(arg, value, "data-parallel training is not built; use 'auto', 'cpu' or "
                        "'gpu'")
     return value
 
 
-def _check_worker_load(value):
+def _check_worker_load(value, arg: str):
     if value is not None:
-        raise _not_yet("worker_load", value, "it divides work among parallel workers, and minidl trains in one "
+        raise _not_yet(arg, value, "it divides work among parallel workers, and minidl trains in one "
                        "process; leave it None")
     return None
 
 
-def _check_dispatch(value) -> bool:
-    if _check_bool("dispatch_in_background", value):
-        raise _not_yet("dispatch_in_background", value, "background data dispatch is not built; leave it False")
+def _check_dispatch(value, arg: str) -> bool:
+    if _check_bool(value, arg):
+        raise _not_yet(arg, value, "background data dispatch is not built; leave it False")
     return False
 
 
-def _check_seed(value) -> int:
+def _check_seed(value, arg: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"seed: got {value!r}; allowed: an integer >= 0")
+        raise ValueError(f"{arg}: got {value!r}; allowed: an integer >= 0")
     return int(value)
 
 
-_CHECKS: dict[str, Callable[[Any], Any]] = {
-    "momentum": lambda v: check_real("momentum", v, 0.0, 1.0, high_open=True),
-    "gradient_decay_factor": lambda v: check_real("gradient_decay_factor", v, 0.0, 1.0, high_open=True),
-    "squared_gradient_decay_factor": lambda v: check_real("squared_gradient_decay_factor", v, 0.0, 1.0,
-                                                          high_open=True),
-    "epsilon": lambda v: check_real("epsilon", v, 0.0, math.inf, low_open=True, high_open=True),
-    "adam_form": lambda v: check_choice("adam_form", v, ADAM_FORMS),
-    "initial_learn_rate": lambda v: check_real("initial_learn_rate", v, 0.0, math.inf, low_open=True,
-                                               high_open=True),
-    "learn_rate_schedule": lambda v: check_choice("learn_rate_schedule", v, SCHEDULES),
-    "learn_rate_drop_period": lambda v: check_positive_int("learn_rate_drop_period", v),
-    "learn_rate_drop_factor": lambda v: check_real("learn_rate_drop_factor", v, 0.0, 1.0),
-    "l2_regularization": lambda v: check_real("l2_regularization", v, 0.0, math.inf, high_open=True),
-    "gradient_threshold_method": lambda v: check_choice("gradient_threshold_method", v, CLIP_METHODS),
-    "gradient_threshold": lambda v: check_real("gradient_threshold", v, 0.0, math.inf, low_open=True),
-    "max_epochs": lambda v: check_positive_int("max_epochs", v),
-    "mini_batch_size": lambda v: check_positive_int("mini_batch_size", v),
-    "verbose": lambda v: _check_bool("verbose", v),
-    "verbose_frequency": lambda v: check_positive_int("verbose_frequency", v),
-    "validation_data": lambda v: v,  # checked apart (the checked source is kept too)
-    "validation_frequency": lambda v: check_positive_int("validation_frequency", v),
+_CHECKS: dict[str, Callable[[Any, str], Any]] = {  # option -> check(value, the name as the caller spells it)
+    "momentum": lambda v, a: check_real(a, v, 0.0, 1.0, high_open=True),
+    "gradient_decay_factor": lambda v, a: check_real(a, v, 0.0, 1.0, high_open=True),
+    "squared_gradient_decay_factor": lambda v, a: check_real(a, v, 0.0, 1.0, high_open=True),
+    "epsilon": lambda v, a: check_real(a, v, 0.0, math.inf, low_open=True, high_open=True),
+    "adam_form": lambda v, a: check_choice(a, v, ADAM_FORMS),
+    "initial_learn_rate": lambda v, a: check_real(a, v, 0.0, math.inf, low_open=True, high_open=True),
+    "learn_rate_schedule": lambda v, a: check_choice(a, v, SCHEDULES),
+    "learn_rate_drop_period": lambda v, a: check_positive_int(a, v),
+    "learn_rate_drop_factor": lambda v, a: check_real(a, v, 0.0, 1.0),
+    "l2_regularization": lambda v, a: check_real(a, v, 0.0, math.inf, high_open=True),
+    "gradient_threshold_method": lambda v, a: check_choice(a, v, CLIP_METHODS),
+    "gradient_threshold": lambda v, a: check_real(a, v, 0.0, math.inf, low_open=True),
+    "max_epochs": lambda v, a: check_positive_int(a, v),
+    "mini_batch_size": lambda v, a: check_positive_int(a, v),
+    "verbose": _check_bool,
+    "verbose_frequency": lambda v, a: check_positive_int(a, v),
+    "validation_data": lambda v, a: v,  # checked apart (the checked source is kept too)
+    "validation_frequency": lambda v, a: check_positive_int(a, v),
     "validation_patience": _check_patience,
-    "shuffle": lambda v: check_choice("shuffle", v, SHUFFLE),
+    "shuffle": lambda v, a: check_choice(a, v, SHUFFLE),
     "checkpoint_path": _check_folder,
     "execution_environment": _check_environment,
     "worker_load": _check_worker_load,
     "output_fcn": _check_output_fcn,
-    "plots": lambda v: check_choice("plots", v, PLOTS),
+    "plots": lambda v, a: check_choice(a, v, PLOTS),
     "plots_file": _check_plots_file,
-    "progress_bar": lambda v: None if v is None else _check_bool("progress_bar", v),
+    "progress_bar": lambda v, a: None if v is None else _check_bool(v, a),
     "sequence_length": _check_sequence_length,
     "sequence_padding_value": _check_padding_value,
     "dispatch_in_background": _check_dispatch,
-    "precision": lambda v: check_choice("precision", v, PRECISIONS),
+    "precision": lambda v, a: check_choice(a, v, PRECISIONS),
     "seed": _check_seed,
-    "batch_normalization_statistics": lambda v: check_choice("batch_normalization_statistics", v, BN_STATISTICS),
+    "batch_normalization_statistics": lambda v, a: check_choice(a, v, BN_STATISTICS),
 }
 
 
 class TrainingOptions:
     """Checked, read-only training options for one solver; make them with :func:`training_options`."""
 
-    def __init__(self, solver: str, **options: Any):
-        solver = check_choice("solver", solver, SOLVERS)
+    def __init__(self, solver: str, *, names: ArgNames | None = None, **options: Any):
+        names = names or ArgNames()
+        solver = check_choice(names("solver"), solver, SOLVERS)
         values = _defaults(solver)
         for name, value in options.items():
             if name not in _CHECKS:
-                close = difflib.get_close_matches(name, OPTION_NAMES, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise TypeError(f"training_options: unknown option {name!r}{hint}; allowed: {', '.join(OPTION_NAMES)}")
+                raise TypeError(f"training_options: unknown option {name!r}{did_you_mean(name, OPTION_NAMES)}; "
+                                f"allowed: {', '.join(OPTION_NAMES)}")
             if name in SOLVER_ONLY and solver not in SOLVER_ONLY[name]:
-                raise ValueError(f"{name}: given with solver {solver!r}, but it applies to solver "
+                raise ValueError(f"{names(name)}: given with solver {solver!r}, but it applies to solver "
                                  f"{' and '.join(map(repr, SOLVER_ONLY[name]))} only")
-            values[name] = _CHECKS[name](value)
-        source = _check_validation_data(values["validation_data"])
+            values[name] = _CHECKS[name](value, names(name))
+        source = _check_validation_data(values["validation_data"], names)
         object.__setattr__(self, "solver", solver)
+        object.__setattr__(self, "_names", names)
         object.__setattr__(self, "_given", dict(options))
         object.__setattr__(self, "_validation_source", source)
         for name in OPTION_NAMES:
@@ -267,7 +268,7 @@ class TrainingOptions:
         ``solver=`` switches solver (drop the old solver's options with ``momentum=None`` etc.)."""
         solver = changes.pop("solver", self.solver)
         given = {**self._given, **changes}
-        return TrainingOptions(solver, **{k: v for k, v in given.items() if v is not None})
+        return TrainingOptions(solver, names=self._names, **{k: v for k, v in given.items() if v is not None})
 
     @property
     def properties(self) -> tuple[str, ...]:
@@ -316,7 +317,7 @@ def _show(name: str, value) -> str:
     return repr(value)
 
 
-def training_options(solver: str, **options: Any) -> TrainingOptions:
+def training_options(solver: str, *, names: ArgNames | None = None, **options: Any) -> TrainingOptions:
     """Options for :func:`minidl.train_network`: MATLAB ``trainingOptions(solverName, Name, Value)`` in snake_case.
 
     Args:
@@ -336,7 +337,9 @@ def training_options(solver: str, **options: Any) -> TrainingOptions:
             sequence_padding_value (MATLAB's defaults only), precision ('float32' | 'float64'), seed (0),
             batch_normalization_statistics ('population' | 'moving').
 
+        names: how errors spell the option names (a dialect's :class:`~minidl._checks.ArgNames`; default: as given).
+
     Returns:
         read-only :class:`TrainingOptions`; ``options.replace(**changes)`` gives a changed copy.
     """
-    return TrainingOptions(solver, **options)
+    return TrainingOptions(solver, names=names, **options)

@@ -1,22 +1,36 @@
-"""``train_network``: TrainingOptions (MATLAB semantics, snake_case) translated onto the engine and its observers."""
+"""``train_network``: TrainingOptions (MATLAB semantics, snake_case) translated onto the engine and its observers.
+
+The rules are those of docs/semantics-matlab.md; this module only configures the engine (``EngineConfig``) and the
+generic observers: the verbose table, output functions (:class:`~minidl.training.observers.UserFunction` with
+MATLAB's record), validation patience (:class:`~minidl.training.observers.EarlyStopping`), checkpoints after every
+epoch (:class:`~minidl.training.observers.Checkpointer`), the figure and the progress bar.
+"""
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from minidl import layers as L
 from minidl.backend import Device, device_description, get_device
+from minidl.matlab import records
+from minidl.matlab.arrays import _is_classifier, _predictors, _responses, nchw_to_hwcn
+from minidl.matlab.display import _int_vector, _parse_pairs
+from minidl.matlab.names import TrainingOptions as MatlabOptions
+from minidl.matlab.options import TrainingOptions
+from minidl.matlab.records import TrainingInfoStruct
 from minidl.network import Network, copy_network
 from minidl.optim import SGDM, Adam, RMSProp
 from minidl.optim.schedules import ConstantSchedule, PiecewiseSchedule
-from minidl.training.checkpoint import read_checkpoint, restore_network
+from minidl.training.checkpoint import checkpoint_name, read_checkpoint, restore_network
 from minidl.training.data import as_source, is_source
 from minidl.training.events import Observer
-from minidl.training.info import TrainingInfo
-from minidl.training.observers import Checkpointer, OutputFunctions, ValidationPatience
-from minidl.training.options import TrainingOptions
+from minidl.training.info import InfoRecorder, TrainingInfo
+from minidl.training.observers import Checkpointer, EarlyStopping, UserFunction, every_epoch
 from minidl.training.serialization import network_to_json
 from minidl.training.trainer import EngineConfig, Trainer
 
@@ -24,7 +38,7 @@ __all__ = ["train_network", "engine_config", "make_observers"]
 
 
 def engine_config(options: TrainingOptions, device: str | Device | None = None) -> EngineConfig:
-    """The neutral engine configuration of MATLAB-semantics options (SEMANTICS §2)."""
+    """The neutral engine configuration of MATLAB-semantics options (docs/semantics-matlab.md)."""
     o = options
     if o.solver == "sgdm":
         optimizer = SGDM(momentum=o.momentum)
@@ -42,7 +56,7 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
         validation_frequency=o.validation_frequency, validate_first_iteration=True, validate_at_end=True,
         batch_norm_statistics=o.batch_normalization_statistics, normalize_inputs=True,
         device=get_device(device if device is not None else o.execution_environment), dtype=o.precision,
-        seed=o.seed)
+        seed=o.seed, stop_reasons=dict(records.STOP_REASONS))
 
 
 def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=None) -> list[Observer]:
@@ -53,9 +67,12 @@ def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=No
         from minidl.reporting.verbose import VerboseTable
         obs.append(VerboseTable(options.verbose_frequency, stream=stream))
     if options.output_fcn:
-        obs.append(OutputFunctions(options.output_fcn))
+        obs.append(UserFunction(options.output_fcn, records.output_fcn_info, records.output_fcn_due,
+                                records.wants_stop))
     if options.validation_source() is not None and not math.isinf(options.validation_patience):
-        obs.append(ValidationPatience(options.validation_patience))
+        # MATLAB: after each validation, loss < best resets the count, else count += 1; stop at count ≥ patience
+        obs.append(EarlyStopping(lambda s: s.validation_loss, options.validation_patience,
+                                 key="validation_patience"))
     if options.plots == "training-progress":
         try:
             from minidl.reporting.figure import TrainingProgressFigure
@@ -91,7 +108,7 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
             network ending in ClassificationOutput; (N,) or (N, R) numbers for RegressionOutput.
         source: a mini-batch source (see :mod:`minidl.training.data`) instead of X and Y.
         layers: a list of layers or a Network (copied, never modified); None when resuming.
-        options: :class:`~minidl.training.options.TrainingOptions` from ``training_options(...)``.
+        options: :class:`~minidl.matlab.options.TrainingOptions` from ``training_options(...)``.
         resume_from: a checkpoint folder written by ``checkpoint_path``: training continues exactly where it was
             saved (float64 resumes are bit-identical to uninterrupted runs).
         device: a ``minidl.backend.Device`` overriding ``execution_environment`` (the CPU stand-in in tests).
@@ -123,9 +140,10 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
     settings = {**options.settings(), "hardware": device_description(config.device),
                 "execution_environment": options.execution_environment}
     obs = make_observers(options, settings, stream) + list(observers)
-    if options.checkpoint_path is not None:
-        obs.append(Checkpointer(options.checkpoint_path))  # last: it saves the other observers' state
-    trainer = Trainer(net, data, config, options.validation_source(), obs, settings)
+    if options.checkpoint_path is not None:  # last: it saves the other observers' state
+        obs.append(Checkpointer(options.checkpoint_path, every_epoch(), lambda s: checkpoint_name(s.iteration)))
+    recorder = InfoRecorder(settings, fields=records.INFO_FIELD_NAMES)
+    trainer = Trainer(net, data, config, options.validation_source(), obs, settings, recorder=recorder)
     trainer.state.extra["settings"] = settings
     net, info = trainer.run(resume)
     if options.plots_file is not None and options.plots != "training-progress":
@@ -133,3 +151,71 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
     return net, info
 
 
+# ================================================================================================ MATLAB spelling
+def _engine_options(options: Any) -> Any:
+    """The engine's options object from trainingOptions' result (or the engine's own options, accepted as is)."""
+    engine = options.engine if isinstance(options, MatlabOptions) else options
+    if not isinstance(engine, TrainingOptions):
+        raise TypeError(f"options: got {type(options).__name__}; allowed: the result of trainingOptions(...)")
+    return engine
+
+
+def trainNetwork(X, Y, layers, options, **engine_kwargs: Any) -> tuple[Network, TrainingInfoStruct]:
+    """MATLAB ``[net, info] = trainNetwork(X, Y, layers, options)`` on the engine.
+
+    Args:
+        X: images H×W×C×N (MATLAB layout; converted to N×C×H×W without a copy) or features N×F (one observation
+            per row, as MATLAB's featureInputLayer takes them).
+        Y: labels (N,) of any hashable kind (MATLAB categorical ≈ an array of strings or integers; classes in
+            sorted order; an N×1 column is accepted), or responses (N,), N×R, or H×W×C×N images.
+        layers: a list of layers (MATLAB's layer array) or a Network; None only with ``resume_from``.
+        options: from :func:`trainingOptions` (or the engine's own options object).
+        **engine_kwargs: minidl extensions passed to ``minidl.train_network`` as they are: ``resume_from`` (a
+            checkpoint folder), ``device``, ``observers``, ``stream`` (where the verbose table goes).
+
+    Returns:
+        (net, info): the trained ``minidl.Network`` and a :class:`TrainingInfoStruct` with MATLAB's fields
+        (TrainingLoss, TrainingAccuracy | TrainingRMSE, ValidationLoss, ValidationAccuracy | ValidationRMSE,
+        BaseLearnRate, FinalValidationLoss, FinalValidationAccuracy | FinalValidationRMSE, OutputNetworkIteration)
+        plus minidl's GradientNorm, StopReason and ElapsedTime where the engine records them.
+    """
+    engine = _engine_options(options)
+    if isinstance(layers, L.Layer):
+        layers = [layers]
+    if layers is not None and not isinstance(layers, (list, tuple, Network)):
+        raise TypeError(f"layers: got {type(layers).__name__}; allowed: a list of layers or a Network")
+    x = _predictors(X, "X")
+    if layers is not None:
+        classifier = _is_classifier(layers)
+    else:  # resuming: the architecture is the checkpoint's; numbers are responses, anything else labels
+        classifier = (Y.dtype if hasattr(Y, "dtype") else np.asarray(Y).dtype).kind not in "fc"
+    y = _responses(Y, classifier, "Y")
+    layers = list(layers) if isinstance(layers, tuple) else layers
+    net, info = train_network(x, y, layers, engine, **engine_kwargs)
+    return net, TrainingInfoStruct(info, net.is_classifier)
+
+
+def _prediction_args(func: str, args: tuple, kwargs: Mapping[str, Any]) -> int:
+    opts = _parse_pairs(func, args, kwargs, ("MiniBatchSize",))
+    return _int_vector(func, "MiniBatchSize", opts.get("MiniBatchSize", 128), (1,), 1)[0]
+
+
+def predict(net: Network, X, *args: Any, **kwargs: Any) -> np.ndarray:
+    """MATLAB ``Y = predict(net, X, 'MiniBatchSize', 128)``: scores N×K (classification) or responses N×R.
+
+    X as in :func:`trainNetwork`.  Image responses come back as H×W×C×N.
+    """
+    if not isinstance(net, Network):
+        raise TypeError(f"net: got {type(net).__name__}; allowed: a trained minidl Network")
+    y = net.predict(_predictors(X, "X"), batch_size=_prediction_args("predict", args, kwargs))
+    return nchw_to_hwcn(y) if y.ndim == 4 else y
+
+
+def classify(net: Network, X, *args: Any, **kwargs: Any) -> np.ndarray:
+    """MATLAB ``YPred = classify(net, X, 'MiniBatchSize', 128)``: the predicted labels (N,), as trained on.
+
+    MATLAB's second output (the scores) is ``predict(net, X)``.
+    """
+    if not isinstance(net, Network):
+        raise TypeError(f"net: got {type(net).__name__}; allowed: a trained minidl Network")
+    return net.classify(_predictors(X, "X"), batch_size=_prediction_args("classify", args, kwargs))

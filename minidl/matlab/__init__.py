@@ -1,0 +1,76 @@
+"""The MATLAB dialect: MATLAB names, 'Name', Value pairs, HWCN arrays and MATLAB result shapes, over the one engine.
+
+This package translates and configures; no training logic lives here (docs/matlab.md, rules in
+docs/semantics-matlab.md).  Its modules, the same shape as :mod:`minidl.wolfram`'s:
+
+- :mod:`~minidl.matlab.options`: the trainingOptions rules under snake_case names (``training_options``, the
+  Pythonic face exported as ``minidl.training_options``); :mod:`~minidl.matlab.names`: MATLAB's spelling of them
+  (``trainingOptions('sgdm', 'MaxEpochs', 20)``);
+- :mod:`~minidl.matlab.train`: the engine and its observers configured as trainNetwork (``train_network``,
+  ``trainNetwork``, ``classify``, ``predict``);
+- :mod:`~minidl.matlab.records`: the OutputFcn record, trainNetwork's info fields, the stop wording;
+- :mod:`~minidl.matlab.layers`: the layer constructors and MATLAB's weight layouts;
+- :mod:`~minidl.matlab.arrays`, :mod:`~minidl.matlab.display`: H×W×C×N arrays, MATLAB's display and name-value
+  parsing; :mod:`~minidl.matlab.data`: ``digitTrain4DArrayData``.
+
+>>> import numpy as np
+>>> from minidl.matlab import trainingOptions, convolution2dLayer, hwcn_to_nchw
+>>> conv = convolution2dLayer(3, 8, 'Padding', 'same', 'Stride', 2)
+>>> conv.filter_size, conv.num_filters, conv.padding, conv.stride
+((3, 3), 8, 'same', (2, 2))
+>>> hwcn_to_nchw(np.zeros((28, 28, 1, 5))).shape
+(5, 1, 28, 28)
+
+What maps to what
+-----------------
+- ``trainingOptions(solverName, 'Name', Value, ...)`` → ``training_options(solver, **snake)``; names are matched
+  case-insensitively (``'maxepochs'`` is ``'MaxEpochs'``); MATLAB's ``Name=Value`` syntax works as Python keywords
+  (``trainingOptions('sgdm', MaxEpochs=20)``).
+- ``trainNetwork(X, Y, layers, options)`` → ``train_network``: X as H×W×C×N images (or N×F features), Y as labels
+  (N,) or responses (N,) / (N, R) / H×W×C×N; returns ``(net, info)``, info with MATLAB field names.
+- ``classify(net, X)``, ``predict(net, X)`` with H×W×C×N arrays.
+- Layer constructors ``imageInputLayer([28 28 1])`` → ``ImageInput((1, 28, 28))`` etc.; MATLAB weight layouts
+  (convolution weights h×w×c×F, fully connected weights O×I over MATLAB's H, W, C flattening) converted.
+- ``digitTrain4DArrayData()`` / ``digitTest4DArrayData()`` over ``minidl.datasets``.
+"""
+
+from minidl.matlab.arrays import hwcn_to_nchw, nchw_to_hwcn
+from minidl.matlab.data import digitTest4DArrayData, digitTrain4DArrayData
+from minidl.matlab.display import MatlabStruct, format_value
+from minidl.matlab.layers import (
+    averagePooling2dLayer,
+    batchNormalizationLayer,
+    classificationLayer,
+    convolution2dLayer,
+    dropoutLayer,
+    featureInputLayer,
+    fullyConnectedLayer,
+    imageInputLayer,
+    matlab_fc_weights_to_minidl,
+    maxPooling2dLayer,
+    regressionLayer,
+    reluLayer,
+    softmaxLayer,
+)
+from minidl.matlab.names import (
+    OPTION_NAMES,
+    TrainingOptions,
+    TrainingOptionsADAM,
+    TrainingOptionsRMSProp,
+    TrainingOptionsSGDM,
+    trainingOptions,
+)
+from minidl.matlab.options import training_options
+from minidl.matlab.records import INFO_FIELDS, TrainingInfoStruct
+from minidl.matlab.train import classify, predict, train_network, trainNetwork
+
+__all__ = [
+    "MatlabStruct", "TrainingInfoStruct", "TrainingOptions", "TrainingOptionsSGDM", "TrainingOptionsRMSProp",
+    "TrainingOptionsADAM",
+    "trainingOptions", "trainNetwork", "classify", "predict",
+    "imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchNormalizationLayer", "reluLayer",
+    "maxPooling2dLayer", "averagePooling2dLayer", "fullyConnectedLayer", "dropoutLayer", "softmaxLayer",
+    "classificationLayer", "regressionLayer", "digitTrain4DArrayData", "digitTest4DArrayData",
+    "hwcn_to_nchw", "nchw_to_hwcn", "matlab_fc_weights_to_minidl", "format_value", "OPTION_NAMES", "INFO_FIELDS",
+    "training_options", "train_network",
+]

@@ -1,0 +1,323 @@
+"""MATLAB's layer constructors (``imageInputLayer([28 28 1])``, ``convolution2dLayer(3, 8, 'Padding', 'same')``,
+...) and MATLAB's weight layouts (convolution h×w×c×F, fully connected O×I over MATLAB's H, W, C flattening).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from minidl import layers as L
+from minidl.layers.conv import Convolution2D
+from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
+from minidl.matlab.display import (
+    _choice,
+    _engine_call,
+    _host_array,
+    _hw,
+    _int_vector,
+    _padding,
+    _parse_pairs,
+    _to_python,
+)
+
+_FACTOR_NAMES = {"WeightLearnRateFactor": "weight_learn_rate_factor", "BiasLearnRateFactor": "bias_learn_rate_factor",
+                 "WeightL2Factor": "weight_l2_factor", "BiasL2Factor": "bias_l2_factor"}
+_BN_FACTOR_NAMES = {"ScaleLearnRateFactor": "scale_learn_rate_factor",
+                    "OffsetLearnRateFactor": "offset_learn_rate_factor",
+                    "ScaleL2Factor": "scale_l2_factor", "OffsetL2Factor": "offset_l2_factor"}
+_INITIALIZERS = {"glorot": "glorot", "he": "he", "narrow-normal": "normal", "zeros": "zeros", "ones": "ones"}
+
+
+def _name(func: str, opts: Mapping[str, Any]) -> str | None:
+    """'Name': '' (MATLAB's default) → None, so the network numbers the layer."""
+    name = opts.get("Name", "")
+    if not isinstance(name, str):
+        raise TypeError(f"{func}: 'Name': got {name!r}; allowed: a character vector")
+    return name or None
+
+
+def _factors(func: str, opts: Mapping[str, Any], table: Mapping[str, str]) -> dict[str, float]:
+    out = {}
+    for k, snake in table.items():
+        if k in opts:
+            v = _to_python(opts[k])
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise ValueError(f"{func}: '{k}': got {opts[k]!r}; allowed: a nonnegative number")
+            out[snake] = v
+    return out
+
+
+def _layer_names(table: Mapping[str, str]) -> dict[str, str]:
+    return {v: k for k, v in table.items()}
+
+
+def imageInputLayer(inputSize, *args: Any, **kwargs: Any) -> L.ImageInput:
+    """MATLAB ``imageInputLayer([h w c], 'Normalization', 'zerocenter', 'Mean', m, 'StandardDeviation', s, 'Name', n)``.
+
+    ``[h w]`` means one channel.  'Mean' (and 'StandardDeviation' for 'zscore') in MATLAB's h×w×c or 1×1×c layout
+    become the minidl (C, H, W) / (C, 1, 1) statistics.  → ``ImageInput((c, h, w), normalization)``.
+    """
+    func = "imageInputLayer"
+    size = _int_vector(func, "inputSize", inputSize, (2, 3), 1)
+    h, w, c = size + (1,) * (3 - len(size))
+    opts = _parse_pairs(func, args, kwargs, ("Normalization", "Mean", "StandardDeviation", "Name"))
+    norm = _choice(func, "Normalization", opts.get("Normalization", "zerocenter"), ("zerocenter", "zscore", "none"))
+    stats = {}
+    for arg, key in (("Mean", "mean"), ("StandardDeviation", "std")):
+        if arg in opts and not (isinstance(opts[arg], (list, tuple, np.ndarray)) and np.size(opts[arg]) == 0):
+            a = _host_array(func, arg, opts[arg], (0, 1, 2, 3))
+            if a.ndim == 1 and a.size != 1:
+                raise ValueError(f"{func}: '{arg}': got a vector of shape {a.shape}; allowed: h×w×c, 1×1×c or a "
+                                 "scalar")
+            stats[key] = a.reshape(a.shape + (1,) * (3 - a.ndim)).transpose(2, 0, 1) if a.ndim >= 2 else a.reshape(())
+    return _engine_call(func, {"normalization": "Normalization", "mean": "Mean", "std": "StandardDeviation",
+                               "name": "Name", "input_size": "inputSize"},
+                        lambda: L.ImageInput((c, h, w), normalization=norm, name=_name(func, opts), **stats))
+
+
+def featureInputLayer(numFeatures, *args: Any, **kwargs: Any) -> L.FeatureInput:
+    """MATLAB ``featureInputLayer(numFeatures, 'Normalization', 'none', 'Mean', m, 'StandardDeviation', s, 'Name', n)``.
+
+    MATLAB's default normalization for feature input is 'none'.  → ``FeatureInput(numFeatures, normalization)``.
+    """
+    func = "featureInputLayer"
+    (n,) = _int_vector(func, "numFeatures", numFeatures, (1,), 1)
+    opts = _parse_pairs(func, args, kwargs, ("Normalization", "Mean", "StandardDeviation", "Name"))
+    norm = _choice(func, "Normalization", opts.get("Normalization", "none"), ("zerocenter", "zscore", "none"))
+    stats = {key: _host_array(func, arg, opts[arg], (0, 1, 2)).reshape(-1)
+             for arg, key in (("Mean", "mean"), ("StandardDeviation", "std")) if arg in opts}
+    return _engine_call(func, {"normalization": "Normalization", "mean": "Mean", "std": "StandardDeviation",
+                               "name": "Name"},
+                        lambda: L.FeatureInput(n, normalization=norm, name=_name(func, opts), **stats))
+
+
+def _initializer(func: str, arg: str, value: Any, convert: Callable[[np.ndarray, tuple], np.ndarray],
+                 matlab_size: Callable[[tuple], tuple]):
+    """'glorot' | 'he' | 'narrow-normal' | 'zeros' | 'ones' | a function handle f(sz) returning a MATLAB-layout array.
+
+    A handle is called with MATLAB's size vector and its result converted to the minidl layout.
+    """
+    if callable(value):
+        return _MatlabInitializer(value, convert, matlab_size)
+    return _INITIALIZERS[_choice(func, arg, value, tuple(_INITIALIZERS))]
+
+
+class _MatlabInitializer:
+    """Calls a MATLAB-style initializer f(sz) and converts its array to the minidl layout (shape, rng) → array."""
+
+    def __init__(self, func, convert, matlab_size):
+        self.func, self.convert, self.matlab_size = func, convert, matlab_size
+
+    def __call__(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        return self.convert(np.asarray(self.func(list(self.matlab_size(shape))), dtype=np.float64), shape)
+
+
+def _conv_weights(w: np.ndarray, shape: tuple | None = None) -> np.ndarray:
+    """MATLAB convolution weights h×w×c×F (trailing singleton dimensions may be missing) → (F, C, KH, KW)."""
+    return w.reshape(w.shape + (1,) * (4 - w.ndim)).transpose(3, 2, 0, 1)
+
+
+def _vector(b: np.ndarray, shape: tuple | None = None) -> np.ndarray:
+    """A MATLAB bias 1×1×F, F×1 or 1×F → (F,)."""
+    return b.reshape(-1)
+
+
+class _FullyConnectedWeights:
+    """MATLAB fully connected weights O×I → minidl (O, I), reordering I when the layer's input is an image.
+
+    MATLAB flattens an H×W×C activation column-major (index h + H·w + H·W·c); minidl flattens C, H, W row-major
+    (index c·H·W + h·W + w).  The input shape is known only when the network is built, so this runs then, reading
+    the layer's ``input_shape`` (a deep copy of the layer carries a copy of this object pointing at the copy).
+    """
+
+    def __init__(self, layer: L.FullyConnected | None, weights: np.ndarray | _MatlabInitializer):
+        self.layer, self.weights = layer, weights
+
+    def __call__(self, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+        w = self.weights(shape, rng) if callable(self.weights) else self.weights
+        return matlab_fc_weights_to_minidl(w, self.layer.input_shape if self.layer is not None else None)
+
+
+def matlab_fc_weights_to_minidl(w: np.ndarray, input_shape: tuple[int, ...] | None) -> np.ndarray:
+    """Fully connected weights O×I in MATLAB's flattening → minidl's: for image inputs (C, H, W) the columns go
+    from MATLAB's (h, w, c) column-major order to minidl's (c, h, w) row-major order; other inputs unchanged.
+
+    >>> w = np.arange(2 * 12.).reshape(2, 12)           # O = 2, input C, H, W = 2, 3, 2
+    >>> wm = matlab_fc_weights_to_minidl(w, (2, 3, 2))
+    >>> wm[0, 1 * 6 + 2 * 2 + 1] == w[0, 2 + 3 * 1 + 6 * 1]   # c=1, h=2, w=1
+    np.True_
+    """
+    if input_shape is None or len(input_shape) != 3 or w.ndim != 2 or w.shape[1] != int(np.prod(input_shape)):
+        return w
+    c, h, wd = input_shape
+    return w.reshape(w.shape[0], c, wd, h).transpose(0, 1, 3, 2).reshape(w.shape[0], -1)
+
+
+def _fc_weights(w: np.ndarray, shape: tuple) -> np.ndarray:
+    return w
+
+
+_WB_NAMES = ("Weights", "Bias", "WeightsInitializer", "BiasInitializer", "Name") + tuple(_FACTOR_NAMES)
+
+
+def convolution2dLayer(filterSize, numFilters, *args: Any, **kwargs: Any) -> Convolution2D:
+    """MATLAB ``convolution2dLayer(filterSize, numFilters, 'Stride', s, 'Padding', p, 'DilationFactor', d, ...)``.
+
+    filterSize / Stride / DilationFactor: a scalar or [h w].  Padding: 'same', a scalar, [ph pw] (top-bottom,
+    left-right) or [t b l r].  'Weights' h×w×c×F → (F, C, KH, KW); 'Bias' 1×1×F → (F,).  'WeightsInitializer' /
+    'BiasInitializer': 'glorot', 'he', 'narrow-normal' (N(0, 0.01²), minidl's default, as the reference states),
+    'zeros', 'ones' or a function f(sz) with MATLAB's size vector [h w c F] (bias [1 1 F]).  Factors:
+    'WeightLearnRateFactor', 'BiasLearnRateFactor', 'WeightL2Factor', 'BiasL2Factor'.
+    """
+    func = "convolution2dLayer"
+    fs = _int_vector(func, "filterSize", filterSize, (1, 2), 1)
+    (nf,) = _int_vector(func, "numFilters", numFilters, (1,), 1)
+    opts = _parse_pairs(func, args, kwargs, ("Stride", "Padding", "DilationFactor", "PaddingValue") + _WB_NAMES)
+    stride = _hw(_int_vector(func, "Stride", opts.get("Stride", 1), (1, 2), 1))
+    dilation = _hw(_int_vector(func, "DilationFactor", opts.get("DilationFactor", 1), (1, 2), 1))
+    padding = _padding(func, opts.get("Padding", 0))
+    if _to_python(opts.get("PaddingValue", 0)) != 0:
+        raise ValueError(f"{func}: 'PaddingValue': got {opts['PaddingValue']!r}; allowed: 0 (zero padding)")
+    kw = _weight_bias(func, opts, _conv_weights, lambda s: (s[2], s[3], s[1], s[0]), lambda s: (1, 1, s[0]))
+    kh, kw_ = fs * 2 if len(fs) == 1 else fs
+    if "weights" in kw and (kw["weights"].shape[2:] != (kh, kw_) or kw["weights"].shape[0] != nf):
+        f, c, h, w = kw["weights"].shape
+        raise ValueError(f"{func}: 'Weights': got an array of size {h}x{w}x{c}x{f}; allowed: "
+                         f"{kh}x{kw_}xCx{nf} (filterSize x channels x numFilters)")
+    if "bias" in kw and kw["bias"].shape != (nf,):
+        raise ValueError(f"{func}: 'Bias': got {kw['bias'].size} values; allowed: 1x1x{nf} (one per filter)")
+    return _engine_call(func, {"filter_size": "filterSize", "num_filters": "numFilters", "stride": "Stride",
+                               "padding": "Padding", "dilation": "DilationFactor"} | _WB_ENGINE_NAMES,
+                        lambda: Convolution2D(_hw(fs), nf, stride=stride, padding=padding, dilation=dilation,
+                                              name=_name(func, opts), **kw))
+
+
+_WB_ENGINE_NAMES = {"weights": "Weights", "bias": "Bias", "weights_initializer": "WeightsInitializer",
+                    "bias_initializer": "BiasInitializer", "name": "Name"} | _layer_names(_FACTOR_NAMES)
+
+
+def _weight_bias(func: str, opts: Mapping[str, Any], convert_w, w_size, b_size) -> dict[str, Any]:
+    """The Weights / Bias / initializers / factors of a MATLAB layer as minidl keyword arguments."""
+    kw: dict[str, Any] = _factors(func, opts, _FACTOR_NAMES)
+    if "WeightsInitializer" in opts:
+        kw["weights_initializer"] = _initializer(func, "WeightsInitializer", opts["WeightsInitializer"], convert_w,
+                                                 w_size)
+    if "BiasInitializer" in opts:
+        kw["bias_initializer"] = _initializer(func, "BiasInitializer", opts["BiasInitializer"], _vector, b_size)
+    if "Weights" in opts and np.size(opts["Weights"]) > 0:
+        kw["weights"] = convert_w(_host_array(func, "Weights", opts["Weights"], (2, 3, 4) if convert_w is
+                                              _conv_weights else (2,)), None)
+    if "Bias" in opts and np.size(opts["Bias"]) > 0:
+        kw["bias"] = _vector(_host_array(func, "Bias", opts["Bias"], (0, 1, 2, 3)))
+    return kw
+
+
+def fullyConnectedLayer(outputSize, *args: Any, **kwargs: Any) -> L.FullyConnected:
+    """MATLAB ``fullyConnectedLayer(outputSize, 'Weights', W, 'Bias', b, 'WeightsInitializer', ..., 'Name', n)``.
+
+    'Weights' O×I are in MATLAB's layout: when the layer's input is an image, I runs over the input flattened in
+    MATLAB's order (h fastest, then w, then c); they are reordered to minidl's (c, h, w) flattening when the network
+    is built (docs/matlab.md).  A 'WeightsInitializer' function f([O I]) is treated the same way.  'Bias' O×1.
+    """
+    func = "fullyConnectedLayer"
+    (o,) = _int_vector(func, "outputSize", outputSize, (1,), 1)
+    opts = _parse_pairs(func, args, kwargs, _WB_NAMES)
+    kw = _weight_bias(func, opts, _fc_weights, lambda s: s, lambda s: (s[0], 1))
+    if "weights" in kw and kw["weights"].shape[0] != o:
+        raise ValueError(f"{func}: 'Weights': got an array of size {'x'.join(map(str, kw['weights'].shape))}; "
+                         f"allowed: {o}xI (outputSize x input size)")
+    if "bias" in kw and kw["bias"].shape != (o,):
+        raise ValueError(f"{func}: 'Bias': got {kw['bias'].size} values; allowed: {o}x1 (one per output)")
+    reorder = None  # given MATLAB weights (or a MATLAB initializer) are reordered when the input shape is known
+    if "weights" in kw:
+        reorder = kw["weights"] = _FullyConnectedWeights(None, kw["weights"])
+    elif isinstance(kw.get("weights_initializer"), _MatlabInitializer):
+        reorder = kw["weights_initializer"] = _FullyConnectedWeights(None, kw["weights_initializer"])
+    layer = _engine_call(func, {"output_size": "outputSize"} | _WB_ENGINE_NAMES,
+                         lambda: L.FullyConnected(o, name=_name(func, opts), **kw))
+    if reorder is not None:
+        reorder.layer = layer
+    return layer
+
+
+def batchNormalizationLayer(*args: Any, **kwargs: Any) -> L.BatchNormalization:
+    """MATLAB ``batchNormalizationLayer('Epsilon', 1e-5, 'MeanDecay', 0.1, 'VarianceDecay', 0.1, 'Name', n, ...)``.
+
+    'Scale', 'Offset', 'TrainedMean', 'TrainedVariance' in MATLAB's 1×1×C (or C×1) layout → (C,); factors
+    'ScaleLearnRateFactor', 'OffsetLearnRateFactor', 'ScaleL2Factor', 'OffsetL2Factor'.
+    """
+    func = "batchNormalizationLayer"
+    opts = _parse_pairs(func, args, kwargs, ("Epsilon", "MeanDecay", "VarianceDecay", "Scale", "Offset",
+                                             "TrainedMean", "TrainedVariance", "Name") + tuple(_BN_FACTOR_NAMES))
+    kw: dict[str, Any] = _factors(func, opts, _BN_FACTOR_NAMES)
+    for arg, key in (("Epsilon", "epsilon"), ("MeanDecay", "mean_decay"), ("VarianceDecay", "variance_decay")):
+        if arg in opts:
+            kw[key] = _to_python(opts[arg])
+    for arg, key in (("Scale", "scale"), ("Offset", "offset")):
+        if arg in opts and np.size(opts[arg]) > 0:
+            kw[key] = _vector(_host_array(func, arg, opts[arg], (0, 1, 2, 3)))
+    layer = _engine_call(func, {"epsilon": "Epsilon", "mean_decay": "MeanDecay", "variance_decay": "VarianceDecay",
+                                "scale": "Scale", "offset": "Offset", "name": "Name"} | _layer_names(_BN_FACTOR_NAMES),
+                         lambda: L.BatchNormalization(name=_name(func, opts), **kw))
+    for arg, key in (("TrainedMean", "mean"), ("TrainedVariance", "variance")):
+        if arg in opts and np.size(opts[arg]) > 0:
+            layer.state[key] = _vector(_host_array(func, arg, opts[arg], (0, 1, 2, 3)))  # kept by build
+    return layer
+
+
+def reluLayer(*args: Any, **kwargs: Any) -> L.ReLU:
+    """MATLAB ``reluLayer('Name', n)`` → ``ReLU()``."""
+    opts = _parse_pairs("reluLayer", args, kwargs, ("Name",))
+    return L.ReLU(name=_name("reluLayer", opts))
+
+
+def _pooling(func: str, cls, poolSize, args, kwargs):
+    size = _int_vector(func, "poolSize", poolSize, (1, 2), 1)
+    opts = _parse_pairs(func, args, kwargs, ("Stride", "Padding", "Name"))
+    stride = _hw(_int_vector(func, "Stride", opts.get("Stride", 1), (1, 2), 1))
+    padding = _padding(func, opts.get("Padding", 0))
+    return _engine_call(func, {"pool_size": "poolSize", "stride": "Stride", "padding": "Padding", "name": "Name"},
+                        lambda: cls(_hw(size), stride=stride, padding=padding, name=_name(func, opts)))
+
+
+def maxPooling2dLayer(poolSize, *args: Any, **kwargs: Any) -> MaxPooling2D:
+    """MATLAB ``maxPooling2dLayer(poolSize, 'Stride', s, 'Padding', p, 'Name', n)``; Stride defaults to 1 (MATLAB)."""
+    return _pooling("maxPooling2dLayer", MaxPooling2D, poolSize, args, kwargs)
+
+
+def averagePooling2dLayer(poolSize, *args: Any, **kwargs: Any) -> AveragePooling2D:
+    """MATLAB ``averagePooling2dLayer(poolSize, 'Stride', s, 'Padding', p, 'Name', n)``."""
+    return _pooling("averagePooling2dLayer", AveragePooling2D, poolSize, args, kwargs)
+
+
+def dropoutLayer(*args: Any, **kwargs: Any) -> L.Dropout:
+    """MATLAB ``dropoutLayer(probability = 0.5, 'Name', n)`` → ``Dropout(probability)``."""
+    func = "dropoutLayer"
+    p = 0.5
+    if args and not isinstance(args[0], str):
+        p, args = _to_python(args[0]), args[1:]
+    opts = _parse_pairs(func, args, kwargs, ("Name",))
+    return _engine_call(func, {"probability": "probability", "name": "Name"},
+                        lambda: L.Dropout(p, name=_name(func, opts)))
+
+
+def softmaxLayer(*args: Any, **kwargs: Any) -> L.Softmax:
+    """MATLAB ``softmaxLayer('Name', n)`` → ``Softmax()``."""
+    opts = _parse_pairs("softmaxLayer", args, kwargs, ("Name",))
+    return L.Softmax(name=_name("softmaxLayer", opts))
+
+
+def classificationLayer(*args: Any, **kwargs: Any) -> L.ClassificationOutput:
+    """MATLAB ``classificationLayer('Name', n)`` → ``ClassificationOutput()`` (cross-entropy)."""
+    opts = _parse_pairs("classificationLayer", args, kwargs, ("Name",))
+    return L.ClassificationOutput(name=_name("classificationLayer", opts))
+
+
+def regressionLayer(*args: Any, **kwargs: Any) -> L.RegressionOutput:
+    """MATLAB ``regressionLayer('Name', n)`` → ``RegressionOutput()`` (half mean squared error)."""
+    opts = _parse_pairs("regressionLayer", args, kwargs, ("Name",))
+    return L.RegressionOutput(name=_name("regressionLayer", opts))

@@ -1,0 +1,149 @@
+"""MATLAB's records: the OutputFcn info struct, trainNetwork's info and the stop wording (docs/semantics-matlab.md).
+
+The engine's record is neutral; this module gives it MATLAB's names: the OutputFcn record (State ``start`` /
+``iteration`` / ``done``), ``info["TrainingLoss"]`` and the reasons training stopped, worded as MATLAB words them.
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from minidl.matlab.display import MatlabStruct
+from minidl.training import events as ev
+from minidl.training.events import TrainingState
+
+__all__ = ["OUTPUT_FIELDS", "OutputFcnInfo", "output_fcn_info", "wants_stop", "INFO_FIELD_NAMES", "STOP_REASONS",
+           "INFO_FIELDS", "TrainingInfoStruct", "MAX_EPOCHS",
+           "VALIDATION_PATIENCE", "STOPPED_BY_USER", "OUTPUT_FUNCTION", "NON_FINITE", "TIME_GOAL"]
+
+#: Why training stopped, in MATLAB's wording.
+MAX_EPOCHS = "Max epochs completed"
+VALIDATION_PATIENCE = "Met validation criterion"
+STOPPED_BY_USER = "Stopped by user"          # stop button, Ctrl-C
+OUTPUT_FUNCTION = "Stopped by OutputFcn"
+NON_FINITE = "Training loss is NaN or Inf"
+TIME_GOAL = "Time goal reached"              # not a MATLAB option; the engine's time limit worded alike
+#: The engine's neutral stop kinds -> MATLAB's wording.
+STOP_REASONS = {ev.MAX_EPOCHS: MAX_EPOCHS, ev.EARLY_STOP: VALIDATION_PATIENCE, ev.USER_FUNCTION: OUTPUT_FUNCTION,
+                ev.STOP_BUTTON: STOPPED_BY_USER, ev.INTERRUPT: STOPPED_BY_USER, ev.NON_FINITE: NON_FINITE,
+                ev.TIME_LIMIT: TIME_GOAL}
+
+#: MATLAB's info field names -> the engine record's attribute names (``info["TrainingLoss"]``).
+INFO_FIELD_NAMES = {
+    "TrainingLoss": "training_loss", "TrainingAccuracy": "training_accuracy", "TrainingRMSE": "training_rmse",
+    "ValidationLoss": "validation_loss", "ValidationAccuracy": "validation_accuracy",
+    "ValidationRMSE": "validation_rmse", "BaseLearnRate": "base_learn_rate",
+    "FinalValidationLoss": "final_validation_loss", "FinalValidationAccuracy": "final_validation_accuracy",
+    "FinalValidationRMSE": "final_validation_rmse", "OutputNetworkIteration": "output_network_iteration",
+}
+
+#: OutputFcn record fields (MATLAB names) -> TrainingState attributes.
+OUTPUT_FIELDS = {
+    "Epoch": "epoch", "Iteration": "iteration", "TimeSinceStart": "time_since_start",
+    "TrainingLoss": "training_loss", "ValidationLoss": "validation_loss", "BaseLearnRate": "base_learn_rate",
+    "TrainingAccuracy": "training_accuracy", "TrainingRMSE": "training_rmse",
+    "ValidationAccuracy": "validation_accuracy", "ValidationRMSE": "validation_rmse", "State": "event",
+}
+
+
+class OutputFcnInfo(dict):
+    """The record an output function receives: MATLAB field names as keys (None where not computed).
+
+    Also readable as attributes, by MATLAB name or snake_case: ``info.TrainingLoss`` or ``info.training_loss``.
+    """
+
+    def __getattr__(self, name: str):
+        if name in self:
+            return self[name]
+        for key, attr in OUTPUT_FIELDS.items():
+            if attr == name or (name == "state" and key == "State"):
+                return self[key]
+        raise AttributeError(f"output-function info has no field {name!r}; fields: {', '.join(self)}")
+
+
+def output_fcn_info(state: TrainingState) -> OutputFcnInfo:
+    """The record for ``state`` (MATLAB: start / iteration / done).
+
+    start: Epoch 0 (or the resumed epoch), Iteration 0 and TimeSinceStart only.  iteration: that iteration's values
+    (validation values only when it validated).  done: the last iteration's training values and the final
+    validation values of the finalized network.
+    """
+    rec = OutputFcnInfo((k, getattr(state, a)) for k, a in OUTPUT_FIELDS.items())
+    if state.event == ev.START:
+        for k in rec:
+            if k not in ("Epoch", "Iteration", "TimeSinceStart", "State"):
+                rec[k] = None
+    elif state.event == ev.DONE:
+        rec.update(ValidationLoss=state.final_validation_loss, ValidationAccuracy=state.final_validation_accuracy,
+                   ValidationRMSE=state.final_validation_rmse)
+    if state.is_classifier:
+        rec.update(TrainingRMSE=None, ValidationRMSE=None)
+    else:
+        rec.update(TrainingAccuracy=None, ValidationAccuracy=None)
+    return rec
+
+
+def wants_stop(fn: Callable, result: Any) -> bool:
+    """Whether an output function's result asks to stop: True (or a true number); None and False go on."""
+    if result is None:
+        return False
+    if isinstance(result, (bool, numbers.Number)) or type(result).__name__ == "bool_":
+        return bool(result)
+    raise TypeError(f"output_fcn: {getattr(fn, '__qualname__', fn)!r} returned {type(result).__name__}; allowed: "
+                    "True (stop training), False or None")
+
+
+def output_fcn_due(state: TrainingState) -> bool:
+    """MATLAB calls output functions at start, after every iteration and at done."""
+    return state.event in (ev.START, ev.ITERATION, ev.DONE)
+
+
+# ------------------------------------------------------------------------------------------------ trainNetwork info
+#: MATLAB info fields of trainNetwork, in MATLAB's order, for classification and regression networks.
+INFO_FIELDS = {
+    True: ("TrainingLoss", "TrainingAccuracy", "ValidationLoss", "ValidationAccuracy", "BaseLearnRate",
+           "FinalValidationLoss", "FinalValidationAccuracy", "OutputNetworkIteration"),
+    False: ("TrainingLoss", "TrainingRMSE", "ValidationLoss", "ValidationRMSE", "BaseLearnRate",
+            "FinalValidationLoss", "FinalValidationRMSE", "OutputNetworkIteration"),
+}
+#: minidl additions to the info struct (not in MATLAB's), after MATLAB's fields.
+INFO_EXTRA_FIELDS = ("GradientNorm", "StopReason", "ElapsedTime")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.replace("RMSE", "Rmse")).lower()
+
+
+def _info_field(info: Any, name: str) -> tuple[bool, Any]:
+    """(found, value) of a MATLAB-named field of the engine's info: its MATLAB-name access, else snake_case."""
+    try:
+        return True, info[name]
+    except (KeyError, TypeError, IndexError):
+        pass
+    snake = _snake(name)
+    if isinstance(info, Mapping) and snake in info:
+        return True, info[snake]
+    if hasattr(info, snake):
+        return True, getattr(info, snake)
+    return False, None
+
+
+class TrainingInfoStruct(MatlabStruct):
+    """trainNetwork's info: a struct with MATLAB's field names; ``.engine`` is the engine's record (CSV/JSON, plot)."""
+
+    def __init__(self, engine_info: Any, classifier: bool):
+        fields = {}
+        for name in INFO_FIELDS[classifier] + INFO_EXTRA_FIELDS:
+            found, value = _info_field(engine_info, name)
+            if found:
+                fields[name] = value  # the engine's own arrays, not copies
+        super().__init__(fields)
+        object.__setattr__(self, "_engine", engine_info)
+
+    @property
+    def engine(self) -> Any:
+        """The engine's info record (``to_csv``, ``to_json``, ``plot``, snake_case arrays)."""
+        return self._engine
