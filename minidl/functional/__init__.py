@@ -22,6 +22,9 @@ from minidl.functional.losses import (
     half_mse_example_losses,
     half_mse_gradient,
     half_mse_loss,
+    mean_squared_example_losses,
+    mean_squared_gradient,
+    mean_squared_loss,
 )
 from minidl.functional.pooling import (
     avgpool2d_backward,
@@ -39,4 +42,5 @@ __all__ = [
     "dense_forward", "dense_backward", "dropout_forward", "dropout_backward",
     "cross_entropy_loss", "cross_entropy_gradient", "cross_entropy_example_losses",
     "half_mse_loss", "half_mse_gradient", "half_mse_example_losses",
+    "mean_squared_loss", "mean_squared_gradient", "mean_squared_example_losses",
 ]

@@ -1,4 +1,21 @@
-"""Output losses (docs/layers.md): cross-entropy and half squared error per observation, and their mean over N."""
+"""Output losses (docs/layers.md): cross-entropy, MATLAB's half squared error and Wolfram's mean squared error, per
+observation and as their mean over N.
+
+The two regression losses differ only in how they divide.  With y, t: (N, R) (every non-N axis counted in R):
+
+- MATLAB ``regressionLayer`` (half-MSE):       L = Σₙ Σᵣ ½(yₙᵣ − tₙᵣ)² / N      (over observations only);
+- Wolfram ``MeanSquaredLossLayer``:             L = Σₙ Σᵣ (yₙᵣ − tₙᵣ)² / (N·R)  (the mean over every element);
+
+so mean_squared_loss = (2/R) · half_mse_loss, and both report the same RMSE = √(Σₙ Σᵣ (y − t)²/(N·R)):
+√(2·L/R) from half-MSE, √L from the mean squared loss (``rmse_from_loss`` of RegressionOutput and MeanSquaredLoss).
+
+>>> import numpy as np
+>>> y, t = np.array([[1.0, 2.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [0.0, 2.0]])
+>>> mean_squared_example_losses(y, t)   # [(1 + 4)/2, 4/2]
+array([2.5, 2. ])
+>>> float(mean_squared_loss(y, t)), float(half_mse_loss(y, t))   # ratio 2/R = 1 here
+(2.25, 2.25)
+"""
 
 from __future__ import annotations
 
@@ -41,3 +58,25 @@ def half_mse_loss(y, t):
 def half_mse_gradient(y, t):
     """dL/dy = (y − t) / N."""
     return (y - t) / y.shape[0]
+
+
+def mean_squared_example_losses(y, t):
+    """ℓₙ = Σᵣ (yₙᵣ − tₙᵣ)² / R, the mean over each example's R elements.  y, t: (N, ...) alike.  Returns (N,).
+
+    Reference: :func:`minidl.functional.reference.mean_squared`.
+    """
+    d = (y - t).reshape(y.shape[0], -1)
+    return (d * d).mean(axis=1)
+
+
+def mean_squared_loss(y, t):
+    """loss = Σₙ ℓₙ / N = Σₙ Σᵣ (yₙᵣ − tₙᵣ)² / (N·R) = (2/R) · half_mse_loss (Wolfram), a 0-d array (no host round
+    trip).  Reference: :func:`minidl.functional.reference.mean_squared`."""
+    return mean_squared_example_losses(y, t).sum() / y.shape[0]
+
+
+def mean_squared_gradient(y, t):
+    """dL/dy = 2·(y − t) / (N·R).  y, t: (N, ...) alike."""
+    n = y.shape[0]
+    r = y.size // n if n else 1
+    return (y - t) * (2.0 / (n * r))
