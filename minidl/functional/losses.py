@@ -63,7 +63,7 @@ def half_mse_gradient(y, t):
 def mean_squared_example_losses(y, t):
     """ℓₙ = Σᵣ (yₙᵣ − tₙᵣ)² / R, the mean over each example's R elements.  y, t: (N, ...) alike.  Returns (N,).
 
-    Reference: :func:`minidl.functional.reference.mean_squared`.
+    Reference: :func:`minidl.functional.reference.mean_squared_loss`.
     """
     d = (y - t).reshape(y.shape[0], -1)
     return (d * d).mean(axis=1)
@@ -71,7 +71,7 @@ def mean_squared_example_losses(y, t):
 
 def mean_squared_loss(y, t):
     """loss = Σₙ ℓₙ / N = Σₙ Σᵣ (yₙᵣ − tₙᵣ)² / (N·R) = (2/R) · half_mse_loss (Wolfram), a 0-d array (no host round
-    trip).  Reference: :func:`minidl.functional.reference.mean_squared`."""
+    trip).  Reference: :func:`minidl.functional.reference.mean_squared_loss`."""
     return mean_squared_example_losses(y, t).sum() / y.shape[0]
 
 
