@@ -1,7 +1,8 @@
 """The math: stateless forward/backward pairs written once against ``xp`` (NumPy, CuPy or the stand-in).
 
 Each ``*_forward`` returns ``(y, cache)``; each ``*_backward`` takes ``dy`` and that cache (CS231n style).
-Equations: docs/layers.md.
+Equations: docs/layers.md.  :mod:`minidl.functional.reference` holds every op again as plain naive loops (the
+reference each fast function names in its docstring; ``minidl.testing.check_op`` compares the two).
 """
 
 from minidl.functional.activation import relu_backward, relu_forward, softmax_backward, softmax_forward

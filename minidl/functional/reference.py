@@ -24,9 +24,9 @@ from minidl.functional.conv import conv_output_size
 from minidl.functional.pooling import pool_output_size
 
 __all__ = ["conv2d_forward", "conv2d_backward", "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward",
-           "avgpool2d_backward", "batchnorm_forward", "batchnorm_backward", "dense_forward", "dense_backward",
-           "relu_forward", "relu_backward", "softmax_forward", "softmax_backward", "cross_entropy_loss",
-           "cross_entropy_gradient", "half_mse_loss", "half_mse_gradient", "mean_squared_loss",
+           "avgpool2d_backward", "batchnorm_forward", "batchnorm_backward", "batchnorm_inference", "dense_forward",
+           "dense_backward", "relu_forward", "relu_backward", "dropout_forward", "softmax_forward", "softmax_backward",
+           "cross_entropy_loss", "cross_entropy_gradient", "half_mse_loss", "half_mse_gradient", "mean_squared_loss",
            "mean_squared_gradient"]
 
 
@@ -267,6 +267,22 @@ def batchnorm_backward(dy, x, gamma, beta, eps=1e-5):
     return dx, dgamma, dbeta
 
 
+def batchnorm_inference(x, gamma, beta, mean, var, eps=1e-5):
+    """Prediction mode with fixed statistics: y = γ·(x − μ)/√(σ² + ε) + β, channel by channel.
+
+    x: (N, C, H, W) or (N, C); gamma, beta, mean, var: (C,) → y: shape of x.
+
+    >>> batchnorm_inference(np.array([[1.0], [3.0]]), np.ones(1), np.zeros(1), np.array([1.0]), np.array([4.0]), 0.0)
+    array([[0.],
+           [1.]])
+    """
+    x, gamma, beta, mean, var = _f64(x, gamma, beta, mean, var)
+    y = np.zeros(x.shape)
+    for c in range(x.shape[1]):
+        y[:, c] = gamma[c] * (x[:, c] - mean[c]) / np.sqrt(var[c] + eps) + beta[c]
+    return y
+
+
 # ------------------------------------------------------------------------------------------------ dense, ReLU
 def dense_forward(x, W, b):
     """y[n,o] = b[o] + Σ_i W[o,i]·x[n,i], images flattened in C, H, W order.  x: (N, I) or (N, C, H, W),
@@ -330,6 +346,21 @@ def relu_backward(dy, x):
     for i in np.ndindex(x.shape):
         dx[i] = dy[i] if x[i] > 0 else 0.0
     return dx
+
+
+def dropout_forward(x, p, rng):
+    """Inverted dropout in training: u ~ U[0, 1) per element (``rng.random(x.shape)``, host draws), y = x/(1 − p)
+    where u > p, else 0.  x: any shape → y: shape of x.
+
+    >>> dropout_forward(np.ones(4), 0.5, np.random.default_rng(0))   # u = [0.64 0.27 0.04 0.02]
+    array([2., 0., 0., 0.])
+    """
+    (x,) = _f64(x)
+    u = rng.random(x.shape)
+    y = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        y[i] = x[i] / (1.0 - p) if u[i] > p else 0.0
+    return y
 
 
 # ------------------------------------------------------------------------------------------------ softmax
