@@ -18,7 +18,7 @@ from minidl.layers.base import Layer, OutputLayer
 from minidl.layers.core import Softmax
 from minidl.layers.output import ClassificationOutput, MeanSquaredLoss
 
-__all__ = ["MeanSquaredLoss", "choose_loss", "LOSS_NAMES"]
+__all__ = ["choose_loss", "LOSS_NAMES"]
 
 
 # ------------------------------------------------------------------------------------------------ LossFunction
