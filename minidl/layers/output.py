@@ -46,6 +46,7 @@ class RegressionOutput(OutputLayer):
     """Half-MSE loss = Σₙ Σᵣ ½(Yₙᵣ − Tₙᵣ)² / N (MATLAB regressionLayer: divided by observations, not responses).
 
     Y: (N, R) (or (N, ...), summed over every non-N axis); targets of the same size, or (N,) when R = 1.
+    Wolfram's MeanSquaredLoss is (2/R) times this loss; both report RMSE = √(Σₙ Σᵣ (Yₙᵣ − Tₙᵣ)²/(N·R)).
     """
 
     kind = "regressionoutput"
