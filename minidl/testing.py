@@ -1,4 +1,5 @@
-"""Audit tools shipped with minidl: finite-difference gradient checks, a telling ``assert_allclose``, ``check_layer``.
+"""Audit tools shipped with minidl: finite-difference gradient checks, a telling ``assert_allclose``, ``check_layer``
+and ``check_op`` (a fast op against its naive reference, finite differences and a second device).
 
 All checks run in float64. A function or layer may live on any device; the finite differences perturb host copies
 and move them back, so the same check audits NumPy, CuPy and the stand-in alike.
@@ -20,7 +21,7 @@ import numpy as np
 
 from minidl.backend import device_of, get_device, to_device, to_host
 
-__all__ = ["assert_allclose", "gradient_check", "check_layer", "numerical_gradient"]
+__all__ = ["assert_allclose", "gradient_check", "check_layer", "numerical_gradient", "check_op", "spaced"]
 
 
 def assert_allclose(actual, desired, rtol: float = 1e-7, atol: float = 0.0, name: str = "array") -> None:
@@ -168,3 +169,153 @@ def check_layer(layer, input_shape: tuple[int, ...], backend: Any = "cpu", rng: 
         raise AssertionError(f"{layer.describe()}: backward filled grads for {sorted(layer.grads)}, "
                              f"expected every parameter {sorted(layer.params)}")
     return {k.replace("param:", ""): v for k, v in worst.items()}
+
+
+
+def spaced(rng: np.random.Generator, shape: tuple[int, ...], gap: float = 0.01) -> np.ndarray:
+    """Distinct values ``gap`` apart in random order, none closer than gap/2 to 0: shape ``shape``, float64.
+
+    Inputs for ops with kinks: no ties (max pooling) and no value at 0 (ReLU) within reach of a finite difference.
+
+    >>> v = spaced(np.random.default_rng(0), (2, 3))
+    >>> sorted(v.ravel().round(3).tolist())
+    [-0.025, -0.015, -0.005, 0.005, 0.015, 0.025]
+    """
+    k = int(np.prod(shape))
+    return ((rng.permutation(k) - k // 2 + 0.5) * gap).reshape(shape)
+
+
+def _as_tuple(grads) -> tuple:
+    return tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
+
+
+def check_op(fast: Callable[..., Any], reference: Callable[..., Any], shapes: Mapping[str, tuple[int, ...]], *,
+             kwargs: Mapping[str, Any] | None = None, backward: Callable[..., Any] | None = None,
+             reference_backward: Callable[..., Any] | None = None, gradient: Callable[..., Any] | None = None,
+             reference_gradient: Callable[..., Any] | None = None, wrt: tuple[str, ...] | None = None,
+             inputs: Mapping[str, Any] | None = None, backend: Any = "standin",
+             rng: np.random.Generator | None = None, rtol: float = 1e-10, atol: float = 1e-12,
+             eps: float = 1e-6, grad_rtol: float = 1e-6, grad_atol: float = 1e-8, directions: int | None = None,
+             device_rtol: float = 1e-12, check_float32: bool = True) -> dict[str, float]:
+    """Check a fast op four ways (Chainer's FunctionTestCase, tinygrad's helper_test_op), in float64.
+
+    1. forward: ``fast(*arrays, **kwargs)`` (returning y or (y, cache, ...)) against ``reference(*arrays,
+       **kwargs)`` (returning y), both on NumPy;
+    2. backward: the analytic gradients of L = Σ y·dy against central finite differences, on ``backend``; with a
+       reference also against the reference's gradients (on NumPy);
+    3. devices: y and the gradients on ``backend`` against NumPy's (the CPU stand-in catches host/device mixing,
+       a GPU its rounding), relative to the largest magnitude, within ``device_rtol``;
+    4. dtype: with ``check_float32``, float32 inputs give float32 outputs and gradients.
+
+    Args:
+        fast, reference: the op and its naive version (:mod:`minidl.functional.reference`).
+        shapes: input name → shape, in the order of the op's array arguments (e.g. ``{"x": ..., "W": ..., "b": ...}``).
+        kwargs: non-array arguments passed to both (stride, padding, eps, ...).
+        backward: ``backward(dy, cache)`` → the gradients of the array inputs in order (one array for one input;
+            None for an input it does not differentiate); ``reference_backward(dy, *arrays, **kwargs)`` alike.
+        gradient: for an op with a scalar result (a loss): ``gradient(*arrays, **kwargs)`` → dL/d(first of
+            ``wrt``); ``reference_gradient`` alike.  Neither backward nor gradient: the forward is checked alone.
+        wrt: the inputs to differentiate (default: every input).
+        inputs: name → a host array or a function ``(rng, shape) → array`` (e.g. :func:`spaced`, to stay away
+            from kinks and ties; probabilities for a cross-entropy); the others are standard normal from ``rng``.
+        backend: the device compared with NumPy and used for the finite differences ("standin", "gpu", "cpu").
+        rtol, atol: forward (and reference gradient) tolerances; eps, grad_rtol, grad_atol, directions: as in
+            :func:`gradient_check` (grad_atol 1e-8: the rounding of L = Σ y·dy over a few hundred elements, divided
+            by 2·eps, reaches 1e-9).
+
+    Returns the worst errors: ``"forward"`` (largest |fast − reference|) and, per differentiated input, the worst
+    relative finite-difference error.  Raises AssertionError naming the first check that fails.
+
+    >>> from minidl import functional as F
+    >>> from minidl.functional import reference as R
+    >>> errors = check_op(F.dense_forward, R.dense_forward, {"x": (3, 4), "W": (2, 4), "b": (2,)},
+    ...                   backward=F.dense_backward, reference_backward=R.dense_backward)
+    >>> sorted(errors), errors["forward"] < 1e-12
+    (['W', 'b', 'forward', 'x'], True)
+    >>> check_op(F.relu_forward, R.relu_forward, {"x": (4, 3)}, backward=F.relu_backward,
+    ...          inputs={"x": spaced})["x"] < 1e-6
+    True
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    kwargs = dict(kwargs or {})
+    names = list(shapes)
+    wrt = tuple(names if wrt is None else wrt)
+    if backward is not None and gradient is not None:
+        raise TypeError("check_op: got both backward and gradient; allowed: one of them (gradient for a scalar op)")
+    for name in wrt:
+        if name not in shapes:
+            raise ValueError(f"wrt: got {name!r}; allowed: input names {names}")
+    makers = dict(inputs or {})
+    host = {}
+    for name in names:
+        make = makers.get(name)
+        value = rng.standard_normal(shapes[name]) if make is None else make(rng, shapes[name]) if callable(make) \
+            else make
+        host[name] = np.array(to_host(value), dtype=np.float64)
+        if host[name].shape != tuple(shapes[name]):
+            raise ValueError(f"inputs[{name!r}]: got shape {host[name].shape}; allowed: shapes[{name!r}] = "
+                             f"{tuple(shapes[name])}")
+    device = get_device(backend)
+    differentiate = backward is not None or gradient is not None
+
+    def run(arrays: Mapping[str, Any], dy=None):
+        """(y, {name: gradient}) of the fast op on these arrays; gradients only when dy is given."""
+        out = fast(*(arrays[n] for n in names), **kwargs)
+        y, cache = (out[0], out[1] if len(out) > 1 else None) if isinstance(out, tuple) else (out, None)
+        if dy is None or not differentiate:
+            return y, {}
+        if gradient is not None:
+            return y, {wrt[0]: gradient(*(arrays[n] for n in names), **kwargs) * dy}
+        return y, {n: g for n, g in zip(names, _as_tuple(backward(dy, cache))) if n in wrt and g is not None}
+
+    # 1. forward against the reference (NumPy, float64)
+    y_np, _ = run(host)
+    y_ref = reference(*(host[n] for n in names), **kwargs)
+    assert_allclose(y_np, y_ref, rtol=rtol, atol=atol, name="forward (fast vs reference)")
+    worst = {"forward": float(np.max(np.abs(np.asarray(y_np, np.float64) - np.asarray(y_ref, np.float64)),
+                                     initial=0.0))}
+    dy_host = rng.standard_normal(np.shape(y_np))
+    _, g_np = run(host, dy_host)
+    if differentiate:
+        missing = [n for n in wrt if n not in g_np]
+        if missing:
+            raise AssertionError(f"backward: returned no gradient for {missing}; expected every input of wrt {wrt}")
+    # 2a. gradients against the reference's (NumPy)
+    if reference_backward is not None or reference_gradient is not None:
+        if reference_gradient is not None:
+            ref = {wrt[0]: np.asarray(reference_gradient(*(host[n] for n in names), **kwargs)) * dy_host}
+        else:
+            ref = dict(zip(names, _as_tuple(reference_backward(dy_host, *(host[n] for n in names), **kwargs))))
+        for n in wrt:
+            assert_allclose(g_np[n], ref[n], rtol=rtol, atol=atol, name=f"gradient of {n!r} (fast vs reference)")
+    # 2b. gradients against finite differences (on the backend)
+    dev = {n: to_device(np.array(host[n]), device, dtype="float64") for n in names}
+    if differentiate:
+        scalar = np.ndim(y_np) == 0
+        cache_box = {}
+
+        def f(**perturbed):
+            y, _ = run({**dev, **perturbed})
+            cache_box["arrays"] = {**dev, **perturbed}
+            return y.reshape(1) if scalar else y
+
+        def analytic(dy):
+            _, grads = run(cache_box["arrays"], dy.reshape(()) if scalar else dy)
+            return grads
+
+        worst.update(gradient_check(f, {n: dev[n] for n in wrt}, analytic, eps=eps, rtol=grad_rtol, atol=grad_atol,
+                                    directions=directions, rng=rng))
+    # 3. the backend against NumPy
+    y_dev, g_dev = run(dev, to_device(dy_host, device, dtype="float64"))
+    for label, got, want in [("forward", y_dev, y_np)] + [(f"gradient of {n!r}", g_dev[n], g_np[n]) for n in g_np]:
+        scale = float(np.max(np.abs(to_host(want)), initial=0.0))
+        assert_allclose(to_host(got), want, rtol=device_rtol, atol=device_rtol * scale,
+                        name=f"{label} on {device.name} vs NumPy")
+    # 4. float32 in, float32 out
+    if check_float32:
+        y32, g32 = run({n: host[n].astype(np.float32) for n in names}, dy_host.astype(np.float32))
+        for label, a in [("forward", y32)] + [(f"gradient of {n!r}", g) for n, g in g32.items()]:
+            if getattr(a, "dtype", None) != np.float32:
+                raise AssertionError(f"{label}: float32 inputs gave dtype {getattr(a, 'dtype', type(a).__name__)}; "
+                                     "expected float32 (every op keeps its input dtype)")
+    return worst

@@ -1,7 +1,8 @@
 """The math: stateless forward/backward pairs written once against ``xp`` (NumPy, CuPy or the stand-in).
 
 Each ``*_forward`` returns ``(y, cache)``; each ``*_backward`` takes ``dy`` and that cache (CS231n style).
-Equations: docs/layers.md.
+Equations: docs/layers.md.  :mod:`minidl.functional.reference` holds every op again as plain naive loops (the
+reference each fast function names in its docstring; ``minidl.testing.check_op`` compares the two).
 """
 
 from minidl.functional.activation import relu_backward, relu_forward, softmax_backward, softmax_forward
@@ -22,6 +23,9 @@ from minidl.functional.losses import (
     half_mse_example_losses,
     half_mse_gradient,
     half_mse_loss,
+    mean_squared_example_losses,
+    mean_squared_gradient,
+    mean_squared_loss,
 )
 from minidl.functional.pooling import (
     avgpool2d_backward,
@@ -39,4 +43,5 @@ __all__ = [
     "dense_forward", "dense_backward", "dropout_forward", "dropout_backward",
     "cross_entropy_loss", "cross_entropy_gradient", "cross_entropy_example_losses",
     "half_mse_loss", "half_mse_gradient", "half_mse_example_losses",
+    "mean_squared_loss", "mean_squared_gradient", "mean_squared_example_losses",
 ]

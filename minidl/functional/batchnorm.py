@@ -29,7 +29,10 @@ def channel_sum(x):
 
 
 def channel_moments(x):
-    """Per-channel (count M, mean μ, biased variance σ²) of x: (N, C, ...).  μ, σ²: (C,); M = N·H·W (an int)."""
+    """Per-channel (count M, mean μ, biased variance σ²) of x: (N, C, ...).  μ, σ²: (C,); M = N·H·W (an int).
+
+    Reference: the statistics computed inside :func:`minidl.functional.reference.batchnorm_forward`.
+    """
     m, mean, var, _ = _centered_moments(x)
     return m, mean, var
 
@@ -66,6 +69,7 @@ def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, moments=None):
 
     x: (N, C, H, W) or (N, C); gamma, beta: (C,).  ``moments`` may pass precomputed (M, μ, σ²) (e.g. combined across
     workers).  Returns (y, cache, (M, μ, σ²)).
+    Reference: :func:`minidl.functional.reference.batchnorm_forward`.
     """
     xp = get_array_module(x)
     if moments is None:
@@ -84,6 +88,8 @@ def batchnorm_backward(dy, cache):
     """dx = (γ / (M √(σ²+ε))) · (M·dy − Σdy − x̂·Σ(dy·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy (sums per channel).
 
     dy: shape of x.  Returns (dx, dgamma (C,), dbeta (C,)).  One temporary the size of x.
+    Reference: :func:`minidl.functional.reference.batchnorm_backward` (the staged chain rule, a different
+    derivation of the same gradient).
     """
     xp = get_array_module(dy)
     xhat, inv_std, gamma, m = cache
@@ -102,6 +108,7 @@ def batchnorm_inference(x, gamma, beta, mean, var, eps: float = 1e-5):
     """Prediction-mode batch norm with fixed statistics: y = γ·(x − μ)/√(σ² + ε) + β.  Returns (y, cache).
 
     The cache allows a backward pass through the fixed affine map (dx = dy·γ/√(σ²+ε)).
+    Reference: :func:`minidl.functional.reference.batchnorm_inference`.
     """
     xp = get_array_module(x)
     scale = gamma / xp.sqrt(var + eps)

@@ -253,6 +253,7 @@ def conv2d_forward(x, W, b, stride: Pair = (1, 1), padding: Quad = (0, 0, 0, 0),
     Returns (y (N, F, OH, OW), cache) with OH, OW from :func:`conv_output_size`.
     ``workspace``: an optional dict the caller keeps between calls; the columns are built in a buffer kept there
     (so the cache is valid only until the next call with the same workspace).
+    Reference: :func:`minidl.functional.reference.conv2d_forward`.
 
     >>> import numpy as np
     >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
@@ -282,6 +283,7 @@ def conv2d_backward(dy, cache, need_dx: bool = True, workspace: dict | None = No
     With dy₂ = dy as the matrix (F, N·OH·OW):  dW₂ = dy₂ · colᵀ,  db = Σ_{n,oh,ow} dy,  dcol = W₂ᵀ · dy₂,
     dx = col2im(dcol).  ``need_dx=False`` skips dx (returned as None), e.g. for a first layer whose input is data.
     ``workspace``: an optional dict kept by the caller; dcol is computed in a buffer kept there.
+    Reference: :func:`minidl.functional.reference.conv2d_backward`.
     """
     col, W2, w_shape, x_shape, stride, padding, dilation = cache
     xp = get_array_module(dy)

@@ -11,6 +11,7 @@ def dropout_forward(x, p: float, rng: np.random.Generator):
     """y = x · mask, mask = [u > p] / (1 − p), u ~ U[0, 1) drawn on the host from ``rng`` (same run on any device).
 
     x: any shape.  Returns (y, mask).
+    Reference: :func:`minidl.functional.reference.dropout_forward` (the same draws from the same generator state).
     """
     u = rng.random(x.shape)  # host draws: the same seed gives the same masks on CPU and GPU
     mask = to_device((u > p) / (1.0 - p), device_of(x), dtype=x.dtype)
@@ -18,5 +19,5 @@ def dropout_forward(x, p: float, rng: np.random.Generator):
 
 
 def dropout_backward(dy, mask):
-    """dx = dy · mask."""
+    """dx = dy · mask (the mask of dropout_forward; with it given, this product is its own reference)."""
     return dy * mask

@@ -1,4 +1,21 @@
-"""Output losses (docs/layers.md): cross-entropy and half squared error per observation, and their mean over N."""
+"""Output losses (docs/layers.md): cross-entropy, MATLAB's half squared error and Wolfram's mean squared error, per
+observation and as their mean over N.
+
+The two regression losses differ only in how they divide.  With y, t: (N, R) (every non-N axis counted in R):
+
+- MATLAB ``regressionLayer`` (half-MSE):       L = Σₙ Σᵣ ½(yₙᵣ − tₙᵣ)² / N      (over observations only);
+- Wolfram ``MeanSquaredLossLayer``:             L = Σₙ Σᵣ (yₙᵣ − tₙᵣ)² / (N·R)  (the mean over every element);
+
+so mean_squared_loss = (2/R) · half_mse_loss, and both report the same RMSE = √(Σₙ Σᵣ (y − t)²/(N·R)):
+√(2·L/R) from half-MSE, √L from the mean squared loss (``rmse_from_loss`` of RegressionOutput and MeanSquaredLoss).
+
+>>> import numpy as np
+>>> y, t = np.array([[1.0, 2.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [0.0, 2.0]])
+>>> mean_squared_example_losses(y, t)   # [(1 + 4)/2, 4/2]
+array([2.5, 2. ])
+>>> float(mean_squared_loss(y, t)), float(half_mse_loss(y, t))   # ratio 2/R = 1 here
+(2.25, 2.25)
+"""
 
 from __future__ import annotations
 
@@ -12,32 +29,75 @@ def _floor(y):
 
 
 def cross_entropy_example_losses(y, t):
-    """ℓₙ = −Σₖ tₙₖ log yₙₖ.  y: (N, K) probabilities, t: (N, K) one-hot or soft targets.  Returns (N,)."""
+    """ℓₙ = −Σₖ tₙₖ log yₙₖ.  y: (N, K) probabilities, t: (N, K) one-hot or soft targets.  Returns (N,).
+
+    Reference (their mean): :func:`minidl.functional.reference.cross_entropy_loss`.
+    """
     xp = get_array_module(y)
     return -(t * xp.log(_floor(y))).sum(axis=1)
 
 
 def cross_entropy_loss(y, t):
-    """loss = Σₙ ℓₙ / N (a 0-d array: no host round trip)."""
+    """loss = Σₙ ℓₙ / N (a 0-d array: no host round trip).
+
+    Reference: :func:`minidl.functional.reference.cross_entropy_loss`.
+    """
     return cross_entropy_example_losses(y, t).sum() / y.shape[0]
 
 
 def cross_entropy_gradient(y, t):
-    """dL/dy = −t / (N · y).  y, t: (N, K)."""
+    """dL/dy = −t / (N · y).  y, t: (N, K).
+
+    Reference: :func:`minidl.functional.reference.cross_entropy_gradient`.
+    """
     return -t / (_floor(y) * y.shape[0])
 
 
 def half_mse_example_losses(y, t):
-    """ℓₙ = Σᵣ ½ (yₙᵣ − tₙᵣ)².  y, t: (N, R) (or (N, ...): summed over every non-N axis).  Returns (N,)."""
+    """ℓₙ = Σᵣ ½ (yₙᵣ − tₙᵣ)².  y, t: (N, R) (or (N, ...): summed over every non-N axis).  Returns (N,).
+
+    Reference (their mean): :func:`minidl.functional.reference.half_mse_loss`.
+    """
     d = (y - t).reshape(y.shape[0], -1)
     return 0.5 * (d * d).sum(axis=1)
 
 
 def half_mse_loss(y, t):
-    """loss = Σₙ ℓₙ / N (MATLAB: divided by observations, not by responses)."""
+    """loss = Σₙ ℓₙ / N (MATLAB: divided by observations, not by responses).
+
+    Reference: :func:`minidl.functional.reference.half_mse_loss`.
+    """
     return half_mse_example_losses(y, t).sum() / y.shape[0]
 
 
 def half_mse_gradient(y, t):
-    """dL/dy = (y − t) / N."""
+    """dL/dy = (y − t) / N.
+
+    Reference: :func:`minidl.functional.reference.half_mse_gradient`.
+    """
     return (y - t) / y.shape[0]
+
+
+def mean_squared_example_losses(y, t):
+    """ℓₙ = Σᵣ (yₙᵣ − tₙᵣ)² / R, the mean over each example's R elements.  y, t: (N, ...) alike.  Returns (N,).
+
+    Reference (their mean): :func:`minidl.functional.reference.mean_squared_loss`.
+    """
+    d = (y - t).reshape(y.shape[0], -1)
+    return (d * d).mean(axis=1)
+
+
+def mean_squared_loss(y, t):
+    """loss = Σₙ ℓₙ / N = Σₙ Σᵣ (yₙᵣ − tₙᵣ)² / (N·R) = (2/R) · half_mse_loss (Wolfram), a 0-d array (no host round
+    trip).  Reference: :func:`minidl.functional.reference.mean_squared_loss`."""
+    return mean_squared_example_losses(y, t).sum() / y.shape[0]
+
+
+def mean_squared_gradient(y, t):
+    """dL/dy = 2·(y − t) / (N·R).  y, t: (N, ...) alike.
+
+    Reference: :func:`minidl.functional.reference.mean_squared_gradient`.
+    """
+    n = y.shape[0]
+    r = y.size // n if n else 1
+    return (y - t) * (2.0 / (n * r))

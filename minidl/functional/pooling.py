@@ -69,6 +69,7 @@ def maxpool2d_forward(x, pool: Pair, stride: Pair = (1, 1), padding: Quad = (0, 
     """y = the maximum of each KH×KW window (−∞ padding).  x: (N, C, H, W) → y: (N, C, OH, OW).
 
     Returns (y, cache); the cache holds, per output, the window offset k = i·KW + j of its first maximum.
+    Reference: :func:`minidl.functional.reference.maxpool2d_forward`.
 
     >>> import numpy as np
     >>> y, _ = maxpool2d_forward(np.arange(16.0).reshape(1, 1, 4, 4), (2, 2), (2, 2))
@@ -97,7 +98,10 @@ def maxpool2d_forward(x, pool: Pair, stride: Pair = (1, 1), padding: Quad = (0, 
 
 
 def maxpool2d_backward(dy, cache):
-    """dx[first maximum of each window] += dy[window]; every other element gets 0.  dy: (N, C, OH, OW)."""
+    """dx[first maximum of each window] += dy[window]; every other element gets 0.  dy: (N, C, OH, OW).
+
+    Reference: :func:`minidl.functional.reference.maxpool2d_backward`.
+    """
     arg, x_shape, pool, stride, padding = cache
     xp = get_array_module(dy)
     (oh, ow), (h, w) = dy.shape[2:], x_shape[2:]
@@ -116,6 +120,8 @@ def maxpool2d_backward(dy, cache):
 def avgpool2d_forward(x, pool: Pair, stride: Pair = (1, 1), padding: Quad = (0, 0, 0, 0)):
     """y = Σ window / (KH·KW) with zero padding counted in the window (MATLAB).  x: (N, C, H, W) → (N, C, OH, OW).
 
+    Reference: :func:`minidl.functional.reference.avgpool2d_forward`.
+
     >>> import numpy as np
     >>> y, _ = avgpool2d_forward(np.ones((1, 1, 2, 2)), (2, 2), (1, 1), (1, 0, 1, 0))
     >>> y[0, 0]
@@ -132,7 +138,10 @@ def avgpool2d_forward(x, pool: Pair, stride: Pair = (1, 1), padding: Quad = (0, 
 
 
 def avgpool2d_backward(dy, cache):
-    """dx[n, c, h, w] = Σ over the windows holding (h, w) of dy / (KH·KW).  dy: (N, C, OH, OW)."""
+    """dx[n, c, h, w] = Σ over the windows holding (h, w) of dy / (KH·KW).  dy: (N, C, OH, OW).
+
+    Reference: :func:`minidl.functional.reference.avgpool2d_backward`.
+    """
     x_shape, pool, stride, padding = cache
     xp = get_array_module(dy)
     g = dy / (pool[0] * pool[1])

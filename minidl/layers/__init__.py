@@ -5,11 +5,12 @@ from minidl.layers.conv import Convolution2D
 from minidl.layers.core import Dropout, FullyConnected, ReLU, Softmax
 from minidl.layers.input import FeatureInput, ImageInput
 from minidl.layers.normalization import BatchNormalization
-from minidl.layers.output import ClassificationOutput, RegressionOutput
+from minidl.layers.output import ClassificationOutput, MeanSquaredLoss, RegressionOutput
 from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
 
 __all__ = [
     "Layer", "InputLayer", "OutputLayer", "ImageInput", "FeatureInput", "Convolution2D", "BatchNormalization",
     "MaxPooling2D", "AveragePooling2D",
     "ReLU", "FullyConnected", "Dropout", "Softmax", "ClassificationOutput", "RegressionOutput",
+    "MeanSquaredLoss",
 ]

@@ -1,4 +1,5 @@
-"""Output layers: classification (cross-entropy) and regression (half mean squared error), both mean over N."""
+"""Output layers: classification (cross-entropy), MATLAB regression (half mean squared error) and Wolfram's mean
+squared loss, each a mean over the N observations (docs/layers.md, "Losses")."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ class RegressionOutput(OutputLayer):
     """Half-MSE loss = Σₙ Σᵣ ½(Yₙᵣ − Tₙᵣ)² / N (MATLAB regressionLayer: divided by observations, not responses).
 
     Y: (N, R) (or (N, ...), summed over every non-N axis); targets of the same size, or (N,) when R = 1.
+    Wolfram's MeanSquaredLoss is (2/R) times this loss; both report RMSE = √(Σₙ Σᵣ (Yₙᵣ − Tₙᵣ)²/(N·R)).
     """
 
     kind = "regressionoutput"
@@ -66,3 +68,30 @@ class RegressionOutput(OutputLayer):
     def describe(self) -> str:
         return f"{self.name or self.kind}: mean squared error"
 
+
+class MeanSquaredLoss(OutputLayer):
+    """Wolfram MeanSquaredLossLayer: loss = Σₙ Σᵣ (Yₙᵣ − Tₙᵣ)² / (N·R), the mean over elements, then over the batch.
+
+    Y: (N, R) (or (N, ...): R counts every non-N axis); targets of the same size, or (N,) when R = 1.
+    RegressionOutput (MATLAB) divides half the squared error by N only: this loss is (2/R) times its loss, and
+    both report the same RMSE (√loss here, √(2·loss/R) there).
+    """
+
+    kind = "meansquaredloss"
+
+    def loss_array(self, y, t):
+        return F.mean_squared_loss(y, t.reshape(y.shape))
+
+    def loss_gradient(self, y, t):
+        return F.mean_squared_gradient(y, t.reshape(y.shape))
+
+    def example_losses(self, y, t):
+        """Σᵣ (Yₙᵣ − Tₙᵣ)² / R per example: (N,)."""
+        return F.mean_squared_example_losses(y, t.reshape(y.shape))
+
+    def rmse_from_loss(self, loss: float, n_responses: int) -> float:
+        """The loss is already the mean of the squared errors over all N·R elements: RMSE = √loss."""
+        return math.sqrt(max(loss, 0.0))
+
+    def describe(self) -> str:
+        return f"{self.name or self.kind}: mean squared loss (mean over elements)"

@@ -20,8 +20,8 @@ This package translates and does nothing else (docs/wolfram.md; SEMANTICS §3):
 (3,)
 """
 
+from minidl.layers.output import MeanSquaredLoss
 from minidl.wolfram.data import DATASETS, GeneratorSource, Scaled
-from minidl.wolfram.losses import MeanSquaredLoss
 from minidl.wolfram.observers import ProgressInfo
 from minidl.wolfram.options import All, Automatic
 from minidl.wolfram.results import PROPERTIES, NetTrainResultsObject

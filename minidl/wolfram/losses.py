@@ -1,73 +1,24 @@
-"""Wolfram's loss layers and the LossFunction rule (SEMANTICS §3).
+"""Wolfram's LossFunction rule (SEMANTICS §3): which output layer NetTrain attaches to a net.
 
-Wolfram's ``MeanSquaredLossLayer`` is the mean over *elements* of the squared difference, then the mean over the
-batch: loss = Σₙ Σᵣ (yₙᵣ − tₙᵣ)² / (N·R).  MATLAB's ``regressionLayer`` is half the *sum* over responses:
-Σₙ Σᵣ ½(yₙᵣ − tₙᵣ)² / N.  The two differ by the factor 2/R, so a Wolfram regression is written here once more, in the
-functional style (example losses, mean, gradient), with its own output layer.
+The layers themselves live with the other output layers in :mod:`minidl.layers.output` (cross-entropy:
+:class:`~minidl.layers.ClassificationOutput`; Wolfram's mean squared loss, the mean over elements:
+:class:`~minidl.layers.MeanSquaredLoss`), their math in :mod:`minidl.functional.losses`.
 
->>> import numpy as np
->>> y, t = np.array([[1.0, 2.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [0.0, 2.0]])
->>> mean_squared_example_losses(y, t)   # [(1 + 4)/2, 4/2]
-array([2.5, 2. ])
->>> float(mean_squared_loss(y, t))
-2.25
+>>> from minidl import layers as L
+>>> type(choose_loss([L.FeatureInput(2), L.FullyConnected(1)], "Automatic")).__name__
+'MeanSquaredLoss'
 """
 
 from __future__ import annotations
 
 import copy
-import math
 
 from minidl.errors import NotSupportedYetError
 from minidl.layers.base import Layer, OutputLayer
 from minidl.layers.core import Softmax
-from minidl.layers.output import ClassificationOutput
+from minidl.layers.output import ClassificationOutput, MeanSquaredLoss
 
-__all__ = ["mean_squared_example_losses", "mean_squared_loss", "mean_squared_gradient", "MeanSquaredLoss",
-           "choose_loss", "LOSS_NAMES"]
-
-
-# ------------------------------------------------------------------------------------------------ the math
-def mean_squared_example_losses(y, t):
-    """ℓₙ = Σᵣ (yₙᵣ − tₙᵣ)² / R, the mean over each example's R elements.  y, t: (N, ...) alike.  Returns (N,)."""
-    d = (y - t).reshape(y.shape[0], -1)
-    return (d * d).mean(axis=1)
-
-
-def mean_squared_loss(y, t):
-    """loss = Σₙ ℓₙ / N = Σₙ Σᵣ (yₙᵣ − tₙᵣ)² / (N·R), a 0-d array (no host round trip)."""
-    return mean_squared_example_losses(y, t).sum() / y.shape[0]
-
-
-def mean_squared_gradient(y, t):
-    """dL/dy = 2·(y − t) / (N·R)."""
-    n = y.shape[0]
-    r = y.size // n if n else 1
-    return (y - t) * (2.0 / (n * r))
-
-
-# ------------------------------------------------------------------------------------------------ the layer
-class MeanSquaredLoss(OutputLayer):
-    """Wolfram MeanSquaredLossLayer: mean over elements, then over the batch.  Targets shaped like y (or (N,))."""
-
-    kind = "meansquaredloss"
-
-    def loss_array(self, y, t):
-        return mean_squared_loss(y, t.reshape(y.shape))
-
-    def loss_gradient(self, y, t):
-        return mean_squared_gradient(y, t.reshape(y.shape))
-
-    def example_losses(self, y, t):
-        """Σᵣ (yₙᵣ − tₙᵣ)² / R per example: (N,)."""
-        return mean_squared_example_losses(y, t.reshape(y.shape))
-
-    def rmse_from_loss(self, loss: float, n_responses: int) -> float:
-        """The loss is already the mean of the squared errors: RMSE = √loss."""
-        return math.sqrt(max(loss, 0.0))
-
-    def describe(self) -> str:
-        return f"{self.name or self.kind}: mean squared loss (mean over elements)"
+__all__ = ["choose_loss", "LOSS_NAMES"]
 
 
 # ------------------------------------------------------------------------------------------------ LossFunction

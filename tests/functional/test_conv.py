@@ -1,10 +1,11 @@
-"""conv2d forward/backward: a naive loop reference, float64 gradient checks, im2col/col2im adjointness, 'same'
-padding, bad input, and PyTorch (oracle)."""
+"""conv2d forward/backward: the naive loop reference (minidl.functional.reference), float64 gradient checks,
+im2col/col2im adjointness, 'same' padding, bad input, and PyTorch (oracle)."""
 
 import numpy as np
 import pytest
 
 from minidl import backend as B
+from minidl.functional import reference as R
 from minidl.functional.conv import (
     col2im,
     conv2d_backward,
@@ -14,31 +15,6 @@ from minidl.functional.conv import (
     same_padding,
 )
 from minidl.testing import assert_allclose, gradient_check
-
-
-def naive_conv2d(x, W, b, stride, padding, dilation):
-    """The definition, one multiply-add at a time: y[n,f,oh,ow] = b[f] + Σ_c Σ_kh Σ_kw W[f,c,kh,kw]·x_pad[...]."""
-    N, C, H, Wd = x.shape
-    F, _, KH, KW = W.shape
-    (SH, SW), (PT, PB, PL, PR), (DH, DW) = stride, padding, dilation
-    OH = (H + PT + PB - (KH - 1) * DH - 1) // SH + 1
-    OW = (Wd + PL + PR - (KW - 1) * DW - 1) // SW + 1
-    y = np.zeros((N, F, OH, OW))
-    for n in range(N):
-        for f in range(F):
-            for oh in range(OH):
-                for ow in range(OW):
-                    acc = b[f]
-                    for c in range(C):
-                        for kh in range(KH):
-                            for kw in range(KW):
-                                h = oh * SH - PT + kh * DH
-                                w = ow * SW - PL + kw * DW
-                                if 0 <= h < H and 0 <= w < Wd:  # zero padding outside the image
-                                    acc += W[f, c, kh, kw] * x[n, c, h, w]
-                    y[n, f, oh, ow] = acc
-    return y
-
 
 # (name, x shape, W shape, stride, padding, dilation); 'same' padding is computed by same_padding
 CONFIGS = [
@@ -70,7 +46,7 @@ def _setup(config, rng):
 def test_forward_matches_naive_loops(config, backend, rng):
     x, W, b, stride, padding, dilation = _setup(config, rng)
     y, _ = conv2d_forward(*(B.to_device(a, backend) for a in (x, W, b)), stride, padding, dilation)
-    assert_allclose(B.to_host(y), naive_conv2d(x, W, b, stride, padding, dilation), rtol=1e-12, atol=1e-13)
+    assert_allclose(B.to_host(y), R.conv2d_forward(x, W, b, stride, padding, dilation), rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)

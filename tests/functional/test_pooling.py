@@ -1,10 +1,11 @@
-"""Max and average pooling: naive loop references (first-maximum rule), float64 gradient checks, −∞ / 0 padding,
-ties, bad input, and PyTorch (oracle)."""
+"""Max and average pooling: the naive loop references of minidl.functional.reference (first-maximum rule), float64
+gradient checks, −∞ / 0 padding, ties, bad input, and PyTorch (oracle)."""
 
 import numpy as np
 import pytest
 
 from minidl import backend as B
+from minidl.functional import reference as R
 from minidl.functional.conv import same_padding
 from minidl.functional.pooling import (
     avgpool2d_backward,
@@ -14,54 +15,6 @@ from minidl.functional.pooling import (
     pool_output_size,
 )
 from minidl.testing import assert_allclose, gradient_check
-
-
-def _windows(x_shape, pool, stride, padding):
-    """Yield (oh, ow, [(h, w) of the window's elements inside the image, in row-major order])."""
-    _, _, H, W = x_shape
-    (KH, KW), (SH, SW), (PT, PB, PL, PR) = pool, stride, padding
-    OH, OW = (H + PT + PB - KH) // SH + 1, (W + PL + PR - KW) // SW + 1
-    for oh in range(OH):
-        for ow in range(OW):
-            cells = [(oh * SH - PT + i, ow * SW - PL + j) for i in range(KH) for j in range(KW)]
-            yield oh, ow, [(h, w) for h, w in cells if 0 <= h < H and 0 <= w < W]
-
-
-def naive_maxpool(x, dy_or_none, pool, stride, padding):
-    """Forward y (−∞ padding never wins) and, given dy, dx routed to each window's FIRST maximum (row-major)."""
-    N, C = x.shape[:2]
-    outs = list(_windows(x.shape, pool, stride, padding))
-    OH, OW = outs[-1][0] + 1, outs[-1][1] + 1
-    y, dx = np.full((N, C, OH, OW), -np.inf), np.zeros(x.shape)
-    for n in range(N):
-        for c in range(C):
-            for oh, ow, cells in outs:
-                best = None
-                for h, w in cells:
-                    if best is None or x[n, c, h, w] > x[n, c, best[0], best[1]]:  # strict: the first max stays
-                        best = (h, w)
-                y[n, c, oh, ow] = x[n, c, best[0], best[1]]
-                if dy_or_none is not None:
-                    dx[n, c, best[0], best[1]] += dy_or_none[n, c, oh, ow]
-    return y, dx
-
-
-def naive_avgpool(x, dy_or_none, pool, stride, padding):
-    """Forward y = Σ window / (KH·KW) (zero padding counted) and, given dy, dx = Σ over windows of dy/(KH·KW)."""
-    N, C = x.shape[:2]
-    size = pool[0] * pool[1]
-    outs = list(_windows(x.shape, pool, stride, padding))
-    OH, OW = outs[-1][0] + 1, outs[-1][1] + 1
-    y, dx = np.zeros((N, C, OH, OW)), np.zeros(x.shape)
-    for n in range(N):
-        for c in range(C):
-            for oh, ow, cells in outs:
-                y[n, c, oh, ow] = sum(x[n, c, h, w] for h, w in cells) / size
-                if dy_or_none is not None:
-                    for h, w in cells:
-                        dx[n, c, h, w] += dy_or_none[n, c, oh, ow] / size
-    return y, dx
-
 
 # (name, x shape, pool, stride, padding)
 CONFIGS = [
@@ -85,6 +38,18 @@ def _setup(config, rng):
     # distinct values with gaps of 0.01 ≫ eps: no ties, so max pooling is differentiable at every input
     x = (rng.permutation(int(np.prod(shape))).reshape(shape) - 50) * 0.01
     return x, pool, stride, padding
+
+
+
+
+def naive_maxpool(x, dy, pool, stride, padding):
+    """The loop references (minidl.functional.reference): y, and dx routed to each window's FIRST maximum."""
+    return R.maxpool2d_forward(x, pool, stride, padding), R.maxpool2d_backward(dy, x, pool, stride, padding)
+
+
+def naive_avgpool(x, dy, pool, stride, padding):
+    """The loop references: y = Σ window / (KH·KW) (zero padding counted) and dx = Σ over windows of dy/(KH·KW)."""
+    return R.avgpool2d_forward(x, pool, stride, padding), R.avgpool2d_backward(dy, x, pool, stride, padding)
 
 
 OPS = {"max": (maxpool2d_forward, maxpool2d_backward, naive_maxpool),

@@ -211,3 +211,13 @@ def test_initializers_follow_their_distributions():
     bound = np.sqrt(6 / 150)
     assert glorot.max() <= bound and glorot.min() >= -bound and glorot.max() > 0.99 * bound
     np.testing.assert_array_equal(initialize_array("b", "zeros", (3,), 1, 1, rng), np.zeros(3))
+
+
+def test_mean_squared_loss_layer_keeps_dtype_and_reshapes_targets():
+    layer = L.MeanSquaredLoss()
+    y = np.array([[1.0], [3.0]], dtype=np.float32)
+    t = np.array([0.0, 1.0])
+    assert layer.loss_array(y, t.astype(np.float32)).dtype == np.float32
+    assert float(layer.loss_array(y, t)) == pytest.approx(2.5)                # ((1 − 0)² + (3 − 1)²)/2
+    assert layer.rmse_from_loss(2.5, 1) == pytest.approx(2.5 ** 0.5)
+    np.testing.assert_allclose(layer.loss_gradient(y, t), [[1.0], [2.0]])   # 2(y − t)/(N·R)

@@ -180,6 +180,7 @@ EXAMPLES = {
     "Softmax": L.Softmax,
     "ClassificationOutput": L.ClassificationOutput,
     "RegressionOutput": L.RegressionOutput,
+    "MeanSquaredLoss": L.MeanSquaredLoss,
 }
 
 

@@ -1,51 +1,15 @@
-"""Wolfram's mean squared loss (mean over elements) with a float64 gradient check, and the rules that pick the best
-round and stop training, checked on hand-made sequences."""
+"""Wolfram's rules that pick the best round and stop training, checked on hand-made sequences (the mean squared
+loss itself is tested with the other losses: tests/functional/test_losses.py, tests/layers/test_core_layers.py)."""
 
 import types
 
 import numpy as np
-import pytest
 
-from minidl import functional as F
-from minidl.backend import to_device, to_host
-from minidl.testing import gradient_check
 from minidl.training import events as ev
 from minidl.training.events import TrainingState
-from minidl.wolfram import MeanSquaredLoss
-from minidl.wolfram import losses as W
 from minidl.wolfram.observers import BestRound, reason
 from minidl.wolfram.observers import stopping_criterion as StoppingCriterion
 from minidl.wolfram.train import _best_key
-
-
-def test_mean_squared_loss_by_hand(backend):
-    y = np.array([[1.0, 2.0, 0.0], [0.5, -1.0, 3.0]])
-    t = np.array([[0.0, 2.0, 1.0], [0.5, 1.0, 0.0]])
-    yd, td = to_device(y, backend), to_device(t, backend)
-    np.testing.assert_allclose(to_host(W.mean_squared_example_losses(yd, td)), [(1 + 0 + 1) / 3, (0 + 4 + 9) / 3])
-    assert float(to_host(W.mean_squared_loss(yd, td))) == pytest.approx((2 / 3 + 13 / 3) / 2)   # Σ(y−t)²/(N·R)
-    # Wolfram's loss is MATLAB's half-SSE loss times 2/R
-    assert float(to_host(W.mean_squared_loss(yd, td))) == pytest.approx(
-        float(to_host(F.half_mse_loss(yd, td))) * 2 / 3)
-
-
-def test_mean_squared_gradient_check(backend):
-    rng = np.random.default_rng(0)
-    y = to_device(rng.standard_normal((4, 3)), backend, dtype="float64")
-    t = to_device(rng.standard_normal((4, 3)), backend, dtype="float64")
-    errors = gradient_check(lambda y: W.mean_squared_loss(y, t).reshape(1), {"y": y},
-                            lambda dy: {"y": W.mean_squared_gradient(y, t) * dy[0]})
-    assert errors["y"] < 1e-7
-
-
-def test_layer_keeps_dtype_and_reshapes_targets():
-    layer = MeanSquaredLoss()
-    y = np.array([[1.0], [3.0]], dtype=np.float32)
-    t = np.array([0.0, 1.0])
-    assert layer.loss_array(y, t.astype(np.float32)).dtype == np.float32
-    assert float(layer.loss_array(y, t)) == pytest.approx(2.5)                # ((1 − 0)² + (3 − 1)²)/2
-    assert layer.rmse_from_loss(2.5, 1) == pytest.approx(2.5 ** 0.5)
-    np.testing.assert_allclose(layer.loss_gradient(y, t), [[1.0], [2.0]])   # 2(y − t)/(N·R)
 
 
 # ------------------------------------------------------------------------------------------------ best round
