@@ -37,7 +37,7 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.widgets import Button
 
 from minidl._files import atomic_write
-from minidl.reporting.progress_bar import in_notebook as _in_notebook
+from minidl.reporting.notebook import in_notebook as _in_notebook
 from minidl.reporting.smoothing import WINDOW, Smoother, smooth
 from minidl.training import events
 from minidl.training.events import Observer, TrainingState
