@@ -64,7 +64,7 @@ def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=No
     (checkpoints apart)."""
     obs: list[Observer] = []
     if options.verbose:
-        from minidl.reporting.verbose import VerboseTable
+        from minidl.matlab.verbose import VerboseTable
         obs.append(VerboseTable(options.verbose_frequency, stream=stream))
     if options.output_fcn:
         obs.append(UserFunction(options.output_fcn, records.output_fcn_info, records.output_fcn_due,

@@ -10,22 +10,11 @@ from __future__ import annotations
 import sys
 from typing import IO, Any
 
+from minidl.reporting.notebook import in_notebook
 from minidl.training import events
 from minidl.training.events import Observer, TrainingState
 
 __all__ = ["ProgressBar", "in_notebook"]
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (an IPython shell with a kernel attached)."""
-    ipython = sys.modules.get("IPython")
-    if ipython is None:
-        return False
-    try:
-        shell = ipython.get_ipython()
-    except Exception:  # noqa: BLE001 - a broken IPython install means: not a notebook
-        return False
-    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def _is_terminal(stream: Any) -> bool:

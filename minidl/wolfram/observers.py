@@ -15,7 +15,6 @@ rules; round values are views over the engine's :class:`~minidl.training.info.In
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -23,13 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from minidl.reporting.table import Column, TablePrinter, every_n_seconds
 from minidl.training import events as ev
 from minidl.training.events import Observer, TrainingState
 from minidl.training.info import InfoRecorder
 from minidl.training.observers import Checkpointer, EarlyStopping, FileLog, KeepBest, UserFunction, every_epoch
 
 __all__ = ["REASONS", "reason", "measures", "ProgressInfo", "RoundBook", "BestRound", "stopping_criterion",
-           "progress_function", "PrintReport", "file_report", "net_checkpointer", "CustomProperty"]
+           "progress_function", "print_columns", "PrintReport", "file_report", "net_checkpointer", "CustomProperty"]
 
 #: The engine's neutral stop kinds -> Wolfram's ReasonTrainingStopped.
 REASONS = {ev.MAX_EPOCHS: "MaxTrainingRounds", ev.TIME_LIMIT: "TimeGoal", ev.EARLY_STOP: "StoppingCriterion",
@@ -273,70 +273,39 @@ def _secs(v) -> str:
     return "" if v is None else f"{v:.1f}s"
 
 
-class PrintReport(Observer):
+def print_columns(names: list[str], has_validation: bool) -> list[Column]:
+    """The "Print" report's columns (each a cell of the progress record), as wide as its title and at least 7."""
+    cols = [("%", lambda r: f"{100 * r['Progress']:.0f}"),
+            ("round", lambda r: f"{r['Round']}/{r['MaxTrainingRounds']}"),
+            ("batch", lambda r: f"{r['Batch']}/{r['BatchesPerRound']}"),
+            ("inputs/second", lambda r: f"{r['MeanExamplesPerSecond']:.0f}" if r["MeanExamplesPerSecond"] else ""),
+            ("learning rate", lambda r: _num(r["LearningRate"])), ("batch loss", lambda r: _num(r["BatchLoss"])),
+            ("round loss", lambda r: _num(r["RoundLoss"]))]
+    if has_validation:
+        cols.append(("validation loss", lambda r: _num(r["ValidationLoss"])))
+    for name in names[1:]:
+        cols.append((f"round {name}", lambda r, n=name: _num((r["RoundMeasurements"] or {}).get(n))))
+        if has_validation:
+            cols.append((f"validation {name}", lambda r, n=name: _num((r["ValidationMeasurements"] or {}).get(n))))
+    cols += [("time elapsed", lambda r: _secs(r["TimeElapsed"])),
+             ("time remaining", lambda r: _secs(r["TimeRemaining"]))]
+    return [Column(title, max(len(title), 7), cell) for title, cell in cols]
+
+
+class PrintReport(TablePrinter):
     """TrainingProgressReporting "Print": a header, then one table row per interval ("Batch", "Round", n rounds;
-    default: the first batch, then a batch at least 2 s after the previous row), the last batch, a closing line."""
+    default: the first batch, then a batch at least 2 s after the previous row), the last batch, a closing line.
+    The engine's table printer with Wolfram's columns (cells of the progress record) and row rule."""
 
     ROW_SECONDS = 2.0
 
     def __init__(self, book: RoundBook, interval=None, stream=None, header: dict[str, Any] | None = None):
-        self.book, self.interval, self.stream = book, interval, stream
-        self.header = dict(header or {})
-        self._cols: list[tuple[str, Callable[[dict], str]]] = []
-        self._last_row_at = -math.inf
-        self._printed_iteration = -1
-        self._last_state: TrainingState | None = None
-
-    def _print(self, line: str) -> None:
-        print(line, file=self.stream or sys.stdout, flush=True)
-
-    def columns(self, has_validation: bool) -> list[tuple[str, Callable[[dict], str]]]:
-        """(title, cell of a progress record) per column."""
-        cols = [("%", lambda r: f"{100 * r['Progress']:.0f}"),
-                ("round", lambda r: f"{r['Round']}/{r['MaxTrainingRounds']}"),
-                ("batch", lambda r: f"{r['Batch']}/{r['BatchesPerRound']}"),
-                ("inputs/second", lambda r: f"{r['MeanExamplesPerSecond']:.0f}" if r["MeanExamplesPerSecond"] else ""),
-                ("learning rate", lambda r: _num(r["LearningRate"])), ("batch loss", lambda r: _num(r["BatchLoss"])),
-                ("round loss", lambda r: _num(r["RoundLoss"]))]
-        if has_validation:
-            cols.append(("validation loss", lambda r: _num(r["ValidationLoss"])))
-        for name in self.book.names[1:]:
-            cols.append((f"round {name}", lambda r, n=name: _num((r["RoundMeasurements"] or {}).get(n))))
-            if has_validation:
-                cols.append((f"validation {name}", lambda r, n=name: _num((r["ValidationMeasurements"] or {}).get(n))))
-        cols += [("time elapsed", lambda r: _secs(r["TimeElapsed"])),
-                 ("time remaining", lambda r: _secs(r["TimeRemaining"]))]
-        return cols
-
-    def _row(self, state: TrainingState) -> None:
-        rec = self.book.record(state)
-        self._print(" | ".join(f"{cell(rec):>{max(len(title), 7)}}" for title, cell in self._cols))
-        self._printed_iteration = state.iteration
-        self._last_row_at = time.perf_counter()
-
-    def on_event(self, state: TrainingState):
-        if state.event == ev.START:
-            self._print("Starting training.")
-            for key, value in self.header.items():
-                self._print(f"    {key}: {value}")
-            self._cols = self.columns(state.has_validation)
-            self._print(" | ".join(f"{title:>{max(len(title), 7)}}" for title, _ in self._cols))
-        elif state.event == ev.DONE:
-            if self._last_state is not None and self._printed_iteration != self._last_state.iteration:
-                self._row(self._last_state)
-            done = state.stop_kind == ev.MAX_EPOCHS
-            self._print("Training complete." if done else f"Training stopped: {state.stop_reason}.")
-        else:
-            if state.event == ev.ITERATION:
-                self._last_state = state.copy()
-            if self.interval is None:
-                due = state.event == ev.ITERATION and (
-                    state.iteration == 1 or time.perf_counter() - self._last_row_at >= self.ROW_SECONDS)
-            else:
-                due = _due(self.interval, state)
-            if due:
-                self._row(state)
-        return None
+        lines = ["Starting training."] + [f"    {k}: {v}" for k, v in (header or {}).items()]
+        policy = every_n_seconds(self.ROW_SECONDS) if interval is None else (lambda s, printer: _due(interval, s))
+        super().__init__(lambda s: print_columns(book.names, s.has_validation), policy=policy, record=book.record,
+                         header=lines, closing=lambda s: ["Training complete." if s.stop_kind == ev.MAX_EPOCHS
+                                                          else f"Training stopped: {s.stop_reason}."],
+                         stream=stream, clock=lambda: time.perf_counter())
 
 
 def file_report(path: str, book: RoundBook, interval="Round") -> FileLog:

@@ -1,4 +1,5 @@
-"""The smoothed training curve: local linear fit over the last 15 iterations, NaNs dropped, clipped (SEMANTICS §2.3)."""
+"""The smoothed training curve: local linear fit over the last 15 iterations, NaNs dropped, clipped
+(docs/semantics-matlab.md#14-training-progress-plot)."""
 
 import numpy as np
 import pytest

@@ -11,7 +11,7 @@ import pytest
 
 from minidl import layers as L
 from minidl import train_network, training_options
-from minidl.reporting.verbose import VerboseTable, format_rate, format_time
+from minidl.matlab.verbose import VerboseTable, format_rate, format_time
 from minidl.training import TrainingInfo
 
 RNG = np.random.default_rng(3)
