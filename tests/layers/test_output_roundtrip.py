@@ -8,7 +8,7 @@ import pytest
 
 import minidl
 from minidl import layers as L
-from minidl.training import load_network, save_network, train_network, training_options
+from minidl import load_network, save_network, train_network, training_options
 from minidl.training.serialization import layer_classes
 from minidl.wolfram import MeanSquaredLoss
 

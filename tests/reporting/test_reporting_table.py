@@ -163,7 +163,7 @@ def test_header_lines_final_row_and_closing_lines():
                            closing=lambda s: [f"Stopped: {s.stop_reason}."])
     lines = run(printer, stream(has_validation=False, stop_at=6))
     assert lines == ["Starting.", "  epochs: 3", "  it |   loss", "     | (mean)", "   1 |   2.00", "   6 |   0.33",
-                     "Stopped: Stopped by OutputFcn."]  # row 6: the last iteration, printed at DONE
+                     "Stopped: user_function."]  # row 6: the last iteration, printed at DONE
 
 
 def test_no_final_row_twice_and_none_when_switched_off():
