@@ -10,7 +10,7 @@ Hand-written layers and textbook optimizer equations on NumPy (CPU) or CuPy (NVI
 - ``minidl.datasets``: embedded synthetic digits; ``minidl.testing``: gradient checks for your own audits.
 """
 
-from minidl import backend, datasets, functional, layers, optim, testing
+from minidl import backend, datasets, functional, layers, optim, testing, training
 from minidl.errors import NotSupportedYetError
 from minidl.matlab.options import TrainingOptions, training_options
 from minidl.matlab.train import train_network
@@ -25,6 +25,19 @@ from minidl.training import (
     save_network,
 )
 from minidl.wolfram import net_train
+
+
+def _plot_info(info, **kwargs):
+    from minidl.reporting.figure import plot_info  # matplotlib is imported only when a figure is drawn
+    return plot_info(info, **kwargs)
+
+
+def _save_info_figure(info, path, **kwargs):
+    from minidl.reporting.figure import save_info_figure
+    return save_info_figure(info, path, **kwargs)
+
+
+training.info.PLOTTERS.update(plot=_plot_info, save=_save_info_figure)  # the engine's record draws through these
 
 __version__ = "0.1.0"
 

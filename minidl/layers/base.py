@@ -26,7 +26,8 @@ class Layer:
     #: False lets backward skip dx (returning None) where nothing before the layer needs it; the network sets it
     #: for the first layer after the input during its backward pass (a convolution's dx is a third of its cost).
     compute_input_gradient = True
-    #: local parameter key -> (default learn-rate factor, default L2 factor); MATLAB defaults per SEMANTICS §2 step 3.
+    #: local parameter key -> (default learn-rate factor, default L2 factor); MATLAB defaults
+    #: (docs/semantics-matlab.md#3-l2-regularization-and-gradient-clipping).
     factor_defaults: Mapping[str, tuple[float, float]] = {}
 
     def __init__(self, name: str | None = None, **factors: float):

@@ -5,14 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from minidl import functional as F
+from minidl._checks import check_positive_int
 from minidl.layers._params import WeightBiasLayer
 from minidl.layers.base import Layer, Shape
-
-
-def _positive_int(arg: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{arg}: got {value!r}; allowed: a positive integer")
-    return int(value)
 
 
 class FullyConnected(WeightBiasLayer):
@@ -22,7 +17,7 @@ class FullyConnected(WeightBiasLayer):
 
     def __init__(self, output_size: int, **kwargs):
         super().__init__(**kwargs)
-        self.output_size = _positive_int("output_size", output_size)
+        self.output_size = check_positive_int("output_size", output_size, wrong_type=ValueError)
 
     def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
         n_in = int(np.prod(input_shape))

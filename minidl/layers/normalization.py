@@ -15,7 +15,8 @@ class BatchNormalization(Layer):
 
     MATLAB: ε = 1e-5; scale γ starts at 1, offset β at 0; ScaleL2Factor 1, OffsetL2Factor 1.  The stored ``mean``
     and ``variance`` (state) are the moving averages (μ* ← (1 − d)·μ* + d·μ_B with decay d = 0.1, the biased batch
-    variance likewise) until the trainer replaces them with population statistics (SEMANTICS §2.1).
+    variance likewise) until the trainer replaces them with population statistics
+    (docs/semantics-matlab.md#12-end-of-training).
     """
 
     kind = "batchnorm"

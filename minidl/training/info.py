@@ -156,14 +156,12 @@ class TrainingInfo:
 
     # -- figures (minidl.reporting.figure) --
     def plot(self, **kwargs):
-        """The training-progress figure of this record (needs minidl.reporting.figure)."""
-        from minidl.reporting.figure import plot_info
-        return plot_info(self, **kwargs)
+        """The training-progress figure of this record (drawn by the plotter registered in :data:`PLOTTERS`)."""
+        return _plotter("plot")(self, **kwargs)
 
     def save_figure(self, path: str | os.PathLike, **kwargs) -> None:
         """Save the training-progress figure of this record to ``path``."""
-        from minidl.reporting.figure import save_info_figure
-        save_info_figure(self, path, **kwargs)
+        _plotter("save")(self, path, **kwargs)
 
     def __repr__(self) -> str:
         kind = "accuracy" if self.is_classifier else "rmse"
@@ -187,6 +185,18 @@ def _jsonable(v):
     if isinstance(v, np.generic):
         return _jsonable(v.item())
     return v
+
+
+#: How a record is drawn: ``"plot"`` (info, **kw) -> figure and ``"save"`` (info, path, **kw).  The engine draws
+#: nothing itself; the package registers minidl.reporting's figure here when it is imported (minidl/__init__.py).
+PLOTTERS: dict[str, Any] = {}
+
+
+def _plotter(kind: str):
+    if kind not in PLOTTERS:
+        raise RuntimeError("no training-progress plotter is registered; import minidl (it registers "
+                           "minidl.reporting.figure) or set minidl.training.info.PLOTTERS")
+    return PLOTTERS[kind]
 
 
 class InfoRecorder(Observer):

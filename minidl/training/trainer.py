@@ -1,4 +1,4 @@
-"""The one training engine: a neutral configuration and the loop (SEMANTICS §2) that emits events to observers.
+"""The one training engine: a neutral configuration and the loop that emits events to observers.
 
 The engine knows no MATLAB or Wolfram spelling. A dialect fills an :class:`EngineConfig` (optimizer instance, rate
 schedule, L2 and its order relative to clipping, clipping, weight clipping, epochs, batch size, shuffle mode,

@@ -1,6 +1,6 @@
 """The Wolfram dialect: ``NetTrain`` with Wolfram's option names, data forms and results, on the one engine.
 
-This package translates and does nothing else (docs/wolfram.md; SEMANTICS §3):
+This package translates and does nothing else (docs/wolfram.md; rules in docs/semantics-wolfram.md):
 
 - :func:`NetTrain` (Wolfram names: ``MaxTrainingRounds=5``, ``Method=("SGD", {"Momentum": 0.9})``) and
   :func:`net_train` (snake_case: ``max_training_rounds=5``), exported as ``minidl.net_train``;

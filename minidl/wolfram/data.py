@@ -1,4 +1,4 @@
-"""NetTrain's data forms (SEMANTICS §3) turned into the engine's mini-batch sources.
+"""NetTrain's data forms (docs/semantics-wolfram.md#1-calling-forms-and-data) as the engine's mini-batch sources.
 
 =====================================================  =================================================
 Wolfram                                                minidl

@@ -1,4 +1,4 @@
-"""Wolfram's LossFunction rule (SEMANTICS §3): which output layer NetTrain attaches to a net.
+"""Wolfram's LossFunction rule (docs/semantics-wolfram.md): which output layer NetTrain attaches to a net.
 
 The layers themselves live with the other output layers in :mod:`minidl.layers.output` (cross-entropy:
 :class:`~minidl.layers.ClassificationOutput`; Wolfram's mean squared loss, the mean over elements:

@@ -1,4 +1,5 @@
-"""NetTrain's options: Wolfram names ↔ snake_case, defaults, checks, Method and its sub-options (SEMANTICS §3).
+"""NetTrain's options: Wolfram names ↔ snake_case, defaults, checks, Method and its sub-options
+(docs/semantics-wolfram.md#2-options-and-their-automatic-rules).
 
 Every option is checked before anything is trained: a wrong name, type or value raises an error that names the
 option as the caller spelled it (``MaxTrainingRounds`` for NetTrain, ``max_training_rounds`` for net_train), the
@@ -138,7 +139,7 @@ def unknown_key(arg: str, key, allowed) -> ValueError:
 METHODS = ("ADAM", "RMSProp", "SGD", "SignSGD")
 #: Wolfram's method names -> the optimizer classes (Wolfram's defaults: METHOD_SUBOPTIONS below).
 METHOD_CLASSES = {"ADAM": Adam, "RMSProp": CenteredRMSProp, "SGD": SGD, "SignSGD": SignSGD}
-#: Method-specific sub-options and their defaults (SEMANTICS §3).
+#: Method-specific sub-options and their defaults (docs/semantics-wolfram.md#3-methods-sub-options-and-equations).
 METHOD_SUBOPTIONS: dict[str, dict[str, float]] = {
     "ADAM": {"Beta1": 0.9, "Beta2": 0.999, "Epsilon": 1e-5},
     "RMSProp": {"Beta": 0.95, "Momentum": 0.9, "Epsilon": 1e-6},
@@ -179,7 +180,8 @@ def method_spec(value, arg: str = "Method") -> tuple[str, dict[str, Any]]:
 
 
 def make_method_optimizer(name: str, subs: Mapping[str, Any], arg: str = "Method") -> Optimizer:
-    """A fresh optimizer of method ``name``: its sub-options from ``subs``, the defaults of SEMANTICS §3 otherwise.
+    """A fresh optimizer of method ``name``: its sub-options from ``subs``, the documented defaults otherwise
+    (docs/semantics-wolfram.md#3-methods-sub-options-and-equations).
 
     Momentum, Beta, Beta1, Beta2 must lie in [0, 1); Epsilon must be ≥ 0.
     """
@@ -386,6 +388,6 @@ def reporting(value, arg: str) -> list[tuple[str, Any, Any]]:
 
 
 def _in_notebook() -> bool:
-    from minidl.reporting.progress_bar import in_notebook
+    from minidl.reporting.notebook import in_notebook  # the one notebook check
 
     return in_notebook()

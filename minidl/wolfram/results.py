@@ -1,4 +1,4 @@
-"""NetTrain's results: every property of the reference page (SEMANTICS §3), the results object, custom specs.
+"""NetTrain's results: every property of the reference page (docs/semantics-wolfram.md), the results object.
 
 ``prop`` is a property name, a custom spec ``{"Property": p, "Form": "List" | "TransposedList" | "Plot",
 "Interval": "Batch" | "Round" | n}``, a list of those (a list of values comes back), or "All" / "ResultsObject"

@@ -54,7 +54,7 @@ __all__ = ["NetTrain", "net_train"]
 
 # ================================================================================================ entry points
 def NetTrain(net, data, prop=None, **options):
-    """Train ``net`` on ``data`` with Wolfram's NetTrain semantics and option names (SEMANTICS §3).
+    """Train ``net`` on ``data`` with Wolfram's NetTrain semantics and option names (docs/semantics-wolfram.md).
 
     ``NetTrain(net, data)`` returns the trained net; ``NetTrain(net, data, "FinalNet")`` a property;
     ``NetTrain(net, data, ["TrainedNet", "RoundLossList"])`` a list; ``NetTrain(net, data, "All")`` a

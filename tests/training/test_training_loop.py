@@ -1,4 +1,4 @@
-"""The loop of SEMANTICS §2 computed by hand: L2 → clipping → solver step with per-array factors, schedules,
+"""The loop of docs/semantics-matlab.md computed by hand: L2 → clipping → solver step with per-array factors, schedules,
 shuffle modes and the dropped partial batch, validation timing, patience, batch-norm and input statistics."""
 
 import math
@@ -239,7 +239,7 @@ def test_validation_patience_stops_at_the_right_validation():
     _, info = train_network(X, T, linreg(), o)
     losses = info.validation_loss[~np.isnan(info.validation_loss)]
     best, count, stop = math.inf, 0, None
-    for k, v in enumerate(losses):  # the rule of SEMANTICS §2, replayed on the recorded values
+    for k, v in enumerate(losses):  # the documented rule, replayed on the recorded values
         best, count = (v, 0) if v < best else (best, count + 1)
         if count >= 3:
             stop = k

@@ -1,4 +1,4 @@
-"""training_options: SEMANTICS §1 defaults per solver, solver-specific options, read-only display, not-yet errors."""
+"""training_options: the documented defaults per solver, solver-specific options, read-only display, not-yet errors."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Each NetTrain Method's first steps computed by hand from the SEMANTICS §3 equations (float64, through NetTrain).
+"""Each NetTrain Method's first steps computed by hand from the documented equations (float64, through NetTrain).
 
 A linear net y = w·x + b with Wolfram's mean squared loss, L = Σₙ (w·xₙ + b − tₙ)² / N, trained full-batch (one
 batch per round), so every round is one update whose gradient is written out here:
@@ -34,7 +34,7 @@ def clip(g, c):
 
 
 def by_hand(method, lr, sub, steps=ROUNDS, rate_factor=lambda t, T: 1.0):
-    """The update rules of SEMANTICS §3, written out, with L2 on every array (Wolfram) and weight clipping after."""
+    """The documented update rules, written out, with L2 on every array (Wolfram) and weight clipping after."""
     p = {"w": W0.copy(), "b": B0.copy()}
     lam, c, wc = sub.get("L2Regularization", 0.0), sub.get("GradientClipping"), sub.get("WeightClipping")
     state = {k: {"m": 0 * v, "s": 0 * v, "n": 0 * v, "gbar": 0 * v, "d": 0 * v, "v": 0 * v} for k, v in p.items()}

@@ -1,5 +1,5 @@
 """Every property's value on tiny deterministic runs: batch and round bookkeeping, permutations, example losses,
-validation, the best round, and the results object (SEMANTICS §3)."""
+validation, the best round, and the results object (docs/semantics-wolfram.md)."""
 
 import math
 
