@@ -53,16 +53,16 @@ def check_positive_int(arg: str, value, *, wrong_type: type[Exception] = TypeErr
     return int(value)
 
 
-def did_you_mean(name: str, allowed: Iterable[str], ignore_case: bool = False) -> str:
-    """`` (did you mean 'x'?)`` for the closest allowed spelling, or ``""``.
+def did_you_mean(name: str, allowed: Iterable[str], ignore_case: bool = False, n: int = 1) -> str:
+    """`` (did you mean 'x'?)`` for the closest allowed spelling (up to ``n`` of them), or ``""``.
 
     >>> did_you_mean("MaxEpoch", ["MaxEpochs", "Momentum"])
     " (did you mean 'MaxEpochs'?)"
     """
     allowed = list(allowed)
     canon = {(a.lower() if ignore_case else a): a for a in allowed}
-    close = difflib.get_close_matches(name.lower() if ignore_case else name, list(canon), n=1)
-    return f" (did you mean {canon[close[0]]!r}?)" if close else ""
+    close = difflib.get_close_matches(name.lower() if ignore_case else name, list(canon), n=n)
+    return f" (did you mean {', '.join(repr(canon[c]) for c in close)}?)" if close else ""
 
 
 class ArgNames:

@@ -6,6 +6,7 @@ The engine's record is neutral; this module gives it MATLAB's names: the OutputF
 
 from __future__ import annotations
 
+import datetime
 import numbers
 import re
 from collections.abc import Callable, Mapping
@@ -15,8 +16,8 @@ from minidl.matlab.display import MatlabStruct
 from minidl.training import events as ev
 from minidl.training.events import TrainingState
 
-__all__ = ["OUTPUT_FIELDS", "OutputFcnInfo", "output_fcn_info", "wants_stop", "INFO_FIELD_NAMES", "STOP_REASONS",
-           "INFO_FIELDS", "TrainingInfoStruct", "MAX_EPOCHS",
+__all__ = ["checkpoint_name", "OUTPUT_FIELDS", "OutputFcnInfo", "output_fcn_info", "wants_stop", "INFO_FIELD_NAMES",
+           "STOP_REASONS", "INFO_FIELDS", "TrainingInfoStruct", "MAX_EPOCHS",
            "VALIDATION_PATIENCE", "STOPPED_BY_USER", "OUTPUT_FUNCTION", "NON_FINITE", "TIME_GOAL"]
 
 #: Why training stopped, in MATLAB's wording.
@@ -147,3 +148,14 @@ class TrainingInfoStruct(MatlabStruct):
     def engine(self) -> Any:
         """The engine's info record (``to_csv``, ``to_json``, ``plot``, snake_case arrays)."""
         return self._engine
+
+
+# ------------------------------------------------------------------------------------------------ checkpoints
+def checkpoint_name(iteration: int, when: datetime.datetime | None = None) -> str:
+    """MATLAB's checkpoint name: ``net_checkpoint__<iteration>__<yyyy_mm_dd__HH_MM_SS>``.
+
+    >>> checkpoint_name(195, datetime.datetime(2024, 3, 7, 14, 5, 9))
+    'net_checkpoint__195__2024_03_07__14_05_09'
+    """
+    when = when or datetime.datetime.now()
+    return f"net_checkpoint__{iteration}__{when:%Y_%m_%d__%H_%M_%S}"

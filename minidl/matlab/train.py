@@ -26,7 +26,7 @@ from minidl.matlab.records import TrainingInfoStruct
 from minidl.network import Network, copy_network
 from minidl.optim import SGDM, Adam, RMSProp
 from minidl.optim.schedules import ConstantSchedule, PiecewiseSchedule
-from minidl.training.checkpoint import checkpoint_name, read_checkpoint, restore_network
+from minidl.training.checkpoint import read_checkpoint, restore_network
 from minidl.training.data import as_source, is_source
 from minidl.training.events import Observer
 from minidl.training.info import InfoRecorder, TrainingInfo
@@ -35,6 +35,11 @@ from minidl.training.serialization import network_to_json
 from minidl.training.trainer import EngineConfig, Trainer
 
 __all__ = ["train_network", "engine_config", "make_observers"]
+
+
+#: How the Pythonic face names the engine's arguments in its errors (train_network(X, Y, layers, options)).
+ENGINE_NAMES = {"batch_size": "mini_batch_size", "x": "X", "y": "Y", "layers": "layers",
+                "validation_x": "validation_data[0]", "validation_y": "validation_data[1]"}
 
 
 def engine_config(options: TrainingOptions, device: str | Device | None = None) -> EngineConfig:
@@ -56,7 +61,7 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
         validation_frequency=o.validation_frequency, validate_first_iteration=True, validate_at_end=True,
         batch_norm_statistics=o.batch_normalization_statistics, normalize_inputs=True,
         device=get_device(device if device is not None else o.execution_environment), dtype=o.precision,
-        seed=o.seed, stop_reasons=dict(records.STOP_REASONS))
+        seed=o.seed, stop_reasons=dict(records.STOP_REASONS), names=dict(ENGINE_NAMES))
 
 
 def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=None) -> list[Observer]:
@@ -141,7 +146,7 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
                 "execution_environment": options.execution_environment}
     obs = make_observers(options, settings, stream) + list(observers)
     if options.checkpoint_path is not None:  # last: it saves the other observers' state
-        obs.append(Checkpointer(options.checkpoint_path, every_epoch(), lambda s: checkpoint_name(s.iteration)))
+        obs.append(Checkpointer(options.checkpoint_path, every_epoch(), lambda s: records.checkpoint_name(s.iteration)))
     recorder = InfoRecorder(settings, fields=records.INFO_FIELD_NAMES)
     trainer = Trainer(net, data, config, options.validation_source(), obs, settings, recorder=recorder)
     trainer.state.extra["settings"] = settings

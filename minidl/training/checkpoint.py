@@ -2,7 +2,7 @@
 
 Format (version 1)::
 
-    net_checkpoint__<iteration>__<yyyy_mm_dd__HH_MM_SS>/
+    <name>/            (the dialect names it: MATLAB's net_checkpoint__<iteration>__<yyyy_mm_dd__HH_MM_SS>)
         manifest.json   {"format": "minidl-checkpoint", "version": 1, "network": {...}, "training": {...} | null}
         arrays.npz      net/params/<name>, net/state/<name>, classes, optimizer/<slot>/<name>, data/order,
                         data/validation_order, info/<series>   (read with allow_pickle=False)
@@ -13,7 +13,6 @@ an error mid-write never leaves a partial checkpoint under the final name. No pi
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 from typing import Any
@@ -25,23 +24,13 @@ from minidl.backend import to_host
 from minidl.network import Network
 from minidl.training.serialization import network_from_json, network_to_json
 
-__all__ = ["checkpoint_name", "write_checkpoint", "read_checkpoint", "save_network", "load_network",
+__all__ = ["write_checkpoint", "read_checkpoint", "save_network", "load_network",
            "network_arrays", "restore_network", "replace_network", "FORMAT", "VERSION"]
 
 FORMAT = "minidl-checkpoint"
 VERSION = 1
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
-
-
-def checkpoint_name(iteration: int, when: datetime.datetime | None = None) -> str:
-    """MATLAB's checkpoint name: ``net_checkpoint__<iteration>__<yyyy_mm_dd__HH_MM_SS>``.
-
-    >>> checkpoint_name(195, datetime.datetime(2024, 3, 7, 14, 5, 9))
-    'net_checkpoint__195__2024_03_07__14_05_09'
-    """
-    when = when or datetime.datetime.now()
-    return f"net_checkpoint__{iteration}__{when:%Y_%m_%d__%H_%M_%S}"
 
 
 def network_arrays(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -157,7 +146,8 @@ def load_network(path: str | os.PathLike) -> Network:
     """The network of a checkpoint or of :func:`save_network` output, on the CPU with its saved dtype and classes.
 
     Args:
-        path: a checkpoint folder (``net_checkpoint__<iteration>__<time>``) or a folder written by save_network.
+        path: a checkpoint folder (MATLAB's are named ``net_checkpoint__<iteration>__<time>``) or a folder written
+            by save_network.
     """
     manifest, arrays = read_checkpoint(path)
     return restore_network(manifest["network"], arrays)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from minidl._checks import check_positive_int
 from minidl.backend import Device, get_array_module, get_device, to_device, to_host
 from minidl.layers.normalization import BatchNormalization
 from minidl.network import Network, check_dtype
@@ -74,10 +75,9 @@ class EngineConfig:
     names: dict[str, str] = field(default_factory=dict)  # argument names for error messages (dialect spellings)
 
     def name(self, key: str) -> str:
-        """The user-facing name of an argument (``batch_size`` -> ``mini_batch_size`` for the Pythonic API)."""
-        defaults = {"batch_size": "mini_batch_size", "x": "X", "y": "Y", "layers": "layers",
-                    "validation_x": "validation_data[0]", "validation_y": "validation_data[1]"}
-        return self.names.get(key, defaults.get(key, key))
+        """The user-facing name of an argument: the dialect's spelling from ``names``, else the engine's own
+        (``batch_size``, ``x``, ``y``, ``layers``, ``validation_x``, ``validation_y``)."""
+        return self.names.get(key, key)
 
 
 class _SigintGuard:
@@ -188,9 +188,7 @@ class Trainer:
             if getattr(cfg, key) not in allowed:
                 raise ValueError(f"{key}: got {getattr(cfg, key)!r}; allowed: {', '.join(map(repr, allowed))}")
         for key in ("max_epochs", "batch_size"):
-            v = getattr(cfg, key)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{cfg.name(key)}: got {v!r}; allowed: a positive integer")
+            check_positive_int(cfg.name(key), getattr(cfg, key), wrong_type=ValueError)
         if not isinstance(cfg.optimizer, Optimizer):
             raise TypeError(f"optimizer: got {type(cfg.optimizer).__name__}; allowed: a minidl.optim optimizer")
         if not isinstance(cfg.schedule, Schedule):
@@ -516,13 +514,6 @@ class Trainer:
             "observers": observers,
         }
         return {"network": net_manifest, "training": training}, arrays
-
-    def save_checkpoint(self, folder: str) -> str:
-        """Write a checkpoint named after the current iteration to ``folder``; returns its path."""
-        from minidl.training.checkpoint import checkpoint_name, write_checkpoint
-
-        manifest, arrays = self.checkpoint_state()
-        return write_checkpoint(folder, checkpoint_name(self.iteration), manifest, arrays)
 
     def _restore(self, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         tr = manifest.get("training")

@@ -7,12 +7,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
+from minidl._checks import did_you_mean
 from minidl.wolfram.options import snake
 
 __all__ = ["PROPERTIES", "EXPENSIVE", "NetTrainResultsObject", "parse_props", "property_name", "loss_plot",
@@ -78,8 +78,7 @@ def property_name(name: str, arg: str = "prop") -> str:
             return name
         if name in _BY_SNAKE:
             return _BY_SNAKE[name]
-        close = difflib.get_close_matches(name, list(PROPERTIES), n=3)
-        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        hint = did_you_mean(name, PROPERTIES, n=3)
         raise ValueError(f"{arg}: unknown property {name!r}{hint}; allowed: {', '.join(PROPERTIES)}, 'All', or a "
                          "custom spec {'Property': p, 'Form': f, 'Interval': i}")
     raise TypeError(f"{arg}: got {type(name).__name__}; allowed: a property name, a custom spec dict, a list of "

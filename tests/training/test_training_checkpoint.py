@@ -15,11 +15,11 @@ from minidl.backend import to_host
 from minidl.layers.conv import Convolution2D
 from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
 from minidl.matlab import records as reasons  # the stop reasons in MATLAB's wording
+from minidl.matlab.records import checkpoint_name
 from minidl.network import Network
 from minidl.training import Checkpointer, Observer, load_network, read_checkpoint, save_network
 from minidl.training import checkpoint as ckpt
 from minidl.training import events as ev
-from minidl.training.checkpoint import checkpoint_name
 from minidl.training.serialization import layer_classes, layer_from_json, layer_to_json
 
 NAME = re.compile(r"^net_checkpoint__(\d+)__\d{4}_\d{2}_\d{2}__\d{2}_\d{2}_\d{2}$")
