@@ -65,6 +65,21 @@ def did_you_mean(name: str, allowed: Iterable[str], ignore_case: bool = False, n
     return f" (did you mean {', '.join(repr(canon[c]) for c in close)}?)" if close else ""
 
 
+def snake_case(name: str) -> str:
+    """A CamelCase name (MATLAB's or Wolfram's) in snake_case: an underscore before each capital that follows a
+    small letter; runs of capitals stay one word.
+
+    >>> snake_case("MaxTrainingRounds"), snake_case("TrainingRMSE"), snake_case("Beta1")
+    ('max_training_rounds', 'training_rmse', 'beta1')
+    """
+    out = []
+    for i, c in enumerate(name):
+        if c.isupper() and i and (not name[i - 1].isupper() and not name[i - 1].isdigit()):
+            out.append("_")
+        out.append(c.lower())
+    return "".join(out)
+
+
 class ArgNames:
     """Argument names as the caller spells them, for error messages: ``names("max_epochs")``.
 

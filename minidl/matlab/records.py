@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime
 import numbers
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from minidl._checks import snake_case
 from minidl.matlab.display import MatlabStruct
 from minidl.training import events as ev
 from minidl.training.events import TrainingState
@@ -114,17 +114,13 @@ INFO_FIELDS = {
 INFO_EXTRA_FIELDS = ("GradientNorm", "StopReason", "ElapsedTime")
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.replace("RMSE", "Rmse")).lower()
-
-
 def _info_field(info: Any, name: str) -> tuple[bool, Any]:
     """(found, value) of a MATLAB-named field of the engine's info: its MATLAB-name access, else snake_case."""
     try:
         return True, info[name]
     except (KeyError, TypeError, IndexError):
         pass
-    snake = _snake(name)
+    snake = snake_case(name)
     if isinstance(info, Mapping) and snake in info:
         return True, info[snake]
     if hasattr(info, snake):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import TextIO
 
+from minidl._checks import check_positive_int
 from minidl.reporting.table import MATLAB_LAYOUT, Column, TablePrinter, every_n_iterations
 
 __all__ = ["VerboseTable", "columns", "format_time", "format_rate"]
@@ -67,8 +68,7 @@ class VerboseTable(TablePrinter):
     """Prints the training table to ``stream`` (default: sys.stdout at print time)."""
 
     def __init__(self, frequency: int = 50, stream: TextIO | None = None):
-        if isinstance(frequency, bool) or not isinstance(frequency, int) or frequency < 1:
-            raise ValueError(f"frequency: got {frequency!r}; allowed: a positive integer")
+        check_positive_int("frequency", frequency, wrong_type=ValueError)
         super().__init__(lambda s: columns(s.is_classifier, s.has_validation), policy=every_n_iterations(frequency),
                          layout=MATLAB_LAYOUT, final_row=True, stream=stream)
         self.frequency = frequency

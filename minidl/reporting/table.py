@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from minidl._checks import check_positive_int
 from minidl.training import events as ev
 from minidl.training.events import Observer, TrainingState
 
@@ -87,8 +88,7 @@ def every_n_iterations(frequency: int) -> RowPolicy:
 
     The row of an iteration with validation is printed at its ITERATION event (the validation values are set then).
     """
-    if isinstance(frequency, bool) or not isinstance(frequency, int) or frequency < 1:
-        raise ValueError(f"frequency: got {frequency!r}; allowed: a positive integer")
+    check_positive_int("frequency", frequency, wrong_type=ValueError)
 
     def policy(state: TrainingState, printer: TablePrinter) -> bool:
         it = state.iteration

@@ -15,7 +15,6 @@ arrays are wrapped in :class:`ArraySource`. The engine never special-cases data 
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterator
 from typing import Any
 
@@ -310,8 +309,3 @@ def prepare_source(source, classifier: bool, classes: np.ndarray | None, input_s
         raise ValueError(f"{arg_x}: got observations of shape {shape}; the network's input needs "
                          f"{tuple(input_shape)}")
     return PreparedSource(source, classifier, classes, arg_x, arg_y, tuple(input_shape), n_responses)
-
-
-def is_positive_int(v) -> bool:
-    """True for ints ≥ 1 (not bools)."""
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1

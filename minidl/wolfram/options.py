@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from minidl._checks import ArgNames, check_choice, check_positive_int, did_you_mean
+from minidl._checks import ArgNames, check_choice, check_positive_int, did_you_mean, snake_case
 from minidl.errors import NotSupportedYetError
 from minidl.optim import SGD, Adam, CenteredRMSProp, SignSGD, register_method
 from minidl.optim.base import Optimizer
@@ -68,14 +68,7 @@ SUB_KEYS = ("Momentum", "Beta1", "Beta2", "Epsilon", "Beta", "LearningRateSchedu
             "InitialPatience", "AbsoluteChange", "RelativeChange", "Property", "Form")
 
 
-def snake(name: str) -> str:
-    """A Wolfram name in snake_case: ``MaxTrainingRounds`` → ``max_training_rounds``."""
-    out = []
-    for i, c in enumerate(name):
-        if c.isupper() and i and (not name[i - 1].isupper() and not name[i - 1].isdigit()):
-            out.append("_")
-        out.append(c.lower())
-    return "".join(out)
+snake = snake_case  # a Wolfram name in snake_case: ``MaxTrainingRounds`` → ``max_training_rounds``
 
 
 _SUB_SNAKE = {snake(k): k for k in SUB_KEYS}
