@@ -37,9 +37,9 @@ def channel_moments(x):
 def _centered_moments(x):
     """(M, μ, σ², x − μ): the two-pass variance (no cancellation in float32), keeping the centered input."""
     m = x.size // x.shape[1]
-    mean = channel_sum(x) / m
+    mean = channel_sum(x) / x.dtype.type(m)  # M as x's dtype: NumPy 1.x promotes float32 / int > 65535
     xc = x - _per_channel(mean, x.ndim)
-    var = channel_sum(xc * xc) / m
+    var = channel_sum(xc * xc) / x.dtype.type(m)
     return m, mean, var, xc
 
 
@@ -91,9 +91,9 @@ def batchnorm_backward(dy, cache):
     dbeta = channel_sum(dy)                           # dβ = Σ dy
     t = dy * xhat
     dgamma = channel_sum(t)                           # dγ = Σ dy·x̂
-    xp.multiply(xhat, _per_channel(dgamma / m, nd), out=t)
+    xp.multiply(xhat, _per_channel(dgamma / dy.dtype.type(m), nd), out=t)
     xp.subtract(dy, t, out=t)                         # dy − x̂·dγ/M
-    t -= _per_channel(dbeta / m, nd)                  #    − dβ/M
+    t -= _per_channel(dbeta / dy.dtype.type(m), nd)                  #    − dβ/M
     t *= _per_channel(gamma * inv_std, nd)            # dx = γ/√(σ²+ε) · (dy − dβ/M − x̂·dγ/M)
     return t, dgamma, dbeta
 

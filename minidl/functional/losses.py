@@ -19,12 +19,12 @@ def cross_entropy_example_losses(y, t):
 
 def cross_entropy_loss(y, t):
     """loss = Σₙ ℓₙ / N (a 0-d array: no host round trip)."""
-    return cross_entropy_example_losses(y, t).sum() / y.shape[0]
+    return cross_entropy_example_losses(y, t).sum() / y.dtype.type(y.shape[0])  # N in y's dtype (NumPy 1.x)
 
 
 def cross_entropy_gradient(y, t):
     """dL/dy = −t / (N · y).  y, t: (N, K)."""
-    return -t / (_floor(y) * y.shape[0])
+    return -t / (_floor(y) * y.dtype.type(y.shape[0]))
 
 
 def half_mse_example_losses(y, t):
@@ -35,9 +35,9 @@ def half_mse_example_losses(y, t):
 
 def half_mse_loss(y, t):
     """loss = Σₙ ℓₙ / N (MATLAB: divided by observations, not by responses)."""
-    return half_mse_example_losses(y, t).sum() / y.shape[0]
+    return half_mse_example_losses(y, t).sum() / y.dtype.type(y.shape[0])  # N in y's dtype (NumPy 1.x)
 
 
 def half_mse_gradient(y, t):
     """dL/dy = (y − t) / N."""
-    return (y - t) / y.shape[0]
+    return (y - t) / y.dtype.type(y.shape[0])

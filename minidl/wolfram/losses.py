@@ -36,7 +36,7 @@ def mean_squared_example_losses(y, t):
 
 def mean_squared_loss(y, t):
     """loss = Σₙ ℓₙ / N = Σₙ Σᵣ (yₙᵣ − tₙᵣ)² / (N·R), a 0-d array (no host round trip)."""
-    return mean_squared_example_losses(y, t).sum() / y.shape[0]
+    return mean_squared_example_losses(y, t).sum() / y.dtype.type(y.shape[0])  # N in y's dtype (NumPy 1.x)
 
 
 def mean_squared_gradient(y, t):
