@@ -225,8 +225,10 @@ def _render_chunk(d: _Draws, bank: _Bank) -> np.ndarray:
     q = ((np.arange(f) + 0.5) / _SS - FRAME / 2).astype(f32)  # (f,) fine sample centres, px from the frame centre
     hat = _hat(f, 4).astype(f32)  # (f, 4)
     # smooth warp w(y, x) = Σ_a hat_a(y)·Σ_b hat_b(x)·node_ab, as plain sums (no BLAS: the same on every machine)
-    rows = [sum(d.warp[:, :, a, b, None].astype(f32) * hat[None, None, :, b] for b in range(4)) for a in range(4)]
-    w = sum(hat[None, None, :, a, None] * rows[a][:, :, None, :] for a in range(4))  # (n, 2, f, f)
+    zero = np.zeros((), dtype=f32)  # the sums' start: 0 + v = v, as the built-in sum's int 0
+    rows = [sum((d.warp[:, :, a, b, None].astype(f32) * hat[None, None, :, b] for b in range(4)), zero)
+            for a in range(4)]
+    w = sum((hat[None, None, :, a, None] * rows[a][:, :, None, :] for a in range(4)), zero)  # (n, 2, f, f)
     px = q[None, None, :] + w[:, 0] - d.shift[:, 0, None, None].astype(f32)  # (n, f, f) offset to undo, x
     py = q[None, :, None] + w[:, 1] - d.shift[:, 1, None, None].astype(f32)
     m = _affine(d.angle, d.scale, d.shear)
