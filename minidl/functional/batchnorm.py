@@ -56,8 +56,9 @@ def merge_moments(a, b):
     if n2 == 0:
         return a
     n3 = n1 + n2
-    mu3 = (n1 * mu1 + n2 * mu2) / n3
-    var3 = (n1 * (var1 + mu1 * mu1) + n2 * (var2 + mu2 * mu2)) / n3 - mu3 * mu3
+    f1, f2, f3 = (mu1.dtype.type(n) for n in (n1, n2, n3))  # counts in the means' dtype (NumPy 1.x: int > 65535)
+    mu3 = (f1 * mu1 + f2 * mu2) / f3
+    var3 = (f1 * (var1 + mu1 * mu1) + f2 * (var2 + mu2 * mu2)) / f3 - mu3 * mu3
     return n3, mu3, var3
 
 
