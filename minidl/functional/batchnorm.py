@@ -92,9 +92,9 @@ def batchnorm_backward(dy, cache):
     dbeta = channel_sum(dy)                           # dβ = Σ dy
     t = dy * xhat
     dgamma = channel_sum(t)                           # dγ = Σ dy·x̂
-    xp.multiply(xhat, _per_channel(dgamma / dy.dtype.type(m), nd), out=t)
+    xp.multiply(xhat, _per_channel(dgamma / dy.dtype.type(m), nd), out=t)  # M in dy's dtype (NumPy 1.x)
     xp.subtract(dy, t, out=t)                         # dy − x̂·dγ/M
-    t -= _per_channel(dbeta / dy.dtype.type(m), nd)                  #    − dβ/M
+    t -= _per_channel(dbeta / dy.dtype.type(m), nd)   #    − dβ/M
     t *= _per_channel(gamma * inv_std, nd)            # dx = γ/√(σ²+ε) · (dy − dβ/M − x̂·dγ/M)
     return t, dgamma, dbeta
 
