@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 
 import numpy as np
 
@@ -49,8 +50,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", default=os.environ.get("MINIDL_QUICK") == "1",
                         help="a seconds-long smoke run (600 images, 1 epoch)")
-    parser.add_argument("--out", default=".", help="folder for the training-progress PNG (default: here)")
+    parser.add_argument("--out", default=None,
+                        help="folder for the training-progress PNG (default: a new temporary folder)")
     args = parser.parse_args(argv)
+    if args.out is None:  # never write into the repository or the current folder unasked
+        args.out = tempfile.mkdtemp(prefix="minidl-digits-")
 
     XTrain, YTrain, _ = digitTrain4DArrayData()
     if args.quick:

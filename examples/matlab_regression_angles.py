@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 
 import numpy as np
 
@@ -62,8 +63,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", default=os.environ.get("MINIDL_QUICK") == "1",
                         help="a seconds-long smoke run (512 images, 2 epochs)")
     parser.add_argument("--epochs", type=int, default=30, help="MaxEpochs (default: MATLAB's 30)")
-    parser.add_argument("--out", default=".", help="folder for the training-progress PNG (default: here)")
+    parser.add_argument("--out", default=None,
+                        help="folder for the training-progress PNG (default: a new temporary folder)")
     args = parser.parse_args(argv)
+    if args.out is None:  # never write into the repository or the current folder unasked
+        args.out = tempfile.mkdtemp(prefix="minidl-regression-")
 
     XTrain, _, YTrain = digitTrain4DArrayData()
     XValidation, _, YValidation = digitTest4DArrayData()

@@ -1,17 +1,21 @@
-"""The training-progress figure of the documented example, written to docs/training-progress.png.
+"""The training-progress figure of the documented example, written to a PNG (docs/training-progress.png on request).
 
 MATLAB's example: a small CNN on 28×28 digit images (4000 for training, 1000 for validation), sgdm, 8 epochs,
 validation every 30 iterations, ``Plots='training-progress'``. When minidl's engine is installed the script trains
 that network; otherwise it replays a realistic synthetic run of the same shape through the same observer, so the
 figure can be produced (and looked at) on any machine.
 
-Run from the repository root:  python examples/progress_figure.py [output.png] [--synthetic]
+Run:  python examples/progress_figure.py [output.png | --docs] [--synthetic]
+
+Without a path the PNG goes to a new temporary folder (nothing is written into the repository); ``--docs``
+regenerates the README's picture, docs/training-progress.png, on purpose.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 
 import matplotlib
 
@@ -24,7 +28,7 @@ from minidl.training import events  # noqa: E402
 from minidl.training.events import TrainingState  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_OUTPUT = os.path.join(HERE, "..", "docs", "training-progress.png")
+DOCS_OUTPUT = os.path.join(HERE, "..", "docs", "training-progress.png")  # written only with --docs
 
 
 def train_documented_example(output: str, max_epochs: int = 8, seed: int = 0) -> bool:
@@ -89,7 +93,15 @@ def replay(output: str) -> TrainingProgressFigure:
 
 def main(argv: list[str]) -> int:
     paths = [a for a in argv[1:] if not a.startswith("--")]
-    output = os.path.abspath(paths[0] if paths else DEFAULT_OUTPUT)
+    if paths and "--docs" in argv:
+        print("give an output path or --docs, not both", file=sys.stderr)
+        return 2
+    if "--docs" in argv:
+        output = os.path.abspath(DOCS_OUTPUT)
+    elif paths:
+        output = os.path.abspath(paths[0])
+    else:
+        output = os.path.join(tempfile.mkdtemp(prefix="minidl-progress-"), "training-progress.png")
     if "--synthetic" in argv or not train_documented_example(output):
         replay(output)
         print("replayed a synthetic run")

@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--plots-file", default=None, help="save the training-progress figure here (.png, .pdf, .svg)")
     p.add_argument("--info-json", default=None, help="write the info record (audit log) as JSON here")
     p.add_argument("--quiet", action="store_true", help="no verbose table")
+    p.add_argument("--blas-threads", default=None,
+                   help="BLAS threads while training: a positive int or 'keep' (the caller's setting); default: "
+                        "$MINIDL_BLAS_THREADS, else minidl's measured best (1)")
     return p
 
 
@@ -51,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the example; returns the exit status (0)."""
     args = _parser().parse_args(argv)
     from minidl import train_network, training_options
+    from minidl._threads import resolve_blas_threads, training_threads
     from minidl.datasets import digit_test_data, digit_train_data
 
     X, labels, _ = digit_train_data()
@@ -61,12 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             validation_data=(X_val, labels_val), validation_frequency=30, verbose=not args.quiet,
             execution_environment=args.execution_environment, precision=args.precision, seed=args.seed,
             checkpoint_path=args.checkpoint_path, plots=args.plots, plots_file=args.plots_file)
+        resolve_blas_threads(args.blas_threads)  # a bad value is a usage error before any training
     except (TypeError, ValueError) as e:
         print(f"minidl: {e}", file=sys.stderr)
         return 2
     print(f"Training the documented example network on {len(X)} synthetic digits "
           f"({len(X_val)} for validation), {args.max_epochs} epochs, {args.precision}.")
-    net, info = train_network(X, labels, example_layers(), options)
+    with training_threads(args.blas_threads):
+        net, info = train_network(X, labels, example_layers(), options)
     if args.info_json:
         info.to_json(args.info_json)
     print(f"Training stopped: {info.stop_reason} after {len(info)} iterations in {info.elapsed_time:.1f} s.")

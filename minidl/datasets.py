@@ -4,8 +4,12 @@ Synthetic digits
 ----------------
 :func:`digit_train_data` and :func:`digit_test_data` each return 5000 grayscale 28×28 images of the digits 0–9
 (white on black, 500 per class in shuffled order) together with the rotation angle applied to each image, so one
-data set serves both the classification example and the rotation-angle regression example. Nothing is downloaded:
-the images are drawn from fonts that ship inside matplotlib, in four steps.
+data set serves both the classification example and the rotation-angle regression example. Nothing is downloaded
+and no font is read at run time: both sets, and the glyph bank they were drawn from, are stored in the package as
+``minidl/data/digits.npz`` (uint8 images, labels, float64 angles; 4.1 MB, mostly the images' noise), so every
+install returns the same bytes whatever its matplotlib. The file was made by ``tools/make_digit_data.py`` from the
+fonts that ship inside matplotlib 3.11, in four steps (the outlines and the rasterizer live in that script; the
+thinning and thickening of step 2 and steps 3–4 live here, where :func:`make_digits` runs them from the stored bank).
 
 1. **Glyph outlines.** For each of the fonts in :data:`DIGIT_FONTS` and each digit, ``matplotlib.textpath.TextPath``
    gives the glyph outline (unhinted, in font units). Quadratic and cubic Bézier pieces are flattened to polylines
@@ -26,7 +30,8 @@ the images are drawn from fonts that ship inside matplotlib, in four steps.
    to [0, 1] and rounding to 8-bit levels (k/255), as images stored in files would be.
 
 Everything is seeded (train and test use different seeds), computed in a fixed order without BLAS calls, and
-rounded to 8 bits, so the data are the same on every call and every machine. The two sets are cached per process;
+rounded to 8 bits. The file's SHA-256 is recorded here (``_DATA_SHA256``) and checked when it is read. The two sets
+are read from the file (``make_digits(5000, seed)`` for their two seeds, stored) and cached per process;
 the cached arrays are returned **read-only** (``X.flags.writeable`` is False): call ``X.copy()`` to modify them.
 :func:`make_digits` draws any number of fresh examples from a given seed (writable, not cached).
 
@@ -39,6 +44,8 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
+import io
 import os
 from typing import NamedTuple
 
@@ -59,93 +66,18 @@ FRAME = 28  # output image side, pixels
 _SS = 2  # bank pixels per output pixel (the affine sampling runs on a 2x finer grid, then 2x2 averaging)
 _BANK = 64  # bank canvas side, bank pixels
 _GLYPH_HEIGHT = 20.0  # glyph height at scale 1, output pixels (MNIST's 20-pixel box)
-_RASTER_SS = 4  # rasterizer samples per bank pixel along each axis
 _LEVELS = (-1, 0, 1, 2, 3)  # stroke levels: number of min (−) or max (+) filter passes
-_CURVE_STEPS = 8  # straight pieces per Bézier segment
 _TRAIN_SEED = 20240601
 _TEST_SEED = 20240602
 _N_PER_SET = 5000
 
-
-# ---------------------------------------------------------------- glyph outlines and the rasterizer
-
-
-def _font_path(name: str) -> str:
-    """Absolute path of a font file shipped with matplotlib."""
-    import matplotlib
-
-    path = os.path.join(matplotlib.get_data_path(), "fonts", "ttf", name)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"font {name!r} is not in matplotlib's mpl-data/fonts/ttf ({path})")
-    return path
+#: The stored data sets and glyph bank (written by ``tools/make_digit_data.py``), read instead of drawing glyphs.
+DATA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "digits.npz")
+#: SHA-256 of DATA_FILE as tools/make_digit_data.py printed it; checked on every load.
+_DATA_SHA256 = "17dbb1592ef71219bdfb672fd2e475a6f66e74d9b89b1b068d001f8b96e133bd"
 
 
-def _flatten(vertices: np.ndarray, codes: np.ndarray) -> list[np.ndarray]:
-    """Closed polygons (each (K, 2), first point repeated last) from a matplotlib path with Bézier pieces."""
-    from matplotlib.path import Path
-
-    t = np.arange(1, _CURVE_STEPS + 1)[:, None] / _CURVE_STEPS  # (steps, 1) parameter values in (0, 1]
-    polygons, current, i = [], [], 0
-    while i < len(codes):
-        code = codes[i]
-        if code == Path.MOVETO:
-            if len(current) > 1:
-                polygons.append(np.vstack(current + [current[0]]))
-            current, i = [vertices[i][None]], i + 1
-        elif code == Path.LINETO:
-            current.append(vertices[i][None])
-            i += 1
-        elif code == Path.CURVE3:  # B(t) = (1−t)²·p0 + 2t(1−t)·p1 + t²·p2
-            p0, p1, p2 = current[-1][-1], vertices[i], vertices[i + 1]
-            current.append((1 - t) ** 2 * p0 + 2 * t * (1 - t) * p1 + t**2 * p2)
-            i += 2
-        elif code == Path.CURVE4:  # B(t) = (1−t)³·p0 + 3t(1−t)²·p1 + 3t²(1−t)·p2 + t³·p3
-            p0, p1, p2, p3 = current[-1][-1], vertices[i], vertices[i + 1], vertices[i + 2]
-            current.append((1 - t) ** 3 * p0 + 3 * t * (1 - t) ** 2 * p1 + 3 * t**2 * (1 - t) * p2 + t**3 * p3)
-            i += 3
-        else:  # CLOSEPOLY (or STOP): the contour ends
-            if len(current) > 1:
-                polygons.append(np.vstack(current + [current[0]]))
-            current, i = [], i + 1
-    if len(current) > 1:
-        polygons.append(np.vstack(current + [current[0]]))
-    return polygons
-
-
-def _rasterize(polygons: list[np.ndarray], size: int) -> np.ndarray:
-    """Coverage (size, size) float64 in [0, 1] of polygons given in pixel coordinates (x right, y down).
-
-    Non-zero winding rule on a grid of ``_RASTER_SS``² samples per pixel, one scanline histogram per sample row.
-    """
-    s = _RASTER_SS
-    edges = np.concatenate([np.stack([p[:-1], p[1:]], axis=1) for p in polygons])  # (E, 2 ends, 2 coords)
-    (x0, y0), (x1, y1) = edges[:, 0].T, edges[:, 1].T
-    ys = (np.arange(size * s) + 0.5) / s  # (rows,) sample row heights
-    lo, hi = np.minimum(y0, y1), np.maximum(y0, y1)
-    crosses = (ys[:, None] >= lo) & (ys[:, None] < hi)  # (rows, E) half-open rule: each crossing counted once
-    slope = np.where(hi > lo, (x1 - x0) / np.where(hi > lo, y1 - y0, 1.0), 0.0)
-    xc = x0 + (ys[:, None] - y0) * slope  # (rows, E) x where the edge meets the row
-    first = np.clip(np.floor(xc * s - 0.5).astype(np.int64) + 1, 0, size * s)  # first sample column right of it
-    sign = np.where(y1 > y0, 1, -1)  # winding direction of the edge
-    rows, cols = np.nonzero(crosses)
-    hist = np.zeros((size * s, size * s + 1), dtype=np.int64)
-    np.add.at(hist, (rows, first[rows, cols]), sign[cols])
-    inside = np.cumsum(hist[:, :-1], axis=1) != 0  # winding number ≠ 0
-    return inside.reshape(size, s, size, s).mean(axis=(1, 3))
-
-
-def _glyph_polygons(font: str, digit: int) -> list[np.ndarray]:
-    """Outline of one digit in bank pixels: height 2·20 px, bounding box centred on the canvas, y down."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextPath
-
-    path = TextPath((0, 0), str(digit), size=1.0, prop=FontProperties(fname=_font_path(font)))
-    polygons = _flatten(np.asarray(path.vertices, dtype=np.float64), np.asarray(path.codes))
-    allpts = np.concatenate(polygons)
-    (xmin, ymin), (xmax, ymax) = allpts.min(axis=0), allpts.max(axis=0)
-    k = _GLYPH_HEIGHT * _SS / (ymax - ymin)  # font units → bank pixels
-    centre = np.array([(xmin + xmax) / 2, (ymin + ymax) / 2])
-    return [(p - centre) * [k, -k] + _BANK / 2 for p in polygons]  # flip y: rows grow downward
+# ---------------------------------------------------------------- the stored file and the glyph bank
 
 
 def _filter3(a: np.ndarray, footprint: str, op) -> np.ndarray:
@@ -168,20 +100,33 @@ class _Bank(NamedTuple):
     half_size: np.ndarray  # (G, 2) half width and half height of the glyph box, output pixels
 
 
+def _load_stored() -> dict[str, np.ndarray]:
+    """Every array of ``minidl/data/digits.npz``, after checking the file's SHA-256 against ``_DATA_SHA256``."""
+    with open(DATA_FILE, "rb") as fh:
+        raw = fh.read()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != _DATA_SHA256:
+        raise RuntimeError(
+            f"embedded data file {DATA_FILE!r} has SHA-256 {digest}, expected {_DATA_SHA256} "
+            "(a damaged install, or a regenerated file whose checksum was not recorded in minidl/datasets.py)"
+        )
+    with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
 @functools.lru_cache(maxsize=1)
-def _glyph_bank() -> _Bank:
-    """Rasterize every (font, digit) once and precompute its thinned and thickened versions."""
-    coverage, stroke, half = [], [], []
-    for font in DIGIT_FONTS:
-        for digit in range(10):
-            polygons = _glyph_polygons(font, digit)
-            cov = _rasterize(polygons, _BANK)
-            perimeter = sum(np.hypot(*np.diff(p, axis=0).T).sum() for p in polygons)
-            allpts = np.concatenate(polygons)
-            coverage.append(cov)
-            stroke.append(2.0 * cov.sum() / perimeter)  # a stroke of width w and length ℓ: area w·ℓ, perimeter ≈ 2ℓ
-            half.append((allpts.max(axis=0) - allpts.min(axis=0)) / (2 * _SS))
-    base = np.stack(coverage).astype(np.float32)  # (G, 64, 64)
+def _stored() -> dict[str, np.ndarray]:
+    """The stored arrays, read once per process."""
+    return _load_stored()
+
+
+def _bank_from_facts(coverage: np.ndarray, stroke: np.ndarray, half_size: np.ndarray) -> _Bank:
+    """The glyph bank from the stored glyph facts: coverage (G, 64, 64) uint8 (×16), stroke (G,), half (G, 2).
+
+    Each glyph is thinned once or thickened 1–3 times (grey-level min/max filters, alternating a 3×3 square and a
+    cross so strokes grow round).
+    """
+    base = coverage.astype(np.float32) / np.float32(16)  # (G, 64, 64), exact: the rasterizer's k/16 levels
     levels = {0: base}
     for sign, op in ((1, np.maximum), (-1, np.minimum)):
         img = base
@@ -191,7 +136,14 @@ def _glyph_bank() -> _Bank:
     images = np.stack([levels[v] for v in _LEVELS], axis=1)
     if images[..., :2, :].any() or images[..., -2:, :].any() or images[..., :2].any() or images[..., -2:].any():
         raise RuntimeError("glyph bank: a glyph touches the canvas border (the bank needs a zero margin)")
-    return _Bank(images, np.array(stroke), np.array(half))
+    return _Bank(images, np.asarray(stroke, dtype=np.float64), np.asarray(half_size, dtype=np.float64))
+
+
+@functools.lru_cache(maxsize=1)
+def _glyph_bank() -> _Bank:
+    """The bank of every (font, digit) at every stroke level, built from the stored glyph facts."""
+    s = _stored()
+    return _bank_from_facts(s["glyph_coverage"], s["glyph_stroke"], s["glyph_half_size"])
 
 
 # ---------------------------------------------------------------- per-example transforms
@@ -273,8 +225,10 @@ def _render_chunk(d: _Draws, bank: _Bank) -> np.ndarray:
     q = ((np.arange(f) + 0.5) / _SS - FRAME / 2).astype(f32)  # (f,) fine sample centres, px from the frame centre
     hat = _hat(f, 4).astype(f32)  # (f, 4)
     # smooth warp w(y, x) = Σ_a hat_a(y)·Σ_b hat_b(x)·node_ab, as plain sums (no BLAS: the same on every machine)
-    rows = [sum(d.warp[:, :, a, b, None].astype(f32) * hat[None, None, :, b] for b in range(4)) for a in range(4)]
-    w = sum(hat[None, None, :, a, None] * rows[a][:, :, None, :] for a in range(4))  # (n, 2, f, f)
+    zero = np.zeros((), dtype=f32)  # the sums' start: 0 + v = v, as the built-in sum's int 0
+    rows = [sum((d.warp[:, :, a, b, None].astype(f32) * hat[None, None, :, b] for b in range(4)), zero)
+            for a in range(4)]
+    w = sum((hat[None, None, :, a, None] * rows[a][:, :, None, :] for a in range(4)), zero)  # (n, 2, f, f)
     px = q[None, None, :] + w[:, 0] - d.shift[:, 0, None, None].astype(f32)  # (n, f, f) offset to undo, x
     py = q[None, :, None] + w[:, 1] - d.shift[:, 1, None, None].astype(f32)
     m = _affine(d.angle, d.scale, d.shear)
@@ -331,15 +285,22 @@ def make_digits(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
         raise ValueError(f"n must be at least 1, got {n}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    bank = _glyph_bank()
-    draws = _draw(int(n), np.random.default_rng(int(seed)), bank)
+    return _make_digits(int(n), int(seed), _glyph_bank())
+
+
+def _make_digits(n: int, seed: int, bank: _Bank) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """make_digits without the argument checks, from a given glyph bank (tools/make_digit_data.py uses it)."""
+    draws = _draw(n, np.random.default_rng(seed), bank)
     return _render(draws, bank)[:, None], draws.label, draws.angle
 
 
 @functools.lru_cache(maxsize=2)
 def _digit_set(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A cached, read-only set of 5000 digits."""
-    arrays = make_digits(_N_PER_SET, seed=seed)
+    """A cached, read-only set of 5000 digits, read from the stored file (``make_digits(5000, seed)``'s arrays)."""
+    name = {_TRAIN_SEED: "train", _TEST_SEED: "test"}[seed]
+    s = _stored()
+    X = (s[f"{name}_images"][:, None].astype(np.float32) / np.float32(255)).astype(np.float32)
+    arrays = (X, s[f"{name}_labels"].astype(np.int64), s[f"{name}_angles"].astype(np.float64))
     for a in arrays:
         a.flags.writeable = False
     return arrays

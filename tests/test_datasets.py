@@ -102,3 +102,35 @@ def test_load_mnist_errors_name_the_problem(tmp_path):
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 12)  # a 3-d magic
     with pytest.raises(ValueError, match="train-labels-idx1-ubyte"):
         D.load_mnist(tmp_path)
+
+
+def test_stored_digit_file_has_its_recorded_checksum_and_a_damaged_one_is_named(tmp_path, monkeypatch):
+    import hashlib
+
+    with open(D.DATA_FILE, "rb") as fh:
+        raw = fh.read()
+    assert hashlib.sha256(raw).hexdigest() == D._DATA_SHA256
+    damaged = tmp_path / "digits.npz"
+    damaged.write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))
+    monkeypatch.setattr(D, "DATA_FILE", str(damaged))
+    with pytest.raises(RuntimeError, match="digits.npz.*expected " + D._DATA_SHA256):
+        D._load_stored()
+
+
+def test_stored_digit_file_holds_exact_uint8_levels_and_the_bank():
+    s = D._stored()
+    assert s["train_images"].dtype == np.uint8 and s["train_images"].shape == (5000, 28, 28)
+    assert s["glyph_coverage"].shape == (10 * len(D.DIGIT_FONTS), 64, 64) and s["glyph_coverage"].max() == 16
+    X, labels, angles = D.digit_test_data()
+    np.testing.assert_array_equal(np.round(X[:, 0] * 255).astype(np.uint8), s["test_images"])
+    np.testing.assert_array_equal(labels, s["test_labels"])
+    np.testing.assert_array_equal(angles, s["test_angles"])
+
+
+@pytest.mark.slow
+def test_stored_digit_sets_are_what_make_digits_draws_from_the_stored_bank():
+    """No font is read at run time, and the sampler still reproduces the stored sets bit for bit."""
+    for stored, seed in ((D.digit_train_data(), D._TRAIN_SEED), (D.digit_test_data(), D._TEST_SEED)):
+        for a, b in zip(stored, D.make_digits(5000, seed=seed)):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_array_equal(a, b)

@@ -35,3 +35,33 @@ def test_matlab_options_piecewise_example_drops_the_rate_by_0_2_every_5_epochs(t
 def test_matlab_regression_example_reports_a_finite_rmse(tmp_path):
     result = _run("matlab_regression_angles", tmp_path)
     assert math.isfinite(result["rmse"]) and 0 < result["rmse"] < 60
+
+
+def _snapshot(folder: pathlib.Path) -> dict:
+    skip = {".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if not skip & set(p.parts)}
+
+
+def test_examples_write_into_a_temporary_folder_not_the_repository(tmp_path, monkeypatch):
+    """Without --out the figures go to a fresh temporary folder; the repository and the current folder stay as they
+    were (docs/training-progress.png is rewritten only by progress_figure.py --docs)."""
+    import tempfile
+
+    repo, cwd, temp = EXAMPLES.parent, tmp_path / "cwd", tmp_path / "temp"
+    cwd.mkdir()
+    temp.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    before = _snapshot(repo)
+    spec = importlib.util.spec_from_file_location("progress_figure", EXAMPLES / "progress_figure.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with redirect_stdout(io.StringIO()):
+        assert module.main(["progress_figure.py", "--synthetic"]) == 0
+        spec = importlib.util.spec_from_file_location("piecewise", EXAMPLES / "matlab_options_piecewise.py")
+        piecewise = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(piecewise)
+        piecewise.main(["--quick"])
+    assert sorted(p.name for p in temp.rglob("*.png")) == ["piecewise-training-progress.png", "training-progress.png"]
+    assert list(cwd.iterdir()) == []
+    assert _snapshot(repo) == before

@@ -40,9 +40,9 @@ def channel_moments(x):
 def _centered_moments(x):
     """(M, μ, σ², x − μ): the two-pass variance (no cancellation in float32), keeping the centered input."""
     m = x.size // x.shape[1]
-    mean = channel_sum(x) / m
+    mean = channel_sum(x) / x.dtype.type(m)  # M as x's dtype: NumPy 1.x promotes float32 / int > 65535
     xc = x - _per_channel(mean, x.ndim)
-    var = channel_sum(xc * xc) / m
+    var = channel_sum(xc * xc) / x.dtype.type(m)
     return m, mean, var, xc
 
 
@@ -59,8 +59,9 @@ def merge_moments(a, b):
     if n2 == 0:
         return a
     n3 = n1 + n2
-    mu3 = (n1 * mu1 + n2 * mu2) / n3
-    var3 = (n1 * (var1 + mu1 * mu1) + n2 * (var2 + mu2 * mu2)) / n3 - mu3 * mu3
+    f1, f2, f3 = (mu1.dtype.type(n) for n in (n1, n2, n3))  # counts in the means' dtype (NumPy 1.x: int > 65535)
+    mu3 = (f1 * mu1 + f2 * mu2) / f3
+    var3 = (f1 * (var1 + mu1 * mu1) + f2 * (var2 + mu2 * mu2)) / f3 - mu3 * mu3
     return n3, mu3, var3
 
 
@@ -97,9 +98,9 @@ def batchnorm_backward(dy, cache):
     dbeta = channel_sum(dy)                           # dβ = Σ dy
     t = dy * xhat
     dgamma = channel_sum(t)                           # dγ = Σ dy·x̂
-    xp.multiply(xhat, _per_channel(dgamma / m, nd), out=t)
+    xp.multiply(xhat, _per_channel(dgamma / dy.dtype.type(m), nd), out=t)  # M in dy's dtype (NumPy 1.x)
     xp.subtract(dy, t, out=t)                         # dy − x̂·dγ/M
-    t -= _per_channel(dbeta / m, nd)                  #    − dβ/M
+    t -= _per_channel(dbeta / dy.dtype.type(m), nd)   #    − dβ/M
     t *= _per_channel(gamma * inv_std, nd)            # dx = γ/√(σ²+ε) · (dy − dβ/M − x̂·dγ/M)
     return t, dgamma, dbeta
 

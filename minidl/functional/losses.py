@@ -42,7 +42,7 @@ def cross_entropy_loss(y, t):
 
     Reference: :func:`minidl.functional.reference.cross_entropy_loss`.
     """
-    return cross_entropy_example_losses(y, t).sum() / y.shape[0]
+    return cross_entropy_example_losses(y, t).sum() / y.dtype.type(y.shape[0])  # N in y's dtype (NumPy 1.x)
 
 
 def cross_entropy_gradient(y, t):
@@ -50,7 +50,7 @@ def cross_entropy_gradient(y, t):
 
     Reference: :func:`minidl.functional.reference.cross_entropy_gradient`.
     """
-    return -t / (_floor(y) * y.shape[0])
+    return -t / (_floor(y) * y.dtype.type(y.shape[0]))
 
 
 def half_mse_example_losses(y, t):
@@ -67,7 +67,7 @@ def half_mse_loss(y, t):
 
     Reference: :func:`minidl.functional.reference.half_mse_loss`.
     """
-    return half_mse_example_losses(y, t).sum() / y.shape[0]
+    return half_mse_example_losses(y, t).sum() / y.dtype.type(y.shape[0])  # N in y's dtype (NumPy 1.x)
 
 
 def half_mse_gradient(y, t):
@@ -75,7 +75,7 @@ def half_mse_gradient(y, t):
 
     Reference: :func:`minidl.functional.reference.half_mse_gradient`.
     """
-    return (y - t) / y.shape[0]
+    return (y - t) / y.dtype.type(y.shape[0])
 
 
 def mean_squared_example_losses(y, t):
@@ -90,7 +90,7 @@ def mean_squared_example_losses(y, t):
 def mean_squared_loss(y, t):
     """loss = Σₙ ℓₙ / N = Σₙ Σᵣ (yₙᵣ − tₙᵣ)² / (N·R) = (2/R) · half_mse_loss (Wolfram), a 0-d array (no host round
     trip).  Reference: :func:`minidl.functional.reference.mean_squared_loss`."""
-    return mean_squared_example_losses(y, t).sum() / y.shape[0]
+    return mean_squared_example_losses(y, t).sum() / y.dtype.type(y.shape[0])  # N in y's dtype (NumPy 1.x)
 
 
 def mean_squared_gradient(y, t):

@@ -148,8 +148,8 @@ def matlab_fc_weights_to_minidl(w: np.ndarray, input_shape: tuple[int, ...] | No
 
     >>> w = np.arange(2 * 12.).reshape(2, 12)           # O = 2, input C, H, W = 2, 3, 2
     >>> wm = matlab_fc_weights_to_minidl(w, (2, 3, 2))
-    >>> wm[0, 1 * 6 + 2 * 2 + 1] == w[0, 2 + 3 * 1 + 6 * 1]   # c=1, h=2, w=1
-    np.True_
+    >>> bool(wm[0, 1 * 6 + 2 * 2 + 1] == w[0, 2 + 3 * 1 + 6 * 1])   # c=1, h=2, w=1
+    True
     """
     if input_shape is None or len(input_shape) != 3 or w.ndim != 2 or w.shape[1] != int(np.prod(input_shape)):
         return w

@@ -236,6 +236,45 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {  # option -> check(value, the 
 class TrainingOptions:
     """Checked, read-only training options for one solver; make them with :func:`training_options`."""
 
+    # the attributes __init__ sets (read-only afterwards): the solver, and one per option of OPTION_NAMES
+    solver: str
+    _given: dict[str, Any]
+    _names: ArgNames
+    _validation_source: Any
+    momentum: Any
+    gradient_decay_factor: Any
+    squared_gradient_decay_factor: Any
+    epsilon: Any
+    adam_form: Any
+    initial_learn_rate: Any
+    learn_rate_schedule: Any
+    learn_rate_drop_period: Any
+    learn_rate_drop_factor: Any
+    l2_regularization: Any
+    gradient_threshold_method: Any
+    gradient_threshold: Any
+    max_epochs: Any
+    mini_batch_size: Any
+    verbose: Any
+    verbose_frequency: Any
+    validation_data: Any
+    validation_frequency: Any
+    validation_patience: Any
+    shuffle: Any
+    checkpoint_path: Any
+    execution_environment: Any
+    worker_load: Any
+    output_fcn: Any
+    plots: Any
+    plots_file: Any
+    progress_bar: Any
+    sequence_length: Any
+    sequence_padding_value: Any
+    dispatch_in_background: Any
+    precision: Any
+    seed: Any
+    batch_normalization_statistics: Any
+
     def __init__(self, solver: str, *, names: ArgNames | None = None, **options: Any):
         names = names or ArgNames()
         solver = check_choice(names("solver"), solver, SOLVERS)

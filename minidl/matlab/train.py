@@ -24,7 +24,7 @@ from minidl.matlab.names import TrainingOptions as MatlabOptions
 from minidl.matlab.options import TrainingOptions
 from minidl.matlab.records import TrainingInfoStruct
 from minidl.network import Network, copy_network
-from minidl.optim import SGDM, Adam, RMSProp
+from minidl.optim import SGDM, Adam, Optimizer, RMSProp
 from minidl.optim.schedules import ConstantSchedule, PiecewiseSchedule
 from minidl.training.checkpoint import read_checkpoint, restore_network
 from minidl.training.data import as_source, is_source
@@ -45,6 +45,7 @@ ENGINE_NAMES = {"batch_size": "mini_batch_size", "x": "X", "y": "Y", "layers": "
 def engine_config(options: TrainingOptions, device: str | Device | None = None) -> EngineConfig:
     """The neutral engine configuration of MATLAB-semantics options (docs/semantics-matlab.md)."""
     o = options
+    optimizer: Optimizer
     if o.solver == "sgdm":
         optimizer = SGDM(momentum=o.momentum)
     elif o.solver == "rmsprop":

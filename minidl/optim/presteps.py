@@ -41,7 +41,7 @@ def global_norm(grads: Mapping[str, Any], skip: Collection[str] = ()):
     if not kept:
         raise ValueError("grads: no arrays to take the global norm of (empty, or all skipped)")
     xp = get_array_module(kept[0])
-    total = sum(_sum_squares(g) for g in kept)  # Σ_i ‖g_i‖₂²
+    total = sum((_sum_squares(g) for g in kept[1:]), _sum_squares(kept[0]))  # Σ_i ‖g_i‖₂² (no int 0 start)
     return xp.asarray(xp.sqrt(total))  # L = √(Σ_i ‖g_i‖₂²)
 
 

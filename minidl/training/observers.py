@@ -35,6 +35,13 @@ def every_epoch(n: int = 1) -> Due:
     return lambda s: s.event == ev.EPOCH_END and s.epoch % n == 0
 
 
+def _ask(fn, what: str):
+    """``fn`` when the engine (or the caller) provided it, else an error naming what is missing."""
+    if fn is None:
+        raise RuntimeError(f"state.{what}: not set; the engine sets it before START (a state made by hand needs it)")
+    return fn
+
+
 # ================================================================================================ early stopping
 class EarlyStopping(Observer):
     """Stops training when a measure stops improving.
@@ -107,7 +114,7 @@ class KeepBest(Observer):
         k = self.key(state)
         if k is not None and (self.best is None or k < self.best):   # strictly better: ties keep the earlier
             self.best, self.best_epoch, self.best_iteration = k, state.epoch, state.iteration
-            self.best_arrays = state.weights()
+            self.best_arrays = _ask(state.weights, "weights")()
         return None
 
 
@@ -158,13 +165,14 @@ class Checkpointer(Observer):
         """Write one checkpoint now; returns its path."""
         from minidl.training.checkpoint import replace_network, save_network, write_checkpoint
 
+        name = self.name
         if self.network is None:
-            manifest, arrays = state.snapshot()
-            path = write_checkpoint(self.folder, self.name(state), manifest, arrays)
+            manifest, arrays = _ask(state.snapshot, "snapshot")()
+            path = write_checkpoint(self.folder, _ask(name, "name")(state), manifest, arrays)
         elif self.replace:
             path = replace_network(self.network(), self.folder)
         else:
-            path = save_network(self.network(), os.path.join(self.folder, self.name(state)), unique=True)
+            path = save_network(self.network(), os.path.join(self.folder, _ask(name, "name")(state)), unique=True)
         if path not in self.paths:
             self.paths.append(path)
         return path
