@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from minidl._checks import check_positive_int
+from minidl._threads import training_threads
 from minidl.backend import Device, get_array_module, get_device, to_device, to_host
 from minidl.layers.normalization import BatchNormalization
 from minidl.network import Network, check_dtype
@@ -72,6 +73,7 @@ class EngineConfig:
     learn_rate_multipliers: dict[str, float] = field(default_factory=dict)  # array -> × its layer's factor
     l2_factors: dict[str, float] | None = None  # array -> L2 factor replacing the layers' own (None: the layers')
     stop_reasons: dict[str, str] = field(default_factory=dict)  # stop kind -> the dialect's wording
+    blas_threads: int | str | None = None     # BLAS threads while training: n, "keep", None (MINIDL_BLAS_THREADS or 1)
     names: dict[str, str] = field(default_factory=dict)  # argument names for error messages (dialect spellings)
 
     def name(self, key: str) -> str:
@@ -222,19 +224,24 @@ class Trainer:
     def run(self, resume: tuple[dict, dict] | None = None) -> tuple[Network, TrainingInfo]:
         """Train; returns ``(net, info)``.  ``resume``: (manifest, arrays) of a checkpoint to continue exactly."""
         try:
-            self._setup(resume)
-            with _SigintGuard() as guard:
-                self._guard = guard
-                self._start_clock()
-                self._fill_static_state()
-                self._emit(ev.START)
-                if self.stop_kind is None:
-                    self._loop()
-                self._finish()
+            with training_threads(self.config.blas_threads):   # the BLAS thread count measured best, then restored
+                self._run(resume)
         finally:
             for obs in self.observers:
                 obs.close()
         return self.net, self.recorder.info
+
+    def _run(self, resume: tuple[dict, dict] | None) -> None:
+        """Set-up, START, the loop, finalization and DONE (Ctrl-C asks for a clean stop while it runs)."""
+        self._setup(resume)
+        with _SigintGuard() as guard:
+            self._guard = guard
+            self._start_clock()
+            self._fill_static_state()
+            self._emit(ev.START)
+            if self.stop_kind is None:
+                self._loop()
+            self._finish()
 
     def _start_clock(self) -> None:
         self._t0 = time.perf_counter() - self.elapsed_before
