@@ -224,16 +224,17 @@ class BestRound(KeepBest):
 
 # ================================================================================================ stopping
 def stopping_criterion(spec: dict[str, Any], book, on_validation: bool) -> EarlyStopping:
-    """TrainingStoppingCriterion as the engine's early stopping: checked at each validation (else at each round end)
-    on the criterion's measurement; improved when it beats the best by more than AbsoluteChange (or
-    RelativeChange·|best|); checks in the first InitialPatience rounds never count as failures; training stops after
-    more than Patience consecutive failed checks (so the engine's patience is Patience + 1)."""
+    """TrainingStoppingCriterion as the engine's early stopping (docs/semantics-wolfram.md#8-stopping-criterion):
+    checked at each validation (else at each round end) on the criterion's measurement; checks of rounds below
+    InitialPatience are skipped (no failure, no new best); the best is the running optimum of every check; a check
+    fails when it does not improve on the best by at least AbsoluteChange (or RelativeChange·|best|); training
+    stops after Patience consecutive failed checks (Patience 0: the first failed check, as Patience 1)."""
     rows = (lambda: book.validation_measures) if on_validation else (lambda: book.round_measures)
-    return EarlyStopping(lambda s: rows()[-1][spec["Criterion"]], spec["Patience"] + 1,
+    return EarlyStopping(lambda s: rows()[-1][spec["Criterion"]], max(spec["Patience"], 1),
                          event=ev.VALIDATION if on_validation else ev.EPOCH_END,
                          mode="max" if spec["Criterion"] == "Accuracy" else "min",
                          absolute_change=spec["AbsoluteChange"], relative_change=spec["RelativeChange"],
-                         initial_patience=spec["InitialPatience"], key="stopping_criterion")
+                         running_best=True, skip_before=spec["InitialPatience"], key="stopping_criterion")
 
 
 # ================================================================================================ callbacks

@@ -203,12 +203,12 @@ def test_no_validation_set_trained_net_is_final_net():
 
 
 def test_stopping_criterion_patience_stops_early():
-    """Checks at each validation: rounds 1-3 improve, 4 and 5 fail; Patience 1 tolerates one failure."""
-    res = slope_run(TrainingStoppingCriterion={"Criterion": "Loss", "Patience": 1})
+    """Checks at each validation: rounds 1-3 improve, 4 and 5 fail; Patience 2 stops at the second failure."""
+    res = slope_run(TrainingStoppingCriterion={"Criterion": "Loss", "Patience": 2})
     assert res["ReasonTrainingStopped"] == "StoppingCriterion"
     assert res["TotalRounds"] == 5 and res["BestValidationRound"] == 3
-    patient = slope_run(MaxTrainingRounds=10, TrainingStoppingCriterion={"Patience": 1, "InitialPatience": 6})
-    assert patient["TotalRounds"] == 8                    # failures of rounds 4-6 not counted; 7 and 8 are
+    patient = slope_run(MaxTrainingRounds=10, TrainingStoppingCriterion={"Patience": 2, "InitialPatience": 6})
+    assert patient["TotalRounds"] == 8                    # rounds 1-5 not checked, 6 sets the best, 7 and 8 fail
     stop_now = slope_run(TrainingStoppingCriterion="Loss")   # Patience 0: the first failure stops
     assert stop_now["TotalRounds"] == 4
 

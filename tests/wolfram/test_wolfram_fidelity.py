@@ -1,0 +1,80 @@
+"""Issue 10's rules of NetTrain that the reference page leaves implicit (docs/semantics-wolfram.md), each against a
+direct transcription of the rule or a hand count."""
+
+import types
+
+import pytest
+
+from minidl.training import events as ev
+from minidl.training.events import TrainingState
+from minidl.wolfram.observers import stopping_criterion
+
+
+# ------------------------------------------------------------------------------------------------ stopping criterion
+def reference_stop_round(values, patience=0, initial=0, absolute=0.0, relative=0.0, mode="min"):
+    """The rule of docs/semantics-wolfram.md §8, transcribed: the round where training stops (None: never)."""
+    sign = 1.0 if mode == "min" else -1.0
+    best, count = None, 0
+    for r, v in enumerate(values, 1):
+        if r < initial:                                   # below InitialPatience: not evaluated, best unchanged
+            continue
+        if best is None:
+            best = v
+            continue
+        gain = sign * (best - v)
+        threshold = absolute or relative * abs(best)
+        count = 0 if (gain > 0 and gain >= threshold) else count + 1
+        best = min(best, v) if mode == "min" else max(best, v)   # the running optimum of every check
+        if count >= max(patience, 1):
+            return r
+    return None
+
+
+def criterion_stop_round(values, criterion="Loss", **spec):
+    book = types.SimpleNamespace(validation_measures=[])
+    full = {"Criterion": criterion, "Patience": 0, "InitialPatience": 0, "AbsoluteChange": 0.0,
+            "RelativeChange": 0.0, **spec}
+    crit = stopping_criterion(full, book, on_validation=True)
+    for r, v in enumerate(values, 1):
+        book.validation_measures.append({criterion: v})
+        if crit.on_event(TrainingState(event=ev.VALIDATION, epoch=r)) == ev.EARLY_STOP:
+            return r
+    return None
+
+
+SEQUENCES = {
+    "slow steady": [1.0 - 0.0004 * r for r in range(40)],
+    "plateau then drop": [1.0, 0.9, 0.9, 0.9, 0.5, 0.5, 0.5, 0.5, 0.5],
+    "noisy": [1.0, 0.8, 0.85, 0.79, 0.795, 0.7, 0.72, 0.71, 0.73, 0.74, 0.75],
+    "rising": [0.5, 0.6, 0.7, 0.8, 0.9],
+}
+
+
+@pytest.mark.parametrize("name", list(SEQUENCES))
+@pytest.mark.parametrize("spec", [{}, {"Patience": 2}, {"Patience": 3, "AbsoluteChange": 0.001},
+                                  {"Patience": 2, "RelativeChange": 0.05}, {"Patience": 1, "InitialPatience": 4},
+                                  {"Patience": 3, "InitialPatience": 3, "AbsoluteChange": 0.02}])
+def test_stopping_criterion_matches_the_transcribed_rule(name, spec):
+    values = SEQUENCES[name]
+    expected = reference_stop_round(values, spec.get("Patience", 0), spec.get("InitialPatience", 0),
+                                    spec.get("AbsoluteChange", 0.0), spec.get("RelativeChange", 0.0))
+    assert criterion_stop_round(values, **spec) == expected
+
+
+def test_slow_steady_improvement_stops():
+    """Gains of 0.0004 a round never reach AbsoluteChange 0.001: every check after the first fails (the best still
+    moves), so Patience 3 stops at round 4."""
+    assert criterion_stop_round(SEQUENCES["slow steady"], Patience=3, AbsoluteChange=0.001) == 4
+
+
+def test_initial_patience_neither_checks_nor_moves_the_best():
+    """Rounds 1-4 are below InitialPatience 5: the low 0.1 of round 2 is never the best; round 5 sets it."""
+    values = [1.0, 0.1, 0.9, 0.9, 0.5, 0.4, 0.45, 0.46]
+    assert criterion_stop_round(values, Patience=2, InitialPatience=5) == 8
+    assert reference_stop_round(values, 2, 5) == 8
+
+
+def test_accuracy_criterion_maximizes():
+    values = [0.5, 0.6, 0.6, 0.65, 0.64, 0.62]
+    assert criterion_stop_round(values, "Accuracy", Patience=2) == 6
+    assert reference_stop_round(values, 2, mode="max") == 6
