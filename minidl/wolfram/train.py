@@ -392,6 +392,8 @@ def _sizes(st: _Settings, parts: _NetParts, d: _Data, make_config, classes) -> _
         B0 = min(opt.MAX_AUTOMATIC_BATCH, d.n_train)
         per_batch = (B0, _seconds_per_batch(parts, d, B0, make_config, classes))
         B = opt.automatic_batch_size(per_batch[1] / B0, d.n_train)
+    elif d.kind != "generator":
+        B = min(B, d.n_train)               # the effective size: at most the training examples (§2, BatchSize)
     ipe = d.train.batches_per_round if d.kind == "generator" else -(-d.n_train // B)
     rounds = st.rounds
     if rounds is None:
@@ -575,10 +577,10 @@ def _schedule(spec, method: str, rate: float, arg: str):
         return ConstantSchedule(rate)
     if isinstance(spec, str) and spec.lower() == "polynomial":
         return PolynomialSchedule(rate)
-    if callable(spec):
-        return FunctionSchedule(rate, spec)
+    if callable(spec):   # f[batch, total], batch 0 … total − 1; a value outside [0, 1] clipped with a warning (§4)
+        return FunctionSchedule(rate, spec, first_batch=0, clip=True)
     raise ValueError(f"{arg} 'LearningRateSchedule': got {spec!r}; allowed: 'Automatic', None, 'Polynomial' or a "
-                     "function f(batch, total) returning a number in (0, 1]")
+                     "function f(batch, total) returning a number in [0, 1] (batch 0 … total − 1)")
 
 
 def _clip(spec, arg: str) -> float:
@@ -618,7 +620,7 @@ def _properties(book: obs.RoundBook, best, parts: _NetParts, d: _Data, validatio
         "BestValidationRound": best.best_round if best is not None else None,
         "CheckpointingFiles": list(checkpointer.paths) if checkpointer is not None else [],
         "ExamplesProcessed": examples,
-        "InitialLearningRate": book.rates[0] if book.rates else rate,
+        "InitialLearningRate": rate,                                   # the LearningRate setting (§4)
         "FinalLearningRate": book.rates[-1] if book.rates else rate,
         "MeanBatchesPerSecond": batches / total_time if total_time > 0 else math.nan,
         "MeanExamplesPerSecond": examples / total_time if total_time > 0 else math.nan,

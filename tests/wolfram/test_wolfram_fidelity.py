@@ -1,12 +1,17 @@
 """Issue 10's rules of NetTrain that the reference page leaves implicit (docs/semantics-wolfram.md), each against a
 direct transcription of the rule or a hand count."""
 
+import math
 import types
 
+import numpy as np
 import pytest
 
+from minidl import layers as L
+from minidl.optim.schedules import ScheduleValueWarning
 from minidl.training import events as ev
 from minidl.training.events import TrainingState
+from minidl.wolfram import NetTrain
 from minidl.wolfram.observers import stopping_criterion
 
 
@@ -78,3 +83,62 @@ def test_accuracy_criterion_maximizes():
     values = [0.5, 0.6, 0.6, 0.65, 0.64, 0.62]
     assert criterion_stop_round(values, "Accuracy", Patience=2) == 6
     assert reference_stop_round(values, 2, mode="max") == 6
+
+
+# ------------------------------------------------------------------------------------------------ schedules, properties
+
+RNG = np.random.default_rng(10)
+X = RNG.standard_normal((12, 2))
+Y = X @ np.array([1.0, -2.0]) + 0.5
+
+
+def linear():
+    return [L.FeatureInput(2, normalization="none"), L.FullyConnected(1, weights=np.zeros((1, 2)), bias=np.zeros(1))]
+
+
+def run(prop, **options):
+    opts = {"MaxTrainingRounds": 3, "BatchSize": 4, "WorkingPrecision": "Real64", "TrainingProgressReporting": None,
+            **options}
+    return NetTrain(linear(), (X, Y), prop, **opts)
+
+
+def rates(res):
+    """The learning rate of every batch (a custom property collected each batch)."""
+    return np.array(res)
+
+
+def test_schedule_is_called_with_batch_from_zero_and_trains_to_the_end():
+    """Wolfram's own example f = 1 − #1/#2 is valid: batch 0 … T − 1, so the last factor is 1/T, never 0."""
+    seen = []
+
+    def f(batch, total):
+        seen.append((batch, total))
+        return 1 - batch / total
+    res = run(["All", {"Property": "LearningRate", "Form": "List", "Interval": "Batch"}],
+              Method=("SGD", {"LearningRateSchedule": f}), LearningRate=0.1)
+    T = 9
+    assert seen == [(b, T) for b in range(T)]
+    np.testing.assert_allclose(rates(res[1]), [0.1 * (1 - b / T) for b in range(T)], rtol=1e-15)
+    all_ = res[0]
+    assert all_["ReasonTrainingStopped"] == "MaxTrainingRounds" and all_["TotalBatches"] == T
+    assert all_["FinalLearningRate"] == pytest.approx(0.1 / T, rel=1e-15)
+    assert all_["InitialLearningRate"] == 0.1
+
+
+def test_schedule_value_outside_0_1_is_clipped_with_a_warning():
+    with pytest.warns(ScheduleValueWarning, match=r"returned 1.5, outside \[0, 1\]; clipped to 1.0"):
+        res = run({"Property": "LearningRate", "Form": "List", "Interval": "Batch"},
+                  Method=("ADAM", {"LearningRateSchedule": lambda b, t: 1.5 - b}), LearningRate=0.01)
+    np.testing.assert_allclose(rates(res), [0.01, 0.005] + [0.0] * 7, rtol=0, atol=0)   # 1.5 → 1, 0.5, −0.5 → 0
+    with pytest.raises(ValueError, match=r"returned nan; allowed: a real number in \[0, 1\]"):
+        run("FinalNet", Method=("ADAM", {"LearningRateSchedule": lambda b, t: math.nan}))
+
+
+def test_initial_learning_rate_is_the_setting_and_batch_size_the_effective_one():
+    """SGD's Automatic schedule makes the first batch's rate 0.01·√(1 − 1/(T + 1)); InitialLearningRate is still
+    0.01.  BatchSize 64 on 12 examples trains in batches of 12: the BatchSize property is 12."""
+    res = run("All", Method="SGD")
+    assert res["InitialLearningRate"] == 0.01
+    assert res["FinalLearningRate"] < 0.01
+    big = run("All", BatchSize=64)
+    assert (big["BatchSize"], big["BatchesPerRound"], big["ExamplesProcessed"]) == (12, 1, 36)
