@@ -90,8 +90,8 @@ class FunctionSchedule(Schedule):
 
     >>> FunctionSchedule(0.1, lambda batch, total: 0.5 ** batch)(epoch=1, iteration=2, total_iterations=10)
     0.025
-    >>> FunctionSchedule(0.1, lambda batch, total: 1 - batch / total, first_batch=0)(1, 10, 10)
-    0.01
+    >>> FunctionSchedule(0.1, lambda batch, total: 1 - batch / total, first_batch=0)(1, 6, 10)   # batch 5
+    0.05
     """
 
     def __init__(self, initial: float, f: Callable[[int, int], float], first_batch: int = 1,
