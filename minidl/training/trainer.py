@@ -60,6 +60,9 @@ class EngineConfig:
     validate_first_iteration: bool = True     # MATLAB validates at iteration 1
     validate_each_epoch: bool = False         # Wolfram: validate after every round
     validate_at_end: bool = True              # final validation with the finalized network
+    validation_seconds: float | None = None   # also validate when this many seconds passed since the last one
+    validate_last_iteration: bool = False     # Wolfram: the last iteration is validated (VALIDATION event) if it
+                                              # was not already, whatever the interval and however the run stopped
     validation_batch_size: int | None = None  # None: batch_size
     batch_norm_statistics: str = "population"  # 'population' (pass after training) | 'moving'
     normalize_inputs: bool = True             # input-normalization statistics pass before training
@@ -172,6 +175,7 @@ class Trainer:
         # position: epoch = current (1-based) epoch, next_batch = next batch within it; ipe = epoch complete
         self.epoch, self.next_batch, self.iteration, self.updated = 0, self.ipe, 0, 0
         self.elapsed_before = 0.0
+        self._validated_at, self._validated_time = 0, 0.0    # iteration and time of the latest validation
         if resume is not None:
             self._restore(*resume)
         elif cfg.shuffle == "once":  # one shuffle of training and validation data before training
@@ -387,6 +391,7 @@ class Trainer:
         s.validation_loss = s.validation_accuracy = s.validation_rmse = None
         validate = finite and self.validation is not None and self._validation_due()
         if validate:
+            self._validated_at, self._validated_time = self.iteration, self._elapsed()
             s.validation_loss, metric = self._validate()
             s.validation_accuracy, s.validation_rmse = (metric, None) if self.classifier else (None, metric)
         s.time_since_start = self._elapsed()
@@ -417,7 +422,9 @@ class Trainer:
         cfg, it = self.config, self.iteration
         return ((cfg.validate_first_iteration and it == 1)
                 or (cfg.validation_frequency is not None and it % cfg.validation_frequency == 0)
-                or (cfg.validate_each_epoch and self.next_batch == self.ipe))
+                or (cfg.validate_each_epoch and self.next_batch == self.ipe)
+                or (cfg.validation_seconds is not None
+                    and self._elapsed() - self._validated_time >= cfg.validation_seconds))
 
     def _record_non_finite(self, grads, params, loss_h: float, gnorm_h: float) -> None:
         """Stop: record the iteration, what went non-finite (loss, gradient or the update) and the first array whose
@@ -465,6 +472,13 @@ class Trainer:
     def _finish(self) -> None:
         """Batch-norm population statistics, final validation, DONE."""
         cfg, s = self.config, self.state
+        if (cfg.validate_last_iteration and self.validation is not None and self.iteration > 0
+                and self._validated_at != self.iteration):       # the last iteration was not validated: now
+            self._validated_at = self.iteration
+            s.validation_loss, metric = self._validate()
+            s.validation_accuracy, s.validation_rmse = (metric, None) if self.classifier else (None, metric)
+            s.time_since_start = self._elapsed()
+            self._emit(ev.VALIDATION)
         bns = [layer for layer in self.net.layers if isinstance(layer, BatchNormalization)]
         if bns and cfg.batch_norm_statistics == "population":
             for layer in bns:

@@ -26,10 +26,12 @@ from minidl.reporting.table import Column, TablePrinter, every_n_seconds
 from minidl.training import events as ev
 from minidl.training.events import Observer, TrainingState
 from minidl.training.info import InfoRecorder
-from minidl.training.observers import Checkpointer, EarlyStopping, FileLog, KeepBest, UserFunction, every_epoch
+from minidl.training.observers import Checkpointer, EarlyStopping, FileLog, KeepBest, UserFunction
+from minidl.wolfram.options import Interval
 
 __all__ = ["REASONS", "reason", "measures", "ProgressInfo", "RoundBook", "BestRound", "stopping_criterion",
-           "progress_function", "print_columns", "PrintReport", "file_report", "net_checkpointer", "CustomProperty"]
+           "progress_function", "Due", "print_columns", "PrintReport", "file_report", "net_checkpointer",
+           "CustomProperty"]
 
 #: The engine's neutral stop kinds -> Wolfram's ReasonTrainingStopped.
 REASONS = {ev.MAX_EPOCHS: "MaxTrainingRounds", ev.TIME_LIMIT: "TimeGoal", ev.EARLY_STOP: "StoppingCriterion",
@@ -89,8 +91,10 @@ class RoundBook(Observer):
 
     def __init__(self, recorder: InfoRecorder, *, is_classifier: bool, names: list[str],
                  index_map: np.ndarray | None = None, n_rows: int | None = None, record_permutation: bool = False,
-                 record_example_losses: bool = False, make_net: Callable[[], Any] | None = None):
+                 record_example_losses: bool = False, make_net: Callable[[], Any] | None = None,
+                 time_goal: float | None = None):
         self.recorder, self.is_classifier, self.names = recorder, is_classifier, names
+        self.time_goal = time_goal
         self.index_map, self.n_rows = index_map, n_rows
         self.record_permutation, self.record_example_losses = record_permutation, record_example_losses
         self.make_net = make_net
@@ -184,12 +188,19 @@ class RoundBook(Observer):
                 "validation": self.validation_measures}[which]
         return [_pick(r, self.names) for r in rows]
 
+    def progress(self, state: TrainingState) -> float:
+        """The fraction of the run done: batches done / total batches, or with a TimeGoal the larger of that and
+        time elapsed / TimeGoal (the run ends at whichever comes first), at most 1."""
+        done = state.iteration / max(state.max_iterations, 1)
+        if self.time_goal is not None:
+            done = max(done, state.time_since_start / self.time_goal)
+        return min(done, 1.0)
+
     def record(self, state: TrainingState) -> ProgressInfo:
         """The progress association at ``state`` (Wolfram's TrainingProgressFunction argument)."""
         it = state.iteration
-        total = max(state.max_iterations, 1)
         elapsed = state.time_since_start
-        progress = min(it / total, 1.0)
+        progress = self.progress(state)
         examples = self.examples
         return ProgressInfo({
             "AbsoluteBatch": it, "Batch": state.batch_in_epoch if it else 0,
@@ -238,13 +249,33 @@ def stopping_criterion(spec: dict[str, Any], book, on_validation: bool) -> Early
 
 
 # ================================================================================================ callbacks
-def _due(interval, state: TrainingState) -> bool:
-    """Whether a callback with ``interval`` ("Batch", "Round", n rounds) runs at this event."""
-    if interval == "Batch":
-        return state.event == ev.ITERATION
-    if state.event != ev.EPOCH_END:
+class Due:
+    """Whether a callback with an :class:`~minidl.wolfram.options.Interval` runs at this event: every n rounds at
+    the round's end; every n batches, every p percent of the run (``book.progress``) or every s seconds at a
+    batch's end.  One instance per callback (percent and seconds remember when they last fired)."""
+
+    def __init__(self, interval: Interval, book: RoundBook | None = None):
+        self.interval, self.book = interval, book
+        self._last_time = 0.0
+        self._last_bucket = 0
+
+    def __call__(self, state: TrainingState, *_) -> bool:
+        kind, n = self.interval.kind, self.interval.n
+        if kind == "rounds":
+            return state.event == ev.EPOCH_END and state.epoch % n == 0
+        if state.event != ev.ITERATION:
+            return False
+        if kind == "batches":
+            return state.iteration % n == 0
+        if kind == "percent":
+            bucket = math.floor(100.0 * self.book.progress(state) / n + 1e-9)   # ⌊progress / p⌋
+            fire, self._last_bucket = bucket > self._last_bucket, max(bucket, self._last_bucket)
+            return fire
+        t = state.time_since_start
+        if t - self._last_time >= n:                                            # s seconds since the last time
+            self._last_time = t
+            return True
         return False
-    return interval == "Round" or state.epoch % interval == 0
 
 
 def progress_function(f: Callable[[ProgressInfo], Any], interval, book: RoundBook, can_stop: bool,
@@ -259,7 +290,7 @@ def progress_function(f: Callable[[ProgressInfo], Any], interval, book: RoundBoo
         raise TypeError(f"{arg}: {getattr(fn, '__qualname__', fn)!r} returned {result!r}; allowed: "
                         "'StopTraining' (or True) to stop, None or False to go on")
 
-    return UserFunction([f], book.record, lambda s: _due(interval, s), wants_stop if can_stop else None)
+    return UserFunction([f], book.record, Due(interval, book), wants_stop if can_stop else None)
 
 
 # ================================================================================================ reports
@@ -302,14 +333,17 @@ class PrintReport(TablePrinter):
 
     def __init__(self, book: RoundBook, interval=None, stream=None, header: dict[str, Any] | None = None):
         lines = ["Starting training."] + [f"    {k}: {v}" for k, v in (header or {}).items()]
-        policy = every_n_seconds(self.ROW_SECONDS) if interval is None else (lambda s, printer: _due(interval, s))
+        policy = every_n_seconds(self.ROW_SECONDS) if interval is None else Due(interval, book)
         super().__init__(lambda s: print_columns(book.names, s.has_validation), policy=policy, record=book.record,
                          header=lines, closing=lambda s: ["Training complete." if s.stop_kind == ev.MAX_EPOCHS
                                                           else f"Training stopped: {s.stop_reason}."],
                          stream=stream, clock=lambda: time.perf_counter())
 
 
-def file_report(path: str, book: RoundBook, interval="Round") -> FileLog:
+EACH_ROUND = Interval("rounds", 1)
+
+
+def file_report(path: str, book: RoundBook, interval: Interval = EACH_ROUND) -> FileLog:
     """TrainingProgressReporting to a .csv or .json file: one row per interval (default each round), rewritten
     atomically at most every 2 s and at the end."""
     def fields(state: TrainingState) -> list[str]:
@@ -328,21 +362,21 @@ def file_report(path: str, book: RoundBook, interval="Round") -> FileLog:
             out[f"Validation{n}"] = (rec["ValidationMeasurements"] or {}).get(n)
         return out
 
-    return FileLog(path, row, lambda s: _due(interval, s), fields, every=2.0)
+    return FileLog(path, row, Due(interval, book), fields, every=2.0)
 
 
 # ================================================================================================ checkpoints
-def net_checkpointer(kind: str, path: str, interval: int, make_net: Callable[[], Any],
+def net_checkpointer(kind: str, path: str, interval: Interval, make_net: Callable[[], Any],
                      book: RoundBook) -> Checkpointer:
-    """TrainingProgressCheckpointing: every ``interval`` rounds, the network being trained (as NetTrain returns
-    it) saved in the engine's safe format (a folder with manifest.json and arrays.npz; read with
+    """TrainingProgressCheckpointing: at every ``interval`` (default each round), the network being trained (as
+    NetTrain returns it) saved in the engine's safe format (a folder with manifest.json and arrays.npz; read with
     ``minidl.load_network``).  "File": one path, replaced atomically each time; "Directory": a new folder each
     time, named ``<date>T<time>_round<r>_batch<b>_loss<l>``."""
     def name(state: TrainingState) -> str:
         return (f"{datetime.now():%Y-%m-%dT%H-%M-%S}_round{state.epoch:05d}_batch{state.iteration:07d}_"
                 f"loss{book.round_loss:.3e}")
 
-    return Checkpointer(path, every_epoch(interval), name, network=make_net, replace=kind == "File")
+    return Checkpointer(path, Due(interval, book), name, network=make_net, replace=kind == "File")
 
 
 # ================================================================================================ custom properties
@@ -352,12 +386,13 @@ class CustomProperty(Observer):
 
     def __init__(self, prop, interval, book: RoundBook):
         self.prop, self.interval, self.book = prop, interval, book
+        self.due = Due(interval, book)
         self.positions: list[int] = []
         self.rounds: list[int] = []
         self.values: list[Any] = []
 
     def on_event(self, state: TrainingState):
-        if not _due(self.interval, state):
+        if not self.due(state):
             return None
         rec = self.book.record(state)
         self.values.append(self.prop(rec) if callable(self.prop) else rec[self.prop])

@@ -182,16 +182,27 @@ class _Data:
         return next(iter(self.train.batches(np.arange(min(m, len(self.train))), m)))
 
 
-def _split_interval(spec) -> tuple[Any, int | None]:
-    """(spec, interval) from (spec, {"Interval": n}); a (generator, {"RoundLength": n}) is not split."""
+def _split_interval(spec) -> tuple[Any, opt.Interval | None]:
+    """(spec, interval) from (spec, {"Interval": i}) (i: n rounds, "Batch", "Round" or a Quantity); a
+    (generator, {"RoundLength": n}) is not split."""
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], Mapping):
         keys = opt.camel_keys(spec[1], "ValidationSet")
         if "Interval" in keys:
             for key in keys:
                 if key != "Interval":
                     raise opt.unknown_key("ValidationSet", key, ("Interval",))
-            return spec[0], opt.positive_int("ValidationSet 'Interval' (rounds)", keys["Interval"])
+            return spec[0], opt.interval_spec("ValidationSet 'Interval'", keys["Interval"], None)
     return spec, None
+
+
+def _validation_schedule(interval: opt.Interval, per_round: int, rounds: int) -> dict[str, Any]:
+    """The engine's validation settings for a ValidationSet Interval: every n rounds = every n·BatchesPerRound
+    batches; p percent = every max(1, round(p/100 · total batches)) batches; seconds by the clock."""
+    if interval.kind == "seconds":
+        return {"validation_frequency": None, "validation_seconds": interval.n}
+    n = {"rounds": interval.n * per_round, "batches": interval.n,
+         "percent": max(1, round(interval.n / 100 * per_round * rounds))}[interval.kind]
+    return {"validation_frequency": int(n)}
 
 
 def _generator(spec, batch_size: int, arg: str) -> GeneratorSource:
@@ -328,8 +339,8 @@ def _parse_options(o: dict[str, Any], name: ArgNames) -> _Settings:
         rate=rate,
         criterion=opt.stopping_criterion(o["training_stopping_criterion"], name("training_stopping_criterion")),
         reporters=opt.reporting(o["training_progress_reporting"], name("training_progress_reporting")),
-        progress_fn=opt.function_with_interval(o["training_progress_function"],
-                                               name("training_progress_function"), "Batch"),
+        progress_fn=opt.function_with_interval(o["training_progress_function"],   # default: once per round (§12)
+                                               name("training_progress_function"), opt.Interval("rounds", 1)),
         checkpoints=opt.checkpointing(o["training_progress_checkpointing"],
                                       name("training_progress_checkpointing")),
         schedule=_schedule(subs.get("LearningRateSchedule", opt.Automatic), method, rate, name("method")),
@@ -420,17 +431,19 @@ class _Observers:
 
 
 def _observers(st: _Settings, parts: _NetParts, d: _Data, validation, sz: _Sizes, tracked: list[str],
-               wanted: set, customs: list, interval: int, name: ArgNames) -> _Observers:
+               wanted: set, customs: list, validation_config: dict[str, Any], name: ArgNames) -> _Observers:
     """Bookkeeping first, then keep-best, stopping, callbacks, reports, checkpoints, custom properties."""
     classifier = parts.train.is_classifier
     schedule_name = type(st.schedule).__name__.removesuffix("Schedule")
     settings = {"solver": st.method, "mini_batch_size": sz.batch_size, "execution_environment": st.device.name,
                 "learn_rate_schedule": schedule_name,
-                "validation_frequency": interval * sz.per_round if validation is not None else None}
+                "validation_frequency": validation_config.get("validation_frequency") if validation is not None
+                else None}
     recorder = InfoRecorder(settings)
     book = obs.RoundBook(recorder, is_classifier=classifier, names=tracked, index_map=d.index_map, n_rows=d.n_rows,
                          record_permutation="BatchPermutation" in wanted,
-                         record_example_losses="ExampleLosses" in wanted, make_net=parts.returned)
+                         record_example_losses="ExampleLosses" in wanted, make_net=parts.returned,
+                         time_goal=st.time_goal)
     observers: list = [book]
     best = None
     if validation is not None:
@@ -512,13 +525,13 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
     # -- sizes, validation data, observers
     sz = _sizes(st, parts, d, make_config, classes)
     validation = _validation_data(validation_spec, d, data, sz.batch_size, name)
-    interval = interval or 1
-    ob = _observers(st, parts, d, validation, sz, tracked, wanted, customs, interval, name)
+    validation_config = _validation_schedule(interval or opt.Interval("rounds", 1), sz.per_round, sz.rounds) \
+        if validation is not None else {"validation_frequency": None}
+    ob = _observers(st, parts, d, validation, sz, tracked, wanted, customs, validation_config, name)
 
     # -- the run
     config = make_config(sz.batch_size, max_epochs=sz.rounds, shuffle="every-epoch",
-                         time_limit=st.time_goal or math.inf,
-                         validation_frequency=interval * sz.per_round if validation is not None else None,
+                         time_limit=st.time_goal or math.inf, **validation_config, validate_last_iteration=True,
                          record_example_losses="ExampleLosses" in wanted)
     trainer = Trainer(parts.train, d.train, config, validation, ob.all, ob.settings, recorder=ob.recorder)
     trainer.state.extra["settings"] = ob.settings

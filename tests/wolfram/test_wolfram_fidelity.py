@@ -11,7 +11,7 @@ from minidl import layers as L
 from minidl.optim.schedules import ScheduleValueWarning
 from minidl.training import events as ev
 from minidl.training.events import TrainingState
-from minidl.wolfram import NetTrain
+from minidl.wolfram import NetTrain, Quantity
 from minidl.wolfram.observers import stopping_criterion
 
 
@@ -142,3 +142,86 @@ def test_initial_learning_rate_is_the_setting_and_batch_size_the_effective_one()
     assert res["FinalLearningRate"] < 0.01
     big = run("All", BatchSize=64)
     assert (big["BatchSize"], big["BatchesPerRound"], big["ExamplesProcessed"]) == (12, 1, 36)
+
+
+# ------------------------------------------------------------------------------------------------ intervals
+def batches_seen(interval=None, **options):
+    """AbsoluteBatch at each call of a TrainingProgressFunction (3 rounds of 3 batches)."""
+    seen = []
+
+    def f(p):
+        seen.append(p["AbsoluteBatch"])
+    run("FinalNet", TrainingProgressFunction=f if interval is None else (f, {"Interval": interval}), **options)
+    return seen
+
+
+def test_progress_function_runs_once_per_round_by_default():
+    assert batches_seen() == [3, 6, 9]
+
+
+@pytest.mark.parametrize("interval, expected", [
+    ("Batch", list(range(1, 10))), ("Round", [3, 6, 9]), (Quantity(2, "Batches"), [2, 4, 6, 8]),
+    (Quantity(2, "Rounds"), [6]), (Quantity(50, "Percent"), [5, 9]), (Quantity(1e-9, "Seconds"), list(range(1, 10))),
+    (Quantity(1, "Hours"), []), (1e-9, list(range(1, 10))), (3600, [])])   # a bare number: seconds
+def test_progress_function_intervals(interval, expected):
+    assert batches_seen(interval) == expected
+
+
+def test_quantity_spelling_and_errors():
+    assert Quantity(2, "round") == Quantity(2, "Rounds") and Quantity(2, "min").seconds == 120.0
+    with pytest.raises(ValueError, match="Quantity unit: got 'Epochs'; allowed: 'Batches', 'Rounds'"):
+        Quantity(1, "Epochs")
+    with pytest.raises(ValueError, match=r"Quantity\(1.5, 'Rounds'\): a count of rounds must be a whole number"):
+        Quantity(1.5, "Rounds")
+    with pytest.raises(ValueError, match="TrainingProgressFunction 'Interval': got -1; allowed: 'Batch', 'Round', a "
+                                         r"number \(seconds\)"):
+        batches_seen(-1)
+
+
+@pytest.mark.parametrize("interval, positions", [
+    (Quantity(2, "Batches"), [2, 4, 6, 8, 9]), (5, [9]), (Quantity(5, "Rounds"), [9]), ("Round", [3, 6, 9]),
+    (Quantity(1e-9, "Seconds"), list(range(1, 10))), (Quantity(40, "Percent"), [4, 8, 9])])
+def test_validation_intervals_and_the_final_validation(interval, positions):
+    """Every interval kind; the last batch is validated even when the interval is longer than the run."""
+    res = run("All", ValidationSet=((X[:4], Y[:4]), {"Interval": interval}))
+    assert res["ValidationPositions"].tolist() == positions
+    assert len(res["ValidationLossList"]) == len(positions) and res["BestValidationRound"] is not None
+
+
+def test_final_validation_after_a_stop_mid_round():
+    res = run("All", ValidationSet=(X[:4], Y[:4]),
+              TrainingProgressFunction=(lambda p: p["AbsoluteBatch"] == 5, {"Interval": "Batch"}))
+    assert res["ReasonTrainingStopped"] == "ManualStop"
+    assert res["ValidationPositions"].tolist() == [3, 5]
+
+
+def test_checkpoint_and_custom_property_intervals(tmp_path):
+    res, losses = run(["All", {"Property": "BatchLoss", "Interval": Quantity(3, "Batches")}],
+                      TrainingProgressCheckpointing=("Directory", str(tmp_path), {"Interval": Quantity(4, "Batches")}))
+    assert len(res["CheckpointingFiles"]) == 2                     # batches 4 and 8
+    np.testing.assert_array_equal(losses, res["BatchLossList"][[2, 5, 8]])
+
+
+def test_reporting_function_bare_number_means_seconds():
+    rows = []
+    run("FinalNet", TrainingProgressReporting=(lambda p: rows.append(p["AbsoluteBatch"]), {"Interval": 3600}))
+    assert rows == []
+    run("FinalNet", TrainingProgressReporting=(lambda p: rows.append(p["AbsoluteBatch"]), {"Interval": 1e-9}))
+    assert rows == list(range(1, 10))
+
+
+# ------------------------------------------------------------------------------------------------ TimeGoal progress
+def test_time_goal_progress_and_time_remaining():
+    """MaxTrainingRounds Automatic with a TimeGoal of 0.5 s: rounds are only a cap (10000), so the progress is the
+    time fraction and the time remaining what is left of the goal."""
+    seen = []
+
+    def f(p):
+        seen.append((p["AbsoluteBatch"], p["TotalBatches"], p["TimeElapsed"], p["Progress"], p["TimeRemaining"]))
+        return "StopTraining" if p["AbsoluteBatch"] == 20 else None
+    run("FinalNet", MaxTrainingRounds="Automatic", TimeGoal=0.5, TrainingProgressFunction=(f, {"Interval": "Batch"}))
+    assert len(seen) == 20
+    for it, total, elapsed, progress, remaining in seen:
+        assert progress == min(1.0, max(it / total, elapsed / 0.5))
+        if elapsed / 0.5 > it / total:
+            assert remaining == pytest.approx(0.5 - elapsed, rel=1e-9, abs=1e-12)
