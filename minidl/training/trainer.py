@@ -71,6 +71,8 @@ class EngineConfig:
     seed: int = 0                             # the one host generator: weights, shuffles, dropout masks
     time_limit: float = math.inf              # seconds (Wolfram TimeGoal)
     record_example_losses: bool = False       # ITERATION: state.example_losses = ℓₙ of the batch (Wolfram)
+    freeze_frozen_statistics: bool = False    # Wolfram: a batch norm whose arrays are all frozen (factor 0) keeps
+                                              # its moving statistics too
     learn_rate_multipliers: dict[str, float] = field(default_factory=dict)  # array -> × its layer's factor
     l2_factors: dict[str, float] | None = None  # array -> L2 factor replacing the layers' own (None: the layers')
     stop_reasons: dict[str, str] = field(default_factory=dict)  # stop kind -> the dialect's wording
@@ -169,6 +171,9 @@ class Trainer:
         # solver plumbing: per-array factors (the layers', times the config's multipliers), frozen arrays, pre-steps
         self.lr_factors = {k: f * cfg.learn_rate_multipliers.get(k, 1.0) for k, f in net.learn_rate_factors.items()}
         self.frozen = frozen_names(self.lr_factors)
+        self._still_statistics = [layer for layer in net.layers if cfg.freeze_frozen_statistics
+                                  and isinstance(layer, BatchNormalization) and layer.params
+                                  and all(f"{layer.name}.{k}" in self.frozen for k in layer.params)]
         l2_factors = net.l2_factors if cfg.l2_factors is None else {k: cfg.l2_factors.get(k, 0.0) for k in net.params}
         self.pipeline = GradientPipeline(cfg.l2, l2_factors, cfg.gradient_threshold,
                                          cfg.gradient_threshold_method, cfg.l2_order or cfg.optimizer.l2_order)
@@ -227,8 +232,11 @@ class Trainer:
     # ================================================================================================ the run
     def run(self, resume: tuple[dict, dict] | None = None) -> tuple[Network, TrainingInfo]:
         """Train; returns ``(net, info)``.  ``resume``: (manifest, arrays) of a checkpoint to continue exactly."""
+        self._still_statistics: list[BatchNormalization] = []
         try:
             self._setup(resume)
+            for layer in self._still_statistics:
+                layer.update_statistics = False
             with _SigintGuard() as guard:
                 self._guard = guard
                 self._start_clock()
@@ -238,6 +246,8 @@ class Trainer:
                     self._loop()
                 self._finish()
         finally:
+            for layer in self._still_statistics:
+                layer.update_statistics = True
             for obs in self.observers:
                 obs.close()
         return self.net, self.recorder.info

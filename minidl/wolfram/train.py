@@ -20,6 +20,7 @@ import numpy as np
 
 from minidl._checks import ArgNames, did_you_mean
 from minidl.backend import Device, get_device
+from minidl.layers._params import WeightBiasLayer
 from minidl.layers.base import Layer
 from minidl.network import Network, copy_network
 from minidl.optim import ConstantSchedule, FunctionSchedule, PolynomialSchedule
@@ -123,8 +124,20 @@ class _NetParts:
         return _rebuilt(dup.layers[:-1] if self.attached else dup.layers, dup)
 
 
+def _netinitialize_defaults(net: Network) -> None:
+    """NetInitialize's default for the layers NetTrain initializes (docs/semantics-wolfram.md#14-initialization-and-
+    precision): weights Kaiming normal N(0, 2/fan_in) where the layer kept minidl's default initializer ("normal",
+    N(0, 0.01²)) and has no weights yet; biases stay zero.  Given arrays and other initializers are kept."""
+    for layer in net.layers:
+        if (isinstance(layer, WeightBiasLayer) and "weight" not in layer.params
+                and layer._given.get("weight") is None and isinstance(layer.weights_initializer, str)
+                and layer.weights_initializer == "normal"):
+            layer.weights_initializer = "he"
+
+
 def _network(net, loss_spec, name: ArgNames) -> _NetParts:
     train = copy_network(net, "net")
+    _netinitialize_defaults(train)
     loss = choose_loss(train.layers, loss_spec, name("loss_function"))
     if loss is None:
         return _NetParts(train, False)
@@ -516,7 +529,7 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
                     validate_first_iteration=False, validate_at_end=False, batch_norm_statistics="moving",
                     normalize_inputs=True, device=st.device, dtype=st.dtype, seed=st.seed,
                     learn_rate_multipliers=factors.multipliers, l2_factors=factors.l2_factors,
-                    stop_reasons=dict(obs.REASONS),
+                    stop_reasons=dict(obs.REASONS), freeze_frozen_statistics=True,
                     names={"batch_size": name("batch_size"), "x": "data inputs", "y": "data outputs",
                            "layers": "net", "validation_x": f"{name('validation_set')} inputs",
                            "validation_y": f"{name('validation_set')} outputs"})

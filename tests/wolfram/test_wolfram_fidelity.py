@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from minidl import layers as L
+from minidl.backend import to_host
+from minidl.network import Network
 from minidl.optim.schedules import ScheduleValueWarning
 from minidl.training import events as ev
 from minidl.training.events import TrainingState
@@ -225,3 +227,39 @@ def test_time_goal_progress_and_time_remaining():
         assert progress == min(1.0, max(it / total, elapsed / 0.5))
         if elapsed / 0.5 > it / total:
             assert remaining == pytest.approx(0.5 - elapsed, rel=1e-9, abs=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------ initialization
+def test_layers_netrain_initializes_start_from_kaiming_normal():
+    """NetInitialize's default: weights N(0, 2/fan_in) drawn from the run's generator (RandomSeeding), zero biases;
+    the net given keeps its own settings."""
+    x = RNG.standard_normal((16, 50))
+    given = [L.FeatureInput(50, normalization="none"), L.FullyConnected(200), L.FullyConnected(1)]
+    net = NetTrain(given, (x, x[:, 0]), "FinalNet", MaxTrainingRounds=1, BatchSize=16, LearningRateMultipliers=0,
+                   WorkingPrecision="Real64", TrainingProgressReporting=None)
+    ref = Network([L.FeatureInput(50, normalization="none"), L.FullyConnected(200, weights_initializer="he"),
+                   L.FullyConnected(1, weights_initializer="he")])
+    ref.initialize((50,), rng=np.random.default_rng(1234), dtype="float64")
+    for name in ("fc_1.weight", "fc_2.weight"):
+        np.testing.assert_array_equal(to_host(net.params[name]), to_host(ref.params[name]))
+    w = to_host(net.params["fc_1.weight"])
+    assert w.std() == pytest.approx(math.sqrt(2 / 50), rel=0.05)
+    assert not to_host(net.params["fc_1.bias"]).any()
+    assert given[1].weights_initializer == "normal" and not given[1].initialized
+    kept = [L.FeatureInput(50, normalization="none"), L.FullyConnected(1, weights_initializer="glorot")]
+    net = NetTrain(kept, (x, x[:, 0]), "FinalNet", MaxTrainingRounds=1, BatchSize=16, LearningRateMultipliers=0,
+                   TrainingProgressReporting=None)
+    assert np.abs(to_host(net.params["fc_1.weight"])).max() <= math.sqrt(6 / 51)   # glorot's bound, as asked
+
+
+# ------------------------------------------------------------------------------------------------ batch norm freezing
+def test_learning_rate_multiplier_0_on_batch_norm_freezes_its_moving_statistics():
+    x = RNG.standard_normal((8, 1)) + 3.0
+    net = [L.FeatureInput(1, normalization="none"), L.BatchNormalization(name="bn"), L.FullyConnected(1)]
+    kw = {"MaxTrainingRounds": 2, "BatchSize": 4, "WorkingPrecision": "Real64", "TrainingProgressReporting": None}
+    frozen = NetTrain(net, (x, x[:, 0]), "FinalNet", LearningRateMultipliers={"bn": 0}, **kw)
+    assert to_host(frozen.layers[1].state["mean"]).tolist() == [0.0]
+    assert to_host(frozen.layers[1].state["variance"]).tolist() == [1.0]
+    assert frozen.layers[1].update_statistics                      # the returned net's layer trains normally again
+    moving = NetTrain(net, (x, x[:, 0]), "FinalNet", **kw)
+    assert float(to_host(moving.layers[1].state["mean"])[0]) > 0.5
