@@ -38,7 +38,7 @@ from minidl.training.info import InfoRecorder, TrainingInfo
 __all__ = ["EngineConfig", "Trainer", "SHUFFLE_MODES", "PARTIAL_BATCH"]
 
 SHUFFLE_MODES = ("once", "every-epoch", "never")
-PARTIAL_BATCH = ("drop", "keep")
+PARTIAL_BATCH = ("drop", "keep", "fill")
 
 
 @dataclass
@@ -50,7 +50,10 @@ class EngineConfig:
     max_epochs: int = 30                      # epochs (Wolfram: rounds)
     batch_size: int = 128
     shuffle: str = "once"                     # 'once' (training and validation, once) | 'every-epoch' | 'never'
-    partial_batch: str = "drop"               # 'drop': floor(N/B) iterations per epoch (MATLAB) | 'keep'
+    partial_batch: str = "drop"               # 'drop': floor(N/B) iterations per epoch (MATLAB) | 'keep' | 'fill'
+    fill_shuffle_above: int = 4               # 'fill' (Wolfram): ceil(N/B) batches of B, the last filled up with
+                                              # random examples, compositions fixed for the run; each epoch only
+                                              # the batch order is shuffled, when there are more batches than this
     l2: float = 0.0                           # λ
     l2_order: str | None = None               # 'before_clip' | 'after_clip'; None: the optimizer's own order
     gradient_threshold: float = math.inf
@@ -138,6 +141,7 @@ class Trainer:
         self.n = n
         B = cfg.batch_size
         self.ipe = n // B if cfg.partial_batch == "drop" else -(-n // B)  # iterations per epoch
+        self.compositions: np.ndarray | None = None                       # 'fill': (ipe, B) example indices
         if self.ipe == 0:
             raise ValueError(f"{cfg.name('batch_size')}: got {B}, more than the {n} training observations; allowed: "
                              f"at most {n} (the partial mini-batch of every epoch is dropped)")
@@ -183,12 +187,26 @@ class Trainer:
         self._validated_at, self._validated_time = 0, 0.0    # iteration and time of the latest validation
         if resume is not None:
             self._restore(*resume)
+        elif cfg.partial_batch == "fill":
+            self.compositions = self._compose(n, B)
+            self.order = self.compositions.reshape(-1)
+            self.val_order = np.arange(self.n_val) if self.validation is not None else None
         elif cfg.shuffle == "once":  # one shuffle of training and validation data before training
             self.order = self.rng.permutation(n)
             self.val_order = self.rng.permutation(self.n_val) if self.validation is not None else None
         else:
             self.order = np.arange(n)
             self.val_order = np.arange(self.n_val) if self.validation is not None else None
+
+    def _compose(self, n: int, B: int) -> np.ndarray:
+        """'fill': the (ipe, B) batch compositions of the run: a permutation of the N examples (in order with
+        shuffle 'never'), the last batch filled up with examples drawn at random from the other batches."""
+        perm = np.arange(n) if self.config.shuffle == "never" else self.rng.permutation(n)
+        extra, r = self.ipe * B - n, n % B
+        if extra:
+            pool = perm[:n - r] if n - r >= extra else perm
+            perm = np.concatenate([perm, pool[self.rng.choice(len(pool), extra, replace=len(pool) < extra)]])
+        return perm.reshape(self.ipe, B)
 
     def _check_config(self) -> None:
         cfg = self.config
@@ -284,7 +302,10 @@ class Trainer:
     def _start_epoch(self) -> None:
         """Next epoch: reshuffle when asked, and tell the sources which epoch they serve (``start_epoch``)."""
         self.epoch, self.next_batch = self.epoch + 1, 0
-        if self.config.shuffle == "every-epoch":
+        if self.compositions is not None:   # 'fill': the same batches, their order shuffled when there are enough
+            if self.config.shuffle == "every-epoch" and self.ipe > self.config.fill_shuffle_above:
+                self.order = self.compositions[self.rng.permutation(self.ipe)].reshape(-1)
+        elif self.config.shuffle == "every-epoch":
             self.order = self.rng.permutation(self.n)
         for source in (self.raw_data, self.raw_validation):
             if source is not None and hasattr(source, "start_epoch"):
@@ -303,7 +324,7 @@ class Trainer:
                     self._stop(ev.MAX_EPOCHS)
                     return
                 self._start_epoch()
-            end = self.ipe * B if cfg.partial_batch == "drop" else self.n
+            end = self.n if cfg.partial_batch == "keep" else self.ipe * B
             try:
                 for x, t in self.train.batches(self.order[self.next_batch * B:end], B):
                     start = self.next_batch * B
@@ -452,7 +473,7 @@ class Trainer:
     # ================================================================================================ validation
     def _validate(self) -> tuple[float, float]:
         """(loss, accuracy % | RMSE) over all validation data with prediction-mode layers; one host read."""
-        if self.config.shuffle == "every-epoch":  # MATLAB: validation data shuffled before each validation
+        if self.config.shuffle == "every-epoch" and self.compositions is None:  # MATLAB: shuffled before each
             self.val_order = self.rng.permutation(self.n_val)
         return self._evaluate(self.validation, self.val_order)
 
@@ -524,6 +545,8 @@ class Trainer:
             if k != "t":
                 arrays[f"optimizer/{k}"] = to_host(v)
         arrays["data/order"] = np.asarray(self.order, dtype=np.int64)
+        if self.compositions is not None:
+            arrays["data/compositions"] = np.asarray(self.compositions, dtype=np.int64)
         if self.val_order is not None:
             arrays["data/validation_order"] = np.asarray(self.val_order, dtype=np.int64)
         for k, v in self.recorder.state_arrays().items():
@@ -581,6 +604,8 @@ class Trainer:
         self.iteration, self.updated = int(tr["iteration"]), int(tr["updated"])
         self.elapsed_before = float(tr["elapsed"])
         self.order = np.array(arrays["data/order"])
+        if "data/compositions" in arrays:
+            self.compositions = np.array(arrays["data/compositions"])
         self.val_order = np.array(arrays["data/validation_order"]) if "data/validation_order" in arrays else None
         self.recorder.load_state_arrays({k[len("info/"):]: v for k, v in arrays.items() if k.startswith("info/")})
         saved = tr.get("observers", {})

@@ -105,7 +105,7 @@ class RoundBook(Observer):
         self.validation_positions: list[int] = []
         self.validation_rounds: list[int] = []
         self.permutation: list[np.ndarray] = []
-        self.example_losses: list[np.ndarray] = []
+        self.latest_losses = np.full(n_rows or 0, np.nan)   # ExampleLosses: each example's latest loss
         self.stop_reason: str | None = None
         self.elapsed = 0.0
         self.examples = 0                      # examples processed so far (Σ batch sizes)
@@ -162,10 +162,8 @@ class RoundBook(Observer):
             idx = self.index_map[idx]                              # positions in the data as given
         if self.record_permutation:
             self.permutation.append(idx)
-        if self.record_example_losses:
-            while len(self.example_losses) < state.epoch:
-                self.example_losses.append(np.full(self.n_rows, np.nan))
-            self.example_losses[state.epoch - 1][idx] = state.example_losses
+        if self.record_example_losses:       # in batch order, so an example drawn twice keeps its later loss
+            self.latest_losses[idx] = state.example_losses
 
     def on_validation(self, state: TrainingState):
         self.validation_measures.append(measures(state.validation_loss, state.validation_accuracy,

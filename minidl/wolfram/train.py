@@ -543,7 +543,7 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
     ob = _observers(st, parts, d, validation, sz, tracked, wanted, customs, validation_config, name)
 
     # -- the run
-    config = make_config(sz.batch_size, max_epochs=sz.rounds, shuffle="every-epoch",
+    config = make_config(sz.batch_size, max_epochs=sz.rounds, shuffle="every-epoch", partial_batch="fill",
                          time_limit=st.time_goal or math.inf, **validation_config, validate_last_iteration=True,
                          record_example_losses="ExampleLosses" in wanted)
     trainer = Trainer(parts.train, d.train, config, validation, ob.all, ob.settings, recorder=ob.recorder)
@@ -665,11 +665,11 @@ def _properties(book: obs.RoundBook, best, parts: _NetParts, d: _Data, validatio
         "ValidationPositions": np.array(book.validation_positions, int),
         "WeightsLearningRateMultipliers": {k: float(f) for k, f in lr_factors.items()},
     }
-    if "BatchPermutation" in wanted:
-        v["BatchPermutation"] = list(book.permutation)
-    if "ExampleLosses" in wanted:
-        cols = book.example_losses
-        v["ExampleLosses"] = np.stack(cols, axis=1) if cols else np.zeros((d.n_rows or 0, 0))
+    if "BatchPermutation" in wanted:         # (TotalBatches, BatchSize): the examples of each batch, as given
+        v["BatchPermutation"] = (np.stack(book.permutation) if book.permutation
+                                 else np.zeros((0, B), dtype=np.int64))
+    if "ExampleLosses" in wanted:            # (N,): each example's latest loss (NaN: held out or never drawn)
+        v["ExampleLosses"] = book.latest_losses.copy()
     assert set(v) <= set(PROPERTIES)
     return v
 

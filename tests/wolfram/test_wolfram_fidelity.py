@@ -263,3 +263,22 @@ def test_learning_rate_multiplier_0_on_batch_norm_freezes_its_moving_statistics(
     assert frozen.layers[1].update_statistics                      # the returned net's layer trains normally again
     moving = NetTrain(net, (x, x[:, 0]), "FinalNet", **kw)
     assert float(to_host(moving.layers[1].state["mean"])[0]) > 0.5
+
+
+# ------------------------------------------------------------------------------------------------ batch composition
+def test_more_than_4_batches_shuffle_the_order_of_fixed_batches():
+    """26 examples in batches of 4: 7 batches a round, the last holding 2 examples and 2 fillers drawn from the
+    other batches; every round the same 7 batches, in a new order; ExamplesProcessed = 3 · 7 · 4."""
+    x = RNG.standard_normal((26, 2))
+    res, perm, losses = NetTrain(linear(), (x, x.sum(1)), ["All", "BatchPermutation", "ExampleLosses"],
+                                 MaxTrainingRounds=3, BatchSize=4, TrainingProgressReporting=None)
+    assert perm.shape == (21, 4) and res["ExamplesProcessed"] == 84 and res["BatchesPerRound"] == 7
+    rounds = [perm[7 * r:7 * r + 7] for r in range(3)]
+    batches = [sorted(tuple(sorted(b)) for b in r.tolist()) for r in rounds]
+    assert batches[0] == batches[1] == batches[2]                       # compositions fixed for the run
+    assert len({tuple(r.reshape(-1)) for r in rounds}) == 3             # the order shuffled every round
+    assert sorted(set(perm.reshape(-1).tolist())) == list(range(26))
+    counts = np.bincount(rounds[0].reshape(-1), minlength=26)
+    assert sorted(counts.tolist()) == [1] * 24 + [2] * 2                 # two examples drawn twice: the fill
+    assert losses.shape == (26,) and np.isfinite(losses).all()
+    np.testing.assert_allclose(res["RoundLossList"], res["BatchLossList"].reshape(3, 7).mean(1), rtol=1e-12)
