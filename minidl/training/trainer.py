@@ -56,9 +56,9 @@ class EngineConfig:
                                               # the batch order is shuffled, when there are more batches than this
     l2: float = 0.0                           # λ
     l2_order: str | None = None               # 'before_clip' | 'after_clip'; None: the optimizer's own order
-    gradient_threshold: float = math.inf
+    gradient_threshold: float | dict[str, float] = math.inf  # a dict: per-array thresholds ('absolute-value')
     gradient_threshold_method: str = "l2norm"  # 'l2norm' | 'global-l2norm' | 'absolute-value'
-    weight_clip: float = math.inf             # clip weights to [−c, c] after each step (Wolfram WeightClipping)
+    weight_clip: float | dict[str, float] = math.inf  # clip weights to [−c, c] after each step (a dict: per array)
     validation_frequency: int | None = 50     # validate every this many iterations (None: never by count)
     validate_first_iteration: bool = True     # MATLAB validates at iteration 1
     validate_each_epoch: bool = False         # Wolfram: validate after every round
@@ -381,7 +381,7 @@ class Trainer:
         self._save_params(params)
         self.pipeline(grads, params, skip=self.frozen)              # L2 → clipping (or clipping → L2)
         cfg.optimizer.step(params, grads, lr, self.lr_factors)      # θ ← step(θ, g, lr·factor_i)
-        if math.isfinite(cfg.weight_clip):
+        if isinstance(cfg.weight_clip, dict) or math.isfinite(cfg.weight_clip):
             clip_weights(params, cfg.weight_clip, skip=self.frozen)
         ok = None
         for p in params.values():

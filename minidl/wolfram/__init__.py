@@ -24,9 +24,9 @@ This package translates and does nothing else (docs/wolfram.md; SEMANTICS §3):
 from minidl.layers.output import MeanSquaredLoss
 from minidl.wolfram.data import DATASETS, GeneratorSource, Scaled
 from minidl.wolfram.observers import ProgressInfo
-from minidl.wolfram.options import All, Automatic, Quantity
+from minidl.wolfram.options import All, Automatic, Quantity, Span
 from minidl.wolfram.results import PROPERTIES, NetTrainResultsObject
 from minidl.wolfram.train import NetTrain, net_train
 
 __all__ = ["NetTrain", "net_train", "Scaled", "All", "Automatic", "DATASETS", "PROPERTIES",
-           "NetTrainResultsObject", "MeanSquaredLoss", "GeneratorSource", "ProgressInfo", "Quantity"]
+           "NetTrainResultsObject", "MeanSquaredLoss", "GeneratorSource", "ProgressInfo", "Quantity", "Span"]

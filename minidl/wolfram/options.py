@@ -30,7 +30,7 @@ from minidl.optim.base import Optimizer
 
 __all__ = ["Automatic", "All", "OPTIONS", "WOLFRAM_NAMES", "ARG_NAMES", "method_spec", "make_method_optimizer",
            "DEFAULT_LEARNING_RATE", "METHOD_SUBOPTIONS", "COMMON_SUBOPTIONS", "MEASUREMENTS", "automatic_batch_size",
-           "automatic_rounds", "camel_keys", "choice", "interval_spec", "Quantity", "Interval", "positive_int",
+           "automatic_rounds", "camel_keys", "choice", "interval_spec", "Quantity", "Interval", "Span", "positive_int",
            "positive_real", "NotSupportedYetError"]
 
 Automatic = "Automatic"
@@ -157,6 +157,24 @@ class Quantity:
 
     def __repr__(self) -> str:
         return f"Quantity({self.magnitude!r}, {self.unit!r})"
+
+
+@dataclass(frozen=True)
+class Span:
+    """Wolfram's span of layers ``m ;; n`` as a part in LearningRateMultipliers, GradientClipping,
+    WeightClipping and L2Regularization specs: layer positions ``first`` … ``last`` inclusive, 0-based as minidl's
+    other positions (negative from the end; None: open).  ``{Span(0, 2): 0}`` freezes the first three layers.
+
+    >>> Span(1, 2).as_slice(), Span(-2).as_slice()
+    (slice(1, 3, None), slice(-2, None, None))
+    """
+
+    first: int | None = None
+    last: int | None = None
+
+    def as_slice(self) -> slice:
+        stop = None if self.last is None or self.last == -1 else self.last + 1
+        return slice(self.first, stop)
 
 
 @dataclass(frozen=True)

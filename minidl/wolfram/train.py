@@ -146,30 +146,56 @@ def _network(net, loss_spec, name: ArgNames) -> _NetParts:
     return _NetParts(_rebuilt(train.layers + [loss], train), True)
 
 
-def _part_values(spec, net: Network, arg: str, default: float) -> dict[str, float]:
-    """Per-array values from a part spec: a number (every array), {part: r} or [(part, r), ...] where a part is a
-    layer name, "layer.array" or a layer position (int); the first rule matching an array wins."""
+def _part_layers(part, layers: list[str], names: list[str], arg: str) -> list[str]:
+    """The array names a part selects: a layer name, "layer.array", (layer, array), a layer position (0-based,
+    negative from the end), a :class:`~minidl.wolfram.options.Span` or ``slice`` of positions, or "All"."""
+    if isinstance(part, str) and part.lower() == "all":
+        return list(names)
+    if isinstance(part, tuple) and len(part) == 2 and all(isinstance(p, (str, numbers.Integral)) for p in part):
+        layer = _part_layers(part[0], layers, names, arg)[0].split(".", 1)[0]
+        part = f"{layer}.{part[1]}"
+    if isinstance(part, opt.Span):
+        part = part.as_slice()
+    if isinstance(part, slice):
+        chosen = set(layers[part])
+        return [n for n in names if n.split(".", 1)[0] in chosen]
+    if isinstance(part, numbers.Integral) and not isinstance(part, bool):
+        if not -len(layers) <= part < len(layers):
+            raise ValueError(f"{arg}: layer position {part} is out of range; the net has {len(layers)} layers")
+        part = layers[part]
+    if not isinstance(part, str) or (part not in layers and part not in names):
+        raise ValueError(f"{arg}: got part {part!r}; allowed: a layer name ({', '.join(layers)}), an array "
+                         f"name ({', '.join(names)}), (layer, array), a layer position, a Span or slice of "
+                         "positions, or 'All'")
+    return [n for n in names if n == part or n.split(".", 1)[0] == part]
+
+
+def _part_values(spec, net: Network, arg: str, default: float, none_means: float | None = None,
+                 positive: bool = False) -> dict[str, float]:
+    """Per-array values from a part spec: a number (every array), {part: r} or [(part, r), ...] (parts as in
+    :func:`_part_layers`); the first rule matching an array wins.  ``none_means``: the value of r = None (None:
+    not allowed); ``positive``: r > 0 (clipping) instead of r ≥ 0."""
     names = [f"{layer.name}.{k}" for layer in net.layers for k in layer.learn_rate_factors]  # known before init
+
+    def value_of(where: str, r) -> float:
+        if r is None and none_means is not None:
+            return none_means
+        return opt.positive_real(where, r, allow_zero=not positive)
+    if spec is None and none_means is not None:
+        return {n: none_means for n in names}
     if isinstance(spec, numbers.Real) and not isinstance(spec, bool):
-        return {n: opt.positive_real(arg, spec, allow_zero=True) for n in names}
+        return {n: value_of(arg, spec) for n in names}
     rules = list(spec.items()) if isinstance(spec, Mapping) else spec
     if not isinstance(rules, (list, tuple)) or not all(isinstance(r, (tuple, list)) and len(r) == 2 for r in rules):
-        raise TypeError(f"{arg}: got {spec!r}; allowed: a number, a dict {{layer: value}} or a list of "
-                        "(layer, value) pairs (layer: a name, 'layer.array' or a position)")
+        raise TypeError(f"{arg}: got {spec!r}; allowed: a number, a dict {{part: value}} or a list of "
+                        "(part, value) pairs (part: a layer name, 'layer.array', (layer, array), a position, a "
+                        "Span or slice of positions, 'All')")
     layers = [layer.name for layer in net.layers]
     out: dict[str, float] = {}
     for part, value in rules:
-        value = opt.positive_real(f"{arg}[{part!r}]", value, allow_zero=True)
-        if isinstance(part, numbers.Integral) and not isinstance(part, bool):
-            if not -len(layers) <= part < len(layers):
-                raise ValueError(f"{arg}: layer position {part} is out of range; the net has {len(layers)} layers")
-            part = layers[part]
-        if not isinstance(part, str) or (part not in layers and part not in names):
-            raise ValueError(f"{arg}: got part {part!r}; allowed: a layer name ({', '.join(layers)}), an array "
-                             f"name ({', '.join(names)}) or a layer position")
-        for n in names:
-            if n not in out and (n == part or n.split(".", 1)[0] == part):
-                out[n] = value
+        value = value_of(f"{arg}[{part!r}]", value)
+        for n in _part_layers(part, layers, names, arg):
+            out.setdefault(n, value)
     return {n: out.get(n, default) for n in names}
 
 
@@ -324,8 +350,8 @@ class _Settings:
     progress_fn: tuple | None
     checkpoints: tuple | None
     schedule: Any
-    gclip: float
-    wclip: float
+    gclip: Any                           # a number, or a per-part spec until _factors resolves it
+    wclip: Any
     loss_spec: Any
     measurements_spec: Any
     multipliers_spec: Any
@@ -373,8 +399,14 @@ class _Factors:
 
 
 def _factors(st: _Settings, net: Network, name: ArgNames) -> _Factors:
+    """Multipliers (r = None or 0 freezes a part; the option None is Automatic), per-part clipping thresholds
+    resolved to arrays, L2."""
     multipliers = {} if is_automatic(st.multipliers_spec) else _part_values(
-        st.multipliers_spec, net, name("learning_rate_multipliers"), 1.0)
+        st.multipliers_spec, net, name("learning_rate_multipliers"), 1.0, none_means=0.0)
+    for key, sub in (("gclip", "GradientClipping"), ("wclip", "WeightClipping")):
+        spec = getattr(st, key)
+        if not isinstance(spec, float):
+            setattr(st, key, _part_values(spec, net, f"{name('method')} {sub!r}", math.inf, positive=True))
     l2_spec = st.subs.get("L2Regularization")
     if l2_spec is None:
         return _Factors(multipliers, 0.0, None)
@@ -609,11 +641,13 @@ def _schedule(spec, method: str, rate: float, arg: str):
                      "function f(batch, total) returning a number in [0, 1] (batch 0 … total − 1)")
 
 
-def _clip(spec, arg: str) -> float:
+def _clip(spec, arg: str):
+    """GradientClipping / WeightClipping: None (no clipping), one number r > 0, or a per-part spec kept as given
+    (resolved against the net in :func:`_factors`)."""
     if spec is None:
         return math.inf
     if isinstance(spec, (Mapping, list, tuple)):
-        raise NotSupportedYetError(f"{arg}: got {spec!r}; per-part values are not supported yet (give one number)")
+        return spec
     return opt.positive_real(arg, spec)
 
 

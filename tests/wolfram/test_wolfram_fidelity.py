@@ -13,7 +13,7 @@ from minidl.network import Network
 from minidl.optim.schedules import ScheduleValueWarning
 from minidl.training import events as ev
 from minidl.training.events import TrainingState
-from minidl.wolfram import NetTrain, Quantity
+from minidl.wolfram import NetTrain, Quantity, Span
 from minidl.wolfram.observers import stopping_criterion
 
 
@@ -282,3 +282,35 @@ def test_more_than_4_batches_shuffle_the_order_of_fixed_batches():
     assert sorted(counts.tolist()) == [1] * 24 + [2] * 2                 # two examples drawn twice: the fill
     assert losses.shape == (26,) and np.isfinite(losses).all()
     np.testing.assert_allclose(res["RoundLossList"], res["BatchLossList"].reshape(3, 7).mean(1), rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------ per-part specs
+def one_step(sub=None, **options):
+    """One full-batch SGD step (μ 0, no schedule, lr 0.1) from w = 0, b = 0: (w, b) after it."""
+    method = ("SGD", {"Momentum": 0.0, "LearningRateSchedule": None, **(sub or {})})
+    net = run("FinalNet", Method=method, LearningRate=0.1, MaxTrainingRounds=1, BatchSize=12, **options)
+    return to_host(net.params["fc_1.weight"])[0], to_host(net.params["fc_1.bias"])[0]
+
+
+G_W = (2 * (0 - Y) / 12) @ X              # the gradients of the mean squared loss at w = 0, b = 0
+G_B = np.sum(2 * (0 - Y) / 12)
+
+
+def test_per_part_gradient_and_weight_clipping():
+    w, b = one_step({"GradientClipping": {"fc_1.bias": 0.01}})
+    np.testing.assert_allclose(w, -0.1 * G_W, rtol=1e-12)                    # weights: not clipped
+    assert b == pytest.approx(-0.1 * np.clip(G_B, -0.01, 0.01), rel=1e-12)  # bias: clipped to ±0.01
+    w, b = one_step({"WeightClipping": [(("fc_1", "weight"), 0.05)]})
+    np.testing.assert_allclose(w, np.clip(-0.1 * G_W, -0.05, 0.05), rtol=1e-12)
+    assert b == pytest.approx(-0.1 * G_B, rel=1e-12)
+    assert np.abs(-0.1 * G_W).max() > 0.05 and abs(0.1 * G_B) > 0.01           # both limits were active
+
+
+@pytest.mark.parametrize("spec, frozen", [
+    ({Span(1, 1): None}, {"w", "b"}), ({("fc_1", "bias"): 0}, {"b"}), ([(slice(1, 2), 0)], {"w", "b"}),
+    ({"fc_1": None, "All": 1}, {"w", "b"}), ({"All": 0.5}, set())])
+def test_learning_rate_multipliers_none_spans_and_nested_parts(spec, frozen):
+    w, b = one_step(LearningRateMultipliers=spec)
+    assert (not w.any()) == ("w" in frozen) and (b == 0) == ("b" in frozen)
+    if not frozen and spec == {"All": 0.5}:
+        np.testing.assert_allclose(w, -0.05 * G_W, rtol=1e-12)
