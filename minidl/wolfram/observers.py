@@ -62,21 +62,40 @@ def _pick(values: dict[str, float] | None, names: list[str]) -> dict[str, float]
     return None if values is None else {k: values[k] for k in names}
 
 
+#: Progress keys made only on request (they copy arrays to the host): see :class:`ProgressInfo`.
+LAZY_KEYS = ("Net", "BatchData", "Gradients", "GradientsRMS", "Weights", "WeightsRMS")
+#: The engine's event kinds -> the progress association's "Event".
+EVENTS = {ev.START: "TrainingStarted", ev.ITERATION: "BatchComplete", ev.VALIDATION: "ValidationComplete",
+          ev.EPOCH_END: "RoundComplete", ev.DONE: "TrainingComplete"}
+
+
+def _rms(a) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    return float(np.sqrt(np.mean(a * a))) if a.size else math.nan
+
+
 class ProgressInfo(dict):
     """The training state a TrainingProgressFunction receives (Wolfram's association), Wolfram key names.
 
-    ``info["Net"]`` is made on request: a copy of the network being trained, at its current weights.
+    Made on request (:data:`LAZY_KEYS`, they copy arrays to the host): ``"Net"`` a copy of the network being
+    trained at its current weights; ``"BatchData"`` ``{"Input": x, "Output": y}`` of the latest batch as given
+    (array data only); ``"Gradients"`` / ``"Weights"`` ``{array name: host array}`` (the gradients as the latest
+    update used them, after L2 and clipping); ``"GradientsRMS"`` / ``"WeightsRMS"`` their root mean squares.
     """
 
-    def __init__(self, values: dict[str, Any], make_net: Callable[[], Any] | None = None):
+    def __init__(self, values: dict[str, Any], make_net: Callable[[], Any] | None = None,
+                 makers: dict[str, Callable[[], Any]] | None = None):
         super().__init__(values)
-        self._make_net = make_net
+        self._makers = dict(makers or {})
+        if make_net is not None:
+            self._makers["Net"] = make_net
 
     def __missing__(self, key):
-        if key == "Net" and self._make_net is not None:
-            self["Net"] = self._make_net()
-            return self["Net"]
-        raise KeyError(f"progress info has no key {key!r}; keys: {', '.join(self)}, Net")
+        if key in self._makers:
+            self[key] = self._makers[key]()
+            return self[key]
+        raise KeyError(f"progress info has no key {key!r}; keys: {', '.join(self)}, "
+                       f"{', '.join(k for k in LAZY_KEYS if k in self._makers)}")
 
 
 # ================================================================================================ bookkeeping
@@ -95,6 +114,9 @@ class RoundBook(Observer):
                  time_goal: float | None = None):
         self.recorder, self.is_classifier, self.names = recorder, is_classifier, names
         self.time_goal = time_goal
+        self.net: Any = None                   # the network being trained and the training source (set by NetTrain:
+        self.source: Any = None                # Gradients, Weights, BatchData)
+        self.batch_data_ok = False
         self.index_map, self.n_rows = index_map, n_rows
         self.record_permutation, self.record_example_losses = record_permutation, record_example_losses
         self.make_net = make_net
@@ -199,6 +221,9 @@ class RoundBook(Observer):
         it = state.iteration
         elapsed = state.time_since_start
         progress = self.progress(state)
+        times = self.times
+        step = times[-1] - times[-2] if len(times) > 1 else times[-1] if times else 0.0
+        per_second = 1.0 / step if step > 0 else None            # the latest batch's rate
         examples = self.examples
         return ProgressInfo({
             "AbsoluteBatch": it, "Batch": state.batch_in_epoch if it else 0,
@@ -215,7 +240,37 @@ class RoundBook(Observer):
             "ExamplesProcessed": examples,
             "MeanBatchesPerSecond": len(self.batch_losses) / elapsed if elapsed > 0 else None,
             "MeanExamplesPerSecond": examples / elapsed if elapsed > 0 else None,
-        }, self.make_net)
+            "BatchesPerSecond": per_second, "ExamplesPerSecond": per_second * self.batch_size if per_second else None,
+            "BatchIndices": self._given_indices(state), "Event": EVENTS.get(state.event, state.event),
+            "ExampleLosses": self.latest_losses.copy() if self.record_example_losses else None,
+        }, self.make_net, self._makers(state))
+
+    def _given_indices(self, state: TrainingState):
+        """The latest batch's examples as positions in the data as given (None before the first batch)."""
+        if state.batch_indices is None or not state.iteration:
+            return None
+        idx = np.asarray(state.batch_indices, dtype=np.int64)
+        return self.index_map[idx] if self.index_map is not None else idx
+
+    def _makers(self, state: TrainingState) -> dict[str, Callable[[], Any]]:
+        from minidl.backend import to_host
+
+        if self.net is None:
+            return {}
+        net = self.net
+        def host(table):                       # copies: the engine updates its arrays in place
+            return {k: np.array(to_host(v), copy=True) for k, v in table.items()}
+        out = {"Weights": lambda: host(net.params), "Gradients": lambda: host(net.grads)}
+        out["WeightsRMS"] = lambda: {k: _rms(to_host(v)) for k, v in net.params.items()}
+        out["GradientsRMS"] = lambda: {k: _rms(to_host(v)) for k, v in net.grads.items()}
+        if self.batch_data_ok and state.batch_indices is not None and state.iteration:
+            idx = np.asarray(state.batch_indices, dtype=np.int64)
+
+            def batch():
+                x, y = self.source.X[idx], self.source.Y[idx]
+                return {"Input": x, "Output": y}
+            out["BatchData"] = batch
+        return out
 
 
 class BestRound(KeepBest):

@@ -578,6 +578,7 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
     config = make_config(sz.batch_size, max_epochs=sz.rounds, shuffle="every-epoch", partial_batch="fill",
                          time_limit=st.time_goal or math.inf, **validation_config, validate_last_iteration=True,
                          record_example_losses="ExampleLosses" in wanted)
+    ob.book.net, ob.book.source, ob.book.batch_data_ok = parts.train, d.train, d.kind == "arrays"
     trainer = Trainer(parts.train, d.train, config, validation, ob.all, ob.settings, recorder=ob.recorder)
     trainer.state.extra["settings"] = ob.settings
     trainer.run()

@@ -314,3 +314,34 @@ def test_learning_rate_multipliers_none_spans_and_nested_parts(spec, frozen):
     assert (not w.any()) == ("w" in frozen) and (b == 0) == ("b" in frozen)
     if not frozen and spec == {"All": 0.5}:
         np.testing.assert_allclose(w, -0.05 * G_W, rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------ progress info
+def test_progress_info_carries_wolframs_keys():
+    seen = []
+
+    def f(p):
+        seen.append({k: p[k] for k in ("AbsoluteBatch", "Event", "BatchIndices", "BatchData", "Gradients",
+                                       "GradientsRMS", "Weights", "WeightsRMS", "BatchesPerSecond",
+                                       "ExamplesPerSecond", "ExampleLosses")})
+        seen[-1]["net"] = {k: to_host(v) for k, v in p["Net"].params.items()}
+    res, perm = run(["All", "BatchPermutation"], TrainingProgressFunction=(f, {"Interval": "Batch"}))
+    assert [s["AbsoluteBatch"] for s in seen] == list(range(1, 10))
+    assert {s["Event"] for s in seen} == {"BatchComplete"}
+    for s, rows in zip(seen, perm):
+        np.testing.assert_array_equal(s["BatchIndices"], rows)
+        np.testing.assert_array_equal(s["BatchData"]["Input"], X[rows])
+        np.testing.assert_array_equal(s["BatchData"]["Output"], Y[rows])
+        assert list(s["Gradients"]) == list(s["Weights"]) == ["fc_1.weight", "fc_1.bias"]
+        for k, g in s["Gradients"].items():
+            assert s["GradientsRMS"][k] == pytest.approx(np.sqrt(np.mean(g ** 2)), rel=1e-12)
+            np.testing.assert_array_equal(s["Weights"][k], s["net"][k])
+            assert s["WeightsRMS"][k] == pytest.approx(np.sqrt(np.mean(s["Weights"][k] ** 2)), rel=1e-12)
+        assert s["BatchesPerSecond"] > 0 and s["ExamplesPerSecond"] == pytest.approx(4 * s["BatchesPerSecond"])
+        assert s["ExampleLosses"] is None                        # not asked for: not recorded
+    np.testing.assert_array_equal(seen[-1]["Weights"]["fc_1.weight"], to_host(res["FinalNet"].params["fc_1.weight"]))
+    events = []
+    run("FinalNet", TrainingProgressFunction=lambda p: events.append(p["Event"]))
+    assert events == ["RoundComplete"] * 3
+    with pytest.raises(KeyError, match="progress info has no key 'Gradient'; keys: AbsoluteBatch"):
+        run("FinalNet", TrainingProgressFunction=lambda p: p["Gradient"])
