@@ -4,8 +4,9 @@ This module translates and does nothing else: the options become an :class:`~min
 (method → optimizer, LearningRateSchedule → schedule, sub-options → L2 / clipping, BatchSize / MaxTrainingRounds
 / TimeGoal / RandomSeeding / WorkingPrecision / TargetDevice), the data forms become mini-batch sources, and
 bookkeeping, stopping and reporting are observers (:mod:`minidl.wolfram.observers`).  The loop is the engine's:
-a round is one pass over the training data in ``ceil(N / BatchSize)`` batches (the last one shorter), reshuffled
-every round; validation after every ``Interval`` rounds; batch-norm statistics as moving averages.
+a round is ``ceil(N / BatchSize)`` batches of BatchSize (the last filled with random examples), the same batches
+every round in an order shuffled when there are more than 4; validation at every ``Interval`` and at the last
+batch; batch-norm statistics as moving averages (docs/semantics-wolfram.md).
 """
 
 from __future__ import annotations
@@ -487,7 +488,7 @@ def _observers(st: _Settings, parts: _NetParts, d: _Data, validation, sz: _Sizes
     recorder = InfoRecorder(settings)
     book = obs.RoundBook(recorder, is_classifier=classifier, names=tracked, index_map=d.index_map, n_rows=d.n_rows,
                          record_permutation="BatchPermutation" in wanted,
-                         record_example_losses="ExampleLosses" in wanted, make_net=parts.returned,
+                         record_example_losses=_wants_example_losses(wanted, customs), make_net=parts.returned,
                          time_goal=st.time_goal)
     observers: list = [book]
     best = None
@@ -577,7 +578,7 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
     # -- the run
     config = make_config(sz.batch_size, max_epochs=sz.rounds, shuffle="every-epoch", partial_batch="fill",
                          time_limit=st.time_goal or math.inf, **validation_config, validate_last_iteration=True,
-                         record_example_losses="ExampleLosses" in wanted)
+                         record_example_losses=_wants_example_losses(wanted, customs))
     ob.book.net, ob.book.source, ob.book.batch_data_ok = parts.train, d.train, d.kind == "arrays"
     trainer = Trainer(parts.train, d.train, config, validation, ob.all, ob.settings, recorder=ob.recorder)
     trainer.state.extra["settings"] = ob.settings
@@ -650,6 +651,11 @@ def _clip(spec, arg: str):
     if isinstance(spec, (Mapping, list, tuple)):
         return spec
     return opt.positive_real(arg, spec)
+
+
+def _wants_example_losses(wanted: set, customs: list) -> bool:
+    """ExampleLosses is recorded when named as a property or as a custom property (its history)."""
+    return "ExampleLosses" in wanted or any(c["Property"] == "ExampleLosses" for c in customs)
 
 
 def _best_key(criterion, classifier: bool):

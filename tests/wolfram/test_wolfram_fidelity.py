@@ -345,3 +345,13 @@ def test_progress_info_carries_wolframs_keys():
     assert events == ["RoundComplete"] * 3
     with pytest.raises(KeyError, match="progress info has no key 'Gradient'; keys: AbsoluteBatch"):
         run("FinalNet", TrainingProgressFunction=lambda p: p["Gradient"])
+
+
+def test_example_losses_history_as_a_custom_property():
+    latest, history = run(["ExampleLosses", {"Property": "ExampleLosses", "Interval": "Round"}],
+                          LearningRateMultipliers=0)
+    assert latest.shape == (12,) and len(history) == 3
+    for h in history:                                      # a frozen net: every round gives each example its loss
+        np.testing.assert_allclose(h, latest, rtol=1e-12)
+    only = run({"Property": "ExampleLosses", "Interval": "Round"})
+    assert len(only) == 3 and np.isfinite(only[-1]).all()
