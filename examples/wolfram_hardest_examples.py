@@ -5,8 +5,10 @@ Wolfram::
     {net, losses} = NetTrain[net, data, {"TrainedNet", "ExampleLosses"}, MaxTrainingRounds -> 5];
     hardest = TakeLargestBy[Range[Length[data]], Mean[losses[[#]]] &, 20]
 
-"ExampleLosses" is the loss every example received during training, one column per round (the loss of the batch
-it was in, before that batch's update): an array (examples, rounds).  Its mean over the rounds ranks the examples;
+"ExampleLosses" is each example's latest loss (the loss of the batch it was last in, before that batch's update),
+a vector of length N; its history, one vector per round, is the custom property
+{"Property": "ExampleLosses", "Interval": "Round"}: stacked, an array (examples, rounds).  Its mean over the
+rounds ranks the examples;
 the hardest ones are often badly drawn, rotated far, or look like another digit.  Here: 2000 synthetic digits,
 a small conv net, 5 rounds.
 
@@ -35,8 +37,11 @@ def main(argv: list[str] | None = None) -> dict:
     n, rounds = (1000, 3) if args.quick else (2000, 5)
     X, labels, angles = digit_train_data()
     X, labels, angles = X[:n], labels[:n], angles[:n]
-    net, losses = NetTrain(example_layers()[:-1], (X, labels), ["TrainedNet", "ExampleLosses"],
-                           MaxTrainingRounds=rounds, TrainingProgressReporting=None)
+    net, latest, history = NetTrain(example_layers()[:-1], (X, labels),
+                                    ["TrainedNet", "ExampleLosses", {"Property": "ExampleLosses", "Interval": "Round"}],
+                                    MaxTrainingRounds=rounds, TrainingProgressReporting=None)
+    losses = np.stack(history, axis=1)                            # (examples, rounds)
+    assert np.array_equal(losses[:, -1], latest, equal_nan=True)  # the last round's vector is ExampleLosses
     mean_loss = losses.mean(axis=1)                               # Mean over the rounds, per example
     hardest = np.argsort(-mean_loss, kind="stable")[:20]          # TakeLargestBy[..., 20]
     predicted = net.classes[np.argmax(net.predict(X[hardest]), axis=1)]

@@ -35,6 +35,7 @@ class BatchNormalization(Layer):
         self.variance_decay = float(variance_decay)
         self._given = {"scale": scale, "offset": offset}
         self._collected = None  # (M, μ, σ²) merged over batches during a population pass
+        self.update_statistics = True  # False: training forwards leave the moving mean and variance as they are
 
     def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
         if len(input_shape) not in (1, 3):
@@ -56,10 +57,11 @@ class BatchNormalization(Layer):
             y, cache, (m, mean, var) = F.batchnorm_forward(x, gamma, beta, self.epsilon)
             if training:
                 self._cache = cache
+            if training and self.update_statistics:
                 self.state["mean"] = (1 - self.mean_decay) * self.state["mean"] + self.mean_decay * mean
                 self.state["variance"] = ((1 - self.variance_decay) * self.state["variance"]
                                           + self.variance_decay * var)
-            else:
+            elif not training:
                 self._collected = F.merge_moments(self._collected, (m, mean, var))
             return y
         y, _ = F.batchnorm_inference(x, gamma, beta, self.state["mean"], self.state["variance"], self.epsilon)

@@ -45,7 +45,7 @@ def global_norm(grads: Mapping[str, Any], skip: Collection[str] = ()):
     return xp.asarray(xp.sqrt(total))  # L = √(Σ_i ‖g_i‖₂²)
 
 
-def clip_gradients(grads: Mapping[str, Any], threshold: float, method: str = "l2norm",
+def clip_gradients(grads: Mapping[str, Any], threshold: float | Mapping[str, float], method: str = "l2norm",
                    skip: Collection[str] = ()) -> None:
     """Clip the gradients in place (MATLAB GradientThreshold / GradientThresholdMethod; Wolfram GradientClipping).
 
@@ -54,10 +54,19 @@ def clip_gradients(grads: Mapping[str, Any], threshold: float, method: str = "l2
     ``absolute-value``: every element clipped to [−T, T] (Wolfram's element-wise GradientClipping)
 
     ``threshold`` T > 0, ``inf`` does nothing. The scale is computed as T/max(‖g‖, T) on the device: exactly 1 when
-    the norm is at most T (a zero gradient included), T/‖g‖ otherwise.
+    the norm is at most T (a zero gradient included), T/‖g‖ otherwise.  With ``absolute-value``, ``threshold`` may
+    also be a mapping name -> T_i (per-array thresholds, Wolfram's ``{part -> r}``; arrays not named: no clipping).
     """
-    T = check_real("threshold", threshold, 0.0, math.inf, low_open=True)
     check_choice("method", method, CLIP_METHODS)
+    if isinstance(threshold, Mapping):
+        if method != "absolute-value":
+            raise ValueError(f"threshold: per-array thresholds need method 'absolute-value'; got {method!r}")
+        for name, g in _kept(grads, skip):
+            T = check_real(f"threshold[{name!r}]", threshold.get(name, math.inf), 0.0, math.inf, low_open=True)
+            if not math.isinf(T):
+                get_array_module(g).clip(g, -T, T, out=g)  # g ← min(max(g, −T_i), T_i)
+        return
+    T = check_real("threshold", threshold, 0.0, math.inf, low_open=True)
     if math.isinf(T):
         return
     kept = list(_kept(grads, skip))
@@ -79,7 +88,14 @@ def clip_gradients(grads: Mapping[str, Any], threshold: float, method: str = "l2
 
 
 def clip_weights(params: Mapping[str, Any], limit: float, skip: Collection[str] = ()) -> None:
-    """After the step, clip every weight element to [−c, c] in place (Wolfram WeightClipping); ``inf`` does nothing."""
+    """After the step, clip every weight element to [−c, c] in place (Wolfram WeightClipping); ``inf`` does nothing.
+    ``limit`` may be a mapping name -> c_i (per-array limits; arrays not named: no clipping)."""
+    if isinstance(limit, Mapping):
+        for name, w in _kept(params, skip):
+            c = check_real(f"limit[{name!r}]", limit.get(name, math.inf), 0.0, math.inf, low_open=True)
+            if not math.isinf(c):
+                get_array_module(w).clip(w, -c, c, out=w)  # w ← min(max(w, −c_i), c_i)
+        return
     c = check_real("limit", limit, 0.0, math.inf, low_open=True)
     if math.isinf(c):
         return
@@ -116,7 +132,8 @@ class GradientPipeline:
         self.l2 = check_nonnegative("l2", l2)
         self.l2_factors = None if l2_factors is None else {
             name: check_nonnegative(f"l2_factors[{name!r}]", f) for name, f in l2_factors.items()}
-        self.threshold = check_real("threshold", threshold, 0.0, math.inf, low_open=True)
+        self.threshold = dict(threshold) if isinstance(threshold, Mapping) else check_real(
+            "threshold", threshold, 0.0, math.inf, low_open=True)
         self.method = check_choice("method", method, CLIP_METHODS)
         self.l2_order = check_choice("l2_order", l2_order, L2_ORDERS)
 

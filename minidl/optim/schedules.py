@@ -7,6 +7,8 @@ The rules side by side: docs/optimizers.md.
 from __future__ import annotations
 
 import math
+import numbers
+import warnings
 from collections.abc import Callable
 
 from minidl._checks import check_positive_int, check_real
@@ -74,27 +76,56 @@ class PolynomialSchedule(Schedule):
         return f"PolynomialSchedule(initial={self.initial!r})"
 
 
+class ScheduleValueWarning(UserWarning):
+    """A schedule function returned a factor outside [0, 1]; it was clipped (Wolfram's rule)."""
+
+
 class FunctionSchedule(Schedule):
     """Wolfram ``"LearningRateSchedule" -> f``: rate = initial·f(batch, total), f returning a value in (0, 1].
 
+    ``first_batch``: the batch number f gets at the first iteration (1 here; Wolfram counts from 0, so NetTrain
+    passes 0 and f sees 0 … total − 1).  ``clip=True`` (Wolfram): a real value outside [0, 1] is clipped to it with
+    a :class:`ScheduleValueWarning` (once per schedule) instead of an error; a value that is not a finite real is
+    an error either way.
+
     >>> FunctionSchedule(0.1, lambda batch, total: 0.5 ** batch)(epoch=1, iteration=2, total_iterations=10)
     0.025
+    >>> FunctionSchedule(0.1, lambda batch, total: 1 - batch / total, first_batch=0)(1, 6, 10)   # batch 5
+    0.05
     """
 
-    def __init__(self, initial: float, f: Callable[[int, int], float]) -> None:
+    def __init__(self, initial: float, f: Callable[[int, int], float], first_batch: int = 1,
+                 clip: bool = False) -> None:
         super().__init__(initial)
         if not callable(f):
             raise TypeError(f"f: got {f!r}; allowed: a callable f(batch, total) returning a number in (0, 1]")
-        self.f = f
+        if first_batch not in (0, 1):
+            raise ValueError(f"first_batch: got {first_batch!r}; allowed: 0 or 1")
+        self.f, self.first_batch, self.clip = f, first_batch, bool(clip)
+        self._warned = False
 
     def __call__(self, epoch: int, iteration: int, total_iterations: int | None = None) -> float:
         t = check_positive_int("iteration", iteration)
         T = check_positive_int("total_iterations", total_iterations)
-        value = self.f(t, T)
+        batch = t - 1 + self.first_batch
+        value = self.f(batch, T)
+        if self.clip:
+            ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+            if not ok:
+                raise ValueError(f"{self!r}: f({batch}, {T}) returned {value!r}; allowed: a real number in [0, 1]")
+            if not 0 <= value <= 1:
+                if not self._warned:
+                    warnings.warn(f"{self!r}: f({batch}, {T}) returned {value!r}, outside [0, 1]; clipped to "
+                                  f"{min(max(value, 0.0), 1.0)} (and likewise for later batches)",
+                                  ScheduleValueWarning, stacklevel=2)
+                    self._warned = True
+                value = min(max(value, 0.0), 1.0)                    # clip(f, 0, 1)
+            return self.initial * float(value)
         try:
             factor = check_real("f(batch, total)", value, 0.0, 1.0, low_open=True)
         except (TypeError, ValueError):
-            raise ValueError(f"{self!r}: f({t}, {T}) returned {value!r}; allowed: a real number in (0, 1]") from None
+            raise ValueError(f"{self!r}: f({batch}, {T}) returned {value!r}; allowed: a real number in "
+                             "(0, 1]") from None
         return self.initial * factor  # initial·f(batch, total)
 
     def __repr__(self) -> str:

@@ -51,40 +51,52 @@ class EarlyStopping(Observer):
     better; "max": higher); then best ← value and the count of failed checks ← 0.  Otherwise the count grows by
     one, except during the first ``initial_patience`` epochs; training stops when the count reaches ``patience``.
 
+    Two switches give the other family of rules (Wolfram's): ``running_best=True`` moves the best on every gain,
+    also one below the threshold (best ← optimum(best, value)), and a gain equal to the threshold improves
+    (at least the threshold, and more than 0); ``skip_before=k`` skips the checks of epochs below k altogether
+    (they neither count nor move the best).
+
     - MATLAB ValidationPatience p: measure the validation loss, changes 0 (strictly lower), patience p.
-    - Wolfram TrainingStoppingCriterion: its measure, changes and InitialPatience; "more than Patience p failed
-      checks" is ``patience = p + 1`` (docs/semantics-wolfram.md).
+    - Wolfram TrainingStoppingCriterion: its measure, changes, ``running_best=True``, ``skip_before``
+      InitialPatience, ``patience`` max(Patience, 1) (docs/semantics-wolfram.md#8-stopping-criterion).
     """
 
     def __init__(self, measure: Callable[[TrainingState], float | None], patience: int, *,
                  event: str = ev.VALIDATION, mode: str = "min", absolute_change: float = 0.0,
-                 relative_change: float = 0.0, initial_patience: int = 0, key: str = "early_stopping"):
+                 relative_change: float = 0.0, initial_patience: int = 0, running_best: bool = False,
+                 skip_before: int = 0, key: str = "early_stopping"):
         if mode not in ("min", "max"):
             raise ValueError(f"mode: got {mode!r}; allowed: 'min', 'max'")
         self.measure, self.patience, self.event, self.mode = measure, patience, event, mode
         self.absolute_change, self.relative_change = absolute_change, relative_change
-        self.initial_patience = initial_patience
+        self.initial_patience, self.running_best, self.skip_before = initial_patience, running_best, skip_before
         self.state_key = key
         self.best: float | None = None
         self.count = 0
 
     def improves(self, value: float) -> bool:
-        """Whether ``value`` beats the best by more than the change threshold (the first value always does)."""
+        """Whether ``value`` beats the best by the change threshold (the first value always does)."""
         if self.best is None:
             return True
         gain = value - self.best if self.mode == "max" else self.best - value      # > 0: better
-        return gain > max(self.absolute_change, self.relative_change * abs(self.best))
+        threshold = max(self.absolute_change, self.relative_change * abs(self.best))
+        if self.running_best:
+            return gain > 0 and gain >= threshold                                # by at least the threshold
+        return gain > threshold
 
     def on_event(self, state: TrainingState):
-        if state.event != self.event:
+        if state.event != self.event or state.epoch < self.skip_before:
             return None
         value = self.measure(state)
         if value is None:
             return None
         if self.improves(value):
             self.best, self.count = value, 0                   # best ← value, count ← 0
-        elif state.epoch > self.initial_patience:
-            self.count += 1                                     # count ← count + 1
+        else:
+            if self.running_best and self.best is not None:  # best ← optimum(best, value): any gain moves it
+                self.best = max(self.best, value) if self.mode == "max" else min(self.best, value)
+            if state.epoch > self.initial_patience:
+                self.count += 1                                 # count ← count + 1
         return ev.EARLY_STOP if self.count >= self.patience else None
 
     def state_dict(self) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from minidl.training.info import InfoRecorder, TrainingInfo
 __all__ = ["EngineConfig", "Trainer", "SHUFFLE_MODES", "PARTIAL_BATCH"]
 
 SHUFFLE_MODES = ("once", "every-epoch", "never")
-PARTIAL_BATCH = ("drop", "keep")
+PARTIAL_BATCH = ("drop", "keep", "fill")
 
 
 @dataclass
@@ -52,16 +52,22 @@ class EngineConfig:
     max_epochs: int = 30                      # epochs (Wolfram: rounds)
     batch_size: int = 128
     shuffle: str = "once"                     # 'once' (training and validation, once) | 'every-epoch' | 'never'
-    partial_batch: str = "drop"               # 'drop': floor(N/B) iterations per epoch (MATLAB) | 'keep'
+    partial_batch: str = "drop"               # 'drop': floor(N/B) iterations per epoch (MATLAB) | 'keep' | 'fill'
+    fill_shuffle_above: int = 4               # 'fill' (Wolfram): ceil(N/B) batches of B, the last filled up with
+                                              # random examples, compositions fixed for the run; each epoch only
+                                              # the batch order is shuffled, when there are more batches than this
     l2: float = 0.0                           # λ
     l2_order: str | None = None               # 'before_clip' | 'after_clip'; None: the optimizer's own order
-    gradient_threshold: float = math.inf
+    gradient_threshold: float | dict[str, float] = math.inf  # a dict: per-array thresholds ('absolute-value')
     gradient_threshold_method: str = "l2norm"  # 'l2norm' | 'global-l2norm' | 'absolute-value'
-    weight_clip: float = math.inf             # clip weights to [−c, c] after each step (Wolfram WeightClipping)
+    weight_clip: float | dict[str, float] = math.inf  # clip weights to [−c, c] after each step (a dict: per array)
     validation_frequency: int | None = 50     # validate every this many iterations (None: never by count)
     validate_first_iteration: bool = True     # MATLAB validates at iteration 1
     validate_each_epoch: bool = False         # Wolfram: validate after every round
     validate_at_end: bool = True              # final validation with the finalized network
+    validation_seconds: float | None = None   # also validate when this many seconds passed since the last one
+    validate_last_iteration: bool = False     # Wolfram: the last iteration is validated (VALIDATION event) if it
+                                              # was not already, whatever the interval and however the run stopped
     validation_batch_size: int | None = None  # None: batch_size
     batch_norm_statistics: str = "population"  # 'population' (pass after training) | 'moving'
     normalize_inputs: bool = True             # input-normalization statistics pass before training
@@ -70,6 +76,8 @@ class EngineConfig:
     seed: int = 0                             # the one host generator: weights, shuffles, dropout masks
     time_limit: float = math.inf              # seconds (Wolfram TimeGoal)
     record_example_losses: bool = False       # ITERATION: state.example_losses = ℓₙ of the batch (Wolfram)
+    freeze_frozen_statistics: bool = False    # Wolfram: a batch norm whose arrays are all frozen (factor 0) keeps
+                                              # its moving statistics too
     learn_rate_multipliers: dict[str, float] = field(default_factory=dict)  # array -> × its layer's factor
     l2_factors: dict[str, float] | None = None  # array -> L2 factor replacing the layers' own (None: the layers')
     stop_reasons: dict[str, str] = field(default_factory=dict)  # stop kind -> the dialect's wording
@@ -135,6 +143,7 @@ class Trainer:
         self.n = n
         B = cfg.batch_size
         self.ipe = n // B if cfg.partial_batch == "drop" else -(-n // B)  # iterations per epoch
+        self.compositions: np.ndarray | None = None                       # 'fill': (ipe, B) example indices
         if self.ipe == 0:
             raise ValueError(f"{cfg.name('batch_size')}: got {B}, more than the {n} training observations; allowed: "
                              f"at most {n} (the partial mini-batch of every epoch is dropped)")
@@ -168,20 +177,38 @@ class Trainer:
         # solver plumbing: per-array factors (the layers', times the config's multipliers), frozen arrays, pre-steps
         self.lr_factors = {k: f * cfg.learn_rate_multipliers.get(k, 1.0) for k, f in net.learn_rate_factors.items()}
         self.frozen = frozen_names(self.lr_factors)
+        self._still_statistics = [layer for layer in net.layers if cfg.freeze_frozen_statistics
+                                  and isinstance(layer, BatchNormalization) and layer.params
+                                  and all(f"{layer.name}.{k}" in self.frozen for k in layer.params)]
         l2_factors = net.l2_factors if cfg.l2_factors is None else {k: cfg.l2_factors.get(k, 0.0) for k in net.params}
         self.pipeline = GradientPipeline(cfg.l2, l2_factors, cfg.gradient_threshold,
                                          cfg.gradient_threshold_method, cfg.l2_order or cfg.optimizer.l2_order)
         # position: epoch = current (1-based) epoch, next_batch = next batch within it; ipe = epoch complete
         self.epoch, self.next_batch, self.iteration, self.updated = 0, self.ipe, 0, 0
         self.elapsed_before = 0.0
+        self._validated_at, self._validated_time = 0, 0.0    # iteration and time of the latest validation
         if resume is not None:
             self._restore(*resume)
+        elif cfg.partial_batch == "fill":
+            self.compositions = self._compose(n, B)
+            self.order = self.compositions.reshape(-1)
+            self.val_order = np.arange(self.n_val) if self.validation is not None else None
         elif cfg.shuffle == "once":  # one shuffle of training and validation data before training
             self.order = self.rng.permutation(n)
             self.val_order = self.rng.permutation(self.n_val) if self.validation is not None else None
         else:
             self.order = np.arange(n)
             self.val_order = np.arange(self.n_val) if self.validation is not None else None
+
+    def _compose(self, n: int, B: int) -> np.ndarray:
+        """'fill': the (ipe, B) batch compositions of the run: a permutation of the N examples (in order with
+        shuffle 'never'), the last batch filled up with examples drawn at random from the other batches."""
+        perm = np.arange(n) if self.config.shuffle == "never" else self.rng.permutation(n)
+        extra, r = self.ipe * B - n, n % B
+        if extra:
+            pool = perm[:n - r] if n - r >= extra else perm
+            perm = np.concatenate([perm, pool[self.rng.choice(len(pool), extra, replace=len(pool) < extra)]])
+        return perm.reshape(self.ipe, B)
 
     def _check_config(self) -> None:
         cfg = self.config
@@ -223,10 +250,13 @@ class Trainer:
     # ================================================================================================ the run
     def run(self, resume: tuple[dict, dict] | None = None) -> tuple[Network, TrainingInfo]:
         """Train; returns ``(net, info)``.  ``resume``: (manifest, arrays) of a checkpoint to continue exactly."""
+        self._still_statistics: list[BatchNormalization] = []
         try:
             with training_threads(self.config.blas_threads):   # the BLAS thread count measured best, then restored
                 self._run(resume)
         finally:
+            for layer in self._still_statistics:
+                layer.update_statistics = True
             for obs in self.observers:
                 obs.close()
         return self.net, self.recorder.info
@@ -234,6 +264,8 @@ class Trainer:
     def _run(self, resume: tuple[dict, dict] | None) -> None:
         """Set-up, START, the loop, finalization and DONE (Ctrl-C asks for a clean stop while it runs)."""
         self._setup(resume)
+        for layer in self._still_statistics:
+            layer.update_statistics = False
         with _SigintGuard() as guard:
             self._guard = guard
             self._start_clock()
@@ -275,7 +307,10 @@ class Trainer:
     def _start_epoch(self) -> None:
         """Next epoch: reshuffle when asked, and tell the sources which epoch they serve (``start_epoch``)."""
         self.epoch, self.next_batch = self.epoch + 1, 0
-        if self.config.shuffle == "every-epoch":
+        if self.compositions is not None:   # 'fill': the same batches, their order shuffled when there are enough
+            if self.config.shuffle == "every-epoch" and self.ipe > self.config.fill_shuffle_above:
+                self.order = self.compositions[self.rng.permutation(self.ipe)].reshape(-1)
+        elif self.config.shuffle == "every-epoch":
             self.order = self.rng.permutation(self.n)
         for source in (self.raw_data, self.raw_validation):
             if source is not None and hasattr(source, "start_epoch"):
@@ -294,7 +329,7 @@ class Trainer:
                     self._stop(ev.MAX_EPOCHS)
                     return
                 self._start_epoch()
-            end = self.ipe * B if cfg.partial_batch == "drop" else self.n
+            end = self.n if cfg.partial_batch == "keep" else self.ipe * B
             try:
                 for x, t in self.train.batches(self.order[self.next_batch * B:end], B):
                     start = self.next_batch * B
@@ -351,7 +386,7 @@ class Trainer:
         self._save_params(params)
         self.pipeline(grads, params, skip=self.frozen)              # L2 → clipping (or clipping → L2)
         cfg.optimizer.step(params, grads, lr, self.lr_factors)      # θ ← step(θ, g, lr·factor_i)
-        if math.isfinite(cfg.weight_clip):
+        if isinstance(cfg.weight_clip, dict) or math.isfinite(cfg.weight_clip):
             clip_weights(params, cfg.weight_clip, skip=self.frozen)
         ok = None
         for p in params.values():
@@ -392,6 +427,7 @@ class Trainer:
         s.validation_loss = s.validation_accuracy = s.validation_rmse = None
         validate = finite and self.validation is not None and self._validation_due()
         if validate:
+            self._validated_at, self._validated_time = self.iteration, self._elapsed()
             s.validation_loss, metric = self._validate()
             s.validation_accuracy, s.validation_rmse = (metric, None) if self.classifier else (None, metric)
         s.time_since_start = self._elapsed()
@@ -422,7 +458,9 @@ class Trainer:
         cfg, it = self.config, self.iteration
         return ((cfg.validate_first_iteration and it == 1)
                 or (cfg.validation_frequency is not None and it % cfg.validation_frequency == 0)
-                or (cfg.validate_each_epoch and self.next_batch == self.ipe))
+                or (cfg.validate_each_epoch and self.next_batch == self.ipe)
+                or (cfg.validation_seconds is not None
+                    and self._elapsed() - self._validated_time >= cfg.validation_seconds))
 
     def _record_non_finite(self, grads, params, loss_h: float, gnorm_h: float) -> None:
         """Stop: record the iteration, what went non-finite (loss, gradient or the update) and the first array whose
@@ -440,7 +478,7 @@ class Trainer:
     # ================================================================================================ validation
     def _validate(self) -> tuple[float, float]:
         """(loss, accuracy % | RMSE) over all validation data with prediction-mode layers; one host read."""
-        if self.config.shuffle == "every-epoch":  # MATLAB: validation data shuffled before each validation
+        if self.config.shuffle == "every-epoch" and self.compositions is None:  # MATLAB: shuffled before each
             self.val_order = self.rng.permutation(self.n_val)
         return self._evaluate(self.validation, self.val_order)
 
@@ -470,6 +508,13 @@ class Trainer:
     def _finish(self) -> None:
         """Batch-norm population statistics, final validation, DONE."""
         cfg, s = self.config, self.state
+        if (cfg.validate_last_iteration and self.validation is not None and self.iteration > 0
+                and self._validated_at != self.iteration):       # the last iteration was not validated: now
+            self._validated_at = self.iteration
+            s.validation_loss, metric = self._validate()
+            s.validation_accuracy, s.validation_rmse = (metric, None) if self.classifier else (None, metric)
+            s.time_since_start = self._elapsed()
+            self._emit(ev.VALIDATION)
         bns = [layer for layer in self.net.layers if isinstance(layer, BatchNormalization)]
         if bns and cfg.batch_norm_statistics == "population":
             for layer in bns:
@@ -505,6 +550,8 @@ class Trainer:
             if k != "t":
                 arrays[f"optimizer/{k}"] = to_host(v)
         arrays["data/order"] = np.asarray(self.order, dtype=np.int64)
+        if self.compositions is not None:
+            arrays["data/compositions"] = np.asarray(self.compositions, dtype=np.int64)
         if self.val_order is not None:
             arrays["data/validation_order"] = np.asarray(self.val_order, dtype=np.int64)
         for k, v in self.recorder.state_arrays().items():
@@ -555,6 +602,8 @@ class Trainer:
         self.iteration, self.updated = int(tr["iteration"]), int(tr["updated"])
         self.elapsed_before = float(tr["elapsed"])
         self.order = np.array(arrays["data/order"])
+        if "data/compositions" in arrays:
+            self.compositions = np.array(arrays["data/compositions"])
         self.val_order = np.array(arrays["data/validation_order"]) if "data/validation_order" in arrays else None
         self.recorder.load_state_arrays({k[len("info/"):]: v for k, v in arrays.items() if k.startswith("info/")})
         saved = tr.get("observers", {})

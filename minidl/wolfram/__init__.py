@@ -2,6 +2,7 @@
 
 This package translates and does nothing else (docs/wolfram.md; rules in docs/semantics-wolfram.md):
 
+- :class:`Quantity` for intervals (``Quantity(2, "Rounds")``, ``Quantity(30, "Seconds")``);
 - :func:`NetTrain` (Wolfram names: ``MaxTrainingRounds=5``, ``Method=("SGD", {"Momentum": 0.9})``) and
   :func:`net_train` (snake_case: ``max_training_rounds=5``), exported as ``minidl.net_train``;
 - data forms (:mod:`minidl.wolfram.data`): pairs, (inputs, outputs), {"Input": ..., "Output": ...}, named data
@@ -23,9 +24,9 @@ This package translates and does nothing else (docs/wolfram.md; rules in docs/se
 from minidl.layers.output import MeanSquaredLoss
 from minidl.wolfram.data import DATASETS, GeneratorSource, Scaled
 from minidl.wolfram.observers import ProgressInfo
-from minidl.wolfram.options import All, Automatic
+from minidl.wolfram.options import All, Automatic, Quantity, Span
 from minidl.wolfram.results import PROPERTIES, NetTrainResultsObject
 from minidl.wolfram.train import NetTrain, net_train
 
 __all__ = ["NetTrain", "net_train", "Scaled", "All", "Automatic", "DATASETS", "PROPERTIES",
-           "NetTrainResultsObject", "MeanSquaredLoss", "GeneratorSource", "ProgressInfo"]
+           "NetTrainResultsObject", "MeanSquaredLoss", "GeneratorSource", "ProgressInfo", "Quantity", "Span"]

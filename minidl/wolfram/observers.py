@@ -26,10 +26,12 @@ from minidl.reporting.table import Column, TablePrinter, every_n_seconds
 from minidl.training import events as ev
 from minidl.training.events import Observer, TrainingState
 from minidl.training.info import InfoRecorder
-from minidl.training.observers import Checkpointer, EarlyStopping, FileLog, KeepBest, UserFunction, every_epoch
+from minidl.training.observers import Checkpointer, EarlyStopping, FileLog, KeepBest, UserFunction
+from minidl.wolfram.options import Interval
 
 __all__ = ["REASONS", "reason", "measures", "ProgressInfo", "RoundBook", "BestRound", "stopping_criterion",
-           "progress_function", "print_columns", "PrintReport", "file_report", "net_checkpointer", "CustomProperty"]
+           "progress_function", "Due", "print_columns", "PrintReport", "file_report", "net_checkpointer",
+           "CustomProperty"]
 
 #: The engine's neutral stop kinds -> Wolfram's ReasonTrainingStopped.
 REASONS = {ev.MAX_EPOCHS: "MaxTrainingRounds", ev.TIME_LIMIT: "TimeGoal", ev.EARLY_STOP: "StoppingCriterion",
@@ -60,21 +62,40 @@ def _pick(values: dict[str, float] | None, names: list[str]) -> dict[str, float]
     return None if values is None else {k: values[k] for k in names}
 
 
+#: Progress keys made only on request (they copy arrays to the host): see :class:`ProgressInfo`.
+LAZY_KEYS = ("Net", "BatchData", "Gradients", "GradientsRMS", "Weights", "WeightsRMS")
+#: The engine's event kinds -> the progress association's "Event".
+EVENTS = {ev.START: "TrainingStarted", ev.ITERATION: "BatchComplete", ev.VALIDATION: "ValidationComplete",
+          ev.EPOCH_END: "RoundComplete", ev.DONE: "TrainingComplete"}
+
+
+def _rms(a) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    return float(np.sqrt(np.mean(a * a))) if a.size else math.nan
+
+
 class ProgressInfo(dict):
     """The training state a TrainingProgressFunction receives (Wolfram's association), Wolfram key names.
 
-    ``info["Net"]`` is made on request: a copy of the network being trained, at its current weights.
+    Made on request (:data:`LAZY_KEYS`, they copy arrays to the host): ``"Net"`` a copy of the network being
+    trained at its current weights; ``"BatchData"`` ``{"Input": x, "Output": y}`` of the latest batch as given
+    (array data only); ``"Gradients"`` / ``"Weights"`` ``{array name: host array}`` (the gradients as the latest
+    update used them, after L2 and clipping); ``"GradientsRMS"`` / ``"WeightsRMS"`` their root mean squares.
     """
 
-    def __init__(self, values: dict[str, Any], make_net: Callable[[], Any] | None = None):
+    def __init__(self, values: dict[str, Any], make_net: Callable[[], Any] | None = None,
+                 makers: dict[str, Callable[[], Any]] | None = None):
         super().__init__(values)
-        self._make_net = make_net
+        self._makers = dict(makers or {})
+        if make_net is not None:
+            self._makers["Net"] = make_net
 
     def __missing__(self, key):
-        if key == "Net" and self._make_net is not None:
-            self["Net"] = self._make_net()
-            return self["Net"]
-        raise KeyError(f"progress info has no key {key!r}; keys: {', '.join(self)}, Net")
+        if key in self._makers:
+            self[key] = self._makers[key]()
+            return self[key]
+        raise KeyError(f"progress info has no key {key!r}; keys: {', '.join(self)}, "
+                       f"{', '.join(k for k in LAZY_KEYS if k in self._makers)}")
 
 
 # ================================================================================================ bookkeeping
@@ -89,8 +110,13 @@ class RoundBook(Observer):
 
     def __init__(self, recorder: InfoRecorder, *, is_classifier: bool, names: list[str],
                  index_map: np.ndarray | None = None, n_rows: int | None = None, record_permutation: bool = False,
-                 record_example_losses: bool = False, make_net: Callable[[], Any] | None = None):
+                 record_example_losses: bool = False, make_net: Callable[[], Any] | None = None,
+                 time_goal: float | None = None):
         self.recorder, self.is_classifier, self.names = recorder, is_classifier, names
+        self.time_goal = time_goal
+        self.net: Any = None                   # the network being trained and the training source (set by NetTrain:
+        self.source: Any = None                # Gradients, Weights, BatchData)
+        self.batch_data_ok = False
         self.index_map, self.n_rows = index_map, n_rows
         self.record_permutation, self.record_example_losses = record_permutation, record_example_losses
         self.make_net = make_net
@@ -101,7 +127,7 @@ class RoundBook(Observer):
         self.validation_positions: list[int] = []
         self.validation_rounds: list[int] = []
         self.permutation: list[np.ndarray] = []
-        self.example_losses: list[np.ndarray] = []
+        self.latest_losses = np.full(n_rows or 0, np.nan)   # ExampleLosses: each example's latest loss
         self.stop_reason: str | None = None
         self.elapsed = 0.0
         self.examples = 0                      # examples processed so far (Σ batch sizes)
@@ -158,10 +184,8 @@ class RoundBook(Observer):
             idx = self.index_map[idx]                              # positions in the data as given
         if self.record_permutation:
             self.permutation.append(idx)
-        if self.record_example_losses:
-            while len(self.example_losses) < state.epoch:
-                self.example_losses.append(np.full(self.n_rows, np.nan))
-            self.example_losses[state.epoch - 1][idx] = state.example_losses
+        if self.record_example_losses:       # in batch order, so an example drawn twice keeps its later loss
+            self.latest_losses[idx] = state.example_losses
 
     def on_validation(self, state: TrainingState):
         self.validation_measures.append(measures(state.validation_loss, state.validation_accuracy,
@@ -184,12 +208,22 @@ class RoundBook(Observer):
                 "validation": self.validation_measures}[which]
         return [_pick(r, self.names) for r in rows]
 
+    def progress(self, state: TrainingState) -> float:
+        """The fraction of the run done: batches done / total batches, or with a TimeGoal the larger of that and
+        time elapsed / TimeGoal (the run ends at whichever comes first), at most 1."""
+        done = state.iteration / max(state.max_iterations, 1)
+        if self.time_goal is not None:
+            done = max(done, state.time_since_start / self.time_goal)
+        return min(done, 1.0)
+
     def record(self, state: TrainingState) -> ProgressInfo:
         """The progress association at ``state`` (Wolfram's TrainingProgressFunction argument)."""
         it = state.iteration
-        total = max(state.max_iterations, 1)
         elapsed = state.time_since_start
-        progress = min(it / total, 1.0)
+        progress = self.progress(state)
+        times = self.times
+        step = times[-1] - times[-2] if len(times) > 1 else times[-1] if times else 0.0
+        per_second = 1.0 / step if step > 0 else None            # the latest batch's rate
         examples = self.examples
         return ProgressInfo({
             "AbsoluteBatch": it, "Batch": state.batch_in_epoch if it else 0,
@@ -206,7 +240,37 @@ class RoundBook(Observer):
             "ExamplesProcessed": examples,
             "MeanBatchesPerSecond": len(self.batch_losses) / elapsed if elapsed > 0 else None,
             "MeanExamplesPerSecond": examples / elapsed if elapsed > 0 else None,
-        }, self.make_net)
+            "BatchesPerSecond": per_second, "ExamplesPerSecond": per_second * self.batch_size if per_second else None,
+            "BatchIndices": self._given_indices(state), "Event": EVENTS.get(state.event, state.event),
+            "ExampleLosses": self.latest_losses.copy() if self.record_example_losses else None,
+        }, self.make_net, self._makers(state))
+
+    def _given_indices(self, state: TrainingState):
+        """The latest batch's examples as positions in the data as given (None before the first batch)."""
+        if state.batch_indices is None or not state.iteration:
+            return None
+        idx = np.asarray(state.batch_indices, dtype=np.int64)
+        return self.index_map[idx] if self.index_map is not None else idx
+
+    def _makers(self, state: TrainingState) -> dict[str, Callable[[], Any]]:
+        from minidl.backend import to_host
+
+        if self.net is None:
+            return {}
+        net = self.net
+        def host(table):                       # copies: the engine updates its arrays in place
+            return {k: np.array(to_host(v), copy=True) for k, v in table.items()}
+        out = {"Weights": lambda: host(net.params), "Gradients": lambda: host(net.grads)}
+        out["WeightsRMS"] = lambda: {k: _rms(to_host(v)) for k, v in net.params.items()}
+        out["GradientsRMS"] = lambda: {k: _rms(to_host(v)) for k, v in net.grads.items()}
+        if self.batch_data_ok and state.batch_indices is not None and state.iteration:
+            idx = np.asarray(state.batch_indices, dtype=np.int64)
+
+            def batch():
+                x, y = self.source.X[idx], self.source.Y[idx]
+                return {"Input": x, "Output": y}
+            out["BatchData"] = batch
+        return out
 
 
 class BestRound(KeepBest):
@@ -224,26 +288,47 @@ class BestRound(KeepBest):
 
 # ================================================================================================ stopping
 def stopping_criterion(spec: dict[str, Any], book, on_validation: bool) -> EarlyStopping:
-    """TrainingStoppingCriterion as the engine's early stopping: checked at each validation (else at each round end)
-    on the criterion's measurement; improved when it beats the best by more than AbsoluteChange (or
-    RelativeChange·|best|); checks in the first InitialPatience rounds never count as failures; training stops after
-    more than Patience consecutive failed checks (so the engine's patience is Patience + 1)."""
+    """TrainingStoppingCriterion as the engine's early stopping (docs/semantics-wolfram.md#8-stopping-criterion):
+    checked at each validation (else at each round end) on the criterion's measurement; checks of rounds below
+    InitialPatience are skipped (no failure, no new best); the best is the running optimum of every check; a check
+    fails when it does not improve on the best by at least AbsoluteChange (or RelativeChange·|best|); training
+    stops after Patience consecutive failed checks (Patience 0: the first failed check, as Patience 1)."""
     rows = (lambda: book.validation_measures) if on_validation else (lambda: book.round_measures)
-    return EarlyStopping(lambda s: rows()[-1][spec["Criterion"]], spec["Patience"] + 1,
+    return EarlyStopping(lambda s: rows()[-1][spec["Criterion"]], max(spec["Patience"], 1),
                          event=ev.VALIDATION if on_validation else ev.EPOCH_END,
                          mode="max" if spec["Criterion"] == "Accuracy" else "min",
                          absolute_change=spec["AbsoluteChange"], relative_change=spec["RelativeChange"],
-                         initial_patience=spec["InitialPatience"], key="stopping_criterion")
+                         running_best=True, skip_before=spec["InitialPatience"], key="stopping_criterion")
 
 
 # ================================================================================================ callbacks
-def _due(interval, state: TrainingState) -> bool:
-    """Whether a callback with ``interval`` ("Batch", "Round", n rounds) runs at this event."""
-    if interval == "Batch":
-        return state.event == ev.ITERATION
-    if state.event != ev.EPOCH_END:
+class Due:
+    """Whether a callback with an :class:`~minidl.wolfram.options.Interval` runs at this event: every n rounds at
+    the round's end; every n batches, every p percent of the run (``book.progress``) or every s seconds at a
+    batch's end.  One instance per callback (percent and seconds remember when they last fired)."""
+
+    def __init__(self, interval: Interval, book: RoundBook | None = None):
+        self.interval, self.book = interval, book
+        self._last_time = 0.0
+        self._last_bucket = 0
+
+    def __call__(self, state: TrainingState, *_) -> bool:
+        kind, n = self.interval.kind, self.interval.n
+        if kind == "rounds":
+            return state.event == ev.EPOCH_END and state.epoch % n == 0
+        if state.event != ev.ITERATION:
+            return False
+        if kind == "batches":
+            return state.iteration % n == 0
+        if kind == "percent":
+            bucket = math.floor(100.0 * self.book.progress(state) / n + 1e-9)   # ⌊progress / p⌋
+            fire, self._last_bucket = bucket > self._last_bucket, max(bucket, self._last_bucket)
+            return fire
+        t = state.time_since_start
+        if t - self._last_time >= n:                                            # s seconds since the last time
+            self._last_time = t
+            return True
         return False
-    return interval == "Round" or state.epoch % interval == 0
 
 
 def progress_function(f: Callable[[ProgressInfo], Any], interval, book: RoundBook, can_stop: bool,
@@ -258,7 +343,7 @@ def progress_function(f: Callable[[ProgressInfo], Any], interval, book: RoundBoo
         raise TypeError(f"{arg}: {getattr(fn, '__qualname__', fn)!r} returned {result!r}; allowed: "
                         "'StopTraining' (or True) to stop, None or False to go on")
 
-    return UserFunction([f], book.record, lambda s: _due(interval, s), wants_stop if can_stop else None)
+    return UserFunction([f], book.record, Due(interval, book), wants_stop if can_stop else None)
 
 
 # ================================================================================================ reports
@@ -301,14 +386,17 @@ class PrintReport(TablePrinter):
 
     def __init__(self, book: RoundBook, interval=None, stream=None, header: dict[str, Any] | None = None):
         lines = ["Starting training."] + [f"    {k}: {v}" for k, v in (header or {}).items()]
-        policy = every_n_seconds(self.ROW_SECONDS) if interval is None else (lambda s, printer: _due(interval, s))
+        policy = every_n_seconds(self.ROW_SECONDS) if interval is None else Due(interval, book)
         super().__init__(lambda s: print_columns(book.names, s.has_validation), policy=policy, record=book.record,
                          header=lines, closing=lambda s: ["Training complete." if s.stop_kind == ev.MAX_EPOCHS
                                                           else f"Training stopped: {s.stop_reason}."],
                          stream=stream, clock=lambda: time.perf_counter())
 
 
-def file_report(path: str, book: RoundBook, interval="Round") -> FileLog:
+EACH_ROUND = Interval("rounds", 1)
+
+
+def file_report(path: str, book: RoundBook, interval: Interval = EACH_ROUND) -> FileLog:
     """TrainingProgressReporting to a .csv or .json file: one row per interval (default each round), rewritten
     atomically at most every 2 s and at the end."""
     def fields(state: TrainingState) -> list[str]:
@@ -327,21 +415,21 @@ def file_report(path: str, book: RoundBook, interval="Round") -> FileLog:
             out[f"Validation{n}"] = (rec["ValidationMeasurements"] or {}).get(n)
         return out
 
-    return FileLog(path, row, lambda s: _due(interval, s), fields, every=2.0)
+    return FileLog(path, row, Due(interval, book), fields, every=2.0)
 
 
 # ================================================================================================ checkpoints
-def net_checkpointer(kind: str, path: str, interval: int, make_net: Callable[[], Any],
+def net_checkpointer(kind: str, path: str, interval: Interval, make_net: Callable[[], Any],
                      book: RoundBook) -> Checkpointer:
-    """TrainingProgressCheckpointing: every ``interval`` rounds, the network being trained (as NetTrain returns
-    it) saved in the engine's safe format (a folder with manifest.json and arrays.npz; read with
+    """TrainingProgressCheckpointing: at every ``interval`` (default each round), the network being trained (as
+    NetTrain returns it) saved in the engine's safe format (a folder with manifest.json and arrays.npz; read with
     ``minidl.load_network``).  "File": one path, replaced atomically each time; "Directory": a new folder each
     time, named ``<date>T<time>_round<r>_batch<b>_loss<l>``."""
     def name(state: TrainingState) -> str:
         return (f"{datetime.now():%Y-%m-%dT%H-%M-%S}_round{state.epoch:05d}_batch{state.iteration:07d}_"
                 f"loss{book.round_loss:.3e}")
 
-    return Checkpointer(path, every_epoch(interval), name, network=make_net, replace=kind == "File")
+    return Checkpointer(path, Due(interval, book), name, network=make_net, replace=kind == "File")
 
 
 # ================================================================================================ custom properties
@@ -351,12 +439,13 @@ class CustomProperty(Observer):
 
     def __init__(self, prop, interval, book: RoundBook):
         self.prop, self.interval, self.book = prop, interval, book
+        self.due = Due(interval, book)
         self.positions: list[int] = []
         self.rounds: list[int] = []
         self.values: list[Any] = []
 
     def on_event(self, state: TrainingState):
-        if not _due(self.interval, state):
+        if not self.due(state):
             return None
         rec = self.book.record(state)
         self.values.append(self.prop(rec) if callable(self.prop) else rec[self.prop])

@@ -19,6 +19,7 @@ import math
 import numbers
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,8 +31,8 @@ from minidl.optim.base import Optimizer
 
 __all__ = ["Automatic", "All", "OPTIONS", "WOLFRAM_NAMES", "ARG_NAMES", "method_spec", "make_method_optimizer",
            "DEFAULT_LEARNING_RATE", "METHOD_SUBOPTIONS", "COMMON_SUBOPTIONS", "MEASUREMENTS", "automatic_batch_size",
-           "automatic_rounds", "camel_keys", "choice", "interval_spec", "positive_int", "positive_real",
-           "NotSupportedYetError"]
+           "automatic_rounds", "camel_keys", "choice", "interval_spec", "Quantity", "Interval", "Span", "positive_int",
+           "positive_real", "NotSupportedYetError"]
 
 Automatic = "Automatic"
 """Wolfram's ``Automatic`` (the string; ``None`` also means Automatic for options whose None has no other sense)."""
@@ -110,16 +111,101 @@ def positive_real(arg: str, value, allow_zero: bool = False) -> float:
     return float(value)
 
 
-def interval_spec(arg: str, value, default):
-    """A reporting interval: "Batch", "Round" or n (rounds); None gives ``default``."""
+#: Quantity units (any case, singular or plural, or the short forms) -> the canonical unit.
+_UNITS = {"batch": "Batches", "batches": "Batches", "round": "Rounds", "rounds": "Rounds", "percent": "Percent",
+          "%": "Percent", "second": "Seconds", "seconds": "Seconds", "s": "Seconds", "minute": "Minutes",
+          "minutes": "Minutes", "min": "Minutes", "hour": "Hours", "hours": "Hours", "h": "Hours"}
+_SECONDS_PER = {"Seconds": 1.0, "Minutes": 60.0, "Hours": 3600.0}
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """Wolfram's ``Quantity[n, unit]`` for intervals: ``Quantity(2, "Rounds")``, ``Quantity(30, "Seconds")``.
+
+    Units: "Batches", "Rounds", "Percent" (of the whole run), "Seconds", "Minutes", "Hours" (any case, singular or
+    plural; "s", "min", "h", "%" too).
+
+    >>> Quantity(2, "round"), Quantity(1.5, "Minutes").seconds
+    (Quantity(2, 'Rounds'), 90.0)
+    """
+
+    magnitude: float
+    unit: str
+
+    def __post_init__(self):
+        unit = _UNITS.get(self.unit.lower()) if isinstance(self.unit, str) else None
+        if unit is None:
+            raise ValueError(f"Quantity unit: got {self.unit!r}; allowed: 'Batches', 'Rounds', 'Percent', 'Seconds', "
+                             "'Minutes', 'Hours'")
+        m = self.magnitude
+        if isinstance(m, bool) or not isinstance(m, numbers.Real) or not math.isfinite(m) or m <= 0:
+            raise ValueError(f"Quantity magnitude: got {m!r}; allowed: a finite number > 0")
+        if unit in ("Batches", "Rounds") and int(m) != m:
+            raise ValueError(f"Quantity({m!r}, {unit!r}): a count of {unit.lower()} must be a whole number")
+        object.__setattr__(self, "unit", unit)
+
+    @property
+    def seconds(self) -> float:
+        """The magnitude in seconds (time units only)."""
+        return float(self.magnitude) * _SECONDS_PER[self.unit]
+
+    def __repr__(self) -> str:
+        return f"Quantity({self.magnitude!r}, {self.unit!r})"
+
+
+@dataclass(frozen=True)
+class Span:
+    """Wolfram's span of layers ``m ;; n`` as a part in LearningRateMultipliers, GradientClipping,
+    WeightClipping and L2Regularization specs: layer positions ``first`` … ``last`` inclusive, 0-based as minidl's
+    other positions (negative from the end; None: open).  ``{Span(0, 2): 0}`` freezes the first three layers.
+
+    >>> Span(1, 2).as_slice(), Span(-2).as_slice()
+    (slice(1, 3, None), slice(-2, None, None))
+    """
+
+    first: int | None = None
+    last: int | None = None
+
+    def as_slice(self) -> slice:
+        stop = None if self.last is None or self.last == -1 else self.last + 1
+        return slice(self.first, stop)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An interval in one of four kinds: every n "batches", every n "rounds", every p "percent" of the run, every
+    s "seconds"."""
+
+    kind: str
+    n: float
+
+
+def interval_spec(arg: str, value, default, bare: str = "rounds"):
+    """An :class:`Interval` from "Batch", "Round", a :class:`Quantity` or a bare number; None gives ``default``.
+
+    A bare number keeps Wolfram's meaning for the option (``bare``): seconds for reporting and the progress function,
+    rounds for ValidationSet, checkpointing and custom properties (docs/semantics-wolfram.md#12-progress-reporting-
+    and-progress-functions).
+    """
     if value is None:
         return default
+    if isinstance(value, Interval):
+        return value
     if isinstance(value, str):
-        return choice(arg, value, ("Batch", "Round"))
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
-        return int(value)
-    raise ValueError(f"{arg}: got {value!r}; allowed: 'Batch', 'Round' or a positive integer number of rounds "
-                     "(time intervals are not supported yet)")
+        return Interval("batches" if choice(arg, value, ("Batch", "Round")) == "Batch" else "rounds", 1)
+    if isinstance(value, Quantity):
+        if value.unit in _SECONDS_PER:
+            return Interval("seconds", value.seconds)
+        return Interval(value.unit.lower(), value.magnitude if value.unit == "Percent" else int(value.magnitude))
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value) and value > 0
+    if ok and bare == "seconds":
+        return Interval("seconds", float(value))
+    if ok and isinstance(value, numbers.Integral):
+        return Interval("rounds", int(value))
+    meaning = "seconds" if bare == "seconds" else "a positive integer number of rounds"
+    raise ValueError(f"{arg}: got {value!r}; allowed: 'Batch', 'Round', a number ({meaning}) or a Quantity such "
+                     "as Quantity(2, 'Rounds'), Quantity(10, 'Batches'), Quantity(5, 'Percent'), "
+                     "Quantity(30, 'Seconds')")
 
 
 def unknown_key(arg: str, key, allowed) -> ValueError:
@@ -306,8 +392,8 @@ def stopping_criterion(value, arg: str) -> dict[str, Any] | None:
     return out
 
 
-def checkpointing(value, arg: str) -> tuple[str, str, int] | None:
-    """(kind "File" | "Directory", path, interval in rounds) or None."""
+def checkpointing(value, arg: str) -> tuple[str, str, Interval] | None:
+    """(kind "File" | "Directory", path, interval; a bare number: rounds) or None."""
     if value is None:
         return None
     if not isinstance(value, (tuple, list)) or len(value) not in (2, 3) or not isinstance(value[0], str):
@@ -317,13 +403,13 @@ def checkpointing(value, arg: str) -> tuple[str, str, int] | None:
     if not isinstance(value[1], (str, os.PathLike)):
         raise TypeError(f"{arg}: got path {value[1]!r}; allowed: a path string")
     path = os.fspath(value[1])
-    interval = 1
+    interval = Interval("rounds", 1)
     if len(value) == 3:
         opts = camel_keys(value[2], arg)
         for key in opts:
             if key != "Interval":
                 raise unknown_key(arg, key, ("Interval",))
-        interval = positive_int(f"{arg} 'Interval' (rounds)", opts.get("Interval", 1))
+        interval = interval_spec(f"{arg} 'Interval'", opts.get("Interval"), interval)
     folder = path if kind == "Directory" else (os.path.dirname(os.path.abspath(path)))
     if not os.path.isdir(folder):
         raise ValueError(f"{arg}: {folder!r} is not an existing folder; create it first")
@@ -341,7 +427,7 @@ def function_with_interval(value, arg: str, default) -> tuple[Callable, Any] | N
         for key in opts:
             if key != "Interval":
                 raise unknown_key(arg, key, ("Interval",))
-        return value[0], interval_spec(f"{arg} 'Interval'", opts.get("Interval"), default)
+        return value[0], interval_spec(f"{arg} 'Interval'", opts.get("Interval"), default, bare="seconds")
     raise TypeError(f"{arg}: got {value!r}; allowed: None, a function f(progress) or (f, {{'Interval': i}})")
 
 
@@ -363,18 +449,18 @@ def reporting(value, arg: str) -> list[tuple[str, Any, Any]]:
         for key in opts:
             if key != "Interval":
                 raise unknown_key(arg, key, ("Interval",))
-        value, interval = value[0], interval_spec(f"{arg} 'Interval'", opts.get("Interval"), None)
+        value, interval = value[0], interval_spec(f"{arg} 'Interval'", opts.get("Interval"), None, bare="seconds")
     if is_automatic(value):
         return [("Panel" if _in_notebook() else "Print", None, interval)]
     if callable(value):
-        return [("Function", value, interval or "Round")]
+        return [("Function", value, interval or Interval("rounds", 1))]
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value)
         if text.lower().endswith((".csv", ".json")):
             folder = os.path.dirname(os.path.abspath(text))
             if not os.path.isdir(folder):
                 raise ValueError(f"{arg}: the folder of {text!r} does not exist; create it first")
-            return [("File", text, interval or "Round")]
+            return [("File", text, interval or Interval("rounds", 1))]
         return [(choice(arg, text, REPORTERS), None, interval)]
     raise TypeError(f"{arg}: got {type(value).__name__}; allowed: 'Automatic', 'Print', 'ProgressIndicator', "
                     "'Panel', a .csv or .json file path, a function, None, or (spec, {'Interval': i})")

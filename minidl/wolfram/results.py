@@ -1,7 +1,8 @@
 """NetTrain's results: every property of the reference page (docs/semantics-wolfram.md), the results object.
 
 ``prop`` is a property name, a custom spec ``{"Property": p, "Form": "List" | "TransposedList" | "Plot",
-"Interval": "Batch" | "Round" | n}``, a list of those (a list of values comes back), or "All" / "ResultsObject"
+"Interval": "Batch" | "Round" | n rounds | Quantity(...)}``, a list of those (a list of values comes back), or "All"
+/ "ResultsObject"
 (a :class:`NetTrainResultsObject`).  Names may also be written in snake_case (``"batch_loss_list"``).
 """
 
@@ -86,7 +87,7 @@ def property_name(name: str, arg: str = "prop") -> str:
 
 
 def _custom(spec: Mapping, arg: str) -> dict[str, Any]:
-    from minidl.wolfram.options import camel_keys, choice, interval_spec, unknown_key
+    from minidl.wolfram.options import Interval, camel_keys, choice, interval_spec, unknown_key
 
     spec = camel_keys(spec, arg)
     for key in spec:
@@ -100,7 +101,7 @@ def _custom(spec: Mapping, arg: str) -> dict[str, Any]:
         raise TypeError(f"{arg}: 'Property' got {type(p).__name__}; allowed: a progress key or a function")
     form = choice(f"{arg} 'Form'", spec.get("Form", "List"), ("List", "TransposedList", "Plot"))
     return {"Property": p, "Form": form, "Interval": interval_spec(f"{arg} 'Interval'", spec.get("Interval"),
-                                                                   "Round")}
+                                                                   Interval("rounds", 1))}
 
 
 def parse_props(prop, arg: str = "prop") -> tuple[str, list]:

@@ -4,8 +4,9 @@ This module translates and does nothing else: the options become an :class:`~min
 (method → optimizer, LearningRateSchedule → schedule, sub-options → L2 / clipping, BatchSize / MaxTrainingRounds
 / TimeGoal / RandomSeeding / WorkingPrecision / TargetDevice), the data forms become mini-batch sources, and
 bookkeeping, stopping and reporting are observers (:mod:`minidl.wolfram.observers`).  The loop is the engine's:
-a round is one pass over the training data in ``ceil(N / BatchSize)`` batches (the last one shorter), reshuffled
-every round; validation after every ``Interval`` rounds; batch-norm statistics as moving averages.
+a round is ``ceil(N / BatchSize)`` batches of BatchSize (the last filled with random examples), the same batches
+every round in an order shuffled when there are more than 4; validation at every ``Interval`` and at the last
+batch; batch-norm statistics as moving averages (docs/semantics-wolfram.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from minidl._checks import ArgNames, did_you_mean
 from minidl.backend import Device, get_device
+from minidl.layers._params import WeightBiasLayer
 from minidl.layers.base import Layer
 from minidl.network import Network, copy_network
 from minidl.optim import ConstantSchedule, FunctionSchedule, PolynomialSchedule
@@ -123,8 +125,20 @@ class _NetParts:
         return _rebuilt(dup.layers[:-1] if self.attached else dup.layers, dup)
 
 
+def _netinitialize_defaults(net: Network) -> None:
+    """NetInitialize's default for the layers NetTrain initializes (docs/semantics-wolfram.md#14-initialization-and-
+    precision): weights Kaiming normal N(0, 2/fan_in) where the layer kept minidl's default initializer ("normal",
+    N(0, 0.01²)) and has no weights yet; biases stay zero.  Given arrays and other initializers are kept."""
+    for layer in net.layers:
+        if (isinstance(layer, WeightBiasLayer) and "weight" not in layer.params
+                and layer._given.get("weight") is None and isinstance(layer.weights_initializer, str)
+                and layer.weights_initializer == "normal"):
+            layer.weights_initializer = "he"
+
+
 def _network(net, loss_spec, name: ArgNames) -> _NetParts:
     train = copy_network(net, "net")
+    _netinitialize_defaults(train)
     loss = choose_loss(train.layers, loss_spec, name("loss_function"))
     if loss is None:
         return _NetParts(train, False)
@@ -133,30 +147,56 @@ def _network(net, loss_spec, name: ArgNames) -> _NetParts:
     return _NetParts(_rebuilt(train.layers + [loss], train), True)
 
 
-def _part_values(spec, net: Network, arg: str, default: float) -> dict[str, float]:
-    """Per-array values from a part spec: a number (every array), {part: r} or [(part, r), ...] where a part is a
-    layer name, "layer.array" or a layer position (int); the first rule matching an array wins."""
+def _part_layers(part, layers: list[str], names: list[str], arg: str) -> list[str]:
+    """The array names a part selects: a layer name, "layer.array", (layer, array), a layer position (0-based,
+    negative from the end), a :class:`~minidl.wolfram.options.Span` or ``slice`` of positions, or "All"."""
+    if isinstance(part, str) and part.lower() == "all":
+        return list(names)
+    if isinstance(part, tuple) and len(part) == 2 and all(isinstance(p, (str, numbers.Integral)) for p in part):
+        layer = _part_layers(part[0], layers, names, arg)[0].split(".", 1)[0]
+        part = f"{layer}.{part[1]}"
+    if isinstance(part, opt.Span):
+        part = part.as_slice()
+    if isinstance(part, slice):
+        chosen = set(layers[part])
+        return [n for n in names if n.split(".", 1)[0] in chosen]
+    if isinstance(part, numbers.Integral) and not isinstance(part, bool):
+        if not -len(layers) <= part < len(layers):
+            raise ValueError(f"{arg}: layer position {part} is out of range; the net has {len(layers)} layers")
+        part = layers[part]
+    if not isinstance(part, str) or (part not in layers and part not in names):
+        raise ValueError(f"{arg}: got part {part!r}; allowed: a layer name ({', '.join(layers)}), an array "
+                         f"name ({', '.join(names)}), (layer, array), a layer position, a Span or slice of "
+                         "positions, or 'All'")
+    return [n for n in names if n == part or n.split(".", 1)[0] == part]
+
+
+def _part_values(spec, net: Network, arg: str, default: float, none_means: float | None = None,
+                 positive: bool = False) -> dict[str, float]:
+    """Per-array values from a part spec: a number (every array), {part: r} or [(part, r), ...] (parts as in
+    :func:`_part_layers`); the first rule matching an array wins.  ``none_means``: the value of r = None (None:
+    not allowed); ``positive``: r > 0 (clipping) instead of r ≥ 0."""
     names = [f"{layer.name}.{k}" for layer in net.layers for k in layer.learn_rate_factors]  # known before init
+
+    def value_of(where: str, r) -> float:
+        if r is None and none_means is not None:
+            return none_means
+        return opt.positive_real(where, r, allow_zero=not positive)
+    if spec is None and none_means is not None:
+        return {n: none_means for n in names}
     if isinstance(spec, numbers.Real) and not isinstance(spec, bool):
-        return {n: opt.positive_real(arg, spec, allow_zero=True) for n in names}
+        return {n: value_of(arg, spec) for n in names}
     rules = list(spec.items()) if isinstance(spec, Mapping) else spec
     if not isinstance(rules, (list, tuple)) or not all(isinstance(r, (tuple, list)) and len(r) == 2 for r in rules):
-        raise TypeError(f"{arg}: got {spec!r}; allowed: a number, a dict {{layer: value}} or a list of "
-                        "(layer, value) pairs (layer: a name, 'layer.array' or a position)")
+        raise TypeError(f"{arg}: got {spec!r}; allowed: a number, a dict {{part: value}} or a list of "
+                        "(part, value) pairs (part: a layer name, 'layer.array', (layer, array), a position, a "
+                        "Span or slice of positions, 'All')")
     layers = [layer.name for layer in net.layers]
     out: dict[str, float] = {}
     for part, value in rules:
-        value = opt.positive_real(f"{arg}[{part!r}]", value, allow_zero=True)
-        if isinstance(part, numbers.Integral) and not isinstance(part, bool):
-            if not -len(layers) <= part < len(layers):
-                raise ValueError(f"{arg}: layer position {part} is out of range; the net has {len(layers)} layers")
-            part = layers[part]
-        if not isinstance(part, str) or (part not in layers and part not in names):
-            raise ValueError(f"{arg}: got part {part!r}; allowed: a layer name ({', '.join(layers)}), an array "
-                             f"name ({', '.join(names)}) or a layer position")
-        for n in names:
-            if n not in out and (n == part or n.split(".", 1)[0] == part):
-                out[n] = value
+        value = value_of(f"{arg}[{part!r}]", value)
+        for n in _part_layers(part, layers, names, arg):
+            out.setdefault(n, value)
     return {n: out.get(n, default) for n in names}
 
 
@@ -182,16 +222,27 @@ class _Data:
         return next(iter(self.train.batches(np.arange(min(m, len(self.train))), m)))
 
 
-def _split_interval(spec) -> tuple[Any, int | None]:
-    """(spec, interval) from (spec, {"Interval": n}); a (generator, {"RoundLength": n}) is not split."""
+def _split_interval(spec) -> tuple[Any, opt.Interval | None]:
+    """(spec, interval) from (spec, {"Interval": i}) (i: n rounds, "Batch", "Round" or a Quantity); a
+    (generator, {"RoundLength": n}) is not split."""
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], Mapping):
         keys = opt.camel_keys(spec[1], "ValidationSet")
         if "Interval" in keys:
             for key in keys:
                 if key != "Interval":
                     raise opt.unknown_key("ValidationSet", key, ("Interval",))
-            return spec[0], opt.positive_int("ValidationSet 'Interval' (rounds)", keys["Interval"])
+            return spec[0], opt.interval_spec("ValidationSet 'Interval'", keys["Interval"], None)
     return spec, None
+
+
+def _validation_schedule(interval: opt.Interval, per_round: int, rounds: int) -> dict[str, Any]:
+    """The engine's validation settings for a ValidationSet Interval: every n rounds = every n·BatchesPerRound
+    batches; p percent = every max(1, round(p/100 · total batches)) batches; seconds by the clock."""
+    if interval.kind == "seconds":
+        return {"validation_frequency": None, "validation_seconds": interval.n}
+    n = {"rounds": interval.n * per_round, "batches": interval.n,
+         "percent": max(1, round(interval.n / 100 * per_round * rounds))}[interval.kind]
+    return {"validation_frequency": int(n)}
 
 
 def _generator(spec, batch_size: int, arg: str) -> GeneratorSource:
@@ -300,8 +351,8 @@ class _Settings:
     progress_fn: tuple | None
     checkpoints: tuple | None
     schedule: Any
-    gclip: float
-    wclip: float
+    gclip: Any                           # a number, or a per-part spec until _factors resolves it
+    wclip: Any
     loss_spec: Any
     measurements_spec: Any
     multipliers_spec: Any
@@ -328,8 +379,8 @@ def _parse_options(o: dict[str, Any], name: ArgNames) -> _Settings:
         rate=rate,
         criterion=opt.stopping_criterion(o["training_stopping_criterion"], name("training_stopping_criterion")),
         reporters=opt.reporting(o["training_progress_reporting"], name("training_progress_reporting")),
-        progress_fn=opt.function_with_interval(o["training_progress_function"],
-                                               name("training_progress_function"), "Batch"),
+        progress_fn=opt.function_with_interval(o["training_progress_function"],   # default: once per round (§12)
+                                               name("training_progress_function"), opt.Interval("rounds", 1)),
         checkpoints=opt.checkpointing(o["training_progress_checkpointing"],
                                       name("training_progress_checkpointing")),
         schedule=_schedule(subs.get("LearningRateSchedule", opt.Automatic), method, rate, name("method")),
@@ -349,8 +400,14 @@ class _Factors:
 
 
 def _factors(st: _Settings, net: Network, name: ArgNames) -> _Factors:
+    """Multipliers (r = None or 0 freezes a part; the option None is Automatic), per-part clipping thresholds
+    resolved to arrays, L2."""
     multipliers = {} if is_automatic(st.multipliers_spec) else _part_values(
-        st.multipliers_spec, net, name("learning_rate_multipliers"), 1.0)
+        st.multipliers_spec, net, name("learning_rate_multipliers"), 1.0, none_means=0.0)
+    for key, sub in (("gclip", "GradientClipping"), ("wclip", "WeightClipping")):
+        spec = getattr(st, key)
+        if not isinstance(spec, float):
+            setattr(st, key, _part_values(spec, net, f"{name('method')} {sub!r}", math.inf, positive=True))
     l2_spec = st.subs.get("L2Regularization")
     if l2_spec is None:
         return _Factors(multipliers, 0.0, None)
@@ -392,6 +449,8 @@ def _sizes(st: _Settings, parts: _NetParts, d: _Data, make_config, classes) -> _
         B0 = min(opt.MAX_AUTOMATIC_BATCH, d.n_train)
         per_batch = (B0, _seconds_per_batch(parts, d, B0, make_config, classes))
         B = opt.automatic_batch_size(per_batch[1] / B0, d.n_train)
+    elif d.kind != "generator":
+        B = min(B, d.n_train)               # the effective size: at most the training examples (§2, BatchSize)
     ipe = d.train.batches_per_round if d.kind == "generator" else -(-d.n_train // B)
     rounds = st.rounds
     if rounds is None:
@@ -418,17 +477,19 @@ class _Observers:
 
 
 def _observers(st: _Settings, parts: _NetParts, d: _Data, validation, sz: _Sizes, tracked: list[str],
-               wanted: set, customs: list, interval: int, name: ArgNames) -> _Observers:
+               wanted: set, customs: list, validation_config: dict[str, Any], name: ArgNames) -> _Observers:
     """Bookkeeping first, then keep-best, stopping, callbacks, reports, checkpoints, custom properties."""
     classifier = parts.train.is_classifier
     schedule_name = type(st.schedule).__name__.removesuffix("Schedule")
     settings = {"solver": st.method, "mini_batch_size": sz.batch_size, "execution_environment": st.device.name,
                 "learn_rate_schedule": schedule_name,
-                "validation_frequency": interval * sz.per_round if validation is not None else None}
+                "validation_frequency": validation_config.get("validation_frequency") if validation is not None
+                else None}
     recorder = InfoRecorder(settings)
     book = obs.RoundBook(recorder, is_classifier=classifier, names=tracked, index_map=d.index_map, n_rows=d.n_rows,
                          record_permutation="BatchPermutation" in wanted,
-                         record_example_losses="ExampleLosses" in wanted, make_net=parts.returned)
+                         record_example_losses=_wants_example_losses(wanted, customs), make_net=parts.returned,
+                         time_goal=st.time_goal)
     observers: list = [book]
     best = None
     if validation is not None:
@@ -501,7 +562,7 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
                     validate_first_iteration=False, validate_at_end=False, batch_norm_statistics="moving",
                     normalize_inputs=True, device=st.device, dtype=st.dtype, seed=st.seed,
                     learn_rate_multipliers=factors.multipliers, l2_factors=factors.l2_factors,
-                    stop_reasons=dict(obs.REASONS),
+                    stop_reasons=dict(obs.REASONS), freeze_frozen_statistics=True,
                     names={"batch_size": name("batch_size"), "x": "data inputs", "y": "data outputs",
                            "layers": "net", "validation_x": f"{name('validation_set')} inputs",
                            "validation_y": f"{name('validation_set')} outputs"})
@@ -510,14 +571,15 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
     # -- sizes, validation data, observers
     sz = _sizes(st, parts, d, make_config, classes)
     validation = _validation_data(validation_spec, d, data, sz.batch_size, name)
-    interval = interval or 1
-    ob = _observers(st, parts, d, validation, sz, tracked, wanted, customs, interval, name)
+    validation_config = _validation_schedule(interval or opt.Interval("rounds", 1), sz.per_round, sz.rounds) \
+        if validation is not None else {"validation_frequency": None}
+    ob = _observers(st, parts, d, validation, sz, tracked, wanted, customs, validation_config, name)
 
     # -- the run
-    config = make_config(sz.batch_size, max_epochs=sz.rounds, shuffle="every-epoch",
-                         time_limit=st.time_goal or math.inf,
-                         validation_frequency=interval * sz.per_round if validation is not None else None,
-                         record_example_losses="ExampleLosses" in wanted)
+    config = make_config(sz.batch_size, max_epochs=sz.rounds, shuffle="every-epoch", partial_batch="fill",
+                         time_limit=st.time_goal or math.inf, **validation_config, validate_last_iteration=True,
+                         record_example_losses=_wants_example_losses(wanted, customs))
+    ob.book.net, ob.book.source, ob.book.batch_data_ok = parts.train, d.train, d.kind == "arrays"
     trainer = Trainer(parts.train, d.train, config, validation, ob.all, ob.settings, recorder=ob.recorder)
     trainer.state.extra["settings"] = ob.settings
     trainer.run()
@@ -575,18 +637,25 @@ def _schedule(spec, method: str, rate: float, arg: str):
         return ConstantSchedule(rate)
     if isinstance(spec, str) and spec.lower() == "polynomial":
         return PolynomialSchedule(rate)
-    if callable(spec):
-        return FunctionSchedule(rate, spec)
+    if callable(spec):   # f[batch, total], batch 0 … total − 1; a value outside [0, 1] clipped with a warning (§4)
+        return FunctionSchedule(rate, spec, first_batch=0, clip=True)
     raise ValueError(f"{arg} 'LearningRateSchedule': got {spec!r}; allowed: 'Automatic', None, 'Polynomial' or a "
-                     "function f(batch, total) returning a number in (0, 1]")
+                     "function f(batch, total) returning a number in [0, 1] (batch 0 … total − 1)")
 
 
-def _clip(spec, arg: str) -> float:
+def _clip(spec, arg: str):
+    """GradientClipping / WeightClipping: None (no clipping), one number r > 0, or a per-part spec kept as given
+    (resolved against the net in :func:`_factors`)."""
     if spec is None:
         return math.inf
     if isinstance(spec, (Mapping, list, tuple)):
-        raise NotSupportedYetError(f"{arg}: got {spec!r}; per-part values are not supported yet (give one number)")
+        return spec
     return opt.positive_real(arg, spec)
+
+
+def _wants_example_losses(wanted: set, customs: list) -> bool:
+    """ExampleLosses is recorded when named as a property or as a custom property (its history)."""
+    return "ExampleLosses" in wanted or any(c["Property"] == "ExampleLosses" for c in customs)
 
 
 def _best_key(criterion, classifier: bool):
@@ -618,7 +687,7 @@ def _properties(book: obs.RoundBook, best, parts: _NetParts, d: _Data, validatio
         "BestValidationRound": best.best_round if best is not None else None,
         "CheckpointingFiles": list(checkpointer.paths) if checkpointer is not None else [],
         "ExamplesProcessed": examples,
-        "InitialLearningRate": book.rates[0] if book.rates else rate,
+        "InitialLearningRate": rate,                                   # the LearningRate setting (§4)
         "FinalLearningRate": book.rates[-1] if book.rates else rate,
         "MeanBatchesPerSecond": batches / total_time if total_time > 0 else math.nan,
         "MeanExamplesPerSecond": examples / total_time if total_time > 0 else math.nan,
@@ -637,11 +706,11 @@ def _properties(book: obs.RoundBook, best, parts: _NetParts, d: _Data, validatio
         "ValidationPositions": np.array(book.validation_positions, int),
         "WeightsLearningRateMultipliers": {k: float(f) for k, f in lr_factors.items()},
     }
-    if "BatchPermutation" in wanted:
-        v["BatchPermutation"] = list(book.permutation)
-    if "ExampleLosses" in wanted:
-        cols = book.example_losses
-        v["ExampleLosses"] = np.stack(cols, axis=1) if cols else np.zeros((d.n_rows or 0, 0))
+    if "BatchPermutation" in wanted:         # (TotalBatches, BatchSize): the examples of each batch, as given
+        v["BatchPermutation"] = (np.stack(book.permutation) if book.permutation
+                                 else np.zeros((0, B), dtype=np.int64))
+    if "ExampleLosses" in wanted:            # (N,): each example's latest loss (NaN: held out or never drawn)
+        v["ExampleLosses"] = book.latest_losses.copy()
     assert set(v) <= set(PROPERTIES)
     return v
 

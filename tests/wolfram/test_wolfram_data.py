@@ -147,7 +147,7 @@ def test_validation_set_errors():
         NetTrain(linear(), (X, Y), ValidationSet="Automatic", MaxTrainingRounds=1)
     with pytest.raises(ValueError, match="Scaled: got 1.5"):
         Scaled(1.5)
-    with pytest.raises(ValueError, match="ValidationSet 'Interval' \\(rounds\\): got 0"):
+    with pytest.raises(ValueError, match="ValidationSet 'Interval': got 0; allowed: 'Batch', 'Round', a number"):
         NetTrain(linear(), (X, Y), ValidationSet=((X, Y), {"Interval": 0}), MaxTrainingRounds=1)
     with pytest.raises(ValueError, match="ValidationSet: unknown sub-option 'Every'"):
         NetTrain(linear(), (X, Y), ValidationSet=((X, Y), {"Interval": 1, "Every": 2}), MaxTrainingRounds=1)

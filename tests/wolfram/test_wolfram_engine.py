@@ -25,10 +25,12 @@ def layers(output=True):
     return body + [L.ClassificationOutput()] if output else body
 
 
-@pytest.mark.parametrize("rounds", [1, 4])
+@pytest.mark.parametrize("rounds", [1])
 def test_same_trajectory_as_train_network(rounds):
     """sgdm (momentum 0.9, constant rate 0.05, no clipping, L2 0, reshuffled every epoch with seed 1234, N divisible
-    by the batch size) and NetTrain's "SGD" (Momentum 0.9, no schedule): the same engine, bit for bit."""
+    by the batch size) and NetTrain's "SGD" (Momentum 0.9, no schedule): the same engine, bit for bit, for the one
+    round where both use the same permutation (later rounds differ by rule: MATLAB reshuffles the examples,
+    Wolfram keeps its 4 batches; docs/semantics-wolfram.md#5-batch-composition-and-rounds)."""
     options = training_options("sgdm", momentum=0.9, initial_learn_rate=0.05, l2_regularization=0.0,
                                mini_batch_size=6, max_epochs=rounds, shuffle="every-epoch", seed=1234,
                                precision="float64", verbose=False)
@@ -151,4 +153,4 @@ def test_example_losses_on_the_stand_in_device():
     dev = get_device("standin")
     res = NetTrain(layers(output=False), (X, LABELS), "ExampleLosses", MaxTrainingRounds=1, BatchSize=8,
                    TargetDevice=dev, WorkingPrecision="Real64", TrainingProgressReporting=None)
-    assert res.shape == (24, 1) and np.isfinite(res).all()
+    assert res.shape == (24,) and np.isfinite(res).all()

@@ -35,7 +35,7 @@ def test_stopping_example_stops_early():
     runs, text = run("wolfram_stopping")
     patient = runs["Patience 20"]
     assert patient["ReasonTrainingStopped"] == "StoppingCriterion"
-    assert patient["TotalRounds"] == patient["BestValidationRound"] + 20 + 1   # 20 failures tolerated, the 21st stops
+    assert patient["TotalRounds"] == patient["BestValidationRound"] + 20   # the 20th failed check stops
     assert runs["AbsoluteChange 0.001, Patience 5"]["TotalRounds"] < patient["TotalRounds"]
 
 

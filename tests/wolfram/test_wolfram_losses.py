@@ -61,10 +61,11 @@ def stops_at(values, **spec):
 def test_stopping_criterion_rules():
     values = [1.0, 0.5, 0.45, 0.44, 0.6, 0.42, 0.7, 0.8]
     assert stops_at(values) == 5                                  # Patience 0: the first failure
-    assert stops_at(values, Patience=1) == 8                      # 5 fails, 6 improves, 7 fails, 8 fails
+    assert stops_at(values, Patience=1) == 5                      # Patience 1: the first failure too
+    assert stops_at(values, Patience=2) == 8                      # 5 fails, 6 improves, 7 fails, 8 fails
     assert stops_at(values, AbsoluteChange=0.02) == 4             # 0.45 → 0.44 is not an improvement by > 0.02
     assert stops_at(values, RelativeChange=0.2) == 3              # 0.5 → 0.45 is only 10 %
-    assert stops_at(values, AbsoluteChange=0.02, InitialPatience=5) == 7   # rounds ≤ 5 never count as failures
+    assert stops_at(values, AbsoluteChange=0.02, InitialPatience=5) == 7   # rounds < 5 are not checked
     assert stops_at([3.0, 2.0, 1.0]) is None
 
 

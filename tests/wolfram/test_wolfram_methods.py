@@ -105,7 +105,7 @@ def test_first_steps_by_hand(method, sub, lr, rate):
     np.testing.assert_allclose(to_host(final.params["fc_1.weight"]), p["w"], rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(to_host(final.params["fc_1.bias"]), p["b"], rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(losses, expected_losses, rtol=1e-12)
-    assert initial == pytest.approx(rate * schedule(1, ROUNDS), rel=1e-15)
+    assert initial == rate                                   # InitialLearningRate: the LearningRate setting
 
 
 def test_sgd_default_momentum_and_polynomial_schedule():
@@ -113,12 +113,12 @@ def test_sgd_default_momentum_and_polynomial_schedule():
     p, expected = by_hand("SGD", 0.01, {}, rate_factor=polynomial)   # μ 0.93, lr·√(1 − min(t, T)/(T + 1))
     np.testing.assert_allclose(to_host(final.params["fc_1.weight"]), p["w"], rtol=1e-12)
     np.testing.assert_allclose(losses, expected, rtol=1e-12)
-    assert initial == pytest.approx(0.01 * math.sqrt(1 - 1 / 4))
+    assert initial == 0.01                                   # the setting, not the first batch's 0.01·√(3/4)
 
 
 @pytest.mark.parametrize("schedule, factor", [(None, lambda t, total: 1.0),
                                               ("Polynomial", polynomial),
-                                              (lambda batch, total: 1.0 / batch, lambda t, total: 1.0 / t)])
+                                              (lambda batch, total: 1.0 / (batch + 1), lambda t, total: 1.0 / t)])
 def test_sgd_learning_rate_schedule_sub_option(schedule, factor):
     final, losses, _ = train("SGD", {"Momentum": 0.6, "LearningRateSchedule": schedule}, 0.05)
     p, expected = by_hand("SGD", 0.05, {"Momentum": 0.6}, rate_factor=factor)

@@ -84,7 +84,7 @@ def test_learning_rate_defaults_per_method(method, rate):
     ({"Method": ("SGD", {"Momentum": 1.0})}, ValueError, "Method 'SGD' sub-option 'Momentum': got 1.0; allowed: "
                                                          "a number in \\[0, 1\\)"),
     ({"Method": ("ADAM", {"Epsilon": -1})}, ValueError, "Method 'ADAM' sub-option 'Epsilon': got -1"),
-    ({"Method": ("SGD", {"GradientClipping": {"fc_1": 1.0}})}, NotSupportedYetError, "'GradientClipping'.*per-part"),
+    ({"Method": ("SGD", {"GradientClipping": {"fc_9": 1.0}})}, ValueError, "'GradientClipping': got part 'fc_9'"),
     ({"Method": ("SGD", {"LearningRateSchedule": "cosine"})}, ValueError, "'LearningRateSchedule': got 'cosine'"),
     ({"Method": 5}, TypeError, "Method: got 5; allowed: a method name"),
     ({"BatchSize": 0}, ValueError, "BatchSize: got 0; allowed: a positive integer"),

@@ -41,13 +41,14 @@ def frozen():
                     ValidationSet=((XV, LV), {"Interval": 2}), TrainingProgressReporting=None)
 
 
-def test_batch_permutation_reshuffled_every_round(frozen):
+def test_batch_permutation_fixed_compositions(frozen):
     _, _, perm = frozen
-    assert [len(p) for p in perm] == [4, 4, 2] * 3        # ceil(10/4) batches, the last one shorter
-    rounds = [np.concatenate(perm[3 * r:3 * r + 3]) for r in range(3)]
-    for order in rounds:
-        assert sorted(order.tolist()) == list(range(10))  # every example exactly once per round
-    assert len({tuple(o) for o in rounds}) == 3           # a new order every round
+    assert perm.shape == (9, 4)                           # ceil(10/4) batches a round, the last filled up to 4
+    first = perm[:3]
+    assert sorted(set(first.reshape(-1).tolist())) == list(range(10))   # every example in every round
+    assert set(first[2, 2:].tolist()) <= set(first[:2].reshape(-1).tolist())   # the fill: from the other batches
+    np.testing.assert_array_equal(perm[3:6], first)       # 3 batches (≤ 4): the same batches in the same order
+    np.testing.assert_array_equal(perm[6:9], first)
 
 
 def test_batch_and_round_losses_by_hand(frozen):
@@ -69,18 +70,21 @@ def test_batch_and_round_losses_by_hand(frozen):
 def test_example_losses_by_hand(frozen):
     res, losses, _ = frozen
     ell, _ = fixed_losses(X, LABELS)
-    assert losses.shape == (10, 3)                        # (examples, rounds)
-    np.testing.assert_allclose(losses, np.repeat(ell[:, None], 3, axis=1), rtol=1e-12)
+    assert losses.shape == (10,)                          # each example's latest loss
+    np.testing.assert_allclose(losses, ell, rtol=1e-12)
     assert "ExampleLosses" in res                         # asked for by name: in the object too
 
 
 def test_validation_every_second_round_by_hand(frozen):
     res, _, _ = frozen
     ell, wrong = fixed_losses(XV, LV)
-    np.testing.assert_allclose(res["ValidationLossList"], [ell.mean()], rtol=1e-12)
-    assert res["ValidationMeasurementsLists"] == [res["ValidationMeasurements"]]
+    np.testing.assert_allclose(res["ValidationLossList"], [ell.mean()] * 2, rtol=1e-12)   # round 2, and the end
+    assert res["ValidationMeasurementsLists"][-1] == res["ValidationMeasurements"]
+    assert res["ValidationMeasurementsLists"][0] == pytest.approx(res["ValidationMeasurements"], rel=1e-12)
     assert res["ValidationMeasurements"]["ErrorRate"] == pytest.approx(wrong.mean(), abs=1e-15)
-    assert res["ValidationPositions"].tolist() == [6] and res["BestValidationRound"] == 2
+    assert res["ValidationPositions"].tolist() == [6, 9]
+    v = res["ValidationLossList"]                          # the same net: equal up to summation order
+    assert res["BestValidationRound"] == (3 if v[1] < v[0] else 2)   # the lowest; ties keep the earlier
     assert res["ValidationLoss"] == res["ValidationLossList"][-1]
 
 
@@ -88,14 +92,14 @@ def test_counts_positions_and_settings(frozen):
     res, _, _ = frozen
     assert (res["TotalBatches"], res["TotalRounds"], res["BatchesPerRound"], res["BatchSize"]) == (9, 3, 3, 4)
     assert res["RoundPositions"].tolist() == [3, 6, 9]
-    assert (res["ExamplesProcessed"], res["TrainingExamples"], res["ValidationExamples"]) == (30, 10, 5)
+    assert (res["ExamplesProcessed"], res["TrainingExamples"], res["ValidationExamples"]) == (36, 10, 5)  # 9 × 4
     assert res["ReasonTrainingStopped"] == "MaxTrainingRounds"
     assert res["OptimizationMethod"] == "ADAM" and res["TargetDevice"] == "CPU"
     assert res["InitialLearningRate"] == res["FinalLearningRate"] == 0.001
     assert res["TrainingUpdateSchedule"] == "Automatic" and res["CheckpointingFiles"] == []
     assert res["WeightsLearningRateMultipliers"] == {"fc_1.weight": 0.0, "fc_1.bias": 0.0}
     t = res["TotalTrainingTime"]
-    assert res["MeanBatchesPerSecond"] == pytest.approx(9 / t) and res["MeanExamplesPerSecond"] == pytest.approx(30 / t)
+    assert res["MeanBatchesPerSecond"] == pytest.approx(9 / t) and res["MeanExamplesPerSecond"] == pytest.approx(36 / t)
     assert res["NetTrainInputForm"].startswith("NetTrain([FeatureInput, FullyConnected, Softmax], <10 examples")
 
 
@@ -153,13 +157,13 @@ def test_scaled_holds_out_a_fraction_never_trained_on():
                                  ValidationSet=Scaled(0.25), MaxTrainingRounds=2, BatchSize=4,
                                  TrainingProgressReporting=None)
     assert (res["TrainingExamples"], res["ValidationExamples"]) == (15, 5)
-    held = np.flatnonzero(np.isnan(losses[:, 0]))          # rows of held-out examples: never a loss
-    assert len(held) == 5 and np.isnan(losses[held]).all() and not np.isnan(np.delete(losses, held, 0)).any()
-    seen = np.concatenate(perm[:4])                       # the first round: positions in the data as given
-    assert sorted(seen.tolist()) == sorted(set(range(20)) - set(held.tolist()))
+    held = np.flatnonzero(np.isnan(losses))               # held-out examples: never a loss
+    assert len(held) == 5 and not np.isnan(np.delete(losses, held)).any()
+    seen = perm[:4].reshape(-1)                           # the first round: positions in the data as given
+    assert sorted(set(seen.tolist())) == sorted(set(range(20)) - set(held.tolist()))
     again = NetTrain(classifier(), (x, labels), "ExampleLosses", ValidationSet=Scaled(0.25), MaxTrainingRounds=1,
                      BatchSize=4, TrainingProgressReporting=None)
-    assert np.flatnonzero(np.isnan(again[:, 0])).tolist() == held.tolist()   # the same seed: the same split
+    assert np.flatnonzero(np.isnan(again)).tolist() == held.tolist()   # the same seed: the same split
 
 
 # ------------------------------------------------------------------------------------------------ the best round
@@ -203,12 +207,12 @@ def test_no_validation_set_trained_net_is_final_net():
 
 
 def test_stopping_criterion_patience_stops_early():
-    """Checks at each validation: rounds 1-3 improve, 4 and 5 fail; Patience 1 tolerates one failure."""
-    res = slope_run(TrainingStoppingCriterion={"Criterion": "Loss", "Patience": 1})
+    """Checks at each validation: rounds 1-3 improve, 4 and 5 fail; Patience 2 stops at the second failure."""
+    res = slope_run(TrainingStoppingCriterion={"Criterion": "Loss", "Patience": 2})
     assert res["ReasonTrainingStopped"] == "StoppingCriterion"
     assert res["TotalRounds"] == 5 and res["BestValidationRound"] == 3
-    patient = slope_run(MaxTrainingRounds=10, TrainingStoppingCriterion={"Patience": 1, "InitialPatience": 6})
-    assert patient["TotalRounds"] == 8                    # failures of rounds 4-6 not counted; 7 and 8 are
+    patient = slope_run(MaxTrainingRounds=10, TrainingStoppingCriterion={"Patience": 2, "InitialPatience": 6})
+    assert patient["TotalRounds"] == 8                    # rounds 1-5 not checked, 6 sets the best, 7 and 8 fail
     stop_now = slope_run(TrainingStoppingCriterion="Loss")   # Patience 0: the first failure stops
     assert stop_now["TotalRounds"] == 4
 

@@ -9,7 +9,7 @@ import pytest
 from minidl import layers as L
 from minidl.backend import to_host
 from minidl.training import load_network
-from minidl.wolfram import NetTrain, ProgressInfo
+from minidl.wolfram import NetTrain, ProgressInfo, Quantity
 
 RNG = np.random.default_rng(4)
 X = RNG.standard_normal((12, 2))
@@ -27,7 +27,8 @@ def run(prop="All", **kw):
 
 
 def test_print_table(capsys):
-    res = run(TrainingProgressReporting=("Print", {"Interval": 1}), ValidationSet=(X[:4], LABELS[:4]))
+    res = run(TrainingProgressReporting=("Print", {"Interval": Quantity(1, "Rounds")}),
+              ValidationSet=(X[:4], LABELS[:4]))
     lines = capsys.readouterr().out.splitlines()
     assert lines[:7] == ["Starting training.", "    Optimization Method: ADAM", "    Device: CPU",
                          "    Batch Size: 4", "    Batches Per Round: 3", "    Training Examples: 12",
@@ -43,7 +44,8 @@ def test_print_table(capsys):
 
 
 def test_print_default_interval_and_stop_line(capsys):
-    run(TrainingProgressReporting="Print", TrainingProgressFunction=lambda p: p["AbsoluteBatch"] == 2)
+    run(TrainingProgressReporting="Print",
+        TrainingProgressFunction=(lambda p: p["AbsoluteBatch"] == 2, {"Interval": "Batch"}))
     lines = capsys.readouterr().out.splitlines()
     rows = [line for line in lines[7:] if "|" in line]
     assert [r.split("|")[2].strip() for r in rows] == ["1/3", "2/3"]   # the first batch, then the last
