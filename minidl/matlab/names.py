@@ -49,6 +49,7 @@ OPTION_NAMES: dict[str, str] = {
     "SequencePaddingValue": "sequence_padding_value",
     "DispatchInBackground": "dispatch_in_background",
     "BatchNormalizationStatistics": "batch_normalization_statistics",
+    "OutputNetwork": "output_network",
     "AdamForm": "adam_form",
     "Precision": "precision",
     "Seed": "seed",
@@ -76,6 +77,7 @@ _STRING_CHOICES = {
     "ExecutionEnvironment": ("auto", "cpu", "gpu", "multi-gpu", "parallel"),
     "Plots": ("none", "training-progress"),
     "BatchNormalizationStatistics": ("population", "moving"),
+    "OutputNetwork": ("last-iteration", "best-validation-loss"),
     "AdamForm": ("matlab", "paper"),
 }
 _PRECISIONS = {"single": "float32", "double": "float64", "float32": "float32", "float64": "float64"}
@@ -147,7 +149,7 @@ class TrainingOptions:
     def property(self, name: str) -> Any:
         """A MATLAB property by name (case-insensitive), in MATLAB's form (None shows as [], no path as '')."""
         readable = self.property_names() + ("SolverName", "LearnRateSchedule", "LearnRateDropFactor",
-                                            "LearnRateDropPeriod")
+                                            "LearnRateDropPeriod", "OutputNetwork")  # R2021b: not displayed
         canon = {k.lower(): k for k in readable}
         key = canon.get(name.lower()) if isinstance(name, str) else None
         if key is None:

@@ -30,7 +30,7 @@ from minidl.training.checkpoint import checkpoint_name, read_checkpoint, restore
 from minidl.training.data import as_source, is_source
 from minidl.training.events import Observer
 from minidl.training.info import InfoRecorder, TrainingInfo
-from minidl.training.observers import Checkpointer, EarlyStopping, UserFunction, every_epoch
+from minidl.training.observers import Checkpointer, EarlyStopping, KeepBest, UserFunction, every_epoch
 from minidl.training.serialization import network_to_json
 from minidl.training.trainer import EngineConfig, Trainer
 
@@ -140,6 +140,12 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
     settings = {**options.settings(), "hardware": device_description(config.device),
                 "execution_environment": options.execution_environment}
     obs = make_observers(options, settings, stream) + list(observers)
+    if options.output_network == "best-validation-loss":  # R2021b: the network of the lowest validation loss
+        if options.validation_source() is None:
+            raise ValueError(f"{options._names('output_network')}: got 'best-validation-loss' without validation "
+                             f"data; allowed: 'last-iteration', or give {options._names('validation_data')}")
+        config.output_best = KeepBest(lambda s: s.validation_loss)
+        obs.append(config.output_best)
     if options.checkpoint_path is not None:  # last: it saves the other observers' state
         obs.append(Checkpointer(options.checkpoint_path, every_epoch(), lambda s: checkpoint_name(s.iteration)))
     recorder = InfoRecorder(settings, fields=records.INFO_FIELD_NAMES)

@@ -72,6 +72,7 @@ class EngineConfig:
     l2_factors: dict[str, float] | None = None  # array -> L2 factor replacing the layers' own (None: the layers')
     stop_reasons: dict[str, str] = field(default_factory=dict)  # stop kind -> the dialect's wording
     names: dict[str, str] = field(default_factory=dict)  # argument names for error messages (dialect spellings)
+    output_best: Any = None  # a KeepBest among the observers: its best arrays are the returned network (else last)
 
     def name(self, key: str) -> str:
         """The user-facing name of an argument (``batch_size`` -> ``mini_batch_size`` for the Pythonic API)."""
@@ -465,6 +466,10 @@ class Trainer:
     def _finish(self) -> None:
         """Batch-norm population statistics, final validation, DONE."""
         cfg, s = self.config, self.state
+        best = cfg.output_best
+        if best is not None and best.best_arrays is not None:  # the kept network replaces the last one
+            self.net.load_state_arrays(best.best_arrays)
+            self.updated = best.best_iteration
         bns = [layer for layer in self.net.layers if isinstance(layer, BatchNormalization)]
         if bns and cfg.batch_norm_statistics == "population":
             for layer in bns:
