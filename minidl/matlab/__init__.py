@@ -28,7 +28,9 @@ What maps to what
   (``trainingOptions('sgdm', MaxEpochs=20)``).
 - ``trainNetwork(X, Y, layers, options)`` → ``train_network``: X as H×W×C×N images (or N×F features), Y as labels
   (N,) or responses (N,) / (N, R) / H×W×C×N; returns ``(net, info)``, info with MATLAB field names.
-- ``classify(net, X)``, ``predict(net, X)`` with H×W×C×N arrays.
+- ``classify(net, X)``, ``predict(net, X)`` with H×W×C×N arrays (:mod:`~minidl.matlab.predict`);
+  ``[YPred, scores] = classify(net, X)`` → ``YPred, scores = classify(net, X, return_scores=True)``;
+  ``activations(net, X, layer)`` (a name or 1-based index) in MATLAB's layout.
 - Layer constructors ``imageInputLayer([28 28 1])`` → ``ImageInput((1, 28, 28))`` etc.; MATLAB weight layouts
   (convolution weights h×w×c×F, fully connected weights O×I over MATLAB's H, W, C flattening) converted.
 - ``digitTrain4DArrayData()`` / ``digitTest4DArrayData()`` over ``minidl.datasets``.
@@ -61,13 +63,14 @@ from minidl.matlab.names import (
     trainingOptions,
 )
 from minidl.matlab.options import training_options
+from minidl.matlab.predict import activations, classify, predict
 from minidl.matlab.records import INFO_FIELDS, TrainingInfoStruct
-from minidl.matlab.train import classify, predict, train_network, trainNetwork
+from minidl.matlab.train import train_network, trainNetwork
 
 __all__ = [
     "MatlabStruct", "TrainingInfoStruct", "TrainingOptions", "TrainingOptionsSGDM", "TrainingOptionsRMSProp",
     "TrainingOptionsADAM",
-    "trainingOptions", "trainNetwork", "classify", "predict",
+    "trainingOptions", "trainNetwork", "classify", "predict", "activations",
     "imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchNormalizationLayer", "reluLayer",
     "maxPooling2dLayer", "averagePooling2dLayer", "fullyConnectedLayer", "dropoutLayer", "softmaxLayer",
     "classificationLayer", "regressionLayer", "digitTrain4DArrayData", "digitTest4DArrayData",

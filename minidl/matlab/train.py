@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,10 +18,10 @@ import numpy as np
 from minidl import layers as L
 from minidl.backend import Device, device_description, get_device
 from minidl.matlab import records
-from minidl.matlab.arrays import _is_classifier, _predictors, _responses, nchw_to_hwcn
-from minidl.matlab.display import _int_vector, _parse_pairs
+from minidl.matlab.arrays import _is_classifier, _predictors, _responses
 from minidl.matlab.names import TrainingOptions as MatlabOptions
 from minidl.matlab.options import TrainingOptions
+from minidl.matlab.predict import classify, predict  # noqa: F401  (their old home; kept importable)
 from minidl.matlab.records import TrainingInfoStruct
 from minidl.network import Network, copy_network
 from minidl.optim import SGDM, Adam, RMSProp
@@ -34,7 +34,7 @@ from minidl.training.observers import Checkpointer, EarlyStopping, KeepBest, Use
 from minidl.training.serialization import network_to_json
 from minidl.training.trainer import EngineConfig, Trainer
 
-__all__ = ["train_network", "engine_config", "make_observers"]
+__all__ = ["train_network", "engine_config", "make_observers", "trainNetwork", "classify", "predict"]
 
 
 def engine_config(options: TrainingOptions, device: str | Device | None = None) -> EngineConfig:
@@ -199,29 +199,3 @@ def trainNetwork(X, Y, layers, options, **engine_kwargs: Any) -> tuple[Network, 
     layers = list(layers) if isinstance(layers, tuple) else layers
     net, info = train_network(x, y, layers, engine, **engine_kwargs)
     return net, TrainingInfoStruct(info, net.is_classifier)
-
-
-def _prediction_args(func: str, args: tuple, kwargs: Mapping[str, Any]) -> int:
-    opts = _parse_pairs(func, args, kwargs, ("MiniBatchSize",))
-    return _int_vector(func, "MiniBatchSize", opts.get("MiniBatchSize", 128), (1,), 1)[0]
-
-
-def predict(net: Network, X, *args: Any, **kwargs: Any) -> np.ndarray:
-    """MATLAB ``Y = predict(net, X, 'MiniBatchSize', 128)``: scores N×K (classification) or responses N×R.
-
-    X as in :func:`trainNetwork`.  Image responses come back as H×W×C×N.
-    """
-    if not isinstance(net, Network):
-        raise TypeError(f"net: got {type(net).__name__}; allowed: a trained minidl Network")
-    y = net.predict(_predictors(X, "X"), batch_size=_prediction_args("predict", args, kwargs))
-    return nchw_to_hwcn(y) if y.ndim == 4 else y
-
-
-def classify(net: Network, X, *args: Any, **kwargs: Any) -> np.ndarray:
-    """MATLAB ``YPred = classify(net, X, 'MiniBatchSize', 128)``: the predicted labels (N,), as trained on.
-
-    MATLAB's second output (the scores) is ``predict(net, X)``.
-    """
-    if not isinstance(net, Network):
-        raise TypeError(f"net: got {type(net).__name__}; allowed: a trained minidl Network")
-    return net.classify(_predictors(X, "X"), batch_size=_prediction_args("classify", args, kwargs))
