@@ -33,12 +33,16 @@ What maps to what
   ``activations(net, X, layer)`` (a name or 1-based index) in MATLAB's layout.
 - Layer constructors ``imageInputLayer([28 28 1])`` → ``ImageInput((1, 28, 28))`` etc.; MATLAB weight layouts
   (convolution weights h×w×c×F, fully connected weights O×I over MATLAB's H, W, C flattening) converted.
+- ``net.Layers`` → ``layer_array(net)`` (Weights, Bias, Scale, Offset, TrainedMean, TrainedVariance, Mean,
+  StandardDeviation in MATLAB's layouts, readable and settable); ``export_mat`` / ``import_mat`` for ``.mat``
+  files (:mod:`~minidl.matlab.interop`, needs scipy: ``pip install minidl[mat]``).
 - ``digitTrain4DArrayData()`` / ``digitTest4DArrayData()`` over ``minidl.datasets``.
 """
 
 from minidl.matlab.arrays import hwcn_to_nchw, nchw_to_hwcn
 from minidl.matlab.data import digitTest4DArrayData, digitTrain4DArrayData
 from minidl.matlab.display import MatlabStruct, format_value
+from minidl.matlab.interop import LayerArray, export_mat, import_mat, layer_array
 from minidl.matlab.layers import (
     averagePooling2dLayer,
     batchNormalizationLayer,
@@ -75,5 +79,5 @@ __all__ = [
     "maxPooling2dLayer", "averagePooling2dLayer", "fullyConnectedLayer", "dropoutLayer", "softmaxLayer",
     "classificationLayer", "regressionLayer", "digitTrain4DArrayData", "digitTest4DArrayData",
     "hwcn_to_nchw", "nchw_to_hwcn", "matlab_fc_weights_to_minidl", "format_value", "OPTION_NAMES", "INFO_FIELDS",
-    "training_options", "train_network",
+    "training_options", "train_network", "layer_array", "LayerArray", "export_mat", "import_mat",
 ]
