@@ -52,6 +52,7 @@ OPTION_CASES = {
     "PlotsFile": ("sgdm", lambda p: str(p / "progress.png"), lambda p: str(p / "progress.png")),
     "ProgressBar": ("sgdm", True, True),
     "OutputNetwork": ("sgdm", "best-validation-loss", "best-validation-loss"),
+    "ResetInputNormalization": ("sgdm", 0, False),
 }
 
 

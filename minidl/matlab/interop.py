@@ -1,15 +1,16 @@
 """Weights that travel: MATLAB's layer array (``net.Layers``) over a minidl Network, and ``.mat`` files.
 
 ``layer_array(net)`` is MATLAB's ``net.Layers``: one view per layer whose properties (``Weights``, ``Bias``,
-``Scale``, ``Offset``, ``TrainedMean``, ``TrainedVariance``, ``Mean``, ``StandardDeviation``) read and write the
-network's arrays in MATLAB's layouts:
+``Scale``, ``Offset``, ``TrainedMean``, ``TrainedVariance``, ``Mean``, ``StandardDeviation``, ``Min``, ``Max``)
+read and write the network's arrays in MATLAB's layouts:
 
 - convolution ``Weights`` h×w×c×F (minidl (F, C, KH, KW)), ``Bias`` 1×1×F;
 - fully connected ``Weights`` O×I with I in MATLAB's column-major flattening of an h×w×c input (h fastest, then
   w, then c; minidl flattens C, H, W row-major), ``Bias`` O×1;
 - batch normalization ``Scale``, ``Offset``, ``TrainedMean``, ``TrainedVariance`` 1×1×C after images, C×1 after
   features;
-- image input ``Mean`` / ``StandardDeviation`` h×w×c (zerocenter) or 1×1×c (per channel); feature input F×1.
+- input ``Mean`` / ``StandardDeviation`` / ``Min`` / ``Max``: h×w×c (per element), 1×1×c (per channel) or a
+  scalar for images; F×1 for features.
 
 ``export_mat(net, path)`` / ``import_mat(path, net)`` write and read a ``.mat`` file holding a cell array
 ``Layers`` of structs (Name, Class and the layer's learnables in MATLAB's layouts; ``Classes`` of the output
@@ -116,10 +117,10 @@ _LEARNABLES: dict[type, dict[str, tuple[str, str, _Conv, _Conv]]] = {
         "TrainedMean": ("state", "mean", _per_channel_out, _vector_in),
         "TrainedVariance": ("state", "variance", _per_channel_out, _vector_in)},
     L.ImageInput: {"Mean": ("state", "mean", _stat_out, _stat_in),
-                   "StandardDeviation": ("state", "std", _stat_out, _stat_in)},
-    L.FeatureInput: {"Mean": ("state", "mean", _stat_out, _stat_in),
-                     "StandardDeviation": ("state", "std", _stat_out, _stat_in)},
+                   "StandardDeviation": ("state", "std", _stat_out, _stat_in),
+                   "Min": ("state", "min", _stat_out, _stat_in), "Max": ("state", "max", _stat_out, _stat_in)},
 }
+_LEARNABLES[L.FeatureInput] = _LEARNABLES[L.ImageInput]
 
 
 def _learnables(layer: L.Layer) -> dict[str, tuple[str, str, _Conv, _Conv]]:
@@ -134,6 +135,7 @@ def _hyper(layer: L.Layer) -> dict[str, Callable[[], Any]]:
     out: dict[str, Callable[[], Any]] = {}
     if isinstance(layer, (L.ImageInput, L.FeatureInput)):
         out["Normalization"] = lambda: layer.normalization
+        out["NormalizationDimension"] = lambda: layer.normalization_dimension
         out["InputSize"] = (lambda: [layer.size[1], layer.size[2], layer.size[0]]) \
             if isinstance(layer, L.ImageInput) else (lambda: layer.size[0])
     if isinstance(layer, Convolution2D):

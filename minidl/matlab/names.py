@@ -50,6 +50,7 @@ OPTION_NAMES: dict[str, str] = {
     "DispatchInBackground": "dispatch_in_background",
     "BatchNormalizationStatistics": "batch_normalization_statistics",
     "OutputNetwork": "output_network",
+    "ResetInputNormalization": "reset_input_normalization",
     "AdamForm": "adam_form",
     "Precision": "precision",
     "Seed": "seed",
@@ -69,7 +70,7 @@ _DISPLAY_ORDER = (
 )
 _INTEGER_OPTIONS = ("LearnRateDropPeriod", "MaxEpochs", "MiniBatchSize", "VerboseFrequency", "ValidationFrequency",
                     "ValidationPatience", "SequenceLength", "Seed")
-_LOGICAL_OPTIONS = ("Verbose", "DispatchInBackground")
+_LOGICAL_OPTIONS = ("Verbose", "DispatchInBackground", "ResetInputNormalization")
 _STRING_CHOICES = {
     "LearnRateSchedule": ("none", "piecewise"),
     "GradientThresholdMethod": ("l2norm", "global-l2norm", "absolute-value"),
@@ -149,7 +150,8 @@ class TrainingOptions:
     def property(self, name: str) -> Any:
         """A MATLAB property by name (case-insensitive), in MATLAB's form (None shows as [], no path as '')."""
         readable = self.property_names() + ("SolverName", "LearnRateSchedule", "LearnRateDropFactor",
-                                            "LearnRateDropPeriod", "OutputNetwork")  # R2021b: not displayed
+                                            "LearnRateDropPeriod", "OutputNetwork",  # R2019b+: not displayed
+                                            "ResetInputNormalization")
         canon = {k.lower(): k for k in readable}
         key = canon.get(name.lower()) if isinstance(name, str) else None
         if key is None:

@@ -60,6 +60,7 @@ OPTION_NAMES = (
     "progress_bar", "sequence_length", "sequence_padding_value", "dispatch_in_background", "precision", "seed",
     "batch_normalization_statistics",
     "output_network",
+    "reset_input_normalization",
 )
 
 
@@ -77,6 +78,7 @@ def _defaults(solver: str) -> dict[str, Any]:
         "dispatch_in_background": False, "precision": "float32", "seed": 0,
         "batch_normalization_statistics": "population",
         "output_network": "last-iteration",
+        "reset_input_normalization": True,
     }
     if solver == "sgdm":
         d["momentum"] = 0.9
@@ -234,6 +236,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {  # option -> check(value, the 
     "seed": _check_seed,
     "batch_normalization_statistics": lambda v, a: check_choice(a, v, BN_STATISTICS),
     "output_network": lambda v, a: check_choice(a, v, OUTPUT_NETWORKS),
+    "reset_input_normalization": _check_bool,  # R2019b: recompute given input statistics (docs/matlab-interop.md)
 }
 
 
@@ -340,7 +343,8 @@ def training_options(solver: str, *, names: ArgNames | None = None, **options: A
             ('auto' | 'cpu' | 'gpu'), worker_load, dispatch_in_background, sequence_length,
             sequence_padding_value (MATLAB's defaults only), precision ('float32' | 'float64'), seed (0),
             batch_normalization_statistics ('population' | 'moving'), output_network ('last-iteration' |
-            'best-validation-loss': the network of the lowest validation loss; needs validation_data).
+            'best-validation-loss': the network of the lowest validation loss; needs validation_data),
+            reset_input_normalization (True: input statistics are computed from the training data even when given).
 
         names: how errors spell the option names (a dialect's :class:`~minidl._checks.ArgNames`; default: as given).
 

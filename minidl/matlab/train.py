@@ -55,6 +55,7 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
         gradient_threshold=o.gradient_threshold, gradient_threshold_method=o.gradient_threshold_method,
         validation_frequency=o.validation_frequency, validate_first_iteration=True, validate_at_end=True,
         batch_norm_statistics=o.batch_normalization_statistics, normalize_inputs=True,
+        reset_input_normalization=o.reset_input_normalization,
         device=get_device(device if device is not None else o.execution_environment), dtype=o.precision,
         seed=o.seed, stop_reasons=dict(records.STOP_REASONS))
 
@@ -166,8 +167,9 @@ def _engine_options(options: Any) -> Any:
     return engine
 
 
-def trainNetwork(X, Y, layers, options, **engine_kwargs: Any) -> tuple[Network, TrainingInfoStruct]:
-    """MATLAB ``[net, info] = trainNetwork(X, Y, layers, options)`` on the engine.
+def trainNetwork(X, Y, layers=None, options=None, **engine_kwargs: Any) -> tuple[Network, TrainingInfoStruct]:
+    """MATLAB ``[net, info] = trainNetwork(X, Y, layers, options)`` on the engine; also
+    ``trainNetwork(ds, layers, options)`` with a datastore (any mini-batch source, e.g. ``imageDatastore``).
 
     Args:
         X: images H×W×C×N (MATLAB layout; converted to N×C×H×W without a copy) or features N×F (one observation
@@ -185,6 +187,11 @@ def trainNetwork(X, Y, layers, options, **engine_kwargs: Any) -> tuple[Network, 
         BaseLearnRate, FinalValidationLoss, FinalValidationAccuracy | FinalValidationRMSE, OutputNetworkIteration)
         plus minidl's GradientNorm, StopReason and ElapsedTime where the engine records them.
     """
+    if is_source(X) and options is None:  # trainNetwork(ds, layers, options)
+        X, Y, layers, options = X, None, Y, layers
+        engine = _engine_options(options)
+        net, info = train_network(X, [layers] if isinstance(layers, L.Layer) else layers, engine, **engine_kwargs)
+        return net, TrainingInfoStruct(info, net.is_classifier)
     engine = _engine_options(options)
     if isinstance(layers, L.Layer):
         layers = [layers]

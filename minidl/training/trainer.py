@@ -63,6 +63,7 @@ class EngineConfig:
     validation_batch_size: int | None = None  # None: batch_size
     batch_norm_statistics: str = "population"  # 'population' (pass after training) | 'moving'
     normalize_inputs: bool = True             # input-normalization statistics pass before training
+    reset_input_normalization: bool = False   # recompute given input statistics too (not on resume)
     device: str | Device = "cpu"
     dtype: str = "float32"
     seed: int = 0                             # the one host generator: weights, shuffles, dropout masks
@@ -146,6 +147,9 @@ class Trainer:
                                     None)
         # input-normalization statistics: one pass over all training data before training (MATLAB zerocenter/zscore)
         layer = net.input_layer
+        if cfg.normalize_inputs and cfg.reset_input_normalization and resume is None and \
+                hasattr(layer, "reset_statistics"):
+            layer.reset_statistics()
         if cfg.normalize_inputs and layer is not None and getattr(layer, "needs_statistics", False):
             layer.set_statistics(x for x, _ in self.train.batches(np.arange(n), B))
         if not net.initialized:
@@ -181,6 +185,9 @@ class Trainer:
         else:
             self.order = np.arange(n)
             self.val_order = np.arange(self.n_val) if self.validation is not None else None
+        for source in (self.raw_data, self.raw_validation):  # sources that draw (augmentation): the run's generator
+            if source is not None and hasattr(source, "use_generator"):
+                source.use_generator(self.rng)
 
     def _check_config(self) -> None:
         cfg = self.config
