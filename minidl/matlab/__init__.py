@@ -36,11 +36,22 @@ What maps to what
 - ``net.Layers`` → ``layer_array(net)`` (Weights, Bias, Scale, Offset, TrainedMean, TrainedVariance, Mean,
   StandardDeviation in MATLAB's layouts, readable and settable); ``export_mat`` / ``import_mat`` for ``.mat``
   files (:mod:`~minidl.matlab.interop`, needs scipy: ``pip install minidl[mat]``).
+- ``imageDatastore``, ``splitEachLabel``, ``augmentedImageDatastore``, ``imageDataAugmenter``
+  (:mod:`~minidl.matlab.datastore`): image folders as mini-batch sources, ``trainNetwork(ds, layers, options)``.
 - ``digitTrain4DArrayData()`` / ``digitTest4DArrayData()`` over ``minidl.datasets``.
 """
 
 from minidl.matlab.arrays import hwcn_to_nchw, nchw_to_hwcn
 from minidl.matlab.data import digitTest4DArrayData, digitTrain4DArrayData
+from minidl.matlab.datastore import (
+    AugmentedImageDatastore,
+    ImageDataAugmenter,
+    ImageDatastore,
+    augmentedImageDatastore,
+    imageDataAugmenter,
+    imageDatastore,
+    splitEachLabel,
+)
 from minidl.matlab.display import MatlabStruct, format_value
 from minidl.matlab.interop import LayerArray, export_mat, import_mat, layer_array
 from minidl.matlab.layers import (
@@ -79,5 +90,7 @@ __all__ = [
     "maxPooling2dLayer", "averagePooling2dLayer", "fullyConnectedLayer", "dropoutLayer", "softmaxLayer",
     "classificationLayer", "regressionLayer", "digitTrain4DArrayData", "digitTest4DArrayData",
     "hwcn_to_nchw", "nchw_to_hwcn", "matlab_fc_weights_to_minidl", "format_value", "OPTION_NAMES", "INFO_FIELDS",
+    "imageDatastore", "splitEachLabel", "augmentedImageDatastore", "imageDataAugmenter", "ImageDatastore",
+    "AugmentedImageDatastore", "ImageDataAugmenter",
     "training_options", "train_network", "layer_array", "LayerArray", "export_mat", "import_mat",
 ]
