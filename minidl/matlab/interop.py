@@ -213,7 +213,8 @@ class MatlabLayer:
             if not layer.initialized:
                 raise RuntimeError(f"{layer.name}.{name}: the network is not initialized; call net.initialize() "
                                    "first (the layouts depend on the layer's input size)")
-            arrays[key] = np.asarray(new, dtype=np.float64)   # e.g. normalization statistics not computed yet
+            net = self._net                                    # e.g. normalization statistics not computed yet
+            arrays[key] = to_device(np.asarray(new, dtype=np.float64), net.device or "cpu", dtype=net.dtype)
             return
         if new.shape != tuple(old.shape) and not (new.ndim == 0 and kind == "state" and old.size == 1):
             want = "x".join(map(str, out_shape(old, layer, table[name][2])))

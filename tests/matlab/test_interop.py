@@ -8,6 +8,7 @@ import pytest
 
 import minidl.matlab as M
 from minidl import Network, train_network, training_options
+from minidl.backend import to_host
 from minidl.matlab.interop import export_mat, import_mat, layer_array
 
 pytest.importorskip("scipy.io")
@@ -148,3 +149,14 @@ def test_without_scipy_the_error_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "scipy.io", None)
     with pytest.raises(ImportError, match=r"pip install minidl\[mat\]"):
         export_mat(image_net(), tmp_path / "x.mat")
+
+
+def test_missing_statistics_are_set_on_the_networks_device():
+    net = Network([M.imageInputLayer([H, W, C]), M.fullyConnectedLayer(2, "Name", "fc"), M.regressionLayer()])
+    net.initialize(rng=np.random.default_rng(0), dtype="float64", device="standin")
+    assert net.layers[0].needs_statistics
+    layer_array(net)[0].Mean = np.full((1, 1, C), 0.5)                   # per channel, given in MATLAB's layout
+    assert net.layers[0].state["mean"].shape == (C, 1, 1)
+    x = np.random.default_rng(1).standard_normal((2, C, H, W))
+    w, b = (to_host(net.params[k]) for k in ("fc.weight", "fc.bias"))
+    np.testing.assert_allclose(net.predict(x), (x - 0.5).reshape(2, -1) @ w.T + b, rtol=1e-12)  # on the stand-in
