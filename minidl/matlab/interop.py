@@ -354,8 +354,9 @@ def import_mat(path: str | os.PathLike, net: Network, match: str = "order") -> N
     Args:
         path: the ``.mat`` file (a cell array ``Layers`` of structs: Name, Class, learnables in MATLAB layouts).
         net: the network to fill (same architecture, initialized; arrays keep its dtype and device).
-        match: ``'order'``: the file's layers with learnables are matched in order with the network's (MATLAB's
-            and minidl's automatic names differ); ``'name'``: by layer name.
+        match: ``'order'``: the file's layers that can hold arrays (input, convolution, fully connected, batch
+            normalization, classification output) are matched in order with the network's (MATLAB's and minidl's
+            automatic names differ); ``'name'``: by layer name.
 
     Every array's shape is checked; the layer classes must agree.  Classes of a classification output are set.
     """
@@ -376,8 +377,9 @@ def import_mat(path: str | os.PathLike, net: Network, match: str = "order") -> N
         pairs = [(v, by_name[v.Name]) for v in views if v.Name in by_name]
     else:
         mine = [v for v in views if _learnables(v._layer) or isinstance(v._layer, L.ClassificationOutput)]
-        theirs = [e for e in entries if any(k in props for k in e) or "Classes" in e
-                  or str(e.get("Class", "")).endswith("ClassificationOutputLayer")]
+        carrying = {MATLAB_CLASSES[k].rsplit(".", 1)[-1] for k in (*_LEARNABLES, L.ClassificationOutput)}
+        theirs = [e for e in entries if str(e.get("Class", "")).rsplit(".", 1)[-1] in carrying
+                  or (not e.get("Class") and (any(k in props for k in e) or "Classes" in e))]
         if len(mine) != len(theirs) or any(not e.get("Class", "").endswith(v.Class.rsplit(".", 1)[-1])
                                            for v, e in zip(mine, theirs)):
             raise ValueError(f"path: its layers with learnables {[e.get('Class') for e in theirs]} do not match "

@@ -160,3 +160,31 @@ def test_missing_statistics_are_set_on_the_networks_device():
     x = np.random.default_rng(1).standard_normal((2, C, H, W))
     w, b = (to_host(net.params[k]) for k in ("fc.weight", "fc.bias"))
     np.testing.assert_allclose(net.predict(x), (x - 0.5).reshape(2, -1) @ w.T + b, rtol=1e-12)  # on the stand-in
+
+
+def test_import_a_matlab_written_file_with_trailing_singletons_dropped(tmp_path):
+    import scipy.io
+
+    rng = np.random.default_rng(4)
+    wc, bc = rng.standard_normal((3, 3)), np.array([[0.25]])          # 3×3×1×1 and 1×1×1 as MATLAB saves them
+    wf, bf = rng.standard_normal((2, 4)), rng.standard_normal((2, 1))  # O×I over a 2×2×1 activation
+    classes = np.empty((2, 1), dtype=object)
+    classes[:, 0] = ["no", "yes"]
+    cells = np.empty((1, 5), dtype=object)
+    for i, s in enumerate([{"Name": "imageinput", "Class": "nnet.cnn.layer.ImageInputLayer"},
+                           {"Name": "conv", "Class": "nnet.cnn.layer.Convolution2DLayer", "Weights": wc, "Bias": bc},
+                           {"Name": "fc", "Class": "nnet.cnn.layer.FullyConnectedLayer", "Weights": wf, "Bias": bf},
+                           {"Name": "softmax", "Class": "nnet.cnn.layer.SoftmaxLayer"},
+                           {"Name": "classoutput", "Class": "nnet.cnn.layer.ClassificationOutputLayer",
+                            "Classes": classes}]):
+        cells[0, i] = s
+    scipy.io.savemat(tmp_path / "matlab.mat", {"Layers": cells})
+    net = Network([M.imageInputLayer([4, 4, 1], "Normalization", "none"), M.convolution2dLayer(3, 1),
+                   M.fullyConnectedLayer(2), M.softmaxLayer(), M.classificationLayer()])
+    net.initialize(rng=np.random.default_rng(0), dtype="float64")
+    import_mat(tmp_path / "matlab.mat", net)
+    np.testing.assert_array_equal(net.params["conv_1.weight"][0, 0], wc)
+    assert net.params["conv_1.bias"].tolist() == [0.25]
+    for o, h, w in np.ndindex(2, 2, 2):                                  # one channel: I = h + 2·w
+        assert net.params["fc_1.weight"][o, h * 2 + w] == wf[o, h + 2 * w]
+    assert list(net.classes) == ["no", "yes"]
