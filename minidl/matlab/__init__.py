@@ -7,7 +7,9 @@ docs/semantics-matlab.md).  Its modules, the same shape as :mod:`minidl.wolfram`
   Pythonic face exported as ``minidl.training_options``); :mod:`~minidl.matlab.names`: MATLAB's spelling of them
   (``trainingOptions('sgdm', 'MaxEpochs', 20)``);
 - :mod:`~minidl.matlab.train`: the engine and its observers configured as trainNetwork (``train_network``,
-  ``trainNetwork``, ``classify``, ``predict``);
+  ``trainNetwork``); :mod:`~minidl.matlab.predict`: ``predict``, ``classify`` (with scores), ``activations``;
+- :mod:`~minidl.matlab.interop`: ``net.Layers`` (``layer_array``) and ``.mat`` files;
+  :mod:`~minidl.matlab.datastore`: image folders and augmentation (docs/matlab-interop.md);
 - :mod:`~minidl.matlab.records`: the OutputFcn record, trainNetwork's info fields, the stop wording;
 - :mod:`~minidl.matlab.layers`: the layer constructors and MATLAB's weight layouts;
 - :mod:`~minidl.matlab.arrays`, :mod:`~minidl.matlab.display`: H×W×C×N arrays, MATLAB's display and name-value
