@@ -272,21 +272,22 @@ def resample(images: np.ndarray, out_size: tuple[int, int], A_inv: np.ndarray, o
     """
     n, c, h, w = images.shape
     oh, ow = out_size
-    grid = np.stack(np.meshgrid(np.arange(oh, dtype=np.float64), np.arange(ow, dtype=np.float64),
-                                indexing="ij"), -1)                         # (OH, OW, 2)
-    p = np.einsum("nab,ijb->nija", A_inv, grid) + origin[:, None, None, :]  # (N, OH, OW, 2)
+    i = np.arange(oh, dtype=np.float64)[None, :, None]                    # (1, OH, 1)
+    j = np.arange(ow, dtype=np.float64)[None, None, :]                    # (1, 1, OW)
+    a = A_inv[:, :, :, None, None]                                        # (N, 2, 2, 1, 1)
+    p = np.stack([a[:, 0, 0] * i + a[:, 0, 1] * j + origin[:, 0, None, None],   # source row    (N, OH, OW)
+                  a[:, 1, 0] * i + a[:, 1, 1] * j + origin[:, 1, None, None]], -1)  # source column
     r0, c0 = np.floor(p[..., 0]), np.floor(p[..., 1])
     fr, fc = p[..., 0] - r0, p[..., 1] - c0
-    out = np.zeros((n, c, oh, ow))
+    out = np.zeros((n, c, oh * ow))
     flat = images.reshape(n, c, h * w).astype(np.float64)
-    batch = np.arange(n)[:, None, None]
     for dr, dc, wgt in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc), (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
         rr, cc = r0 + dr, c0 + dc
-        inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-        idx = (np.clip(rr, 0, h - 1) * w + np.clip(cc, 0, w - 1)).astype(np.int64)   # (N, OH, OW)
-        vals = flat[batch, :, idx]                                        # (N, OH, OW, C)
-        vals = np.where(inside[..., None], vals, fill)
-        out += (wgt[..., None] * vals).transpose(0, 3, 1, 2)
+        inside = ((rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)).reshape(n, 1, -1)
+        idx = (np.clip(rr, 0, h - 1) * w + np.clip(cc, 0, w - 1)).astype(np.int64).reshape(n, 1, -1)
+        vals = np.take_along_axis(flat, np.broadcast_to(idx, (n, c, oh * ow)), axis=2)   # (N, C, OH·OW)
+        out += wgt.reshape(n, 1, -1) * np.where(inside, vals, fill)
+    out = out.reshape(n, c, oh, ow)
     return out
 
 
