@@ -136,3 +136,24 @@ def test_training_from_folders_is_reproducible(tmp_path):
     assert not np.array_equal(info.TrainingLoss, other.TrainingLoss)
     assert list(net.classes) == ["ant", "zebra"]
     assert len(info.TrainingLoss) == 9
+
+
+def test_a_resumed_run_draws_the_same_augmentations(tmp_path):
+    write_images(tmp_path / "img", per_label=4)
+    imds = M.imageDatastore(str(tmp_path / "img"), "IncludeSubfolders", True, "LabelSource", "foldernames")
+    aug = M.imageDataAugmenter("RandXReflection", True, "RandRotation", [-30, 30])
+    folder = tmp_path / "ck"
+    folder.mkdir()
+
+    def layers():
+        return [M.imageInputLayer([4, 4, 1]), M.fullyConnectedLayer(2), M.softmaxLayer(), M.classificationLayer()]
+
+    opts = M.trainingOptions("sgdm", "MaxEpochs", 3, "MiniBatchSize", 4, "Verbose", 0, "Precision", "double",
+                             "Shuffle", "every-epoch", "CheckpointPath", str(folder))
+    net, info = M.trainNetwork(M.augmentedImageDatastore([4, 4], imds, "DataAugmentation", aug), layers(), opts)
+    first = sorted(p for p in folder.iterdir())[0]                      # after epoch 1
+    resumed, info2 = M.trainNetwork(M.augmentedImageDatastore([4, 4], imds, "DataAugmentation", aug), None, opts,
+                                    resume_from=str(first))
+    for k, v in net.params.items():
+        np.testing.assert_array_equal(resumed.params[k], v)
+    np.testing.assert_array_equal(info2.TrainingLoss, info.TrainingLoss)
