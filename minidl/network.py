@@ -221,17 +221,28 @@ class Network:
 
         Input is moved to the network's device batch by batch.
         """
+        return self.activations(x, len(self.layers) - 1, batch_size)
+
+    def activations(self, x, layer: str | int, batch_size: int = 128) -> np.ndarray:
+        """The output of one layer (its name or 0-based index) for x: (N, *input_shape), prediction mode, in
+        mini-batches; returns a host array (N, *that layer's output shape)."""
         self._check_ready()
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size: got {batch_size!r}; allowed: a positive integer")
+        if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool) and not 0 <= layer < len(self):
+            raise ValueError(f"layer: got {layer!r}; allowed: 0 to {len(self) - 1} or a layer name")
+        stop = self.layers.index(self[layer if isinstance(layer, str) else int(layer)])
         n = len(x)
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"x: got shape {tuple(x.shape)}; expected (N, {', '.join(map(str, self.input_shape))})")
         outs = []
         for i in range(0, n, batch_size):
-            xb = to_device(x[i:i + batch_size], self.device, dtype=self.dtype)
-            outs.append(to_host(self.forward(xb, training=False)))
-        return np.concatenate(outs) if outs else np.zeros((0,) + tuple(self.output_shape), dtype=self.dtype)
+            y = to_device(x[i:i + batch_size], self.device, dtype=self.dtype)
+            for lay in self.layers[:stop + 1]:
+                y = lay.forward(y, False)
+            outs.append(to_host(y))
+        shape = tuple(self.layers[stop].output_shape)
+        return np.concatenate(outs) if outs else np.zeros((0,) + shape, dtype=self.dtype)
 
     def classify(self, x, batch_size: int = 128) -> np.ndarray:
         """Predicted labels for x: the class of highest probability, as the labels trained on (``classes``)."""

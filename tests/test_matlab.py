@@ -51,6 +51,8 @@ OPTION_CASES = {
     "Seed": ("sgdm", 7, 7),
     "PlotsFile": ("sgdm", lambda p: str(p / "progress.png"), lambda p: str(p / "progress.png")),
     "ProgressBar": ("sgdm", True, True),
+    "OutputNetwork": ("sgdm", "best-validation-loss", "best-validation-loss"),
+    "ResetInputNormalization": ("sgdm", 0, False),
 }
 
 

@@ -5,70 +5,127 @@ from __future__ import annotations
 import numpy as np
 
 from minidl import functional as F
-from minidl.backend import to_host
+from minidl.backend import get_array_module, to_host
 from minidl.layers.base import InputLayer, Shape
 
-NORMALIZATIONS = ("zerocenter", "zscore", "none")
+NORMALIZATIONS = ("zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one", "none")
+DIMENSIONS = ("auto", "channel", "element", "all")
+#: the statistics each normalization needs (state keys)
+_NEEDS = {"zerocenter": ("mean",), "zscore": ("mean", "std"), "rescale-symmetric": ("min", "max"),
+          "rescale-zero-one": ("min", "max"), "none": ()}
 
 
 class _NormalizedInput(InputLayer):
-    """Shared by ImageInput and FeatureInput: normalization 'zerocenter', 'zscore' or 'none'."""
+    """Shared by ImageInput and FeatureInput: normalization 'zerocenter', 'zscore', 'rescale-symmetric',
+    'rescale-zero-one' or 'none', with statistics per element, per channel or over all values.
 
-    def __init__(self, input_size, normalization: str = "zerocenter", mean=None, std=None, name: str | None = None):
+    - zerocenter: y = x − μ;  zscore: y = (x − μ)/σ;
+    - rescale-zero-one: y = (x − min)/(max − min);  rescale-symmetric: y = 2(x − min)/(max − min) − 1.
+
+    ``normalization_dimension``: 'element', 'channel', 'all' (scalar statistics) or 'auto': given statistics are
+    used over the dimensions their shape matches; computed ones are per element for zerocenter (the mean training
+    image) and per channel for the others (docs/matlab-interop.md).  A zero σ or range is replaced by 1.
+    """
+
+    def __init__(self, input_size, normalization: str = "zerocenter", mean=None, std=None, name: str | None = None,
+                 normalization_dimension: str = "auto", minimum=None, maximum=None):
         super().__init__(name=name)
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization: got {normalization!r}; allowed: {', '.join(map(repr, NORMALIZATIONS))}")
+        if normalization_dimension not in DIMENSIONS:
+            raise ValueError(f"normalization_dimension: got {normalization_dimension!r}; allowed: "
+                             f"{', '.join(map(repr, DIMENSIONS))}")
         self.normalization = normalization
+        self.normalization_dimension = normalization_dimension
         self.size = self._check_size(input_size)
-        if mean is not None:
-            self.state["mean"] = np.asarray(to_host(mean), dtype=np.float64)
-        if std is not None:
-            self.state["std"] = np.asarray(to_host(std), dtype=np.float64)
+        for key, value in (("mean", mean), ("std", std), ("min", minimum), ("max", maximum)):
+            if value is not None:
+                self.state[key] = np.asarray(to_host(value), dtype=np.float64)
 
     def _check_size(self, input_size) -> Shape:
         raise NotImplementedError
 
-    def _stat_shape(self) -> Shape:
-        """Shape of the statistics (broadcast over N): per element for zerocenter, per channel for zscore."""
-        raise NotImplementedError
+    def _dimension(self) -> str:
+        """The dimension computed statistics use: the given one, or auto's rule."""
+        if self.normalization_dimension != "auto":
+            return self.normalization_dimension
+        return "element" if self.normalization == "zerocenter" else "channel"
+
+    def _stat_shape(self, dimension: str | None = None) -> Shape:
+        """Shape of the statistics (broadcast over N) for a dimension (default: :meth:`_dimension`)."""
+        dimension = dimension or self._dimension()
+        if dimension == "all":
+            return ()
+        if dimension == "element" or len(self.size) == 1:
+            return self.size
+        return (self.size[0],) + (1,) * (len(self.size) - 1)
 
     @property
     def needs_statistics(self) -> bool:
         """True when the normalization needs statistics that were not given."""
-        need = {"zerocenter": ("mean",), "zscore": ("mean", "std"), "none": ()}[self.normalization]
-        return any(k not in self.state for k in need)
+        return any(k not in self.state for k in _NEEDS[self.normalization])
+
+    def reset_statistics(self) -> None:
+        """Forget the statistics (MATLAB's ResetInputNormalization: they are computed again at training)."""
+        for k in ("mean", "std", "min", "max"):
+            self.state.pop(k, None)
 
     def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
         if tuple(input_shape) != self.size:
             raise ValueError(f"{self.describe()}: data of per-example shape {tuple(input_shape)} does not match the "
                              f"input size {self.size}")
+        dims = DIMENSIONS[1:] if self.normalization_dimension == "auto" else (self.normalization_dimension,)
+        allowed = [self._stat_shape(d) for d in dims]
         for k, v in self.state.items():
-            if v.shape != self._stat_shape() and v.size != 1:
-                raise ValueError(f"{k}: got statistics of shape {v.shape}; expected {self._stat_shape()} or a scalar")
+            if tuple(v.shape) not in allowed and v.size != 1:
+                raise ValueError(f"{k}: got statistics of shape {v.shape}; expected "
+                                 f"{' or '.join(map(str, dict.fromkeys(allowed)))} or a scalar")
         return self.size
 
     def set_statistics(self, batches) -> None:
-        """One pass over host or device batches (N, *size): the mean (and std) the normalization uses.
+        """One pass over host or device batches (N, *size): the statistics the normalization uses.
 
-        zerocenter: the mean per element (MATLAB's mean training image).  zscore: mean and standard deviation per
-        channel (population std over N and the spatial positions; a zero std is replaced by 1).  Merged exactly
-        across batches in float64 (minidl.functional.merge_moments).
+        Per element, per channel or over all values (:meth:`_dimension`): mean and population standard deviation
+        (zscore; a zero std is replaced by 1) merged exactly across batches in float64
+        (minidl.functional.merge_moments); minimum and maximum for the rescalings.
         """
         if self.normalization == "none":
             return
-        per_element = self.normalization == "zerocenter"
-        total = (0, 0.0, 0.0)
+        dimension, shape = self._dimension(), self._stat_shape()
+        rescale = self.normalization.startswith("rescale")
+        total, lo, hi = (0, 0.0, 0.0), None, None
         for xb in batches:
             xb = np.asarray(to_host(xb), dtype=np.float64)
-            folded = xb.reshape(xb.shape[0], -1) if per_element else xb
-            total = F.merge_moments(total, F.channel_moments(folded))
+            folded = (xb.reshape(-1, 1) if dimension == "all" else
+                      xb.reshape(xb.shape[0], -1) if dimension == "element" else xb)
+            if rescale:    # (N, K) or (N, C, ...): reduce over every axis but the channel axis 1
+                axes = (0,) + tuple(range(2, folded.ndim))
+                bmin, bmax = folded.min(axis=axes), folded.max(axis=axes)
+                lo, hi = (bmin, bmax) if lo is None else (np.minimum(lo, bmin), np.maximum(hi, bmax))
+                total = (total[0] + xb.shape[0], 0.0, 0.0)
+            else:
+                total = F.merge_moments(total, F.channel_moments(folded))
         m, mean, var = total
         if m == 0:
             raise ValueError("set_statistics: got no data; the normalization statistics need at least one example")
-        self.state["mean"] = mean.reshape(self._stat_shape())
-        if not per_element:
+        if rescale:
+            self.state["min"], self.state["max"] = lo.reshape(shape), hi.reshape(shape)
+            return
+        self.state["mean"] = mean.reshape(shape)
+        if self.normalization == "zscore":
             std = np.sqrt(np.maximum(var, 0.0))
-            self.state["std"] = np.where(std > 0, std, 1.0).reshape(self._stat_shape())
+            self.state["std"] = np.where(std > 0, std, 1.0).reshape(shape)
+
+    def _scale_shift(self, dtype) -> tuple:
+        """(a, b) with y = (x − b)·a (a None for no scaling), as host or device arrays broadcast over N."""
+        st = self.state
+        if self.normalization in ("zerocenter", "zscore"):
+            a = None if self.normalization == "zerocenter" else 1.0 / st["std"]
+            return a, st["mean"]
+        rng = st["max"] - st["min"]
+        xp = get_array_module(rng)
+        rng = xp.where(rng > 0, rng, 1.0)                        # a zero range: treated as 1
+        return (2.0 if self.normalization == "rescale-symmetric" else 1.0) / rng, st["min"]
 
     def forward(self, x, training: bool = False):
         self._check_input(x)
@@ -76,20 +133,25 @@ class _NormalizedInput(InputLayer):
             return x
         if self.needs_statistics:
             raise RuntimeError(f"{self.describe()}: its '{self.normalization}' statistics are not set; call "
-                               "set_statistics(batches) or give mean=/std=")
-        y = x - self.state["mean"][None].astype(x.dtype, copy=False)
-        if self.normalization == "zscore":
-            y /= self.state["std"][None].astype(x.dtype, copy=False)
+                               "set_statistics(batches) or give them (mean=/std=/minimum=/maximum=)")
+        a, b = self._scale_shift(x.dtype)
+        y = x - b[None].astype(x.dtype, copy=False)               # x − μ  |  x − min
+        if a is not None:
+            y *= a[None].astype(x.dtype, copy=False)              # ·1/σ  |  ·1/(max − min)  |  ·2/(max − min)
+        if self.normalization == "rescale-symmetric":
+            y -= 1                                                # 2(x − min)/(max − min) − 1
         return y
 
     def backward(self, dy):
-        if self.normalization == "zscore":
-            return dy / self.state["std"][None].astype(dy.dtype, copy=False)
-        return dy
+        if self.normalization in ("none", "zerocenter"):
+            return dy
+        a, _ = self._scale_shift(dy.dtype)
+        return dy * a[None].astype(dy.dtype, copy=False)
 
 
 class ImageInput(_NormalizedInput):
-    """Images (N, C, H, W) of a given (C, H, W) size, normalized 'zerocenter' (default), 'zscore' or 'none'."""
+    """Images (N, C, H, W) of a given (C, H, W) size, normalized 'zerocenter' (default), 'zscore',
+    'rescale-symmetric', 'rescale-zero-one' or 'none'."""
 
     kind = "imageinput"
 
@@ -100,16 +162,14 @@ class ImageInput(_NormalizedInput):
             raise ValueError(f"input_size: got {input_size!r}; allowed: (C, H, W) or (H, W) of positive integers")
         return tuple(int(s) for s in ((1,) + size if len(size) == 2 else size))
 
-    def _stat_shape(self) -> Shape:
-        return self.size if self.normalization == "zerocenter" else (self.size[0], 1, 1)
-
     def describe(self) -> str:
         c, h, w = self.size
         return f"{self.name or self.kind}: {h}x{w}x{c} images with '{self.normalization}' normalization"
 
 
 class FeatureInput(_NormalizedInput):
-    """Feature vectors (N, F) of a given size F, normalized 'zerocenter' (default), 'zscore' or 'none' per feature."""
+    """Feature vectors (N, F) of a given size F, normalized 'zerocenter' (default), 'zscore', 'rescale-symmetric',
+    'rescale-zero-one' or 'none' per feature (or over all values: normalization_dimension='all')."""
 
     kind = "featureinput"
 
@@ -119,9 +179,6 @@ class FeatureInput(_NormalizedInput):
         if isinstance(input_size, bool) or not isinstance(input_size, (int, np.integer)) or input_size < 1:
             raise ValueError(f"input_size: got {input_size!r}; allowed: a positive integer (number of features)")
         return (int(input_size),)
-
-    def _stat_shape(self) -> Shape:
-        return self.size
 
     def describe(self) -> str:
         return f"{self.name or self.kind}: {self.size[0]} features with '{self.normalization}' normalization"

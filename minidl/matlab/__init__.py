@@ -7,7 +7,9 @@ docs/semantics-matlab.md).  Its modules, the same shape as :mod:`minidl.wolfram`
   Pythonic face exported as ``minidl.training_options``); :mod:`~minidl.matlab.names`: MATLAB's spelling of them
   (``trainingOptions('sgdm', 'MaxEpochs', 20)``);
 - :mod:`~minidl.matlab.train`: the engine and its observers configured as trainNetwork (``train_network``,
-  ``trainNetwork``, ``classify``, ``predict``);
+  ``trainNetwork``); :mod:`~minidl.matlab.predict`: ``predict``, ``classify`` (with scores), ``activations``;
+- :mod:`~minidl.matlab.interop`: ``net.Layers`` (``layer_array``) and ``.mat`` files;
+  :mod:`~minidl.matlab.datastore`: image folders and augmentation (docs/matlab-interop.md);
 - :mod:`~minidl.matlab.records`: the OutputFcn record, trainNetwork's info fields, the stop wording;
 - :mod:`~minidl.matlab.layers`: the layer constructors and MATLAB's weight layouts;
 - :mod:`~minidl.matlab.arrays`, :mod:`~minidl.matlab.display`: H×W×C×N arrays, MATLAB's display and name-value
@@ -28,15 +30,32 @@ What maps to what
   (``trainingOptions('sgdm', MaxEpochs=20)``).
 - ``trainNetwork(X, Y, layers, options)`` → ``train_network``: X as H×W×C×N images (or N×F features), Y as labels
   (N,) or responses (N,) / (N, R) / H×W×C×N; returns ``(net, info)``, info with MATLAB field names.
-- ``classify(net, X)``, ``predict(net, X)`` with H×W×C×N arrays.
+- ``classify(net, X)``, ``predict(net, X)`` with H×W×C×N arrays (:mod:`~minidl.matlab.predict`);
+  ``[YPred, scores] = classify(net, X)`` → ``YPred, scores = classify(net, X, return_scores=True)``;
+  ``activations(net, X, layer)`` (a name or 1-based index) in MATLAB's layout.
 - Layer constructors ``imageInputLayer([28 28 1])`` → ``ImageInput((1, 28, 28))`` etc.; MATLAB weight layouts
   (convolution weights h×w×c×F, fully connected weights O×I over MATLAB's H, W, C flattening) converted.
+- ``net.Layers`` → ``layer_array(net)`` (Weights, Bias, Scale, Offset, TrainedMean, TrainedVariance, Mean,
+  StandardDeviation in MATLAB's layouts, readable and settable); ``export_mat`` / ``import_mat`` for ``.mat``
+  files (:mod:`~minidl.matlab.interop`, needs scipy: ``pip install minidl[mat]``).
+- ``imageDatastore``, ``splitEachLabel``, ``augmentedImageDatastore``, ``imageDataAugmenter``
+  (:mod:`~minidl.matlab.datastore`): image folders as mini-batch sources, ``trainNetwork(ds, layers, options)``.
 - ``digitTrain4DArrayData()`` / ``digitTest4DArrayData()`` over ``minidl.datasets``.
 """
 
 from minidl.matlab.arrays import hwcn_to_nchw, nchw_to_hwcn
 from minidl.matlab.data import digitTest4DArrayData, digitTrain4DArrayData
+from minidl.matlab.datastore import (
+    AugmentedImageDatastore,
+    ImageDataAugmenter,
+    ImageDatastore,
+    augmentedImageDatastore,
+    imageDataAugmenter,
+    imageDatastore,
+    splitEachLabel,
+)
 from minidl.matlab.display import MatlabStruct, format_value
+from minidl.matlab.interop import LayerArray, export_mat, import_mat, layer_array
 from minidl.matlab.layers import (
     averagePooling2dLayer,
     batchNormalizationLayer,
@@ -61,16 +80,19 @@ from minidl.matlab.names import (
     trainingOptions,
 )
 from minidl.matlab.options import training_options
+from minidl.matlab.predict import activations, classify, predict
 from minidl.matlab.records import INFO_FIELDS, TrainingInfoStruct
-from minidl.matlab.train import classify, predict, train_network, trainNetwork
+from minidl.matlab.train import train_network, trainNetwork
 
 __all__ = [
     "MatlabStruct", "TrainingInfoStruct", "TrainingOptions", "TrainingOptionsSGDM", "TrainingOptionsRMSProp",
     "TrainingOptionsADAM",
-    "trainingOptions", "trainNetwork", "classify", "predict",
+    "trainingOptions", "trainNetwork", "classify", "predict", "activations",
     "imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchNormalizationLayer", "reluLayer",
     "maxPooling2dLayer", "averagePooling2dLayer", "fullyConnectedLayer", "dropoutLayer", "softmaxLayer",
     "classificationLayer", "regressionLayer", "digitTrain4DArrayData", "digitTest4DArrayData",
     "hwcn_to_nchw", "nchw_to_hwcn", "matlab_fc_weights_to_minidl", "format_value", "OPTION_NAMES", "INFO_FIELDS",
-    "training_options", "train_network",
+    "imageDatastore", "splitEachLabel", "augmentedImageDatastore", "imageDataAugmenter", "ImageDatastore",
+    "AugmentedImageDatastore", "ImageDataAugmenter",
+    "training_options", "train_network", "layer_array", "LayerArray", "export_mat", "import_mat",
 ]

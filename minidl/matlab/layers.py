@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from minidl import layers as L
+from minidl.errors import NotSupportedYetError
 from minidl.layers.conv import Convolution2D
 from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
 from minidl.matlab.display import (
@@ -55,44 +56,74 @@ def _layer_names(table: Mapping[str, str]) -> dict[str, str]:
     return {v: k for k, v in table.items()}
 
 
-def imageInputLayer(inputSize, *args: Any, **kwargs: Any) -> L.ImageInput:
-    """MATLAB ``imageInputLayer([h w c], 'Normalization', 'zerocenter', 'Mean', m, 'StandardDeviation', s, 'Name', n)``.
+_NORMALIZATIONS = ("zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one", "none")
+_STATS = (("Mean", "mean"), ("StandardDeviation", "std"), ("Min", "minimum"), ("Max", "maximum"))
+_INPUT_NAMES = ("Normalization", "NormalizationDimension", "Mean", "StandardDeviation", "Min", "Max", "Name")
+_INPUT_ENGINE_NAMES = {"normalization": "Normalization", "normalization_dimension": "NormalizationDimension",
+                       "mean": "Mean", "std": "StandardDeviation", "minimum": "Min", "maximum": "Max",
+                       "name": "Name"}
 
-    ``[h w]`` means one channel.  'Mean' (and 'StandardDeviation' for 'zscore') in MATLAB's h×w×c or 1×1×c layout
-    become the minidl (C, H, W) / (C, 1, 1) statistics.  → ``ImageInput((c, h, w), normalization)``.
+
+def _normalization(func: str, opts: Mapping[str, Any], default: str) -> tuple[str, str]:
+    """'Normalization' (a function handle is not built) and 'NormalizationDimension' (R2019b)."""
+    norm = opts.get("Normalization", default)
+    if callable(norm):
+        raise NotSupportedYetError(f"{func}: 'Normalization': got a function handle {norm!r}; not supported yet "
+                                   f"(allowed: {', '.join(map(repr, _NORMALIZATIONS))})")
+    norm = _choice(func, "Normalization", norm, _NORMALIZATIONS)
+    dim = _choice(func, "NormalizationDimension", opts.get("NormalizationDimension", "auto"),
+                  ("auto", "channel", "element", "all"))
+    return norm, dim
+
+
+def _given(opts: Mapping[str, Any], arg: str) -> bool:
+    return arg in opts and not (isinstance(opts[arg], (list, tuple, np.ndarray)) and np.size(opts[arg]) == 0)
+
+
+def imageInputLayer(inputSize, *args: Any, **kwargs: Any) -> L.ImageInput:
+    """MATLAB ``imageInputLayer([h w c], 'Normalization', 'zerocenter', 'NormalizationDimension', 'auto', 'Mean', m,
+    'StandardDeviation', s, 'Min', lo, 'Max', hi, 'Name', n)``.
+
+    ``[h w]`` means one channel.  Normalization 'zerocenter' (default), 'zscore', 'rescale-symmetric',
+    'rescale-zero-one' (R2019b) or 'none'; NormalizationDimension 'auto', 'channel', 'element', 'all'.  The
+    statistics in MATLAB's h×w×c, 1×1×c or scalar layout become (C, H, W), (C, 1, 1) or ().
+    → ``ImageInput((c, h, w), normalization, normalization_dimension=...)``.
     """
     func = "imageInputLayer"
     size = _int_vector(func, "inputSize", inputSize, (2, 3), 1)
     h, w, c = size + (1,) * (3 - len(size))
-    opts = _parse_pairs(func, args, kwargs, ("Normalization", "Mean", "StandardDeviation", "Name"))
-    norm = _choice(func, "Normalization", opts.get("Normalization", "zerocenter"), ("zerocenter", "zscore", "none"))
+    opts = _parse_pairs(func, args, kwargs, _INPUT_NAMES)
+    norm, dim = _normalization(func, opts, "zerocenter")
     stats = {}
-    for arg, key in (("Mean", "mean"), ("StandardDeviation", "std")):
-        if arg in opts and not (isinstance(opts[arg], (list, tuple, np.ndarray)) and np.size(opts[arg]) == 0):
+    for arg, key in _STATS:
+        if _given(opts, arg):
             a = _host_array(func, arg, opts[arg], (0, 1, 2, 3))
             if a.ndim == 1 and a.size != 1:
                 raise ValueError(f"{func}: '{arg}': got a vector of shape {a.shape}; allowed: h×w×c, 1×1×c or a "
                                  "scalar")
             stats[key] = a.reshape(a.shape + (1,) * (3 - a.ndim)).transpose(2, 0, 1) if a.ndim >= 2 else a.reshape(())
-    return _engine_call(func, {"normalization": "Normalization", "mean": "Mean", "std": "StandardDeviation",
-                               "name": "Name", "input_size": "inputSize"},
-                        lambda: L.ImageInput((c, h, w), normalization=norm, name=_name(func, opts), **stats))
+    return _engine_call(func, _INPUT_ENGINE_NAMES | {"input_size": "inputSize"},
+                        lambda: L.ImageInput((c, h, w), normalization=norm, normalization_dimension=dim,
+                                             name=_name(func, opts), **stats))
 
 
 def featureInputLayer(numFeatures, *args: Any, **kwargs: Any) -> L.FeatureInput:
-    """MATLAB ``featureInputLayer(numFeatures, 'Normalization', 'none', 'Mean', m, 'StandardDeviation', s, 'Name', n)``.
+    """MATLAB ``featureInputLayer(numFeatures, 'Normalization', 'none', 'NormalizationDimension', 'auto', 'Mean', m,
+    'StandardDeviation', s, 'Min', lo, 'Max', hi, 'Name', n)``.
 
-    MATLAB's default normalization for feature input is 'none'.  → ``FeatureInput(numFeatures, normalization)``.
+    MATLAB's default normalization for feature input is 'none'.  Statistics: numFeatures×1 (or 1×numFeatures) or a
+    scalar.  → ``FeatureInput(numFeatures, normalization, normalization_dimension=...)``.
     """
     func = "featureInputLayer"
     (n,) = _int_vector(func, "numFeatures", numFeatures, (1,), 1)
-    opts = _parse_pairs(func, args, kwargs, ("Normalization", "Mean", "StandardDeviation", "Name"))
-    norm = _choice(func, "Normalization", opts.get("Normalization", "none"), ("zerocenter", "zscore", "none"))
-    stats = {key: _host_array(func, arg, opts[arg], (0, 1, 2)).reshape(-1)
-             for arg, key in (("Mean", "mean"), ("StandardDeviation", "std")) if arg in opts}
-    return _engine_call(func, {"normalization": "Normalization", "mean": "Mean", "std": "StandardDeviation",
-                               "name": "Name"},
-                        lambda: L.FeatureInput(n, normalization=norm, name=_name(func, opts), **stats))
+    opts = _parse_pairs(func, args, kwargs, _INPUT_NAMES)
+    norm, dim = _normalization(func, opts, "none")
+    stats = {key: _host_array(func, arg, opts[arg], (0, 1, 2)).reshape(-1) for arg, key in _STATS
+             if _given(opts, arg)}
+    stats = {k: v.reshape(()) if v.size == 1 else v for k, v in stats.items()}
+    return _engine_call(func, _INPUT_ENGINE_NAMES,
+                        lambda: L.FeatureInput(n, normalization=norm, normalization_dimension=dim,
+                                               name=_name(func, opts), **stats))
 
 
 def _initializer(func: str, arg: str, value: Any, convert: Callable[[np.ndarray, tuple], np.ndarray],

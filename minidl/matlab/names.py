@@ -49,6 +49,8 @@ OPTION_NAMES: dict[str, str] = {
     "SequencePaddingValue": "sequence_padding_value",
     "DispatchInBackground": "dispatch_in_background",
     "BatchNormalizationStatistics": "batch_normalization_statistics",
+    "OutputNetwork": "output_network",
+    "ResetInputNormalization": "reset_input_normalization",
     "AdamForm": "adam_form",
     "Precision": "precision",
     "Seed": "seed",
@@ -68,7 +70,7 @@ _DISPLAY_ORDER = (
 )
 _INTEGER_OPTIONS = ("LearnRateDropPeriod", "MaxEpochs", "MiniBatchSize", "VerboseFrequency", "ValidationFrequency",
                     "ValidationPatience", "SequenceLength", "Seed")
-_LOGICAL_OPTIONS = ("Verbose", "DispatchInBackground")
+_LOGICAL_OPTIONS = ("Verbose", "DispatchInBackground", "ResetInputNormalization")
 _STRING_CHOICES = {
     "LearnRateSchedule": ("none", "piecewise"),
     "GradientThresholdMethod": ("l2norm", "global-l2norm", "absolute-value"),
@@ -76,6 +78,7 @@ _STRING_CHOICES = {
     "ExecutionEnvironment": ("auto", "cpu", "gpu", "multi-gpu", "parallel"),
     "Plots": ("none", "training-progress"),
     "BatchNormalizationStatistics": ("population", "moving"),
+    "OutputNetwork": ("last-iteration", "best-validation-loss"),
     "AdamForm": ("matlab", "paper"),
 }
 _PRECISIONS = {"single": "float32", "double": "float64", "float32": "float32", "float64": "float64"}
@@ -147,7 +150,8 @@ class TrainingOptions:
     def property(self, name: str) -> Any:
         """A MATLAB property by name (case-insensitive), in MATLAB's form (None shows as [], no path as '')."""
         readable = self.property_names() + ("SolverName", "LearnRateSchedule", "LearnRateDropFactor",
-                                            "LearnRateDropPeriod")
+                                            "LearnRateDropPeriod", "OutputNetwork",  # R2019b+: not displayed
+                                            "ResetInputNormalization")
         canon = {k.lower(): k for k in readable}
         key = canon.get(name.lower()) if isinstance(name, str) else None
         if key is None:

@@ -38,6 +38,7 @@ PRECISIONS = ("float32", "float64")
 BN_STATISTICS = ("population", "moving")
 ADAM_FORMS = ("matlab", "paper")
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+OUTPUT_NETWORKS = ("last-iteration", "best-validation-loss")  # OutputNetwork (R2021b; docs/semantics-matlab.md §12)
 
 
 #: Options that belong to some solvers only (an error with another solver; docs/semantics-matlab.md).
@@ -58,6 +59,8 @@ OPTION_NAMES = (
     "checkpoint_path", "execution_environment", "worker_load", "output_fcn", "plots", "plots_file",
     "progress_bar", "sequence_length", "sequence_padding_value", "dispatch_in_background", "precision", "seed",
     "batch_normalization_statistics",
+    "output_network",
+    "reset_input_normalization",
 )
 
 
@@ -74,6 +77,8 @@ def _defaults(solver: str) -> dict[str, Any]:
         "sequence_padding_value": 0,
         "dispatch_in_background": False, "precision": "float32", "seed": 0,
         "batch_normalization_statistics": "population",
+        "output_network": "last-iteration",
+        "reset_input_normalization": True,
     }
     if solver == "sgdm":
         d["momentum"] = 0.9
@@ -230,6 +235,8 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {  # option -> check(value, the 
     "precision": lambda v, a: check_choice(a, v, PRECISIONS),
     "seed": _check_seed,
     "batch_normalization_statistics": lambda v, a: check_choice(a, v, BN_STATISTICS),
+    "output_network": lambda v, a: check_choice(a, v, OUTPUT_NETWORKS),
+    "reset_input_normalization": _check_bool,  # R2019b: recompute given input statistics (docs/matlab-interop.md)
 }
 
 
@@ -274,6 +281,8 @@ class TrainingOptions:
     precision: Any
     seed: Any
     batch_normalization_statistics: Any
+    output_network: Any
+    reset_input_normalization: Any
 
     def __init__(self, solver: str, *, names: ArgNames | None = None, **options: Any):
         names = names or ArgNames()
@@ -374,7 +383,9 @@ def training_options(solver: str, *, names: ArgNames | None = None, **options: A
             off or in a notebook, written to a terminal only; True: always; False: never), execution_environment
             ('auto' | 'cpu' | 'gpu'), worker_load, dispatch_in_background, sequence_length,
             sequence_padding_value (MATLAB's defaults only), precision ('float32' | 'float64'), seed (0),
-            batch_normalization_statistics ('population' | 'moving').
+            batch_normalization_statistics ('population' | 'moving'), output_network ('last-iteration' |
+            'best-validation-loss': the network of the lowest validation loss; needs validation_data),
+            reset_input_normalization (True: input statistics are computed from the training data even when given).
 
         names: how errors spell the option names (a dialect's :class:`~minidl._checks.ArgNames`; default: as given).
 

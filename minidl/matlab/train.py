@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,10 +18,10 @@ import numpy as np
 from minidl import layers as L
 from minidl.backend import Device, device_description, get_device
 from minidl.matlab import records
-from minidl.matlab.arrays import _is_classifier, _predictors, _responses, nchw_to_hwcn
-from minidl.matlab.display import _int_vector, _parse_pairs
+from minidl.matlab.arrays import _is_classifier, _predictors, _responses
 from minidl.matlab.names import TrainingOptions as MatlabOptions
 from minidl.matlab.options import TrainingOptions
+from minidl.matlab.predict import classify, predict  # noqa: F401  (their old home; kept importable)
 from minidl.matlab.records import TrainingInfoStruct
 from minidl.network import Network, copy_network
 from minidl.optim import SGDM, Adam, Optimizer, RMSProp
@@ -30,11 +30,11 @@ from minidl.training.checkpoint import read_checkpoint, restore_network
 from minidl.training.data import as_source, is_source
 from minidl.training.events import Observer
 from minidl.training.info import InfoRecorder, TrainingInfo
-from minidl.training.observers import Checkpointer, EarlyStopping, UserFunction, every_epoch
+from minidl.training.observers import Checkpointer, EarlyStopping, KeepBest, UserFunction, every_epoch
 from minidl.training.serialization import network_to_json
 from minidl.training.trainer import EngineConfig, Trainer
 
-__all__ = ["train_network", "engine_config", "make_observers"]
+__all__ = ["train_network", "engine_config", "make_observers", "trainNetwork", "classify", "predict"]
 
 
 #: How the Pythonic face names the engine's arguments in its errors (train_network(X, Y, layers, options)).
@@ -61,6 +61,7 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
         gradient_threshold=o.gradient_threshold, gradient_threshold_method=o.gradient_threshold_method,
         validation_frequency=o.validation_frequency, validate_first_iteration=True, validate_at_end=True,
         batch_norm_statistics=o.batch_normalization_statistics, normalize_inputs=True,
+        reset_input_normalization=o.reset_input_normalization,
         device=get_device(device if device is not None else o.execution_environment), dtype=o.precision,
         seed=o.seed, stop_reasons=dict(records.STOP_REASONS), names=dict(ENGINE_NAMES))
 
@@ -146,6 +147,12 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
     settings = {**options.settings(), "hardware": device_description(config.device),
                 "execution_environment": options.execution_environment}
     obs = make_observers(options, settings, stream) + list(observers)
+    if options.output_network == "best-validation-loss":  # R2021b: the network of the lowest validation loss
+        if options.validation_source() is None:
+            raise ValueError(f"{options._names('output_network')}: got 'best-validation-loss' without validation "
+                             f"data; allowed: 'last-iteration', or give {options._names('validation_data')}")
+        config.output_best = KeepBest(lambda s: s.validation_loss)
+        obs.append(config.output_best)
     if options.checkpoint_path is not None:  # last: it saves the other observers' state
         obs.append(Checkpointer(options.checkpoint_path, every_epoch(), lambda s: records.checkpoint_name(s.iteration)))
     recorder = InfoRecorder(settings, fields=records.INFO_FIELD_NAMES)
@@ -166,8 +173,9 @@ def _engine_options(options: Any) -> Any:
     return engine
 
 
-def trainNetwork(X, Y, layers, options, **engine_kwargs: Any) -> tuple[Network, TrainingInfoStruct]:
-    """MATLAB ``[net, info] = trainNetwork(X, Y, layers, options)`` on the engine.
+def trainNetwork(X, Y, layers=None, options=None, **engine_kwargs: Any) -> tuple[Network, TrainingInfoStruct]:
+    """MATLAB ``[net, info] = trainNetwork(X, Y, layers, options)`` on the engine; also
+    ``trainNetwork(ds, layers, options)`` with a datastore (any mini-batch source, e.g. ``imageDatastore``).
 
     Args:
         X: images H×W×C×N (MATLAB layout; converted to N×C×H×W without a copy) or features N×F (one observation
@@ -185,6 +193,11 @@ def trainNetwork(X, Y, layers, options, **engine_kwargs: Any) -> tuple[Network, 
         BaseLearnRate, FinalValidationLoss, FinalValidationAccuracy | FinalValidationRMSE, OutputNetworkIteration)
         plus minidl's GradientNorm, StopReason and ElapsedTime where the engine records them.
     """
+    if is_source(X) and options is None:  # trainNetwork(ds, layers, options)
+        X, Y, layers, options = X, None, Y, layers
+        engine = _engine_options(options)
+        net, info = train_network(X, [layers] if isinstance(layers, L.Layer) else layers, engine, **engine_kwargs)
+        return net, TrainingInfoStruct(info, net.is_classifier)
     engine = _engine_options(options)
     if isinstance(layers, L.Layer):
         layers = [layers]
@@ -199,29 +212,3 @@ def trainNetwork(X, Y, layers, options, **engine_kwargs: Any) -> tuple[Network, 
     layers = list(layers) if isinstance(layers, tuple) else layers
     net, info = train_network(x, y, layers, engine, **engine_kwargs)
     return net, TrainingInfoStruct(info, net.is_classifier)
-
-
-def _prediction_args(func: str, args: tuple, kwargs: Mapping[str, Any]) -> int:
-    opts = _parse_pairs(func, args, kwargs, ("MiniBatchSize",))
-    return _int_vector(func, "MiniBatchSize", opts.get("MiniBatchSize", 128), (1,), 1)[0]
-
-
-def predict(net: Network, X, *args: Any, **kwargs: Any) -> np.ndarray:
-    """MATLAB ``Y = predict(net, X, 'MiniBatchSize', 128)``: scores N×K (classification) or responses N×R.
-
-    X as in :func:`trainNetwork`.  Image responses come back as H×W×C×N.
-    """
-    if not isinstance(net, Network):
-        raise TypeError(f"net: got {type(net).__name__}; allowed: a trained minidl Network")
-    y = net.predict(_predictors(X, "X"), batch_size=_prediction_args("predict", args, kwargs))
-    return nchw_to_hwcn(y) if y.ndim == 4 else y
-
-
-def classify(net: Network, X, *args: Any, **kwargs: Any) -> np.ndarray:
-    """MATLAB ``YPred = classify(net, X, 'MiniBatchSize', 128)``: the predicted labels (N,), as trained on.
-
-    MATLAB's second output (the scores) is ``predict(net, X)``.
-    """
-    if not isinstance(net, Network):
-        raise TypeError(f"net: got {type(net).__name__}; allowed: a trained minidl Network")
-    return net.classify(_predictors(X, "X"), batch_size=_prediction_args("classify", args, kwargs))

@@ -71,6 +71,7 @@ class EngineConfig:
     validation_batch_size: int | None = None  # None: batch_size
     batch_norm_statistics: str = "population"  # 'population' (pass after training) | 'moving'
     normalize_inputs: bool = True             # input-normalization statistics pass before training
+    reset_input_normalization: bool = False   # recompute given input statistics too (not on resume)
     device: str | Device = "cpu"
     dtype: str = "float32"
     seed: int = 0                             # the one host generator: weights, shuffles, dropout masks
@@ -83,6 +84,7 @@ class EngineConfig:
     stop_reasons: dict[str, str] = field(default_factory=dict)  # stop kind -> the dialect's wording
     blas_threads: int | str | None = None     # BLAS threads while training: n, "keep", None (MINIDL_BLAS_THREADS or 1)
     names: dict[str, str] = field(default_factory=dict)  # argument names for error messages (dialect spellings)
+    output_best: Any = None  # a KeepBest among the observers: its best arrays are the returned network (else last)
 
     def name(self, key: str) -> str:
         """The user-facing name of an argument: the dialect's spelling from ``names``, else the engine's own
@@ -156,6 +158,9 @@ class Trainer:
                                     None)
         # input-normalization statistics: one pass over all training data before training (MATLAB zerocenter/zscore)
         layer = net.input_layer
+        if cfg.normalize_inputs and cfg.reset_input_normalization and resume is None and \
+                hasattr(layer, "reset_statistics"):
+            layer.reset_statistics()
         if cfg.normalize_inputs and layer is not None and getattr(layer, "needs_statistics", False):
             layer.set_statistics(x for x, _ in self.train.batches(np.arange(n), B))
         if not net.initialized:
@@ -199,6 +204,9 @@ class Trainer:
         else:
             self.order = np.arange(n)
             self.val_order = np.arange(self.n_val) if self.validation is not None else None
+        for source in (self.raw_data, self.raw_validation):  # sources that draw (augmentation): the run's generator
+            if source is not None and hasattr(source, "use_generator"):
+                source.use_generator(self.rng)
 
     def _compose(self, n: int, B: int) -> np.ndarray:
         """'fill': the (ipe, B) batch compositions of the run: a permutation of the N examples (in order with
@@ -515,6 +523,10 @@ class Trainer:
             s.validation_accuracy, s.validation_rmse = (metric, None) if self.classifier else (None, metric)
             s.time_since_start = self._elapsed()
             self._emit(ev.VALIDATION)
+        best = cfg.output_best
+        if best is not None and best.best_arrays is not None:  # the kept network replaces the last one
+            self.net.load_state_arrays(best.best_arrays)
+            self.updated = best.best_iteration
         bns = [layer for layer in self.net.layers if isinstance(layer, BatchNormalization)]
         if bns and cfg.batch_norm_statistics == "population":
             for layer in bns:

@@ -352,7 +352,7 @@ def test_given_input_statistics_are_kept(problem):
     mean = np.arange(4.0)
     layers = problem.mlp()
     layers[0] = L.FeatureInput(4, mean=mean)
-    net, _ = train_network(problem.X, problem.Y, layers, opts())
+    net, _ = train_network(problem.X, problem.Y, layers, opts(reset_input_normalization=False))
     np.testing.assert_array_equal(net.input_layer.state["mean"], mean)
 
 
