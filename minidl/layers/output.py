@@ -95,3 +95,64 @@ class MeanSquaredLoss(OutputLayer):
 
     def describe(self) -> str:
         return f"{self.name or self.kind}: mean squared loss (mean over elements)"
+
+
+class _ElementMeanLoss(OutputLayer):
+    """A loss that is the mean over each example's elements, then over the batch; targets reshaped to y's shape."""
+
+    _fn = ""
+
+    def loss_array(self, y, t):
+        return getattr(F, f"{self._fn}_loss")(y, t.reshape(y.shape))
+
+    def loss_gradient(self, y, t):
+        return getattr(F, f"{self._fn}_gradient")(y, t.reshape(y.shape))
+
+    def example_losses(self, y, t):
+        return getattr(F, f"{self._fn}_example_losses")(y, t.reshape(y.shape))
+
+    def rmse_from_loss(self, loss: float, n_responses: int) -> float:
+        """No RMSE follows from this loss's value: NaN (measured from the outputs instead, see
+        docs/wolfram-layers.md)."""
+        return math.nan
+
+
+class MeanAbsoluteLoss(_ElementMeanLoss):
+    """Wolfram MeanAbsoluteLossLayer: loss = Σₙ Σᵣ |Yₙᵣ − Tₙᵣ| / (N·R).  Y, T: (N, ...) alike (or T (N,) when R = 1)."""
+
+    kind = "meanabsoluteloss"
+    _fn = "mean_absolute"
+
+    def describe(self) -> str:
+        return f"{self.name or self.kind}: mean absolute loss (mean over elements)"
+
+
+class BinaryCrossEntropyLoss(_ElementMeanLoss):
+    """Wolfram CrossEntropyLossLayer["Binary"]: loss = −Σₙ Σᵣ [T log Y + (1 − T) log(1 − Y)] / (N·R), on
+    probabilities Y in (0, 1) (a LogisticSigmoid output); targets T in [0, 1] (booleans as 0/1)."""
+
+    kind = "binarycrossentropyloss"
+    _fn = "binary_cross_entropy"
+
+    def describe(self) -> str:
+        return f"{self.name or self.kind}: binary cross-entropy"
+
+
+class ProbabilitiesCrossEntropyLoss(_ElementMeanLoss):
+    """Wolfram CrossEntropyLossLayer["Probabilities"]: loss = −Σₙ Σₖ Tₙₖ log Yₙₖ / N with probability-vector
+    targets T: (N, K) (rows of non-negative numbers summing to 1) on softmax probabilities Y: (N, K)."""
+
+    kind = "crossentropyloss"
+    _fn = "cross_entropy"
+
+    def loss_array(self, y, t):
+        return F.cross_entropy_loss(y, t.reshape(y.shape).astype(y.dtype, copy=False))
+
+    def loss_gradient(self, y, t):
+        return F.cross_entropy_gradient(y, t.reshape(y.shape).astype(y.dtype, copy=False))
+
+    def example_losses(self, y, t):
+        return F.cross_entropy_example_losses(y, t.reshape(y.shape).astype(y.dtype, copy=False))
+
+    def describe(self) -> str:
+        return f"{self.name or self.kind}: cross-entropy on probability-vector targets"
