@@ -8,6 +8,8 @@ from minidl.layers.input import FeatureInput, ImageInput
 from minidl.layers.normalization import BatchNormalization
 from minidl.layers.output import (
     BinaryCrossEntropyLoss,
+    BooleanDecoder,
+    ClassDecoder,
     ClassificationOutput,
     MeanAbsoluteLoss,
     MeanSquaredLoss,
@@ -22,5 +24,5 @@ __all__ = [
     "MaxPooling2D", "AveragePooling2D",
     "ReLU", "FullyConnected", "Dropout", "Softmax", "ClassificationOutput", "RegressionOutput",
     "MeanSquaredLoss", "MeanAbsoluteLoss", "BinaryCrossEntropyLoss", "ProbabilitiesCrossEntropyLoss",
-    "Elementwise", "Flatten", "Reshape",
+    "Elementwise", "Flatten", "Reshape", "ClassDecoder", "BooleanDecoder",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from minidl import functional as F
 from minidl.backend import get_array_module
 from minidl.layers.base import OutputLayer
@@ -156,3 +158,56 @@ class ProbabilitiesCrossEntropyLoss(_ElementMeanLoss):
 
     def describe(self) -> str:
         return f"{self.name or self.kind}: cross-entropy on probability-vector targets"
+
+
+# ------------------------------------------------------------------------------------------------ decoders
+class ClassDecoder:
+    """Class probabilities (N, K) → labels, as Wolfram's NetDecoder["Class"]: ``net(x)`` gives the labels, and
+    ``net(x, "Probabilities")`` the (N, K) probabilities in the order of ``classes``; ``net(x, ("Probability", c))``
+    the (N,) column of class c.  Decision: the first class of highest probability (argmax)."""
+
+    kind = "Class"
+    PROPERTIES = ("Decision", "Probabilities", "(\"Probability\", class)")
+
+    def __init__(self, classes):
+        self.classes = np.asarray(classes)
+
+    def decode(self, y, prop=None):
+        """y: (N, K) host probabilities → the property ``prop`` (None: "Decision")."""
+        if y.ndim != 2 or y.shape[1] != len(self.classes):
+            raise ValueError(f"{self.kind} decoder: got outputs of shape {tuple(y.shape)}; allowed: (N, "
+                             f"{len(self.classes)}), one probability per class")
+        if prop is None or prop == "Decision":
+            return self.classes[np.argmax(y, axis=1)]
+        if prop == "Probabilities":
+            return y
+        if isinstance(prop, tuple) and len(prop) == 2 and prop[0] == "Probability":
+            hits = np.flatnonzero(self.classes == prop[1])
+            if not len(hits):
+                raise ValueError(f"prop: got class {prop[1]!r}; allowed: one of {self.classes.tolist()}")
+            return y[:, int(hits[0])]
+        raise ValueError(f"prop: got {prop!r}; allowed: None, {', '.join(self.PROPERTIES)}")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.classes.tolist()!r})"
+
+
+class BooleanDecoder(ClassDecoder):
+    """A probability p of True (N,) or (N, 1) → booleans, as Wolfram's NetDecoder["Boolean"]: True when p > 0.5
+    (the classes are (False, True) and the decision is the argmax of (1 − p, p): a tie at 0.5 goes to False).
+    ``"Probabilities"`` gives (N, 2) columns (1 − p, p); ``("Probability", True)`` gives p."""
+
+    kind = "Boolean"
+
+    def __init__(self):
+        super().__init__([False, True])
+
+    def decode(self, y, prop=None):
+        if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
+            raise ValueError(f"Boolean decoder: got outputs of shape {tuple(y.shape)}; allowed: (N,) or (N, 1), the "
+                             "probability of True")
+        p = y.reshape(len(y))
+        return super().decode(np.stack([1 - p, p], axis=1), prop)
+
+    def __repr__(self) -> str:
+        return "BooleanDecoder()"

@@ -104,6 +104,7 @@ def _rebuilt(layers: list[Layer], like: Network) -> Network:
     """A Network of ``layers`` carrying ``like``'s dtype, device, classes and generator."""
     out = Network(layers)
     out.dtype, out.device, out.classes = like.dtype, like.device, like.classes
+    out.decoder = like.decoder                       # NetDecoder: how net(x) reads the outputs
     if like.rng is not None:
         out.set_rng(like.rng)
     return out
@@ -125,7 +126,7 @@ class _NetParts:
 
 def _network(net, loss_spec, name: ArgNames) -> _NetParts:
     train = copy_network(net, "net")
-    loss = choose_loss(train.layers, loss_spec, name("loss_function"))
+    loss = choose_loss(train, loss_spec, name("loss_function"))  # the net: its decoder counts
     if loss is None:
         return _NetParts(train, False)
     if any(layer.name == loss.name for layer in train.layers):

@@ -97,7 +97,7 @@ def test_learning_rate_defaults_per_method(method, rate):
     ({"TrainingUpdateSchedule": ["a", "b"]}, NotSupportedYetError, "TrainingUpdateSchedule: .*not supported yet"),
     ({"PerformanceGoal": "TrainingSpeed"}, NotSupportedYetError, "PerformanceGoal: .*not supported yet"),
     ({"LossFunction": "HingeLoss"}, ValueError, "LossFunction: got 'HingeLoss'; allowed: 'Automatic'"),
-    ({"LossFunction": "MeanAbsoluteLoss"}, NotSupportedYetError, "LossFunction: got 'MeanAbsoluteLoss'"),
+    ({"LossFunction": "ContrastiveLoss"}, NotSupportedYetError, "LossFunction: got 'ContrastiveLoss'"),
     ({"LossFunction": "CrossEntropyLoss"}, ValueError, "LossFunction: cross-entropy needs class probabilities"),
     ({"TrainingProgressMeasurements": "Accuracy"}, ValueError, "'Accuracy' applies to classification networks"),
     ({"TrainingProgressMeasurements": "Precision"}, NotSupportedYetError, "'Precision'; not supported yet"),
