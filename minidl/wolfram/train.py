@@ -26,6 +26,7 @@ from minidl.optim import ConstantSchedule, FunctionSchedule, PolynomialSchedule
 from minidl.training.data import ArraySource, check_labels, is_source, sorted_classes, source_classes
 from minidl.training.info import InfoRecorder
 from minidl.training.trainer import EngineConfig, Trainer
+from minidl.wolfram import measurements
 from minidl.wolfram import observers as obs
 from minidl.wolfram import options as opt
 from minidl.wolfram.data import (
@@ -419,7 +420,7 @@ class _Observers:
 
 
 def _observers(st: _Settings, parts: _NetParts, d: _Data, validation, sz: _Sizes, tracked: list[str],
-               wanted: set, customs: list, interval: int, name: ArgNames) -> _Observers:
+               wanted: set, customs: list, interval: int, name: ArgNames, measurer=None) -> _Observers:
     """Bookkeeping first, then keep-best, stopping, callbacks, reports, checkpoints, custom properties."""
     classifier = parts.train.is_classifier
     schedule_name = type(st.schedule).__name__.removesuffix("Schedule")
@@ -429,7 +430,8 @@ def _observers(st: _Settings, parts: _NetParts, d: _Data, validation, sz: _Sizes
     recorder = InfoRecorder(settings)
     book = obs.RoundBook(recorder, is_classifier=classifier, names=tracked, index_map=d.index_map, n_rows=d.n_rows,
                          record_permutation="BatchPermutation" in wanted,
-                         record_example_losses="ExampleLosses" in wanted, make_net=parts.returned)
+                         record_example_losses="ExampleLosses" in wanted, make_net=parts.returned,
+                         measurer=measurer)
     observers: list = [book]
     best = None
     if validation is not None:
@@ -481,7 +483,9 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
     # -- the network, its loss and its factors
     parts = _network(net, st.loss_spec, name)
     classifier = parts.train.is_classifier
-    tracked = opt.measurements(st.measurements_spec, classifier, name("training_progress_measurements"))
+    tracked, custom_measures = measurements.parse(st.measurements_spec, classifier,
+                                                  name("training_progress_measurements"))
+    measurements.check_criterion(st.criterion, name("training_stopping_criterion"))
     if st.criterion is not None:
         opt.measurements([st.criterion["Criterion"]], classifier,
                          f"{name('training_stopping_criterion')} 'Criterion'")
@@ -512,13 +516,15 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
     sz = _sizes(st, parts, d, make_config, classes)
     validation = _validation_data(validation_spec, d, data, sz.batch_size, name)
     interval = interval or 1
-    ob = _observers(st, parts, d, validation, sz, tracked, wanted, customs, interval, name)
+    measurer = measurements.Measurer(tracked, custom_measures, classes, classifier) \
+        if measurements.needs_outputs(tracked, custom_measures) else None
+    ob = _observers(st, parts, d, validation, sz, tracked, wanted, customs, interval, name, measurer)
 
     # -- the run
     config = make_config(sz.batch_size, max_epochs=sz.rounds, shuffle="every-epoch",
                          time_limit=st.time_goal or math.inf,
                          validation_frequency=interval * sz.per_round if validation is not None else None,
-                         record_example_losses="ExampleLosses" in wanted)
+                         record_example_losses="ExampleLosses" in wanted, record_outputs=measurer is not None)
     trainer = Trainer(parts.train, d.train, config, validation, ob.all, ob.settings, recorder=ob.recorder)
     trainer.state.extra["settings"] = ob.settings
     trainer.run()

@@ -100,7 +100,7 @@ def test_learning_rate_defaults_per_method(method, rate):
     ({"LossFunction": "ContrastiveLoss"}, NotSupportedYetError, "LossFunction: got 'ContrastiveLoss'"),
     ({"LossFunction": "CrossEntropyLoss"}, ValueError, "LossFunction: cross-entropy needs class probabilities"),
     ({"TrainingProgressMeasurements": "Accuracy"}, ValueError, "'Accuracy' applies to classification networks"),
-    ({"TrainingProgressMeasurements": "Precision"}, NotSupportedYetError, "'Precision'; not supported yet"),
+    ({"TrainingProgressMeasurements": "ScottPi"}, NotSupportedYetError, "'ScottPi'; not supported yet"),
     ({"TrainingProgressMeasurements": "Fun"}, ValueError, "TrainingProgressMeasurements: got 'Fun'"),
     ({"TrainingStoppingCriterion": {"Criterion": "Loss", "Wait": 3}}, ValueError,
      "TrainingStoppingCriterion: unknown sub-option 'Wait'"),
