@@ -92,3 +92,24 @@ def test_class_decoder_labels_keep_their_given_order(rng):
     trained = NetTrain(net, (X, labels), MaxTrainingRounds=30, BatchSize=20, **QUIET)
     assert trained.classes.tolist() == ["b", "a"]
     assert np.mean(trained(X) == labels) > 0.9
+
+
+@pytest.mark.slow
+def test_the_pages_validation_set_example_tanh_on_a_noisy_gaussian():
+    """The page's ValidationSet example: x -> exp(−x²) + noise (sd 0.15), x = −3, −2.8, …, 3, a net
+    {150, Tanh, 150, Tanh, 1}, ValidationSet -> Scaled[0.2]: TrainedNet is the round of lowest validation loss, and
+    it follows the noiseless curve."""
+    rng = np.random.default_rng(1)
+    x = np.round(np.arange(-3, 3.0001, 0.2), 10)
+    data = [(xi, float(np.exp(-xi ** 2) + rng.normal(0, 0.15))) for xi in x]
+    net = [W.LinearLayer(150), W.ElementwiseLayer("Tanh"), W.LinearLayer(150), W.ElementwiseLayer("Tanh"),
+           W.LinearLayer(1)]
+    from minidl.wolfram import Scaled
+
+    trained, best, losses, n_val = NetTrain(
+        net, data, ["TrainedNet", "BestValidationRound", "ValidationLossList", "ValidationExamples"],
+        ValidationSet=Scaled(0.2), MaxTrainingRounds=150, BatchSize=5, Method="ADAM", LearningRate=0.01, **QUIET)
+    assert n_val == 6 and len(losses) == 150
+    assert losses[best - 1] == losses.min()
+    curve = trained.predict(x[:, None])[:, 0]
+    assert np.max(np.abs(curve - np.exp(-x ** 2))) < 0.3
