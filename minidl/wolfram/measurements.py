@@ -45,7 +45,7 @@ from minidl.errors import NotSupportedYetError
 from minidl.wolfram import options as opt
 
 __all__ = ["OUTPUT_MEASUREMENTS", "ALIASES", "ConfusionMatrixPlot", "Measurer", "parse", "check_criterion",
-           "confusion_matrix", "area_under_roc", "from_confusion", "regression_values", "needs_outputs"]
+           "confusion_matrix", "area_under_roc", "from_confusion", "regression_values", "needs_outputs", "NOT_SCALAR"]
 
 #: Measurements computed from the outputs: name -> the kind of net they apply to.
 OUTPUT_MEASUREMENTS = {"Precision": "classification", "Recall": "classification", "F1Score": "classification",
@@ -55,6 +55,8 @@ OUTPUT_MEASUREMENTS = {"Precision": "classification", "Recall": "classification"
 #: Other spellings accepted for them.
 ALIASES = {"AUC": "AreaUnderROCCurve", "FScore": "F1Score"}
 _PER_CLASS = ("Precision", "Recall", "F1Score", "AreaUnderROCCurve")
+#: Measurements whose value is not one number (FinalPlots and the Print report leave them out).
+NOT_SCALAR = _PER_CLASS + ("ConfusionMatrix", "ConfusionMatrixPlot")
 
 
 # ================================================================================================ the math

@@ -547,7 +547,8 @@ def _results(st: _Settings, parts: _NetParts, d: _Data, validation, sz: _Sizes, 
     lazy = {"LossPlot": lambda: _loss_plot(book),
             "FinalPlots": lambda: {n: measurement_plot(n, book.batch_measures, book.round_measures,
                                                        book.round_positions, book.validation_measures,
-                                                       book.validation_positions) for n in tracked}}
+                                                       book.validation_positions)
+                                   for n in tracked if n not in measurements.NOT_SCALAR}}
     results = NetTrainResultsObject(values, lazy)
     values_by_item = []
     for item in items:

@@ -136,3 +136,28 @@ def test_measurement_errors():
     with pytest.raises(TypeError, match="'Odd': f returned 'x'; allowed: a number"):
         NetTrain(net, (X, Y), TrainingProgressMeasurements=[{"Measurement": lambda b: "x", "Key": "Odd"}],
                  MaxTrainingRounds=1, **QUIET)
+
+
+def test_final_plots_cover_the_scalar_measurements(rng):
+    X, labels = blobs(rng, 30)
+    plots = NetTrain([W.LinearLayer(3), W.SoftmaxLayer()], (X, labels), "FinalPlots",
+                     TrainingProgressMeasurements=["Precision", "CohenKappa", "ConfusionMatrixPlot"],
+                     MaxTrainingRounds=2, BatchSize=10, **QUIET)
+    assert list(plots) == ["Loss", "CohenKappa"]
+
+
+def test_a_net_without_classes_returns_outputs_and_refuses_a_property(rng):
+    net = W.NetChain([W.LinearLayer(2)]).initialize((3,), rng=rng, dtype="float64")
+    x = rng.standard_normal((4, 3))
+    np.testing.assert_array_equal(net(x), net.predict(x))
+    with pytest.raises(ValueError, match="prop: got 'Probabilities'; allowed: None"):
+        net(x, "Probabilities")
+
+
+def test_the_print_report_leaves_per_class_cells_blank(rng, capsys):
+    X, labels = blobs(rng, 30)
+    kw = {**QUIET, "TrainingProgressReporting": "Print"}
+    NetTrain([W.LinearLayer(3), W.SoftmaxLayer()], (X, labels), TrainingProgressMeasurements=["Precision"],
+             MaxTrainingRounds=2, BatchSize=10, **kw)
+    out = capsys.readouterr().out
+    assert "round Precision" in out and "{" not in out
