@@ -10,7 +10,7 @@ import numpy as np
 
 from minidl.backend import Device, device_of, get_device, to_device, to_host
 from minidl.layers.base import InputLayer, Layer, OutputLayer
-from minidl.layers.output import ClassificationOutput
+from minidl.layers.output import ClassDecoder, ClassificationOutput
 
 DTYPES = ("float32", "float64")
 
@@ -60,6 +60,7 @@ class Network:
         self.dtype: np.dtype | None = None
         self.device: Device | None = None
         self.rng: np.random.Generator | None = None
+        self.decoder = None  # ClassDecoder | BooleanDecoder (minidl.layers.output): how ``net(x)`` reads outputs
 
     def _name_layers(self) -> None:
         counts: dict[str, int] = {}
@@ -250,6 +251,23 @@ class Network:
             raise ValueError("classify: the network is not a classifier (no ClassificationOutput); use predict")
         idx = np.argmax(self.predict(x, batch_size), axis=1)
         return self.classes[idx] if self.classes is not None else idx
+
+    def __call__(self, x, prop=None, batch_size: int = 128):
+        """The network applied to x: (N, *input_shape), decoded as Wolfram's ``net[x]`` and ``net[x, prop]``.
+
+        With a decoder (``self.decoder``), or classes (``classes``, set by training on labels) and one output per
+        class: labels (``prop`` None or "Decision"), ``"Probabilities"`` (N, K) or ``("Probability", c)`` (N,).
+        Otherwise the outputs (``predict``); ``prop`` must then be None.
+        """
+        y = self.predict(x, batch_size)
+        decoder = self.decoder
+        if decoder is None and self.classes is not None and tuple(self.output_shape) == (len(self.classes),):
+            decoder = ClassDecoder(self.classes)
+        if decoder is not None:
+            return decoder.decode(y, prop)
+        if prop is not None:
+            raise ValueError(f"prop: got {prop!r}; allowed: None (the network has no decoder: no classes)")
+        return y
 
     # ---------------------------------------------------------------- named arrays
     def _named(self, table: str) -> dict[str, Any]:

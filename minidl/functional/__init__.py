@@ -16,13 +16,21 @@ from minidl.functional.batchnorm import (
 from minidl.functional.conv import conv2d_backward, conv2d_forward, conv_output_size, same_padding
 from minidl.functional.dense import dense_backward, dense_forward
 from minidl.functional.dropout import dropout_backward, dropout_forward
+from minidl.functional.elementwise import FUNCTIONS as ELEMENTWISE_FUNCTIONS
+from minidl.functional.elementwise import elementwise_backward, elementwise_forward
 from minidl.functional.losses import (
+    binary_cross_entropy_example_losses,
+    binary_cross_entropy_gradient,
+    binary_cross_entropy_loss,
     cross_entropy_example_losses,
     cross_entropy_gradient,
     cross_entropy_loss,
     half_mse_example_losses,
     half_mse_gradient,
     half_mse_loss,
+    mean_absolute_example_losses,
+    mean_absolute_gradient,
+    mean_absolute_loss,
     mean_squared_example_losses,
     mean_squared_gradient,
     mean_squared_loss,
@@ -44,4 +52,7 @@ __all__ = [
     "cross_entropy_loss", "cross_entropy_gradient", "cross_entropy_example_losses",
     "half_mse_loss", "half_mse_gradient", "half_mse_example_losses",
     "mean_squared_loss", "mean_squared_gradient", "mean_squared_example_losses",
+    "elementwise_forward", "elementwise_backward", "ELEMENTWISE_FUNCTIONS",
+    "binary_cross_entropy_loss", "binary_cross_entropy_gradient", "binary_cross_entropy_example_losses",
+    "mean_absolute_loss", "mean_absolute_gradient", "mean_absolute_example_losses",
 ]

@@ -101,3 +101,65 @@ def mean_squared_gradient(y, t):
     n = y.shape[0]
     r = y.size // n if n else 1
     return (y - t) * (2.0 / (n * r))
+
+
+# ------------------------------------------------------------------------------------------------ Wolfram's others
+def _elements(y):
+    """(N, R) view of y: every non-N axis counted in R."""
+    return y.reshape(y.shape[0], -1)
+
+
+def binary_cross_entropy_example_losses(y, t):
+    """ℓₙ = −Σᵣ [tₙᵣ log yₙᵣ + (1 − tₙᵣ) log(1 − yₙᵣ)] / R (Wolfram CrossEntropyLossLayer["Binary"]: the mean over
+    each example's R elements).  y: (N, ...) probabilities in (0, 1), t: same shape, targets in [0, 1] (False/True
+    as 0/1).  y and 1 − y are floored at the smallest normal number.  Returns (N,).
+
+    Reference (their mean): :func:`minidl.functional.reference.binary_cross_entropy_loss`.
+    """
+    xp = get_array_module(y)
+    y2, t2 = _elements(y), _elements(t)
+    return -(t2 * xp.log(_floor(y2)) + (1 - t2) * xp.log(_floor(1 - y2))).mean(axis=1)
+
+
+def binary_cross_entropy_loss(y, t):
+    """loss = Σₙ ℓₙ / N, a 0-d array.  Reference: :func:`minidl.functional.reference.binary_cross_entropy_loss`."""
+    return binary_cross_entropy_example_losses(y, t).sum() / y.shape[0]
+
+
+def binary_cross_entropy_gradient(y, t):
+    """dL/dy = (y − t) / (y·(1 − y)·N·R) (y and 1 − y floored as in the loss).  y, t: (N, ...) alike.
+
+    Reference: :func:`minidl.functional.reference.binary_cross_entropy_gradient`.
+    """
+    n = y.shape[0]
+    r = y.size // n if n else 1
+    return (y - t) / (_floor(y) * _floor(1 - y) * (n * r))
+
+
+def mean_absolute_example_losses(y, t):
+    """ℓₙ = Σᵣ |yₙᵣ − tₙᵣ| / R (Wolfram MeanAbsoluteLossLayer: the mean over each example's R elements).
+    y, t: (N, ...) alike.  Returns (N,).
+
+    Reference (their mean): :func:`minidl.functional.reference.mean_absolute_loss`.
+    """
+    xp = get_array_module(y)
+    return xp.abs(_elements(y - t)).mean(axis=1)
+
+
+def mean_absolute_loss(y, t):
+    """loss = Σₙ ℓₙ / N = Σₙ Σᵣ |yₙᵣ − tₙᵣ| / (N·R), a 0-d array.
+
+    Reference: :func:`minidl.functional.reference.mean_absolute_loss`.
+    """
+    return mean_absolute_example_losses(y, t).sum() / y.shape[0]
+
+
+def mean_absolute_gradient(y, t):
+    """dL/dy = sign(y − t) / (N·R) (0 where y = t).  y, t: (N, ...) alike.
+
+    Reference: :func:`minidl.functional.reference.mean_absolute_gradient`.
+    """
+    xp = get_array_module(y)
+    n = y.shape[0]
+    r = y.size // n if n else 1
+    return (xp.sign(y - t) / (n * r)).astype(y.dtype, copy=False)

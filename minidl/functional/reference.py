@@ -27,7 +27,8 @@ __all__ = ["conv2d_forward", "conv2d_backward", "maxpool2d_forward", "maxpool2d_
            "avgpool2d_backward", "batchnorm_forward", "batchnorm_backward", "batchnorm_inference", "dense_forward",
            "dense_backward", "relu_forward", "relu_backward", "dropout_forward", "softmax_forward", "softmax_backward",
            "cross_entropy_loss", "cross_entropy_gradient", "half_mse_loss", "half_mse_gradient", "mean_squared_loss",
-           "mean_squared_gradient"]
+           "mean_squared_gradient", "elementwise_forward", "elementwise_backward",
+           "binary_cross_entropy_loss", "binary_cross_entropy_gradient", "mean_absolute_loss", "mean_absolute_gradient"]
 
 
 def _f64(*arrays):
@@ -487,4 +488,122 @@ def mean_squared_gradient(y, t):
     for n in range(N):
         for r in range(R):
             g[n, r] = 2.0 * d[n, r] / (N * R)
+    return g.reshape(np.shape(y))
+
+
+# ------------------------------------------------------------------------------------------------ elementwise
+def _scalar_function(name):
+    """f and f′ of one number, written with the math module (no arrays): the textbook formulas."""
+    import math
+
+    def sigmoid(v):
+        return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
+
+    a, lam = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    table = {
+        "Ramp": (lambda v: max(v, 0.0), lambda v: 1.0 if v > 0 else 0.0),
+        "LogisticSigmoid": (sigmoid, lambda v: sigmoid(v) * (1.0 - sigmoid(v))),
+        "Tanh": (math.tanh, lambda v: 1.0 - math.tanh(v) ** 2),
+        "ArcTan": (math.atan, lambda v: 1.0 / (1.0 + v * v)),
+        "Sin": (math.sin, math.cos), "Cos": (math.cos, lambda v: -math.sin(v)),
+        "Sinh": (math.sinh, math.cosh), "Cosh": (math.cosh, math.sinh),
+        "Exp": (math.exp, math.exp), "Log": (math.log, lambda v: 1.0 / v),
+        "Sqrt": (math.sqrt, lambda v: 0.5 / math.sqrt(v)),
+        "Abs": (abs, lambda v: 1.0 if v > 0 else -1.0 if v < 0 else 0.0),
+        "SoftPlus": (lambda v: math.log(1.0 + math.exp(v)) if v < 30 else v + math.log1p(math.exp(-v)), sigmoid),
+        "SoftSign": (lambda v: v / (1.0 + abs(v)), lambda v: 1.0 / (1.0 + abs(v)) ** 2),
+        "HardTanh": (lambda v: min(max(v, -1.0), 1.0), lambda v: 1.0 if abs(v) < 1 else 0.0),
+        "ELU": (lambda v: v if v > 0 else math.exp(v) - 1.0, lambda v: 1.0 if v > 0 else math.exp(v)),
+        "SELU": (lambda v: lam * (v if v > 0 else a * (math.exp(v) - 1.0)),
+                 lambda v: lam if v > 0 else lam * a * math.exp(v)),
+        "Swish": (lambda v: v * sigmoid(v), lambda v: sigmoid(v) + v * sigmoid(v) * (1.0 - sigmoid(v))),
+    }
+    return table[name]
+
+
+def elementwise_forward(x, name):
+    """y = f(x) for every element, one number at a time.  x: any shape → y: shape of x.
+
+    >>> elementwise_forward(np.array([-1.0, 2.0]), "Ramp")
+    array([0., 2.])
+    """
+    (x,) = _f64(x)
+    f, _ = _scalar_function(name)
+    y = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        y[i] = f(float(x[i]))
+    return y
+
+
+def elementwise_backward(dy, x, name):
+    """dx = dy · f′(x), one element at a time.  dy, x: same shape.
+
+    >>> elementwise_backward(np.array([3.0]), np.array([0.0]), "LogisticSigmoid")   # σ′(0) = ¼
+    array([0.75])
+    """
+    dy, x = _f64(dy, x)
+    _, df = _scalar_function(name)
+    dx = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        dx[i] = dy[i] * df(float(x[i]))
+    return dx
+
+
+# ------------------------------------------------------------------------------------------------ Wolfram's losses
+def binary_cross_entropy_loss(y, t):
+    """L = −Σₙ Σᵣ [t log y + (1 − t) log(1 − y)] / (N·R) (y, 1 − y floored at the smallest normal float).
+
+    >>> binary_cross_entropy_loss(np.array([[0.5], [0.75]]), np.array([[1.0], [0.0]]))   # −(ln ½ + ln ¼)/2
+    1.0397207708399179
+    """
+    d_y, t = _f64(y, t)
+    y2, t2 = d_y.reshape(len(d_y), -1), t.reshape(len(d_y), -1)
+    tiny = np.finfo(np.float64).tiny
+    N, R = y2.shape
+    total = 0.0
+    for n in range(N):
+        for r in range(R):
+            total -= t2[n, r] * np.log(max(y2[n, r], tiny)) + (1 - t2[n, r]) * np.log(max(1 - y2[n, r], tiny))
+    return float(total / (N * R))
+
+
+def binary_cross_entropy_gradient(y, t):
+    """∂L/∂y = (y − t) / (y·(1 − y)·N·R), from ∂/∂y of −[t log y + (1 − t) log(1 − y)] = −t/y + (1 − t)/(1 − y).
+
+    >>> binary_cross_entropy_gradient(np.array([[0.5]]), np.array([[1.0]]))
+    array([[-2.]])
+    """
+    y, t = _f64(y, t)
+    y2, t2 = y.reshape(len(y), -1), t.reshape(len(y), -1)
+    N, R = y2.shape
+    g = np.zeros(y2.shape)
+    for n in range(N):
+        for r in range(R):
+            g[n, r] = (-t2[n, r] / y2[n, r] + (1 - t2[n, r]) / (1 - y2[n, r])) / (N * R)
+    return g.reshape(y.shape)
+
+
+def mean_absolute_loss(y, t):
+    """Wolfram MeanAbsoluteLossLayer: L = Σₙ Σᵣ |y[n,r] − t[n,r]| / (N·R).
+
+    >>> mean_absolute_loss(np.array([[1.0, 2.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [0.0, 2.0]]))  # (1 + 2 + 2)/4
+    1.25
+    """
+    d = _responses(y, t)
+    N, R = d.shape
+    return float(sum(abs(d[n, r]) for n in range(N) for r in range(R)) / (N * R))
+
+
+def mean_absolute_gradient(y, t):
+    """∂L/∂y = sign(y − t) / (N·R).
+
+    >>> mean_absolute_gradient(np.array([[1.0, -2.0]]), np.array([[0.0, 0.0]]))
+    array([[ 0.5, -0.5]])
+    """
+    d = _responses(y, t)
+    N, R = d.shape
+    g = np.zeros(d.shape)
+    for n in range(N):
+        for r in range(R):
+            g[n, r] = (1.0 if d[n, r] > 0 else -1.0 if d[n, r] < 0 else 0.0) / (N * R)
     return g.reshape(np.shape(y))

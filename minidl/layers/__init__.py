@@ -3,14 +3,26 @@
 from minidl.layers.base import InputLayer, Layer, OutputLayer
 from minidl.layers.conv import Convolution2D
 from minidl.layers.core import Dropout, FullyConnected, ReLU, Softmax
+from minidl.layers.elementwise import Elementwise
 from minidl.layers.input import FeatureInput, ImageInput
 from minidl.layers.normalization import BatchNormalization
-from minidl.layers.output import ClassificationOutput, MeanSquaredLoss, RegressionOutput
+from minidl.layers.output import (
+    BinaryCrossEntropyLoss,
+    BooleanDecoder,
+    ClassDecoder,
+    ClassificationOutput,
+    MeanAbsoluteLoss,
+    MeanSquaredLoss,
+    ProbabilitiesCrossEntropyLoss,
+    RegressionOutput,
+)
 from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
+from minidl.layers.shape import Flatten, Reshape
 
 __all__ = [
     "Layer", "InputLayer", "OutputLayer", "ImageInput", "FeatureInput", "Convolution2D", "BatchNormalization",
     "MaxPooling2D", "AveragePooling2D",
     "ReLU", "FullyConnected", "Dropout", "Softmax", "ClassificationOutput", "RegressionOutput",
-    "MeanSquaredLoss",
+    "MeanSquaredLoss", "MeanAbsoluteLoss", "BinaryCrossEntropyLoss", "ProbabilitiesCrossEntropyLoss",
+    "Elementwise", "Flatten", "Reshape", "ClassDecoder", "BooleanDecoder",
 ]

@@ -33,14 +33,16 @@ def _kind(x) -> str:
 
 
 def check_predictors(X, arg: str = "X") -> np.ndarray:
-    """X as a host array: (N, C, H, W) images or (N, F) features, real numbers, N ≥ 1, no NaN or Inf."""
+    """X as a host array: (N, C, H, W) images, (N, F) features or any (N, d₁, …, dₖ) array (k ≥ 1: layers such as
+    Flatten and FullyConnected take any rank), real numbers, N ≥ 1, no NaN or Inf."""
     if not hasattr(X, "shape") or not hasattr(X, "dtype"):
         raise TypeError(f"{arg}: got {type(X).__name__}; allowed: a numpy array of shape (N, C, H, W) or (N, F)")
     X = to_host(X) if get_array_module(X) is not np else X
     if X.dtype.kind not in "iuf":
         raise TypeError(f"{arg}: got dtype {X.dtype}; allowed: real numbers (float or integer arrays)")
-    if X.ndim not in (2, 4):
-        raise ValueError(f"{arg}: got shape {tuple(X.shape)}; allowed: (N, C, H, W) images or (N, F) features")
+    if X.ndim < 2:
+        raise ValueError(f"{arg}: got shape {tuple(X.shape)}; allowed: (N, C, H, W) images, (N, F) features or any "
+                         "(N, d1, ..., dk) array")
     if X.shape[0] < 1 or X.size == 0:
         raise ValueError(f"{arg}: got shape {tuple(X.shape)}; allowed: at least one observation and one value each")
     if X.dtype.kind == "f" and not np.isfinite(X).all():
@@ -84,18 +86,21 @@ def _hashable(v) -> bool:
 
 
 def check_responses(Y, n: int | None, arg: str = "Y") -> np.ndarray:
-    """Regression targets as a float64 host array (N,) or (N, R), no NaN or Inf."""
+    """Regression targets as a float64 host array (N,), (N, R) or any (N, d₁, …, dₖ) (the engine reads R = d₁·…·dₖ),
+    no NaN or Inf; booleans count as 0 and 1 (binary cross-entropy targets)."""
     if isinstance(Y, (list, tuple)):
         Y = np.asarray(Y)
     if not hasattr(Y, "shape") or not hasattr(Y, "dtype"):
         raise TypeError(f"{arg}: got {type(Y).__name__}; allowed: a numeric array of N responses, shape (N,) or "
                         "(N, R)")
     Y = to_host(Y) if get_array_module(Y) is not np else Y
+    if Y.dtype.kind == "b":
+        Y = Y.astype(np.float64)
     if Y.dtype.kind not in "iuf":
         raise TypeError(f"{arg}: got dtype {Y.dtype}; a regression network needs numeric responses (the network "
                         "ends in RegressionOutput; use ClassificationOutput for class labels)")
-    if Y.ndim not in (1, 2):
-        raise ValueError(f"{arg}: got responses of shape {tuple(Y.shape)}; allowed: (N,) or (N, R)")
+    if Y.ndim < 1:
+        raise ValueError(f"{arg}: got responses of shape {tuple(Y.shape)}; allowed: (N,), (N, R) or (N, d1, ..., dk)")
     if n is not None and len(Y) != n:
         raise ValueError(f"{arg}: got {len(Y)} responses for {n} observations; allowed: one row per observation")
     Y = Y.astype(np.float64, copy=False)

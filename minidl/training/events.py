@@ -109,6 +109,11 @@ class TrainingState:
     batch_size: int = 0                  # B, the actual number of observations in the batch
     batch_in_epoch: int = 0              # 1-based position of the batch within its epoch
     example_losses: Any = None           # (B,) float64 ℓₙ of the batch (when EngineConfig.record_example_losses)
+    # -- outputs and targets as host arrays (when EngineConfig.record_outputs; for per-example measurements)
+    batch_outputs: Any = None            # ITERATION: (B, ...) the network's training-mode outputs for the batch
+    batch_targets: Any = None            # ITERATION: (B,) class indices or (B, R) responses, as the loss read them
+    validation_outputs: Any = None       # VALIDATION: (M, ...) prediction-mode outputs over the validation data
+    validation_targets: Any = None       # VALIDATION: their targets, in the same order
     # -- what observers may ask of the run (set by the engine before START)
     weights: Callable[[], dict[str, Any]] | None = None   # host copies of the network's arrays (params and state)
     snapshot: Callable[[], tuple[dict, dict]] | None = None  # (manifest, arrays): everything an exact resume needs

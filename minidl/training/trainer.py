@@ -79,6 +79,8 @@ class EngineConfig:
     record_example_losses: bool = False       # ITERATION: state.example_losses = ℓₙ of the batch (Wolfram)
     freeze_frozen_statistics: bool = False    # Wolfram: a batch norm whose arrays are all frozen (factor 0) keeps
                                               # its moving statistics too
+    record_outputs: bool = False              # state.batch_/validation_outputs and _targets (host copies; Wolfram
+                                              # measurements such as Precision, AUC, R2 need them)
     learn_rate_multipliers: dict[str, float] = field(default_factory=dict)  # array -> × its layer's factor
     l2_factors: dict[str, float] | None = None  # array -> L2 factor replacing the layers' own (None: the layers')
     stop_reasons: dict[str, str] = field(default_factory=dict)  # stop kind -> the dialect's wording
@@ -366,6 +368,8 @@ class Trainer:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite values are checked below
             reported, examples, xp = self._step(x, t, lr)
             loss_h, gnorm_h, hits_h, ok_h, examples_h = self._read(xp, reported, examples)
+        if self.config.record_outputs:                     # a second host read, only when asked for
+            self.state.batch_outputs, self.state.batch_targets = to_host(self._outputs), t_host
         finite = math.isfinite(loss_h) and math.isfinite(gnorm_h) and ok_h == 1.0
         if finite:
             self.updated = self.iteration
@@ -382,6 +386,7 @@ class Trainer:
         """
         net, cfg = self.net, self.config
         y = net.forward(x, training=True)
+        self._outputs = y if cfg.record_outputs else None
         loss = net.loss_array(y, t)                     # data loss only (the L2 term is never reported)
         examples = net.output_layer.example_losses(y, t) if cfg.record_example_losses else None  # ℓₙ, (B,)
         net.backward(y, t)
@@ -433,11 +438,14 @@ class Trainer:
             s.training_accuracy = None
             s.training_rmse = self._rmse(loss_h) if math.isfinite(loss_h) else loss_h
         s.validation_loss = s.validation_accuracy = s.validation_rmse = None
+        s.validation_outputs = s.validation_targets = None
         validate = finite and self.validation is not None and self._validation_due()
         if validate:
             self._validated_at, self._validated_time = self.iteration, self._elapsed()
             s.validation_loss, metric = self._validate()
             s.validation_accuracy, s.validation_rmse = (metric, None) if self.classifier else (None, metric)
+            if self.config.record_outputs:
+                s.validation_outputs, s.validation_targets = self._validation_outputs
         s.time_since_start = self._elapsed()
         self._emit(ev.ITERATION)
         if validate:
@@ -495,16 +503,21 @@ class Trainer:
         B = self.config.validation_batch_size or self.config.batch_size
         loss_sum = hits = None
         xp = None
+        kept: list = []                                            # (y, t) per batch when record_outputs
         for x_host, t_host in source.batches(order, B):
             x = to_device(x_host, self.device, dtype=self.dtype)
             t = to_device(t_host, self.device, dtype=None if self.classifier else self.dtype)
             y = net.forward(x, training=False)
             xp = get_array_module(y)
+            if self.config.record_outputs:
+                kept.append((to_host(y), t_host))
             part = out.example_losses(y, t).sum()                  # Σₙ ℓₙ
             loss_sum = part if loss_sum is None else loss_sum + part
             if self.classifier:
                 h = (xp.argmax(y, axis=1) == t).sum().astype(y.dtype)
                 hits = h if hits is None else hits + h
+        if kept:
+            self._validation_outputs = tuple(np.concatenate(a) for a in zip(*kept))
         values = [float(v) for v in to_host(xp.stack([loss_sum] + ([hits] if self.classifier else [])))]
         n = len(order)
         loss = values[0] / n

@@ -9,7 +9,11 @@ This package translates and does nothing else (docs/wolfram.md; rules in docs/se
   sets (:data:`DATASETS`), generator functions, :class:`Scaled` validation holds;
 - Wolfram's mean squared loss (:class:`MeanSquaredLoss`: mean over elements) and the LossFunction rule;
 - bookkeeping, stopping and reporting as engine observers (:mod:`minidl.wolfram.observers`);
-- every property of the reference page and the :class:`NetTrainResultsObject` (:mod:`minidl.wolfram.results`).
+- every property of the reference page and the :class:`NetTrainResultsObject` (:mod:`minidl.wolfram.results`);
+- Wolfram's layer spellings and decoders (:mod:`minidl.wolfram.layers`: ``LinearLayer``, ``ElementwiseLayer``,
+  ``FlattenLayer``, ``ReshapeLayer``, ``CrossEntropyLossLayer``, ``NetDecoder``, ``NetChain``, ...), measurements
+  from each example's output (:mod:`minidl.wolfram.measurements`) and the downloaded named data sets "MNIST" and
+  "FashionMNIST" (:mod:`minidl.wolfram.datasets`; docs/wolfram-layers.md).
 
 >>> import numpy as np
 >>> from minidl import layers as L
@@ -22,11 +26,28 @@ This package translates and does nothing else (docs/wolfram.md; rules in docs/se
 """
 
 from minidl.layers.output import MeanSquaredLoss
+from minidl.wolfram import datasets, layers, measurements
 from minidl.wolfram.data import DATASETS, GeneratorSource, Scaled
+from minidl.wolfram.layers import (
+    CrossEntropyLossLayer,
+    DropoutLayer,
+    ElementwiseLayer,
+    FlattenLayer,
+    LinearLayer,
+    MeanAbsoluteLossLayer,
+    MeanSquaredLossLayer,
+    NetChain,
+    NetDecoder,
+    ReshapeLayer,
+    SoftmaxLayer,
+)
 from minidl.wolfram.observers import ProgressInfo
 from minidl.wolfram.options import All, Automatic, Quantity, Span
 from minidl.wolfram.results import PROPERTIES, NetTrainResultsObject
 from minidl.wolfram.train import NetTrain, net_train
 
 __all__ = ["NetTrain", "net_train", "Scaled", "All", "Automatic", "DATASETS", "PROPERTIES",
-           "NetTrainResultsObject", "MeanSquaredLoss", "GeneratorSource", "ProgressInfo", "Quantity", "Span"]
+           "NetTrainResultsObject", "MeanSquaredLoss", "GeneratorSource", "ProgressInfo", "Quantity", "Span",
+           "datasets", "layers", "measurements", "LinearLayer", "ElementwiseLayer", "SoftmaxLayer", "DropoutLayer",
+           "FlattenLayer", "ReshapeLayer", "CrossEntropyLossLayer", "MeanSquaredLossLayer", "MeanAbsoluteLossLayer",
+           "NetDecoder", "NetChain"]

@@ -21,6 +21,7 @@ A list always means examples (pairs); a tuple of two means (inputs, outputs).  I
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Callable, Mapping
@@ -31,6 +32,7 @@ import numpy as np
 
 from minidl.backend import to_host
 from minidl.training.data import MiniBatchSource, is_source
+from minidl.wolfram import datasets as _remote
 
 __all__ = ["Scaled", "DATASETS", "named_dataset", "as_arrays", "GeneratorSource", "is_generator_spec",
            "split_scaled", "OUTPUT_PORTS"]
@@ -73,14 +75,16 @@ DATASETS: dict[str, tuple[Callable[[str], tuple[np.ndarray, np.ndarray]], str]] 
                                  "5000 more (minidl.datasets.digit_train_data / digit_test_data)"),
     "SyntheticDigitAngles": (_digit_angles, "the same images -> their rotation angle in degrees (regression)"),
 }
+# downloaded once into the cache folder and checksummed (minidl.wolfram.datasets)
+DATASETS.update({name: (functools.partial(_remote.load, name), ds.description) for name, ds in _remote.REMOTE.items()})
 
 
 def named_dataset(name: str, which: str = "train", arg: str = "data") -> tuple[np.ndarray, np.ndarray]:
     """(X, Y) of an embedded named data set: ``which`` "train" (TrainingData) or "test" (TestData)."""
     if name not in DATASETS:
         hint = ""
-        if name.lower() in ("mnist", "fashionmnist", "cifar-10", "cifar-100", "moviereview"):
-            hint = (f" ({name!r} is not embedded: read MNIST-format files with minidl.datasets.load_mnist(folder) "
+        if name.lower() in ("cifar-10", "cifar-100", "moviereview"):
+            hint = (f" ({name!r} is not built: read MNIST-format files with minidl.datasets.load_mnist(folder) "
                     "and pass the arrays)")
         raise ValueError(f"{arg}: unknown data set name {name!r}{hint}; known names: {', '.join(DATASETS)}")
     return DATASETS[name][0](which)

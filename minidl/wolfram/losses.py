@@ -16,7 +16,15 @@ import copy
 from minidl.errors import NotSupportedYetError
 from minidl.layers.base import Layer, OutputLayer
 from minidl.layers.core import Softmax
-from minidl.layers.output import ClassificationOutput, MeanSquaredLoss
+from minidl.layers.output import (
+    BinaryCrossEntropyLoss,
+    BooleanDecoder,
+    ClassificationOutput,
+    MeanAbsoluteLoss,
+    MeanSquaredLoss,
+    ProbabilitiesCrossEntropyLoss,
+)
+from minidl.network import Network
 
 __all__ = ["choose_loss", "LOSS_NAMES"]
 
@@ -24,16 +32,24 @@ __all__ = ["choose_loss", "LOSS_NAMES"]
 # ------------------------------------------------------------------------------------------------ LossFunction
 #: LossFunction names (case-insensitive, with or without the "Layer" suffix) -> the layer they attach.
 LOSS_NAMES = {"crossentropy": ClassificationOutput, "crossentropyloss": ClassificationOutput,
-              "meansquared": MeanSquaredLoss, "meansquaredloss": MeanSquaredLoss}
-_NOT_YET = ("meanabsoluteloss", "meanabsolute", "contrastiveloss", "ctcloss")
+              "meansquared": MeanSquaredLoss, "meansquaredloss": MeanSquaredLoss,
+              "meanabsolute": MeanAbsoluteLoss, "meanabsoluteloss": MeanAbsoluteLoss,
+              "binarycrossentropy": BinaryCrossEntropyLoss, "binarycrossentropyloss": BinaryCrossEntropyLoss,
+              "probabilitiescrossentropy": ProbabilitiesCrossEntropyLoss,
+              "probabilitiescrossentropyloss": ProbabilitiesCrossEntropyLoss}
+_NOT_YET = ("contrastiveloss", "contrastive", "ctcloss", "ctc")
 
 
-def choose_loss(layers: list[Layer], spec, arg: str = "LossFunction") -> OutputLayer | None:
+def choose_loss(layers: list[Layer] | Network, spec, arg: str = "LossFunction") -> OutputLayer | None:
     """The output layer to attach to ``layers`` for the LossFunction ``spec``; None when the net has its own.
 
-    Wolfram: Automatic → cross-entropy on the class index after a final Softmax, else mean squared loss.
-    A net that already ends in an output layer is a loss net: its loss is used and ``spec`` must be Automatic.
+    Wolfram: Automatic → binary cross-entropy for a net with a Boolean decoder (``NetDecoder("Boolean")``),
+    cross-entropy on the class index after a final Softmax, else mean squared loss.  Probability-vector targets
+    need ``CrossEntropyLossLayer("Probabilities")`` (the loss is chosen before the data is read).  A net that
+    already ends in an output layer is a loss net: its loss is used and ``spec`` must be Automatic.
     """
+    decoder = layers.decoder if isinstance(layers, Network) else None
+    layers = layers.layers if isinstance(layers, Network) else layers
     last = layers[-1]
     automatic = spec is None or (isinstance(spec, str) and spec.lower() == "automatic")
     if isinstance(last, OutputLayer):
@@ -42,6 +58,8 @@ def choose_loss(layers: list[Layer], spec, arg: str = "LossFunction") -> OutputL
                              f"{type(last).__name__}; allowed: 'Automatic' (or remove that layer)")
         return None
     if automatic:
+        if isinstance(decoder, BooleanDecoder):
+            return BinaryCrossEntropyLoss(name="loss")
         return ClassificationOutput(name="loss") if isinstance(last, Softmax) else MeanSquaredLoss(name="loss")
     if isinstance(spec, type) and issubclass(spec, OutputLayer):
         spec = spec()
@@ -53,16 +71,18 @@ def choose_loss(layers: list[Layer], spec, arg: str = "LossFunction") -> OutputL
         key = spec.lower().removesuffix("layer")
         if key in _NOT_YET:
             raise NotSupportedYetError(f"{arg}: got {spec!r}; not supported yet (built: 'CrossEntropyLoss', "
-                                       "'MeanSquaredLoss')")
+                                       "'MeanSquaredLoss', 'MeanAbsoluteLoss', 'BinaryCrossEntropyLoss', "
+                                       "'ProbabilitiesCrossEntropyLoss')")
         if key not in LOSS_NAMES:
-            raise ValueError(f"{arg}: got {spec!r}; allowed: 'Automatic', 'CrossEntropyLoss', 'MeanSquaredLoss' "
-                             "or an output layer (ClassificationOutput, RegressionOutput, MeanSquaredLoss)")
+            raise ValueError(f"{arg}: got {spec!r}; allowed: 'Automatic', 'CrossEntropyLoss', 'MeanSquaredLoss', "
+                             "'MeanAbsoluteLoss', 'BinaryCrossEntropyLoss', 'ProbabilitiesCrossEntropyLoss' or an "
+                             "output layer (CrossEntropyLossLayer(form), MeanSquaredLossLayer(), ...)")
         cls = LOSS_NAMES[key]
         layer = cls(name="loss")
     else:
         raise TypeError(f"{arg}: got {type(spec).__name__}; allowed: 'Automatic', 'CrossEntropyLoss', "
                         "'MeanSquaredLoss' or an output layer")
-    if cls is ClassificationOutput and not isinstance(last, Softmax):
+    if cls in (ClassificationOutput, ProbabilitiesCrossEntropyLoss) and not isinstance(last, Softmax):
         raise ValueError(f"{arg}: cross-entropy needs class probabilities, but the network ends in "
                          f"{type(last).__name__}; allowed: a network ending in Softmax")
     return layer

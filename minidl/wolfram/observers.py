@@ -15,6 +15,7 @@ rules; round values are views over the engine's :class:`~minidl.training.info.In
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -111,12 +112,13 @@ class RoundBook(Observer):
     def __init__(self, recorder: InfoRecorder, *, is_classifier: bool, names: list[str],
                  index_map: np.ndarray | None = None, n_rows: int | None = None, record_permutation: bool = False,
                  record_example_losses: bool = False, make_net: Callable[[], Any] | None = None,
-                 time_goal: float | None = None):
+                 time_goal: float | None = None, measurer=None):
         self.recorder, self.is_classifier, self.names = recorder, is_classifier, names
         self.time_goal = time_goal
         self.net: Any = None                   # the network being trained and the training source (set by NetTrain:
         self.source: Any = None                # Gradients, Weights, BatchData)
         self.batch_data_ok = False
+        self.measurer = measurer   # minidl.wolfram.measurements.Measurer: measurements from each example's output
         self.index_map, self.n_rows = index_map, n_rows
         self.record_permutation, self.record_example_losses = record_permutation, record_example_losses
         self.make_net = make_net
@@ -174,6 +176,8 @@ class RoundBook(Observer):
     def on_iteration(self, state: TrainingState):
         self.batch_measures.append(measures(state.training_loss, state.training_accuracy, state.training_rmse,
                                             self.is_classifier))
+        if self.measurer is not None:
+            self.batch_measures[-1].update(self.measurer.batch(state.batch_outputs, state.batch_targets))
         size = int(state.batch_size)
         self.batch_sizes.append(size)
         self.examples += size
@@ -190,12 +194,17 @@ class RoundBook(Observer):
     def on_validation(self, state: TrainingState):
         self.validation_measures.append(measures(state.validation_loss, state.validation_accuracy,
                                                  state.validation_rmse, self.is_classifier))
+        if self.measurer is not None:
+            self.validation_measures[-1].update(self.measurer.validation(state.validation_outputs,
+                                                                         state.validation_targets))
         self.validation_positions.append(state.iteration)
         self.validation_rounds.append(state.epoch)
 
     def on_epoch_end(self, state: TrainingState):
         batch = self.batch_measures[self._round_start:]
-        self.round_measures.append({k: float(np.mean([b[k] for b in batch])) for k in batch[0]})
+        pooled = self.measurer.round() if self.measurer is not None else {}   # from the round's outputs
+        self.round_measures.append({**{k: float(np.mean([b[k] for b in batch])) for k in batch[0] if k not in pooled},
+                                    **pooled})
         self._round_start = len(self.batch_measures)
 
     def on_done(self, state: TrainingState):
@@ -349,8 +358,8 @@ def progress_function(f: Callable[[ProgressInfo], Any], interval, book: RoundBoo
 # ================================================================================================ reports
 def _num(v) -> str:
     """Wolfram's NumberForm[x, 3]: three significant digits; blank when absent."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or not isinstance(v, numbers.Real):
+        return ""                                   # per-class dicts and matrices are not printed
     return f"{v:.3g}"
 
 

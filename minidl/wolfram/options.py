@@ -279,12 +279,16 @@ def make_method_optimizer(name: str, subs: Mapping[str, Any], arg: str = "Method
 
 # ------------------------------------------------------------------------------------------------ measurements
 #: Measurements minidl computes: name -> network kind it applies to ("classification", "regression" or "any").
+#: The last ones are computed from each example's output (minidl.wolfram.measurements.OUTPUT_MEASUREMENTS).
 MEASUREMENTS = {"Loss": "any", "ErrorRate": "classification", "Accuracy": "classification",
-                "MeanSquare": "regression", "RootMeanSquare": "regression"}
+                "MeanSquare": "regression", "RootMeanSquare": "regression",
+                "Precision": "classification", "Recall": "classification", "F1Score": "classification",
+                "ConfusionMatrix": "classification", "ConfusionMatrixPlot": "classification",
+                "AreaUnderROCCurve": "classification", "CohenKappa": "classification",
+                "R2": "regression", "MeanDeviation": "regression"}
 #: Wolfram measurements minidl has not built (named in the error).
-MEASUREMENTS_NOT_YET = ("Precision", "Recall", "FScore", "F1Score", "ConfusionMatrix", "ConfusionMatrixPlot",
-                        "ROCCurve", "AreaUnderROCCurve", "CohenKappa", "ScottPi", "Perplexity", "LogLikelihood",
-                        "MeanDeviation", "MeanCrossEntropy", "R2", "IntersectionOverUnion", "GeometricMeanProbability")
+MEASUREMENTS_NOT_YET = ("ROCCurve", "ScottPi", "Perplexity", "LogLikelihood", "MeanCrossEntropy",
+                        "IntersectionOverUnion", "GeometricMeanProbability")
 
 
 def measurements(value, is_classifier: bool, arg: str) -> list[str]:

@@ -28,6 +28,7 @@ from minidl.optim import ConstantSchedule, FunctionSchedule, PolynomialSchedule
 from minidl.training.data import ArraySource, check_labels, is_source, sorted_classes, source_classes
 from minidl.training.info import InfoRecorder
 from minidl.training.trainer import EngineConfig, Trainer
+from minidl.wolfram import measurements
 from minidl.wolfram import observers as obs
 from minidl.wolfram import options as opt
 from minidl.wolfram.data import (
@@ -106,6 +107,7 @@ def _rebuilt(layers: list[Layer], like: Network) -> Network:
     """A Network of ``layers`` carrying ``like``'s dtype, device, classes and generator."""
     out = Network(layers)
     out.dtype, out.device, out.classes = like.dtype, like.device, like.classes
+    out.decoder = like.decoder                       # NetDecoder: how net(x) reads the outputs
     if like.rng is not None:
         out.set_rng(like.rng)
     return out
@@ -139,7 +141,7 @@ def _netinitialize_defaults(net: Network) -> None:
 def _network(net, loss_spec, name: ArgNames) -> _NetParts:
     train = copy_network(net, "net")
     _netinitialize_defaults(train)
-    loss = choose_loss(train.layers, loss_spec, name("loss_function"))
+    loss = choose_loss(train, loss_spec, name("loss_function"))  # the net: its decoder counts
     if loss is None:
         return _NetParts(train, False)
     if any(layer.name == loss.name for layer in train.layers):
@@ -477,7 +479,8 @@ class _Observers:
 
 
 def _observers(st: _Settings, parts: _NetParts, d: _Data, validation, sz: _Sizes, tracked: list[str],
-               wanted: set, customs: list, validation_config: dict[str, Any], name: ArgNames) -> _Observers:
+               wanted: set, customs: list, validation_config: dict[str, Any], name: ArgNames,
+               measurer=None) -> _Observers:
     """Bookkeeping first, then keep-best, stopping, callbacks, reports, checkpoints, custom properties."""
     classifier = parts.train.is_classifier
     schedule_name = type(st.schedule).__name__.removesuffix("Schedule")
@@ -489,7 +492,7 @@ def _observers(st: _Settings, parts: _NetParts, d: _Data, validation, sz: _Sizes
     book = obs.RoundBook(recorder, is_classifier=classifier, names=tracked, index_map=d.index_map, n_rows=d.n_rows,
                          record_permutation="BatchPermutation" in wanted,
                          record_example_losses=_wants_example_losses(wanted, customs), make_net=parts.returned,
-                         time_goal=st.time_goal)
+                         time_goal=st.time_goal, measurer=measurer)
     observers: list = [book]
     best = None
     if validation is not None:
@@ -541,7 +544,9 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
     # -- the network, its loss and its factors
     parts = _network(net, st.loss_spec, name)
     classifier = parts.train.is_classifier
-    tracked = opt.measurements(st.measurements_spec, classifier, name("training_progress_measurements"))
+    tracked, custom_measures = measurements.parse(st.measurements_spec, classifier,
+                                                  name("training_progress_measurements"))
+    measurements.check_criterion(st.criterion, name("training_stopping_criterion"))
     if st.criterion is not None:
         opt.measurements([st.criterion["Criterion"]], classifier,
                          f"{name('training_stopping_criterion')} 'Criterion'")
@@ -573,12 +578,15 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
     validation = _validation_data(validation_spec, d, data, sz.batch_size, name)
     validation_config = _validation_schedule(interval or opt.Interval("rounds", 1), sz.per_round, sz.rounds) \
         if validation is not None else {"validation_frequency": None}
-    ob = _observers(st, parts, d, validation, sz, tracked, wanted, customs, validation_config, name)
+    measurer = measurements.Measurer(tracked, custom_measures, classes, classifier) \
+        if measurements.needs_outputs(tracked, custom_measures) else None
+    ob = _observers(st, parts, d, validation, sz, tracked, wanted, customs, validation_config, name, measurer)
 
     # -- the run
     config = make_config(sz.batch_size, max_epochs=sz.rounds, shuffle="every-epoch", partial_batch="fill",
                          time_limit=st.time_goal or math.inf, **validation_config, validate_last_iteration=True,
-                         record_example_losses=_wants_example_losses(wanted, customs))
+                         record_example_losses=_wants_example_losses(wanted, customs),
+                         record_outputs=measurer is not None)
     ob.book.net, ob.book.source, ob.book.batch_data_ok = parts.train, d.train, d.kind == "arrays"
     trainer = Trainer(parts.train, d.train, config, validation, ob.all, ob.settings, recorder=ob.recorder)
     trainer.state.extra["settings"] = ob.settings
@@ -602,7 +610,8 @@ def _results(st: _Settings, parts: _NetParts, d: _Data, validation, sz: _Sizes, 
     lazy = {"LossPlot": lambda: _loss_plot(book),
             "FinalPlots": lambda: {n: measurement_plot(n, book.batch_measures, book.round_measures,
                                                        book.round_positions, book.validation_measures,
-                                                       book.validation_positions) for n in tracked}}
+                                                       book.validation_positions)
+                                   for n in tracked if n not in measurements.NOT_SCALAR}}
     results = NetTrainResultsObject(values, lazy)
     values_by_item = []
     for item in items:

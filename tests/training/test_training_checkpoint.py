@@ -181,6 +181,12 @@ EXAMPLES = {
     "ClassificationOutput": L.ClassificationOutput,
     "RegressionOutput": L.RegressionOutput,
     "MeanSquaredLoss": L.MeanSquaredLoss,
+    "MeanAbsoluteLoss": L.MeanAbsoluteLoss,
+    "BinaryCrossEntropyLoss": L.BinaryCrossEntropyLoss,
+    "ProbabilitiesCrossEntropyLoss": L.ProbabilitiesCrossEntropyLoss,
+    "Elementwise": lambda: L.Elementwise("SoftPlus", name="sp"),
+    "Flatten": lambda: L.Flatten(1),
+    "Reshape": lambda: L.Reshape((2, -1)),
 }
 
 

@@ -58,12 +58,12 @@ def test_named_data_sets():
     Xd, ld, _ = datasets.digit_train_data()
     assert X_ is Xd and labels is ld                         # the embedded digits, TrainingData
     assert named_dataset("SyntheticDigitAngles", "test")[1] is datasets.digit_test_data()[2]
-    with pytest.raises(ValueError, match="data: unknown data set name 'MNIST' .*load_mnist.*known names: "
-                                         "SyntheticDigits, SyntheticDigitAngles"):
-        NetTrain(linear(), "MNIST")
+    with pytest.raises(ValueError, match="data: unknown data set name 'CIFAR-10' .*load_mnist.*known names: "
+                                         "SyntheticDigits, SyntheticDigitAngles, MNIST, FashionMNIST"):
+        NetTrain(linear(), "CIFAR-10")
     with pytest.raises(ValueError, match="unknown data set name 'Digitz'; known names"):
         NetTrain(linear(), "Digitz")
-    assert set(DATASETS) == {"SyntheticDigits", "SyntheticDigitAngles"}
+    assert set(DATASETS) == {"SyntheticDigits", "SyntheticDigitAngles", "MNIST", "FashionMNIST"}
 
 
 def test_named_data_set_trains_with_its_test_data_as_validation_set():

@@ -1,0 +1,93 @@
+"""Shape layers: flatten and reshape (no arithmetic; dx is dy put back into x's shape).  Wolfram's FlattenLayer and
+ReshapeLayer (docs/wolfram-layers.md)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from minidl.layers.base import Layer, Shape
+
+
+class Flatten(Layer):
+    """Merge the first ``levels + 1`` per-example axes: (N, d₁, …, dₖ) → (N, d₁·…·d_{levels+1}, …, dₖ).
+
+    ``levels=None`` (the default) flattens everything: (N, d₁·…·dₖ) (Wolfram ``FlattenLayer[]``; ``Flatten(1)`` is
+    ``FlattenLayer[1]``: 3×4×5 → 12×5).
+    """
+
+    kind = "flatten"
+
+    def __init__(self, levels: int | None = None, name: str | None = None):
+        super().__init__(name=name)
+        if levels is not None and (isinstance(levels, bool) or not isinstance(levels, numbers.Integral)
+                                   or levels < 1):
+            raise ValueError(f"levels: got {levels!r}; allowed: None (flatten every axis) or a positive integer")
+        self.levels = None if levels is None else int(levels)
+
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+        k = len(input_shape) if self.levels is None else self.levels + 1
+        if k > len(input_shape):
+            raise ValueError(f"{self.describe()}: levels={self.levels} needs at least {k} axes per example; got "
+                             f"the per-example shape {input_shape}")
+        return (int(np.prod(input_shape[:k])),) + tuple(input_shape[k:])
+
+    def forward(self, x, training: bool = False):
+        self._check_input(x)
+        self._cache = x.shape if training else None
+        return x.reshape((x.shape[0],) + self.output_shape)
+
+    def backward(self, dy):
+        return dy.reshape(self._need_cache())
+
+    def describe(self) -> str:
+        return f"{self.name or self.kind}: flatten" + ("" if self.levels is None else f" {self.levels} levels")
+
+
+class Reshape(Layer):
+    """(N, *input_shape) → (N, *dims) with the same number of elements per example; one entry of ``dims`` may be
+    -1 (or None / "Automatic", Wolfram's ``Automatic``): the size that makes the counts agree."""
+
+    kind = "reshape"
+
+    def __init__(self, dims, name: str | None = None):
+        super().__init__(name=name)
+        if isinstance(dims, numbers.Integral) and not isinstance(dims, bool):
+            dims = (dims,)
+        if not isinstance(dims, (tuple, list)) or not dims:
+            raise ValueError(f"dims: got {dims!r}; allowed: a non-empty tuple of positive integers, one of them "
+                             "may be -1 (Automatic)")
+        out = []
+        for d in dims:
+            if d is None or (isinstance(d, str) and d.lower() in ("automatic", "inherited")):
+                d = -1
+            if isinstance(d, bool) or not isinstance(d, numbers.Integral) or not (d >= 1 or d == -1):
+                raise ValueError(f"dims: got {dims!r}; allowed: positive integers and at most one -1 (Automatic)")
+            out.append(int(d))
+        if out.count(-1) > 1:
+            raise ValueError(f"dims: got {dims!r}; allowed: at most one -1 (Automatic)")
+        self.dims = tuple(out)
+
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+        n, known = int(np.prod(input_shape)), int(np.prod([d for d in self.dims if d != -1]))
+        if -1 in self.dims:
+            if n % known:
+                raise ValueError(f"{self.describe()}: {n} elements per example (shape {input_shape}) do not split "
+                                 f"into {self.dims}")
+            return tuple(n // known if d == -1 else d for d in self.dims)
+        if known != n:
+            raise ValueError(f"{self.describe()}: {n} elements per example (shape {input_shape}) cannot take the "
+                             f"shape {self.dims} ({known} elements)")
+        return self.dims
+
+    def forward(self, x, training: bool = False):
+        self._check_input(x)
+        self._cache = x.shape if training else None
+        return x.reshape((x.shape[0],) + self.output_shape)
+
+    def backward(self, dy):
+        return dy.reshape(self._need_cache())
+
+    def describe(self) -> str:
+        return f"{self.name or self.kind}: reshape to {'x'.join('?' if d == -1 else str(d) for d in self.dims)}"
