@@ -61,6 +61,9 @@ class EngineConfig:
     validate_each_epoch: bool = False         # Wolfram: validate after every round
     validate_at_end: bool = True              # final validation with the finalized network
     validation_batch_size: int | None = None  # None: batch_size
+    validate_last_iteration: bool = False     # MATLAB: validate the last iteration (also an early stop's) if not due
+    validation_batch_statistics: bool = False  # in-training validation: batch norm uses each batch's own statistics
+    rmse_over: str = "elements"               # RMSE = √(Σ(y−t)²/(N·R)) 'elements' | √(Σ(y−t)²/N) 'observations'
     batch_norm_statistics: str = "population"  # 'population' (pass after training) | 'moving'
     normalize_inputs: bool = True             # input-normalization statistics pass before training
     device: str | Device = "cpu"
@@ -184,7 +187,8 @@ class Trainer:
     def _check_config(self) -> None:
         cfg = self.config
         for key, allowed in (("shuffle", SHUFFLE_MODES), ("partial_batch", PARTIAL_BATCH),
-                             ("batch_norm_statistics", ("population", "moving"))):
+                             ("batch_norm_statistics", ("population", "moving")),
+                             ("rmse_over", ("elements", "observations"))):
             if getattr(cfg, key) not in allowed:
                 raise ValueError(f"{key}: got {getattr(cfg, key)!r}; allowed: {', '.join(map(repr, allowed))}")
         for key in ("max_epochs", "batch_size"):
@@ -232,6 +236,7 @@ class Trainer:
                 self._emit(ev.START)
                 if self.stop_kind is None:
                     self._loop()
+                self._validate_last()
                 self._finish()
         finally:
             for obs in self.observers:
@@ -385,7 +390,8 @@ class Trainer:
             s.training_accuracy = None
             s.training_rmse = self._rmse(loss_h) if math.isfinite(loss_h) else loss_h
         s.validation_loss = s.validation_accuracy = s.validation_rmse = None
-        validate = finite and self.validation is not None and self._validation_due()
+        validate = finite and self.validation is not None and (
+            self._validation_due() or (self.config.validate_last_iteration and self.iteration == s.max_iterations))
         if validate:
             s.validation_loss, metric = self._validate()
             s.validation_accuracy, s.validation_rmse = (metric, None) if self.classifier else (None, metric)
@@ -395,8 +401,11 @@ class Trainer:
             self._emit(ev.VALIDATION)
 
     def _rmse(self, loss: float) -> float:
-        """RMSE from a regression loss value, as the output layer defines it (``rmse_from_loss``)."""
-        return float(self.net.output_layer.rmse_from_loss(loss, self.train.n_responses))
+        """RMSE from a regression loss value, as the output layer defines it (``rmse_from_loss``): the mean over the
+        N·R elements; ``rmse_over='observations'`` sums over the R responses instead (× √R: √(Σ(y−t)²/N))."""
+        r = self.train.n_responses
+        rmse = float(self.net.output_layer.rmse_from_loss(loss, r))
+        return rmse * math.sqrt(r) if self.config.rmse_over == "observations" else rmse
 
     def _save_params(self, params) -> None:
         """Copy every parameter into buffers kept on the device (the network before this update)."""
@@ -434,10 +443,39 @@ class Trainer:
 
     # ================================================================================================ validation
     def _validate(self) -> tuple[float, float]:
-        """(loss, accuracy % | RMSE) over all validation data with prediction-mode layers; one host read."""
-        if self.config.shuffle == "every-epoch":  # MATLAB: validation data shuffled before each validation
+        """(loss, accuracy % | RMSE) over all validation data with prediction-mode layers; one host read.
+
+        With ``validation_batch_statistics`` (and population statistics), batch normalization normalizes each
+        validation mini-batch with that batch's own mean and variance, leaving the running averages as they are.
+        """
+        cfg = self.config
+        if cfg.shuffle == "every-epoch":  # MATLAB: validation data shuffled before each validation
             self.val_order = self.rng.permutation(self.n_val)
-        return self._evaluate(self.validation, self.val_order)
+        bns = [layer for layer in self.net.layers if isinstance(layer, BatchNormalization)] \
+            if cfg.validation_batch_statistics and cfg.batch_norm_statistics == "population" else []
+        for layer in bns:
+            layer.batch_statistics = True
+        try:
+            return self._evaluate(self.validation, self.val_order)
+        finally:
+            for layer in bns:
+                layer.batch_statistics = False
+
+    def _validate_last(self) -> None:
+        """With ``validate_last_iteration``: validate the last iteration when it was not (a stop before the last
+        epoch's end); its values go into the state, the info record's last entry, and a VALIDATION event."""
+        s = self.state
+        if not (self.config.validate_last_iteration and self.validation is not None and self.iteration > 0
+                and s.iteration == self.iteration and s.validation_loss is None
+                and self.stop_kind != ev.NON_FINITE):
+            return
+        s.validation_loss, metric = self._validate()
+        s.validation_accuracy, s.validation_rmse = (metric, None) if self.classifier else (None, metric)
+        series = self.recorder.series
+        if len(series["validation_loss"]) == len(series["training_loss"]) > 0:
+            for name in ("validation_loss", "validation_accuracy", "validation_rmse"):
+                series[name][-1] = getattr(s, name)
+        self._emit(ev.VALIDATION)
 
     def _evaluate(self, source: PreparedSource, order: np.ndarray) -> tuple[float, float]:
         net, out = self.net, self.net.output_layer
@@ -531,7 +569,7 @@ class Trainer:
                              "network as layers to train it anew")
         cfg = self.config
         for key, now, arg in (("batch_size", cfg.batch_size, cfg.name("batch_size")),
-                              ("shuffle", cfg.shuffle, "shuffle"), ("dtype", self.dtype.name, "precision"),
+                              ("shuffle", cfg.shuffle, cfg.name("shuffle")), ("dtype", self.dtype.name, "precision"),
                               ("n_train", self.n, cfg.name("x")),
                               ("n_validation", self.n_val, cfg.name("validation_x"))):
             if tr[key] != now:
