@@ -17,6 +17,7 @@ import numpy as np
 
 from minidl import layers as L
 from minidl.backend import Device, device_description, get_device
+from minidl.errors import NotSupportedYetError
 from minidl.matlab import records
 from minidl.matlab.arrays import _is_classifier, _predictors, _responses, nchw_to_hwcn
 from minidl.matlab.display import _int_vector, _parse_pairs
@@ -162,6 +163,10 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
                         "resume_from)")
     else:
         net = copy_network(layers)
+    if options.dispatch_in_background and not isinstance(data, ArraySource):
+        raise NotSupportedYetError(f"{options.names('dispatch_in_background')}: got True with a mini-batch source; "
+                                   "not supported yet (background dispatch needs worker processes; in-memory "
+                                   "arrays train the same without it)")
     config = engine_config(options, device)
     if isinstance(data, ArraySource) and config.batch_size > len(data):
         config.batch_size = len(data)  # §5: clamped to N for in-memory data
