@@ -176,7 +176,8 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
     if options.checkpoint_path is not None:  # last: it saves the other observers' state
         at_epoch_end = every_epoch()
         obs.append(Checkpointer(options.checkpoint_path, lambda s: at_epoch_end(s) or stopped_mid_epoch(s),
-                                lambda s: checkpoint_name(s.iteration), on_failure="warn"))  # §11
+                                lambda s: checkpoint_name(s.iteration), on_failure="warn",
+                                arg=options.names("checkpoint_path")))  # §11
     recorder = InfoRecorder(settings, fields=records.INFO_FIELD_NAMES)
     trainer = Trainer(net, data, config, options.validation_source(), obs, settings, recorder=recorder)
     trainer.state.extra["settings"] = settings

@@ -146,17 +146,19 @@ class Checkpointer(Observer):
     ``folder/name(state)``.  ``network`` given (a function returning the Network to save): that network alone, as a
     new folder ``folder/name(state)``, or, with ``replace=True``, to the one path ``folder`` replaced each time
     (it always loads).  ``paths`` lists what was written.  ``on_failure``: ``"raise"`` the save's error (ending
-    training), or ``"warn"``: a :class:`CheckpointWarning` naming the folder, and training goes on (MATLAB).
+    training), or ``"warn"``: a :class:`CheckpointWarning` naming ``arg`` (the option, as the user spells it) and the
+    folder, and training goes on (MATLAB).
     """
 
     def __init__(self, folder: str, due: Due, name: Callable[[TrainingState], str] | None = None, *,
-                 network: Callable[[], Any] | None = None, replace: bool = False, on_failure: str = "raise"):
+                 network: Callable[[], Any] | None = None, replace: bool = False, on_failure: str = "raise",
+                 arg: str = "folder"):
         if not replace and name is None:
             raise ValueError("name: a checkpoint written as new folders needs a naming function")
         if on_failure not in ("raise", "warn"):
             raise ValueError(f"on_failure: got {on_failure!r}; allowed: 'raise', 'warn'")
         self.folder, self.due, self.name, self.network, self.replace = folder, due, name, network, replace
-        self.on_failure = on_failure
+        self.on_failure, self.arg = on_failure, arg
         self.paths: list[str] = []
 
     def on_event(self, state: TrainingState):
@@ -167,7 +169,7 @@ class Checkpointer(Observer):
                 try:
                     self.write(state)
                 except (OSError, ValueError) as e:  # folder removed or not writable, disk full
-                    warnings.warn(f"checkpoint not saved to the folder {self.folder!r} at iteration "
+                    warnings.warn(f"{self.arg}: checkpoint not saved to the folder {self.folder!r} at iteration "
                                   f"{state.iteration}: {e}; training goes on", CheckpointWarning, stacklevel=2)
         return None
 

@@ -465,7 +465,8 @@ class Trainer:
         """With ``validate_last_iteration``: validate the last iteration when it was not (a stop before the last
         epoch's end); its values go into the state, the info record's last entry, and a VALIDATION event."""
         s = self.state
-        if not (self.config.validate_last_iteration and self.validation is not None and self.iteration > 0
+        if not (self.config.validate_last_iteration and self.validation is not None
+                and s.batch_indices is not None  # an iteration of this run (not a stop at a resumed START)
                 and s.iteration == self.iteration and s.validation_loss is None
                 and self.stop_kind != ev.NON_FINITE):
             return

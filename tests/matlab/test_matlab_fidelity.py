@@ -233,7 +233,8 @@ def test_a_failed_checkpoint_save_warns_naming_the_folder_and_training_goes_on(t
         if i["Iteration"] == 4 and i["State"] == "iteration":
             shutil.rmtree(folder)  # removed while training runs
 
-    with pytest.warns(CheckpointWarning, match=re.escape(f"folder {str(folder)!r} at iteration 6")):
+    with pytest.warns(CheckpointWarning, match=re.escape(f"'CheckpointPath': checkpoint not saved to the folder "
+                                                         f"{str(folder)!r} at iteration 6")):
         net, info = M.trainNetwork(X, Y, fc_net(), options("CheckpointPath", str(folder), "OutputFcn",
                                                            remove_folder))
     assert len(info.TrainingLoss) == 6 and info.StopReason == "Max epochs completed"
