@@ -343,3 +343,13 @@ def test_the_lines_matlab_prints_before_the_table():
     M.trainNetwork(X, Y, fc_net(), M.trainingOptions("sgdm", "MaxEpochs", 1, "MiniBatchSize", 4), stream=out)
     assert out.getvalue().splitlines()[:2] == ["Training on single CPU.", "|" + "=" * 88 + "|"]
     assert header_lines(types.SimpleNamespace(name="gpu"), Network(fc_net())) == ["Training on single GPU."]
+
+
+def test_batch_statistics_validation_is_the_same_on_the_cpu_stand_in():
+    from minidl.backend import Device
+
+    o = options("ValidationData", (XV, YV), "ValidationFrequency", 2)
+    _, host = M.trainNetwork(X, Y, bn_net(), o)
+    _, standin = M.trainNetwork(X, Y, bn_net(), o, device=Device("standin"))
+    np.testing.assert_allclose(standin.ValidationLoss, host.ValidationLoss, rtol=1e-12)
+    np.testing.assert_allclose(standin.TrainingLoss, host.TrainingLoss, rtol=1e-12)
