@@ -3,7 +3,8 @@
 The rules are those of docs/semantics-matlab.md; this module only configures the engine (``EngineConfig``) and the
 generic observers: the verbose table, output functions (:class:`~minidl.training.observers.UserFunction` with
 MATLAB's record), validation patience (:class:`~minidl.training.observers.EarlyStopping`), checkpoints after every
-epoch (:class:`~minidl.training.observers.Checkpointer`), the figure and the progress bar.
+epoch and at a mid-epoch stop, a failed save warning (:class:`~minidl.training.observers.Checkpointer`), the figure
+and the progress bar.
 """
 
 from __future__ import annotations
