@@ -36,6 +36,7 @@ class BatchNormalization(Layer):
         self._given = {"scale": scale, "offset": offset}
         self._collected = None  # (M, μ, σ²) merged over batches during a population pass
         self.update_statistics = True  # False: training forwards leave the moving mean and variance as they are
+        self.batch_statistics = False  # prediction mode normalizes with the batch's own μ, σ² (state untouched)
 
     def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
         if len(input_shape) not in (1, 3):
@@ -53,16 +54,18 @@ class BatchNormalization(Layer):
     def forward(self, x, training: bool = False):
         self._check_input(x)
         gamma, beta = self.params["scale"], self.params["offset"]
-        if training or self._collected is not None:
+        if training or self._collected is not None or self.batch_statistics:
             y, cache, (m, mean, var) = F.batchnorm_forward(x, gamma, beta, self.epsilon)
             if training:
                 self._cache = cache
-            if training and self.update_statistics:
-                self.state["mean"] = (1 - self.mean_decay) * self.state["mean"] + self.mean_decay * mean
-                self.state["variance"] = ((1 - self.variance_decay) * self.state["variance"]
-                                          + self.variance_decay * var)
-            elif not training:
+                if self.update_statistics:  # moving averages (frozen layers of a Wolfram run keep theirs)
+                    self.state["mean"] = (1 - self.mean_decay) * self.state["mean"] + self.mean_decay * mean
+                    self.state["variance"] = ((1 - self.variance_decay) * self.state["variance"]
+                                              + self.variance_decay * var)
+            elif self._collected is not None:     # the population pass: merge the batch's moments exactly
                 self._collected = F.merge_moments(self._collected, (m, mean, var))
+            else:                                  # batch statistics in prediction mode: nothing is kept
+                self._cache = None
             return y
         y, _ = F.batchnorm_inference(x, gamma, beta, self.state["mean"], self.state["variance"], self.epsilon)
         self._cache = None

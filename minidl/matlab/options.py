@@ -13,6 +13,7 @@ is an error; options MATLAB accepts but minidl has not built yet raise :class:`N
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
@@ -118,17 +119,33 @@ def _check_folder(value, arg: str) -> str | None:
     return path
 
 
+def _takes_one_argument(f: Callable) -> bool:
+    """Whether ``f(info)`` can be called with one positional argument (True when Python cannot tell)."""
+    try:
+        signature = inspect.signature(f)
+    except (TypeError, ValueError):  # some builtins have no signature
+        return True
+    try:
+        signature.bind(None)
+    except TypeError:
+        return False
+    return True
+
+
 def _check_output_fcn(value, arg: str) -> tuple[Callable, ...]:
     if value is None:
         return ()
-    if callable(value):
-        return (value,)
-    if isinstance(value, (list, tuple)):
-        for i, f in enumerate(value):
-            if not callable(f):
-                raise TypeError(f"{arg}[{i}]: got {type(f).__name__}; allowed: a callable f(info) -> bool")
-        return tuple(value)
-    raise TypeError(f"{arg}: got {type(value).__name__}; allowed: a callable f(info) -> bool or a list of them")
+    functions = (value,) if callable(value) else value
+    if not isinstance(functions, (list, tuple)):
+        raise TypeError(f"{arg}: got {type(value).__name__}; allowed: a callable f(info) -> bool or a list of them")
+    for i, f in enumerate(functions):
+        where = arg if callable(value) else f"{arg}[{i}]"
+        if not callable(f):
+            raise TypeError(f"{where}: got {type(f).__name__}; allowed: a callable f(info) -> bool")
+        if not _takes_one_argument(f):  # MATLAB calls every output function with the info struct
+            raise TypeError(f"{where}: got {getattr(f, '__qualname__', f)!r}, which cannot be called with one "
+                            "argument; allowed: a function f(info) taking the training-progress record")
+    return tuple(functions)
 
 
 def _check_plots_file(value, arg: str) -> str | None:
@@ -183,16 +200,28 @@ def _check_environment(value, arg: str) -> str:
 
 
 def _check_worker_load(value, arg: str):
-    if value is not None:
-        raise _not_yet(arg, value, "it divides work among parallel workers, and minidl trains in one "
-                       "process; leave it None")
-    return None
+    """MATLAB's forms: a fraction in [0, 1] or a positive integer of workers per machine, or a vector of
+    nonnegative loads, one per worker.  It divides work among parallel workers only ('multi-gpu', 'parallel', not
+    built), so on one CPU or GPU any valid value changes nothing and is accepted, as MATLAB accepts it."""
+    if value is None:
+        return None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        v = float(value)
+        if 0 <= v <= 1 or (v > 1 and v.is_integer()):
+            return int(v) if v > 1 else v
+    elif isinstance(value, (list, tuple)) or hasattr(value, "shape"):
+        loads = [float(v) for v in list(getattr(value, "flat", value))
+                 if isinstance(v, numbers.Real) and not isinstance(v, bool)]
+        if len(loads) == len(list(getattr(value, "flat", value))) and loads and all(v >= 0 for v in loads):
+            return tuple(loads)
+    raise ValueError(f"{arg}: got {value!r}; allowed: a number in [0, 1], a positive integer or a vector of "
+                     "nonnegative numbers (one load per worker)")
 
 
 def _check_dispatch(value, arg: str) -> bool:
-    if _check_bool(value, arg):
-        raise _not_yet(arg, value, "background data dispatch is not built; leave it False")
-    return False
+    """Accepted: background dispatch changes nothing for in-memory arrays; ``train_network`` refuses True for a
+    mini-batch source (that needs background workers, not built)."""
+    return _check_bool(value, arg)
 
 
 def _check_seed(value, arg: str) -> int:
@@ -202,7 +231,7 @@ def _check_seed(value, arg: str) -> int:
 
 
 _CHECKS: dict[str, Callable[[Any, str], Any]] = {  # option -> check(value, the name as the caller spells it)
-    "momentum": lambda v, a: check_real(a, v, 0.0, 1.0, high_open=True),
+    "momentum": lambda v, a: check_real(a, v, 0.0, 1.0),  # [0, 1], 1 included [ref]
     "gradient_decay_factor": lambda v, a: check_real(a, v, 0.0, 1.0, high_open=True),
     "squared_gradient_decay_factor": lambda v, a: check_real(a, v, 0.0, 1.0, high_open=True),
     "epsilon": lambda v, a: check_real(a, v, 0.0, math.inf, low_open=True, high_open=True),
@@ -317,6 +346,11 @@ class TrainingOptions:
         solver = changes.pop("solver", self.solver)
         given = {**self._given, **changes}
         return TrainingOptions(solver, names=self._names, **{k: v for k, v in given.items() if v is not None})
+
+    @property
+    def names(self) -> ArgNames:
+        """How errors spell the option names (``names("mini_batch_size")``: the caller's spelling)."""
+        return self._names
 
     @property
     def properties(self) -> tuple[str, ...]:

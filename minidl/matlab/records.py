@@ -7,9 +7,10 @@ The engine's record is neutral; this module gives it MATLAB's names: the OutputF
 from __future__ import annotations
 
 import datetime
-import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import numpy as np
 
 from minidl._checks import snake_case
 from minidl.matlab.display import MatlabStruct
@@ -68,18 +69,15 @@ class OutputFcnInfo(dict):
 def output_fcn_info(state: TrainingState) -> OutputFcnInfo:
     """The record for ``state`` (MATLAB: start / iteration / done).
 
-    start: Epoch 0 (or the resumed epoch), Iteration 0 and TimeSinceStart only.  iteration: that iteration's values
-    (validation values only when it validated).  done: the last iteration's training values and the final
-    validation values of the finalized network.
+    start: Epoch 0 (or the resumed epoch) and Iteration 0 only (TimeSinceStart is empty).  iteration: that
+    iteration's values (validation values only when it validated).  done: the last iteration's values, validated
+    before finalization (the Final values are in trainNetwork's info only; docs/semantics-matlab.md#10).
     """
     rec = OutputFcnInfo((k, getattr(state, a)) for k, a in OUTPUT_FIELDS.items())
     if state.event == ev.START:
         for k in rec:
-            if k not in ("Epoch", "Iteration", "TimeSinceStart", "State"):
+            if k not in ("Epoch", "Iteration", "State"):
                 rec[k] = None
-    elif state.event == ev.DONE:
-        rec.update(ValidationLoss=state.final_validation_loss, ValidationAccuracy=state.final_validation_accuracy,
-                   ValidationRMSE=state.final_validation_rmse)
     if state.is_classifier:
         rec.update(TrainingRMSE=None, ValidationRMSE=None)
     else:
@@ -88,13 +86,18 @@ def output_fcn_info(state: TrainingState) -> OutputFcnInfo:
 
 
 def wants_stop(fn: Callable, result: Any) -> bool:
-    """Whether an output function's result asks to stop: True (or a true number); None and False go on."""
-    if result is None:
-        return False
-    if isinstance(result, (bool, numbers.Number)) or type(result).__name__ == "bool_":
+    """Whether an output function's result asks to stop: a true logical scalar (``True``, ``numpy.True_``, a 1×1
+    bool array).  Anything else counts as false: False, None, numbers, strings, other arrays (MATLAB's rule).
+
+    >>> import numpy as np
+    >>> [wants_stop(print, r) for r in (True, np.array([[True]]), 1, "yes", np.array([True, True]), None)]
+    [True, True, False, False, False, False]
+    """
+    if isinstance(result, (bool, np.bool_)):
         return bool(result)
-    raise TypeError(f"output_fcn: {getattr(fn, '__qualname__', fn)!r} returned {type(result).__name__}; allowed: "
-                    "True (stop training), False or None")
+    if isinstance(result, np.ndarray) and result.dtype == np.bool_ and result.size == 1:
+        return bool(result.reshape(()))
+    return False
 
 
 def output_fcn_due(state: TrainingState) -> bool:

@@ -3,7 +3,8 @@
 The rules are those of docs/semantics-matlab.md; this module only configures the engine (``EngineConfig``) and the
 generic observers: the verbose table, output functions (:class:`~minidl.training.observers.UserFunction` with
 MATLAB's record), validation patience (:class:`~minidl.training.observers.EarlyStopping`), checkpoints after every
-epoch (:class:`~minidl.training.observers.Checkpointer`), the figure and the progress bar.
+epoch and at a mid-epoch stop, a failed save warning (:class:`~minidl.training.observers.Checkpointer`), the figure
+and the progress bar.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from minidl import layers as L
 from minidl.backend import Device, device_description, get_device
+from minidl.errors import NotSupportedYetError
 from minidl.matlab import records
 from minidl.matlab.arrays import _is_classifier, _predictors, _responses
 from minidl.matlab.names import TrainingOptions as MatlabOptions
@@ -26,20 +28,16 @@ from minidl.matlab.records import TrainingInfoStruct
 from minidl.network import Network, copy_network
 from minidl.optim import SGDM, Adam, Optimizer, RMSProp
 from minidl.optim.schedules import ConstantSchedule, PiecewiseSchedule
+from minidl.training import events as ev
 from minidl.training.checkpoint import read_checkpoint, restore_network
-from minidl.training.data import as_source, is_source
-from minidl.training.events import Observer
+from minidl.training.data import ArraySource, as_source, is_source
+from minidl.training.events import Observer, TrainingState
 from minidl.training.info import InfoRecorder, TrainingInfo
 from minidl.training.observers import Checkpointer, EarlyStopping, KeepBest, UserFunction, every_epoch
 from minidl.training.serialization import network_to_json
 from minidl.training.trainer import EngineConfig, Trainer
 
 __all__ = ["train_network", "engine_config", "make_observers", "trainNetwork", "classify", "predict"]
-
-
-#: How the Pythonic face names the engine's arguments in its errors (train_network(X, Y, layers, options)).
-ENGINE_NAMES = {"batch_size": "mini_batch_size", "x": "X", "y": "Y", "layers": "layers",
-                "validation_x": "validation_data[0]", "validation_y": "validation_data[1]"}
 
 
 def engine_config(options: TrainingOptions, device: str | Device | None = None) -> EngineConfig:
@@ -55,24 +53,32 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
                          form=o.adam_form)
     schedule = PiecewiseSchedule(o.initial_learn_rate, o.learn_rate_drop_factor, o.learn_rate_drop_period) \
         if o.learn_rate_schedule == "piecewise" else ConstantSchedule(o.initial_learn_rate)
+    names = o.names  # errors raised while training name the options as the user spelled them
     return EngineConfig(
         optimizer=optimizer, schedule=schedule, max_epochs=o.max_epochs, batch_size=o.mini_batch_size,
         shuffle=o.shuffle, partial_batch="drop", l2=o.l2_regularization, l2_order="before_clip",
         gradient_threshold=o.gradient_threshold, gradient_threshold_method=o.gradient_threshold_method,
         validation_frequency=o.validation_frequency, validate_first_iteration=True, validate_at_end=True,
+        validate_last_iteration=True, validate_final_in_loop=True,  # §7: the last iteration, an early stop's, validated
+        validation_batch_statistics=o.batch_normalization_statistics == "population",  # §7: each batch's own
+        rmse_over="observations",  # §9: RMSE = √(Σₙ Σᵣ (y − t)² / N) = √(2·loss)
         batch_norm_statistics=o.batch_normalization_statistics, normalize_inputs=True,
         reset_input_normalization=o.reset_input_normalization,
         device=get_device(device if device is not None else o.execution_environment), dtype=o.precision,
-        seed=o.seed, stop_reasons=dict(records.STOP_REASONS), names=dict(ENGINE_NAMES))
+        seed=o.seed, stop_reasons=dict(records.STOP_REASONS),
+        names={"x": "X", "y": "Y", "layers": "layers", "batch_size": names("mini_batch_size"),
+               "max_epochs": names("max_epochs"), "shuffle": names("shuffle"),
+               "validation_x": names("validation_data", 0), "validation_y": names("validation_data", 1)})
 
 
-def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=None) -> list[Observer]:
+def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=None,
+                   header: Sequence[str] = ()) -> list[Observer]:
     """The observers the options ask for, in order: table, output functions, patience, figure, progress bar
-    (checkpoints apart)."""
+    (checkpoints apart).  ``header``: the lines the verbose table prints before its titles (:func:`header_lines`)."""
     obs: list[Observer] = []
     if options.verbose:
         from minidl.matlab.verbose import VerboseTable
-        obs.append(VerboseTable(options.verbose_frequency, stream=stream))
+        obs.append(VerboseTable(options.verbose_frequency, stream=stream, header=list(header)))
     if options.output_fcn:
         obs.append(UserFunction(options.output_fcn, records.output_fcn_info, records.output_fcn_due,
                                 records.wants_stop))
@@ -92,6 +98,23 @@ def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=No
             # auto: only when the table is off or in a notebook, and (unless forced) only to a terminal
             obs.append(ProgressBar(force=bool(options.progress_bar)))
     return obs
+
+
+def header_lines(device: Device, net: Network) -> list[str]:
+    """What MATLAB prints before the verbose table (§9): "Training on single CPU." (or GPU), then "Initializing
+    input data normalization." when the input layer's normalization statistics are computed before training."""
+    lines = [f"Training on single {'GPU' if device.name == 'gpu' else 'CPU'}."]
+    layer = net.layers[0] if net.layers else None
+    if getattr(layer, "needs_statistics", False):
+        lines.append("Initializing input data normalization.")
+    return lines
+
+
+def stopped_mid_epoch(state: TrainingState) -> bool:
+    """A due-rule: DONE after a stop in the middle of an epoch (output function, stop button, patience, Ctrl-C);
+    not after a non-finite loss (the network was rolled back) nor at an epoch's end (checkpointed then)."""
+    return (state.event == ev.DONE and state.stop_kind not in (None, ev.MAX_EPOCHS, ev.NON_FINITE)
+            and 0 < state.batch_in_epoch < state.iterations_per_epoch)
 
 
 def _parse(args: tuple) -> tuple[Any, Any, Any, Any]:
@@ -143,10 +166,16 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
                         "resume_from)")
     else:
         net = copy_network(layers)
+    if options.dispatch_in_background and not isinstance(data, ArraySource):
+        raise NotSupportedYetError(f"{options.names('dispatch_in_background')}: got True with a mini-batch source; "
+                                   "not supported yet (background dispatch needs worker processes; in-memory "
+                                   "arrays train the same without it)")
     config = engine_config(options, device)
+    if isinstance(data, ArraySource) and config.batch_size > len(data):
+        config.batch_size = len(data)  # §5: clamped to N for in-memory data
     settings = {**options.settings(), "hardware": device_description(config.device),
                 "execution_environment": options.execution_environment}
-    obs = make_observers(options, settings, stream) + list(observers)
+    obs = make_observers(options, settings, stream, header_lines(get_device(config.device), net)) + list(observers)
     if options.output_network == "best-validation-loss":  # R2021b: the network of the lowest validation loss
         if options.validation_source() is None:
             raise ValueError(f"{options._names('output_network')}: got 'best-validation-loss' without validation "
@@ -154,7 +183,10 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
         config.output_best = KeepBest(lambda s: s.validation_loss)
         obs.append(config.output_best)
     if options.checkpoint_path is not None:  # last: it saves the other observers' state
-        obs.append(Checkpointer(options.checkpoint_path, every_epoch(), lambda s: records.checkpoint_name(s.iteration)))
+        at_epoch_end = every_epoch()
+        obs.append(Checkpointer(options.checkpoint_path, lambda s: at_epoch_end(s) or stopped_mid_epoch(s),
+                                lambda s: records.checkpoint_name(s.iteration), on_failure="warn",
+                                arg=options.names("checkpoint_path")))  # §11
     recorder = InfoRecorder(settings, fields=records.INFO_FIELD_NAMES)
     trainer = Trainer(net, data, config, options.validation_source(), obs, settings, recorder=recorder)
     trainer.state.extra["settings"] = settings

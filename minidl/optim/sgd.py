@@ -18,7 +18,8 @@ class SGD(SGDM):
         v ← μ·v − lr·g'
         w ← w + v
 
-    which is :class:`SGDM` with γ = μ; so the class only changes the default and the pre-step order.
+    which is :class:`SGDM` with γ = μ; so the class only changes the default and the pre-step order (and keeps
+    μ in [0, 1)).
 
     Variant:
         - Wolfram ``"SGD"``: identical (Momentum default 0.93); its automatic rate schedule is
@@ -34,6 +35,7 @@ class SGD(SGDM):
     """
 
     method = "SGD"
+    momentum_high_open = True  # μ in [0, 1), as before
     l2_order = "after_clip"
 
     def __init__(self, momentum: float = 0.93) -> None:

@@ -30,15 +30,17 @@ class SGDM(Optimizer):
     All methods side by side: docs/optimizers.md.
 
     Args:
-        momentum: γ in [0, 1); 0 gives plain gradient descent θ ← θ − lr·g.
+        momentum: γ in [0, 1] (MATLAB's range; γ = 1 keeps every past step undamped); 0 gives plain gradient
+            descent θ ← θ − lr·g.
     """
 
     method = "sgdm"
     slots = ("v",)
+    momentum_high_open = False  # γ = 1 allowed (MATLAB sgdm); a subclass may exclude it
 
     def __init__(self, momentum: float = 0.9) -> None:
         super().__init__()
-        self.momentum = check_real("momentum", momentum, 0.0, 1.0, high_open=True)
+        self.momentum = check_real("momentum", momentum, 0.0, 1.0, high_open=self.momentum_high_open)
 
     def _update(self, w, g, lr: float, state: dict[str, Any]) -> None:
         gamma = self.momentum

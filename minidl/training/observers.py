@@ -18,6 +18,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +26,8 @@ from minidl._files import atomic_write_text
 from minidl.training import events as ev
 from minidl.training.events import Observer, TrainingState
 
-__all__ = ["EarlyStopping", "KeepBest", "UserFunction", "Checkpointer", "FileLog", "every_epoch"]
+__all__ = ["EarlyStopping", "KeepBest", "UserFunction", "Checkpointer", "CheckpointWarning", "FileLog",
+           "every_epoch"]
 
 Due = Callable[[TrainingState], bool]
 
@@ -152,25 +154,42 @@ class UserFunction(Observer):
 
 
 # ================================================================================================ checkpoints
+class CheckpointWarning(UserWarning):
+    """A checkpoint could not be written (``Checkpointer(..., on_failure="warn")``); training went on."""
+
+
 class Checkpointer(Observer):
     """When ``due(state)``, writes a checkpoint atomically.
 
     ``network=None``: the whole training state (``state.snapshot()``: exact resume) as a new folder
     ``folder/name(state)``.  ``network`` given (a function returning the Network to save): that network alone, as a
     new folder ``folder/name(state)``, or, with ``replace=True``, to the one path ``folder`` replaced each time
-    (it always loads).  ``paths`` lists what was written.
+    (it always loads).  ``paths`` lists what was written.  ``on_failure``: ``"raise"`` the save's error (ending
+    training), or ``"warn"``: a :class:`CheckpointWarning` naming ``arg`` (the option, as the user spells it) and the
+    folder, and training goes on (MATLAB).
     """
 
     def __init__(self, folder: str, due: Due, name: Callable[[TrainingState], str] | None = None, *,
-                 network: Callable[[], Any] | None = None, replace: bool = False):
+                 network: Callable[[], Any] | None = None, replace: bool = False, on_failure: str = "raise",
+                 arg: str = "folder"):
         if not replace and name is None:
             raise ValueError("name: a checkpoint written as new folders needs a naming function")
+        if on_failure not in ("raise", "warn"):
+            raise ValueError(f"on_failure: got {on_failure!r}; allowed: 'raise', 'warn'")
         self.folder, self.due, self.name, self.network, self.replace = folder, due, name, network, replace
+        self.on_failure, self.arg = on_failure, arg
         self.paths: list[str] = []
 
     def on_event(self, state: TrainingState):
         if self.due(state):
-            self.write(state)
+            if self.on_failure == "raise":
+                self.write(state)
+            else:
+                try:
+                    self.write(state)
+                except (OSError, ValueError) as e:  # folder removed or not writable, disk full
+                    warnings.warn(f"{self.arg}: checkpoint not saved to the folder {self.folder!r} at iteration "
+                                  f"{state.iteration}: {e}; training goes on", CheckpointWarning, stacklevel=2)
         return None
 
     def write(self, state: TrainingState) -> str:

@@ -66,9 +66,14 @@ class EngineConfig:
     validate_each_epoch: bool = False         # Wolfram: validate after every round
     validate_at_end: bool = True              # final validation with the finalized network
     validation_seconds: float | None = None   # also validate when this many seconds passed since the last one
-    validate_last_iteration: bool = False     # Wolfram: the last iteration is validated (VALIDATION event) if it
-                                              # was not already, whatever the interval and however the run stopped
+    validate_last_iteration: bool = False     # the run's last iteration is validated if it was not, whatever the
+                                              # interval and however it stopped (MATLAB and Wolfram; not after a
+                                              # non-finite stop): its values reach the record, a VALIDATION event
+    validate_final_in_loop: bool = False      # MATLAB: the final iteration (max epochs) validates within its
+                                              # ITERATION event (its verbose row and OutputFcn record carry it)
     validation_batch_size: int | None = None  # None: batch_size
+    validation_batch_statistics: bool = False  # in-training validation: batch norm uses each batch's own statistics
+    rmse_over: str = "elements"               # RMSE = √(Σ(y−t)²/(N·R)) 'elements' | √(Σ(y−t)²/N) 'observations'
     batch_norm_statistics: str = "population"  # 'population' (pass after training) | 'moving'
     normalize_inputs: bool = True             # input-normalization statistics pass before training
     reset_input_normalization: bool = False   # recompute given input statistics too (not on resume)
@@ -223,7 +228,8 @@ class Trainer:
     def _check_config(self) -> None:
         cfg = self.config
         for key, allowed in (("shuffle", SHUFFLE_MODES), ("partial_batch", PARTIAL_BATCH),
-                             ("batch_norm_statistics", ("population", "moving"))):
+                             ("batch_norm_statistics", ("population", "moving")),
+                             ("rmse_over", ("elements", "observations"))):
             if getattr(cfg, key) not in allowed:
                 raise ValueError(f"{key}: got {getattr(cfg, key)!r}; allowed: {', '.join(map(repr, allowed))}")
         for key in ("max_epochs", "batch_size"):
@@ -439,7 +445,8 @@ class Trainer:
             s.training_rmse = self._rmse(loss_h) if math.isfinite(loss_h) else loss_h
         s.validation_loss = s.validation_accuracy = s.validation_rmse = None
         s.validation_outputs = s.validation_targets = None
-        validate = finite and self.validation is not None and self._validation_due()
+        validate = finite and self.validation is not None and (
+            self._validation_due() or (self.config.validate_final_in_loop and self.iteration == s.max_iterations))
         if validate:
             self._validated_at, self._validated_time = self.iteration, self._elapsed()
             s.validation_loss, metric = self._validate()
@@ -452,8 +459,11 @@ class Trainer:
             self._emit(ev.VALIDATION)
 
     def _rmse(self, loss: float) -> float:
-        """RMSE from a regression loss value, as the output layer defines it (``rmse_from_loss``)."""
-        return float(self.net.output_layer.rmse_from_loss(loss, self.train.n_responses))
+        """RMSE from a regression loss value, as the output layer defines it (``rmse_from_loss``): the mean over the
+        N·R elements; ``rmse_over='observations'`` sums over the R responses instead (× √R: √(Σ(y−t)²/N))."""
+        r = self.train.n_responses
+        rmse = float(self.net.output_layer.rmse_from_loss(loss, r))
+        return rmse * math.sqrt(r) if self.config.rmse_over == "observations" else rmse
 
     def _save_params(self, params) -> None:
         """Copy every parameter into buffers kept on the device (the network before this update)."""
@@ -493,10 +503,42 @@ class Trainer:
 
     # ================================================================================================ validation
     def _validate(self) -> tuple[float, float]:
-        """(loss, accuracy % | RMSE) over all validation data with prediction-mode layers; one host read."""
-        if self.config.shuffle == "every-epoch" and self.compositions is None:  # MATLAB: shuffled before each
+        """(loss, accuracy % | RMSE) over all validation data with prediction-mode layers; one host read.
+
+        With ``validation_batch_statistics`` (and population statistics), batch normalization normalizes each
+        validation mini-batch with that batch's own mean and variance, leaving the running averages as they are.
+        """
+        cfg = self.config
+        if cfg.shuffle == "every-epoch" and self.compositions is None:  # MATLAB: shuffled before each validation
             self.val_order = self.rng.permutation(self.n_val)
-        return self._evaluate(self.validation, self.val_order)
+        bns = [layer for layer in self.net.layers if isinstance(layer, BatchNormalization)] \
+            if cfg.validation_batch_statistics and cfg.batch_norm_statistics == "population" else []
+        for layer in bns:
+            layer.batch_statistics = True
+        try:
+            return self._evaluate(self.validation, self.val_order)
+        finally:
+            for layer in bns:
+                layer.batch_statistics = False
+
+    def _validate_last(self) -> None:
+        """With ``validate_last_iteration``: validate the last iteration when it was not (a stop part-way, an
+        interval longer than the run); its values go into the state, the info record's last entry, and a
+        VALIDATION event (a stop it asks for changes nothing: training has ended)."""
+        s = self.state
+        if not (self.config.validate_last_iteration and self.validation is not None
+                and s.batch_indices is not None  # an iteration of this run (not a stop at a resumed START)
+                and self._validated_at != self.iteration and self.stop_kind != ev.NON_FINITE):
+            return
+        self._validated_at = self.iteration
+        s.validation_loss, metric = self._validate()
+        s.validation_accuracy, s.validation_rmse = (metric, None) if self.classifier else (None, metric)
+        s.time_since_start = self._elapsed()
+        series = self.recorder.series
+        if len(series["validation_loss"]) == len(series["training_loss"]) > 0:
+            for name in ("validation_loss", "validation_accuracy", "validation_rmse"):
+                series[name][-1] = getattr(s, name)
+        self._emit(ev.VALIDATION)
 
     def _evaluate(self, source: PreparedSource, order: np.ndarray) -> tuple[float, float]:
         net, out = self.net, self.net.output_layer
@@ -529,13 +571,7 @@ class Trainer:
     def _finish(self) -> None:
         """Batch-norm population statistics, final validation, DONE."""
         cfg, s = self.config, self.state
-        if (cfg.validate_last_iteration and self.validation is not None and self.iteration > 0
-                and self._validated_at != self.iteration):       # the last iteration was not validated: now
-            self._validated_at = self.iteration
-            s.validation_loss, metric = self._validate()
-            s.validation_accuracy, s.validation_rmse = (metric, None) if self.classifier else (None, metric)
-            s.time_since_start = self._elapsed()
-            self._emit(ev.VALIDATION)
+        self._validate_last()
         best = cfg.output_best
         if best is not None and best.best_arrays is not None:  # the kept network replaces the last one
             self.net.load_state_arrays(best.best_arrays)
@@ -601,7 +637,7 @@ class Trainer:
                              "network as layers to train it anew")
         cfg = self.config
         for key, now, arg in (("batch_size", cfg.batch_size, cfg.name("batch_size")),
-                              ("shuffle", cfg.shuffle, "shuffle"), ("dtype", self.dtype.name, "precision"),
+                              ("shuffle", cfg.shuffle, cfg.name("shuffle")), ("dtype", self.dtype.name, "precision"),
                               ("n_train", self.n, cfg.name("x")),
                               ("n_validation", self.n_val, cfg.name("validation_x"))):
             if tr[key] != now:

@@ -401,8 +401,9 @@ def test_make_optimizer_bad_names():
 
 
 @pytest.mark.parametrize("cls, arg, value, allowed", [
-    (SGDM, "momentum", 1.0, r"\[0, 1\)"),
-    (SGDM, "momentum", -0.1, r"\[0, 1\)"),
+    (SGDM, "momentum", 1.01, r"\[0, 1\]"),  # MATLAB's sgdm allows momentum 1
+    (SGDM, "momentum", -0.1, r"\[0, 1\]"),
+    (SGD, "momentum", 1.0, r"\[0, 1\)"),
     (SGD, "momentum", 1.5, r"\[0, 1\)"),
     (SignSGD, "momentum", float("nan"), r"\[0, 1\)"),
     (RMSProp, "beta2", 1.0, r"\[0, 1\)"),

@@ -7,7 +7,7 @@ import pytest
 from minidl import layers as L
 from minidl import train_network, training_options
 from minidl.training import TrainingInfo, load_network, save_network
-from minidl.training.data import ArraySource
+from minidl.training.data import ArraySource, MiniBatchSource
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((30, 4))
@@ -29,6 +29,19 @@ def with_nan(a, i=(3, 1), value=np.nan):
     a = a.copy()
     a[i] = value
     return a
+
+
+class Stream(MiniBatchSource):
+    """A mini-batch source that is not in-memory arrays (its MiniBatchSize is never clamped)."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return len(self.x)
+
+    def read(self, indices):
+        return self.x[indices], self.y[indices]
 
 
 def fit(x=X, y=Y, layers=None, **options):
@@ -58,7 +71,7 @@ CASES = [
     ("rate-negative", opt(initial_learn_rate=-1.0), ValueError, r"initial_learn_rate: got -1.0"),
     ("rate-text", opt(initial_learn_rate="fast"), TypeError, r"initial_learn_rate: got 'fast'"),
     ("rate-inf", opt(initial_learn_rate=np.inf), ValueError, r"initial_learn_rate: got inf"),
-    ("momentum-one", opt(momentum=1.0), ValueError, r"momentum: got 1.0; allowed: a real number in \[0, 1\)"),
+    ("momentum-above-one", opt(momentum=1.5), ValueError, r"momentum: got 1.5; allowed: a real number in \[0, 1\]"),
     ("momentum-negative", opt(momentum=-0.1), ValueError, r"momentum: got -0.1"),
     ("beta1-range", opt("adam", gradient_decay_factor=1.5), ValueError, r"gradient_decay_factor: got 1.5"),
     ("beta2-range", opt("rmsprop", squared_gradient_decay_factor=-0.1), ValueError,
@@ -141,8 +154,9 @@ CASES = [
      r"validation_data\[0\]: got observations of shape \(2,\)"),
     ("validation-unknown-label", lambda tmp: fit(validation_data=(X[:4], np.array(["a", "b", "z", "a"]))),
      ValueError, r"validation_data\[1\]\[2\]: label 'z' is not one of the classes"),
-    ("batch-larger-than-data", lambda tmp: fit(mini_batch_size=31), ValueError,
-     r"mini_batch_size: got 31, more than the 30 training observations"),
+    ("batch-larger-than-source", lambda tmp: train_network(
+        Stream(X, Y), clf(), training_options("sgdm", **{**QUIET, "mini_batch_size": 31})), ValueError,
+     r"mini_batch_size: got 31, more than the 30 training observations"),  # arrays: clamped to N instead
     ("options-dict", lambda tmp: train_network(X, Y, clf(), {"max_epochs": 1}), TypeError, r"options: got dict"),
     ("layers-string", lambda tmp: fit(layers="conv"), TypeError, r"layers: got str"),
     ("layers-none", lambda tmp: train_network(X, Y, None, training_options("sgdm")), TypeError,

@@ -213,9 +213,18 @@ def test_streaming_source_equals_arrays_bit_for_bit():
     np.testing.assert_array_equal(ia.training_loss, ib.training_loss)
 
 
-def test_mini_batch_larger_than_data_is_an_error_naming_it():
-    with pytest.raises(ValueError, match="mini_batch_size: got 64, more than the 50 training observations"):
-        train_network(X, T, linreg(), opts(mini_batch_size=64))
+def test_mini_batch_larger_than_in_memory_data_is_clamped_to_n():
+    # docs/semantics-matlab.md#5: MiniBatchSize > N trains on mini-batches of all N observations (MATLAB)
+    a, ia = train_network(X, T, linreg(), opts(mini_batch_size=64, max_epochs=3, shuffle="every-epoch"))
+    b, ib = train_network(X, T, linreg(), opts(mini_batch_size=50, max_epochs=3, shuffle="every-epoch"))
+    assert len(ia) == 3 and ia.iterations_per_epoch == 1
+    np.testing.assert_array_equal(ia.training_loss, ib.training_loss)
+    np.testing.assert_array_equal(a.layers[1].params["weight"], b.layers[1].params["weight"])
+    w = W0 - 0.01 * ((X @ W0.T + B0 - T).T @ X) / 50  # one full-batch step of sgdm from the given weights
+    _, ic = train_network(X, T, linreg(), opts(mini_batch_size=1000, max_epochs=1))
+    c, _ = train_network(X, T, linreg(), opts(mini_batch_size=1000, max_epochs=1))
+    np.testing.assert_allclose(c.layers[1].params["weight"], w, rtol=1e-12)
+    assert ic.training_loss[0] == pytest.approx(np.sum(0.5 * (X @ W0.T + B0 - T) ** 2) / 50, rel=1e-12)
 
 
 def test_validation_at_iteration_1_every_frequency_and_after_training():
@@ -223,12 +232,13 @@ def test_validation_at_iteration_1_every_frequency_and_after_training():
     net, info = train_network(X, T, linreg(), opts(max_epochs=4, validation_data=(Xv, Tv), validation_frequency=5,
                                                    mini_batch_size=8))
     validated = np.flatnonzero(~np.isnan(info.validation_loss)) + 1
-    np.testing.assert_array_equal(validated, [1, 5, 10, 15, 20])  # 24 iterations, frequency 5
+    np.testing.assert_array_equal(validated, [1, 5, 10, 15, 20, 24])  # 24 iterations, frequency 5, and the last
     assert np.all(np.isnan(info.validation_rmse) == np.isnan(info.validation_loss))
     y = net.predict(Xv)
     loss = np.sum(0.5 * (y - Tv) ** 2) / len(Xv)  # half-MSE divided by observations
     assert info.final_validation_loss == pytest.approx(loss, rel=1e-12)
-    assert info.final_validation_rmse == pytest.approx(math.sqrt(np.mean((y - Tv) ** 2)), rel=1e-12)
+    # RMSE = √(Σₙ Σᵣ (yₙᵣ − tₙᵣ)² / N): the sum over the 2 responses is not divided by 2 (§9)
+    assert info.final_validation_rmse == pytest.approx(math.sqrt(np.sum((y - Tv) ** 2) / len(Xv)), rel=1e-12)
     assert info.training_accuracy is None and info["TrainingRMSE"] is info.training_rmse
 
 

@@ -89,8 +89,7 @@ def test_to_dict_and_settings_are_plain():
 
 
 @pytest.mark.parametrize("option, value", [
-    ("execution_environment", "multi-gpu"), ("execution_environment", "parallel"), ("worker_load", 0.5),
-    ("worker_load", [1, 2]), ("dispatch_in_background", True), ("sequence_length", "shortest"),
+    ("execution_environment", "multi-gpu"), ("execution_environment", "parallel"), ("sequence_length", "shortest"),
     ("sequence_length", 20), ("sequence_padding_value", -1),
 ])
 def test_accepted_by_matlab_but_not_built_raises_not_supported_yet(option, value):

@@ -104,6 +104,7 @@ def test_verbose_table_value_by_value(run):
     rows, _, _ = by_hand()
     rule = "|" + "=" * 118 + "|"
     expected = [
+        "Training on single CPU.",  # MATLAB's line before the table (§9)
         rule,
         "|  Epoch  |  Iteration  |  Time Elapsed  |  Mini-batch  |  Validation  |  Mini-batch  |  Validation  |"
         "  Base Learning  |",
@@ -132,6 +133,8 @@ def test_regression_table_has_rmse_columns_and_no_validation_columns():
                             training_options("adam", max_epochs=2, mini_batch_size=10, verbose_frequency=100),
                             stream=out)
     lines = out.getvalue().splitlines()
+    assert lines[:2] == ["Training on single CPU.", "Initializing input data normalization."]  # zerocenter
+    lines = lines[2:]
     assert lines[1] == "|  Epoch  |  Iteration  |  Time Elapsed  |  Mini-batch  |  Mini-batch  |  Base Learning  |"
     assert lines[2] == "|         |             |   (hh:mm:ss)   |     RMSE     |     Loss     |      Rate       |"
     assert len(lines) == 7  # header (4), iteration 1, the final iteration 6, closing rule
@@ -223,4 +226,4 @@ def test_verbose_false_prints_nothing(capsys):
     train_network(X, Y, layers(), training_options("sgdm", **{**OPTIONS, "verbose": False}))
     assert capsys.readouterr().out == ""
     train_network(X, Y, layers(), training_options("sgdm", **OPTIONS))
-    assert capsys.readouterr().out.count("\n") == 12  # header 4, rows 7, closing rule 1
+    assert capsys.readouterr().out.count("\n") == 13  # "Training on single CPU.", header 4, rows 7, closing rule 1

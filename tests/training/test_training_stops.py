@@ -34,19 +34,21 @@ def test_output_function_records_at_start_every_iteration_and_done(problem, reco
     assert all(list(r) == FIELDS for r in rec.records)
     start, done, its = rec.records[0], rec.records[-1], rec.records[1:-1]
     assert (start["Epoch"], start["Iteration"]) == (0, 0)
-    assert all(start[k] is None for k in FIELDS if k not in ("Epoch", "Iteration", "TimeSinceStart", "State"))
+    assert all(start[k] is None for k in FIELDS if k not in ("Epoch", "Iteration", "State"))  # TimeSinceStart too
     assert [r["Iteration"] for r in its] == list(range(1, 19))
     assert [r["Epoch"] for r in its] == [1] * 6 + [2] * 6 + [3] * 6
     np.testing.assert_array_equal([r["TrainingLoss"] for r in its], info.training_loss)
     np.testing.assert_array_equal([r["TrainingAccuracy"] for r in its], info.training_accuracy)
     np.testing.assert_array_equal([r["BaseLearnRate"] for r in its], info.base_learn_rate)
     validated = [r["Iteration"] for r in its if r["ValidationLoss"] is not None]
-    assert validated == [1, 4, 8, 12, 16]
+    assert validated == [1, 4, 8, 12, 16, 18]  # every 4th, the first and the last (§7)
     assert all((r["ValidationAccuracy"] is None) == (r["ValidationLoss"] is None) for r in its)
     assert all(r["TrainingRMSE"] is None and r["ValidationRMSE"] is None for r in rec.records)
-    assert done["Iteration"] == 18 and done["ValidationLoss"] == info.final_validation_loss
-    assert done["ValidationAccuracy"] == info.final_validation_accuracy
-    times = [r["TimeSinceStart"] for r in rec.records]
+    # done: the last iteration's values, validated before finalization; the Final values are in info only (§10)
+    assert done["Iteration"] == 18 and done["ValidationLoss"] == its[-1]["ValidationLoss"] == info.validation_loss[-1]
+    assert done["ValidationAccuracy"] == its[-1]["ValidationAccuracy"] == info.validation_accuracy[-1]
+    assert done["TrainingLoss"] == info.training_loss[-1]
+    times = [r["TimeSinceStart"] for r in rec.records[1:]]
     assert times == sorted(times)
 
 
@@ -54,7 +56,8 @@ def test_output_function_regression_fields(problem, recorder):
     rec = recorder()
     train_network(problem.Xr, problem.Tr, problem.linear_regression(), opts(output_fcn=rec))
     r = rec.records[3]
-    assert r["TrainingAccuracy"] is None and r["TrainingRMSE"] == pytest.approx(math.sqrt(r["TrainingLoss"]))
+    # RMSE = √(Σₙ Σᵣ (y − t)² / N) = √(2·loss) for the half-MSE loss (§9)
+    assert r["TrainingAccuracy"] is None and r["TrainingRMSE"] == pytest.approx(math.sqrt(2 * r["TrainingLoss"]))
 
 
 def _same(a, b):
@@ -82,9 +85,18 @@ def test_output_function_returning_true_at_start_trains_nothing(problem):
     assert not math.isnan(info.final_validation_loss)
 
 
-def test_output_function_with_a_bad_return_is_an_error_naming_it(problem):
-    with pytest.raises(TypeError, match="output_fcn: .* returned str; allowed: True"):
-        train_network(problem.X, problem.Y, problem.mlp(), opts(output_fcn=lambda i: "yes"))
+@pytest.mark.parametrize("result", [1, 1.0, "yes", np.array([[1.0]]), np.array([True, True]), [True]])
+def test_an_output_function_returning_a_non_logical_value_does_not_stop(problem, result):
+    # §10: only a logical scalar (or 1×1 logical array) that is true stops; anything else counts as false
+    _, info = train_network(problem.X, problem.Y, problem.mlp(), opts(output_fcn=lambda i: result))
+    assert info.stop_reason == reasons.MAX_EPOCHS and len(info) == 18
+
+
+@pytest.mark.parametrize("stop", [True, np.True_, np.array([[True]]), np.array(True)])
+def test_an_output_function_returning_a_true_logical_scalar_stops(problem, stop):
+    _, info = train_network(problem.X, problem.Y, problem.mlp(), opts(
+        output_fcn=lambda i: stop if i["Iteration"] == 3 else np.array([[False]])))
+    assert info.stop_reason == reasons.OUTPUT_FUNCTION and len(info) == 3
 
 
 def test_keyboard_interrupt_ends_cleanly_with_the_current_network(problem):
