@@ -62,3 +62,18 @@ def test_hardest_examples_example(tmp_path):
     assert losses.shape == (1000, 3) and not np.isnan(losses).any()
     assert mean_loss[hardest].min() >= np.delete(mean_loss, hardest).max()   # the 20 largest mean losses
     assert (tmp_path / "hardest_examples.png").stat().st_size > 0
+
+
+def test_progress_function_appends_one_line_per_round_with_its_round_loss(tmp_path):
+    result, _ = run("wolfram_progress_log", "--out", str(tmp_path))
+    rounds = [int(r) for r, _ in result["lines"]]
+    assert rounds == [1, 2, 3, 4, 5]                                     # once per round, by default
+    losses = np.array([float(v) for _, v in result["lines"]])
+    np.testing.assert_array_equal(losses, result["results"]["RoundLossList"])
+
+
+def test_less_greater_classifier_returns_labels():
+    result, text = run("wolfram_less_greater")
+    assert result["answers"] == ["Less", "Greater"] and result["accuracy"] > 0.9
+    p = result["probabilities"]
+    assert p.shape == (2, 2) and np.allclose(p.sum(axis=1), 1.0)
