@@ -263,7 +263,15 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
     if digest is not None and (digest.dtype != np.uint8 or digest.tobytes() != hashlib.sha256(text).digest()):
         raise ValueError(f"path: {m_path!r} was changed after the checkpoint was written (its SHA-256 differs from "
                          f"the one in {ARRAYS})")
+    manifest = Manifest(manifest)
+    manifest.path = path
     return manifest, arrays
+
+
+class Manifest(dict):
+    """A checkpoint's manifest, with ``path``: the folder it was read from (named in resume errors)."""
+
+    path: str | None = None
 
 
 def _check_path(path: Any, arg: str = "path") -> str:

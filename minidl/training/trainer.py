@@ -516,42 +516,7 @@ class Trainer:
         return {"network": net_manifest, "training": training}, arrays
 
     def _restore(self, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        tr = manifest.get("training")
-        if not tr:
-            raise ValueError("resume_from: the checkpoint holds a network only (no training state); pass the "
-                             "network as layers to train it anew")
-        cfg = self.config
-        for key, now, arg in (("batch_size", cfg.batch_size, cfg.name("batch_size")),
-                              ("shuffle", cfg.shuffle, "shuffle"), ("dtype", self.dtype.name, "precision"),
-                              ("n_train", self.n, cfg.name("x")),
-                              ("n_validation", self.n_val, cfg.name("validation_x"))):
-            if tr[key] != now:
-                raise ValueError(f"{arg}: the checkpoint was made with {key} = {tr[key]!r}, this run has {now!r}; "
-                                 "an exact resume needs the same value")
-        opt = cfg.optimizer
-        if tr["optimizer"]["class"] != type(opt).__name__:
-            raise ValueError(f"resume_from: the checkpoint's optimizer is {tr['optimizer']['class']}, this run's is "
-                             f"{type(opt).__name__}")
-        params = self.net.params
-        state = {"t": int(tr["optimizer"]["t"])}
-        for key, value in arrays.items():
-            if key.startswith("optimizer/"):
-                name = key[len("optimizer/"):]
-                ref = params[name.split("/", 1)[1]]
-                state[name] = to_device(value, self.device, dtype=ref.dtype)
-        opt.load_state_dict(state)
-        bg = getattr(np.random, tr["rng"]["bit_generator"])()
-        bg.state = tr["rng"]["state"]
-        self.rng = np.random.Generator(bg)
-        self.net.set_rng(self.rng)
-        self.epoch, self.next_batch = int(tr["epoch"]), int(tr["next_batch"])
-        self.iteration, self.updated = int(tr["iteration"]), int(tr["updated"])
-        self.elapsed_before = float(tr["elapsed"])
-        self.order = np.array(arrays["data/order"])
-        self.val_order = np.array(arrays["data/validation_order"]) if "data/validation_order" in arrays else None
-        self.recorder.load_state_arrays({k[len("info/"):]: v for k, v in arrays.items() if k.startswith("info/")})
-        saved = tr.get("observers", {})
-        for obs in self.observers:
-            key = getattr(obs, "state_key", None)
-            if key and obs is not self.recorder and key in saved:
-                obs.load_state_dict(saved[key])
+        """Check every field of the checkpoint's training state against this run, then restore it."""
+        from minidl.training.resume import restore_training
+
+        restore_training(self, manifest, arrays)
