@@ -5,7 +5,10 @@ Format (version 1)::
     <name>/            (the dialect names it: MATLAB's net_checkpoint__<iteration>__<yyyy_mm_dd__HH_MM_SS>)
         manifest.json   {"format": "minidl-checkpoint", "version": 1, "network": {...}, "training": {...} | null}
         arrays.npz      net/params/<name>, net/state/<name>, classes, optimizer/<slot>/<name>, data/order,
-                        data/validation_order, info/<series>   (read with allow_pickle=False)
+                        data/validation_order, info/<epoch series>, checksum/manifest
+    .minidl_history__<run>.f8   the run's per-iteration info series, appended at each checkpoint (float64 rows
+                        of minidl.training.info.SERIES); a checkpoint's manifest names the file, its row count and
+                        the SHA-256 of those rows, so its size does not grow with the run
 
 The folder is written under a hidden temporary name in the same parent and renamed when complete, so a crash or
 an error mid-write never leaves a partial checkpoint under the final name. No pickle anywhere.
@@ -23,6 +26,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import zipfile
 from typing import Any
 
@@ -44,6 +48,8 @@ CHECKSUM = "checksum/manifest"
 #: Largest manifest read (bytes) and deepest JSON nesting accepted.
 MAX_MANIFEST_BYTES = 64 * 2 ** 20
 MAX_JSON_DEPTH = 64
+#: The side file of a run's per-iteration info series (see the module docstring).
+HISTORY = re.compile(r"^\.minidl_history__[0-9a-f]{32}\.f8$")
 #: Array kinds a checkpoint may hold: booleans, integers, floats, strings (class labels).
 _KINDS = "biufUS"
 
@@ -214,7 +220,67 @@ def write_checkpoint(folder: str | os.PathLike, name: str, manifest: dict[str, A
     The files go to a hidden temporary folder, are flushed to disk, and the folder is renamed to ``name``. If
     ``name`` exists, ``__2``, ``__3``, ... is appended (nothing is ever overwritten).
     """
+    training = manifest.get("training")
+    if training and training.get("run") and any(k.startswith("info/") for k in arrays):
+        manifest, arrays = _append_history(os.fspath(folder), manifest, arrays)
     return atomic_folder(folder, name, _filler(manifest, arrays), arg="checkpoint_path")
+
+
+def _series_names() -> tuple[str, ...]:
+    from minidl.training.info import SERIES
+
+    return SERIES
+
+
+def _append_history(folder: str, manifest: dict[str, Any], arrays: dict[str, np.ndarray]):
+    """Move the per-iteration info series out of the arrays into the run's side file, writing only the rows it
+    does not hold yet; the manifest gets ``training.info_history`` = {file, iterations, sha256}."""
+    names = _series_names()
+    if not os.path.isdir(folder):
+        raise ValueError(f"checkpoint_path: {folder!r} is not an existing folder")
+    arrays = dict(arrays)
+    rows = np.ascontiguousarray(np.stack([np.asarray(arrays.pop(f"info/{n}"), dtype="<f8") for n in names], axis=1))
+    data = rows.tobytes()
+    width = 8 * len(names)
+    file = f".minidl_history__{manifest['training']['run']}.f8"
+    fd = os.open(os.path.join(folder, file), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        have = min(os.fstat(fd).st_size // width, len(rows))  # rows already written by this run's checkpoints
+        os.pwrite(fd, data[have * width:], have * width)
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    ref = {"file": file, "iterations": len(rows), "series": list(names), "sha256": hashlib.sha256(data).hexdigest()}
+    return {**manifest, "training": {**manifest["training"], "info_history": ref}}, arrays
+
+
+def _read_history(path: str, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Put the per-iteration info series named by ``training.info_history`` back into ``arrays`` (checked)."""
+    ref = manifest["training"]["info_history"]
+    where = os.path.join(path, MANIFEST)
+    names = _series_names()
+    if not (isinstance(ref, dict) and isinstance(ref.get("file"), str) and HISTORY.match(ref["file"])
+            and isinstance(ref.get("iterations"), int) and not isinstance(ref["iterations"], bool)
+            and ref["iterations"] >= 0 and ref.get("series") == list(names)
+            and isinstance(ref.get("sha256"), str)):
+        raise ValueError(f"path: {where!r}: manifest key 'training.info_history' is {_short(ref)}; allowed: "
+                         "{file: '.minidl_history__<run>.f8', iterations: n, series: [...], sha256: hex}")
+    side = os.path.join(os.path.dirname(os.path.abspath(path)), ref["file"])
+    n = ref["iterations"] * 8 * len(names)
+    if not os.path.isfile(side):
+        raise ValueError(f"path: {where!r}: the info history file {side!r} is missing (it lives beside the "
+                         "checkpoint folders; copy it with them to resume)")
+    if os.path.getsize(side) < n:
+        raise ValueError(f"path: {side!r} holds {os.path.getsize(side)} bytes; the checkpoint needs {n} (truncated)")
+    with open(side, "rb") as f:
+        data = f.read(n)
+    if hashlib.sha256(data).hexdigest() != ref["sha256"]:
+        raise ValueError(f"path: {side!r}: its first {ref['iterations']} rows differ from those the checkpoint "
+                         "was written with (SHA-256 mismatch)")
+    rows = np.frombuffer(data, dtype="<f8").reshape(ref["iterations"], len(names))
+    for j, name in enumerate(names):
+        arrays[f"info/{name}"] = rows[:, j].astype(np.float64)
 
 
 def _filler(manifest: dict[str, Any], arrays: dict[str, np.ndarray]):
@@ -238,8 +304,11 @@ def _write_file(path: str, write) -> None:
         os.fsync(f.fileno())
 
 
-def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """(manifest, arrays) of a checkpoint folder, every part checked (see the module docstring); no pickle."""
+def read_checkpoint(path: str | os.PathLike, *, history: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(manifest, arrays) of a checkpoint folder, every part checked (see the module docstring); no pickle.
+
+    ``history``: also read the per-iteration info series from the run's side file into ``arrays["info/..."]``
+    (what a resume needs; :func:`load_network` skips it)."""
     path = _check_path(path)
     if not os.path.isdir(path):
         raise ValueError(f"path: {path!r} is not a checkpoint folder (it does not exist or is a file)")
@@ -263,6 +332,8 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
     if digest is not None and (digest.dtype != np.uint8 or digest.tobytes() != hashlib.sha256(text).digest()):
         raise ValueError(f"path: {m_path!r} was changed after the checkpoint was written (its SHA-256 differs from "
                          f"the one in {ARRAYS})")
+    if history and manifest["training"] is not None and "info_history" in manifest["training"]:
+        _read_history(path, manifest, arrays)
     manifest = Manifest(manifest)
     manifest.path = path
     return manifest, arrays
@@ -399,6 +470,6 @@ def load_network(path: str | os.PathLike, *, allow_invalid_values: bool = False)
         allow_invalid_values: load arrays holding NaN or Inf, negative variances or non-positive standard
             deviations (refused by default: such a network cannot predict).
     """
-    manifest, arrays = read_checkpoint(path)
+    manifest, arrays = read_checkpoint(path, history=False)
     return restore_network(manifest["network"], arrays, where=os.path.join(_check_path(path), ARRAYS),
                            allow_invalid_values=allow_invalid_values)

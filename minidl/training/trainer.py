@@ -19,6 +19,7 @@ import math
 import signal
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +118,7 @@ class Trainer:
         self.stop_kind: str | None = None
         self.stopped_by: str | None = None           # the observer that asked for the stop
         self._backup: dict[str, Any] | None = None  # device copies of the parameters before the current update
+        self.run_id = uuid.uuid4().hex              # names this run's info-history side file in checkpoints
 
     # ================================================================================================ set-up
     def _setup(self, resume: tuple[dict, dict] | None) -> None:
@@ -511,7 +513,7 @@ class Trainer:
             "elapsed": self._elapsed(), "optimizer": {"class": type(opt).__name__, "t": opt_state["t"],
                                                      "hyperparameters": opt.hyperparameters()},
             "rng": {"bit_generator": type(self.rng.bit_generator).__name__, "state": self.rng.bit_generator.state},
-            "observers": observers,
+            "observers": observers, "run": self.run_id,
         }
         return {"network": net_manifest, "training": training}, arrays
 

@@ -72,10 +72,10 @@ def test_one_checkpoint_per_epoch_with_matlab_names_and_the_network_inside(probl
     assert tr["observers"]["validation_patience"]["count"] >= 0
     with np.load(os.path.join(paths[1], "arrays.npz"), allow_pickle=False) as z:
         names = set(z.files)
-    assert {"data/order", "data/validation_order", "info/training_loss", "optimizer/v/fc_1.weight",
+    assert {"data/order", "data/validation_order", "info/epoch_training_loss", "optimizer/v/fc_1.weight",
             "net/params/fc_1.weight", "net/state/batchnorm_1.mean", "classes"} <= names
-    with np.load(os.path.join(paths[1], "arrays.npz")) as z:
-        np.testing.assert_array_equal(z["info/training_loss"], info.training_loss[:12])
+    assert "info/training_loss" not in names  # per-iteration series: appended to the run's side file (issue 11.9)
+    np.testing.assert_array_equal(read_checkpoint(paths[1])[1]["info/training_loss"], info.training_loss[:12])
 
 
 @pytest.mark.parametrize("solver", ["sgdm", "adam"])
@@ -123,16 +123,17 @@ def test_a_checkpoint_write_killed_midway_leaves_the_previous_ones_intact(proble
     monkeypatch.setattr(ckpt.np, "savez", dying_savez)
     with pytest.raises(OSError, match="killed while writing"):
         train_network(problem.X, problem.Y, problem.mlp(), opts(tmp_path))
-    assert os.listdir(tmp_path) == [os.path.basename(checkpoints(tmp_path)[0])]  # no partial folder, no temp
+    entries = [n for n in os.listdir(tmp_path) if not ckpt.HISTORY.match(n)]  # the run's info side file stays
+    assert entries == [os.path.basename(checkpoints(tmp_path)[0])]  # no partial folder, no temp
     assert load_network(checkpoints(tmp_path)[0]).initialized
     # a kill that also prevents the clean-up: the temporary folder stays hidden, never under a checkpoint name
     calls["n"] = 0
-    shutil.rmtree(tmp_path / os.listdir(tmp_path)[0])
+    shutil.rmtree(checkpoints(tmp_path)[0])
     monkeypatch.setattr(files.shutil, "rmtree", lambda *a, **k: None)
     with pytest.raises(OSError):
         train_network(problem.X, problem.Y, problem.mlp(), opts(tmp_path))
     visible = [n for n in os.listdir(tmp_path) if not n.startswith(".")]
-    hidden = [n for n in os.listdir(tmp_path) if n.startswith(".")]
+    hidden = [n for n in os.listdir(tmp_path) if n.startswith(".") and not ckpt.HISTORY.match(n)]
     assert len(visible) == 1 and NAME.match(visible[0]) and len(hidden) == 1 and hidden[0].endswith(".tmp")
     assert load_network(os.path.join(tmp_path, visible[0])).initialized
 
