@@ -25,15 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from minidl._checks import check_positive_int
-from minidl.backend import Device, get_array_module, get_device, to_device, to_host
+from minidl._checks import check_positive_int, check_representable
+from minidl.backend import Device, get_array_module, get_device, gpu_available, to_device, to_host
 from minidl.layers.normalization import BatchNormalization
 from minidl.network import Network, check_dtype
 from minidl.optim import GradientPipeline, clip_weights, frozen_names, global_norm
 from minidl.optim.base import Optimizer
 from minidl.optim.schedules import Schedule
 from minidl.training import events as ev
-from minidl.training.data import PreparedSource, peek_shape, source_classes
+from minidl.training.data import ArraySource, PreparedSource, peek_shape, source_classes
 from minidl.training.events import Observer, TrainingState
 from minidl.training.info import InfoRecorder, TrainingInfo
 
@@ -124,6 +124,10 @@ class Trainer:
     def _setup(self, resume: tuple[dict, dict] | None) -> None:
         cfg, net = self.config, self.net
         self._check_config()
+        if isinstance(cfg.device, str) and cfg.device == "gpu" and not gpu_available():
+            raise RuntimeError(f"{cfg.name('device')}: device 'gpu' was requested but CuPy with a CUDA GPU is not "
+                               "available; allowed: 'cpu' or 'auto' here (install minidl[cuda12] or minidl[cuda13] "
+                               "on a machine with an NVIDIA GPU)")
         self.device = get_device(cfg.device)
         self.dtype = check_dtype(cfg.dtype, "precision")
         self.rng = np.random.default_rng(cfg.seed)
@@ -165,6 +169,11 @@ class Trainer:
                                              cfg.name("validation_x"), cfg.name("validation_y"), shape,
                                              self.train.n_responses)
         self.n_val = 0 if self.validation is None else len(self.validation)
+        for src, ax, ay in ((self.train, "x", "y"), (self.validation, "validation_x", "validation_y")):
+            if src is not None and isinstance(src.source, ArraySource):  # streamed batches: checked in _iteration
+                check_representable(cfg.name(ax), src.source.X, self.dtype)
+                if src._encoded is not None and not self.classifier:
+                    check_representable(cfg.name(ay), src._encoded, self.dtype)
         # solver plumbing: per-array factors (the layers', times the config's multipliers), frozen arrays, pre-steps
         self.lr_factors = {k: f * cfg.learn_rate_multipliers.get(k, 1.0) for k, f in net.learn_rate_factors.items()}
         self.frozen = frozen_names(self.lr_factors)
@@ -312,6 +321,8 @@ class Trainer:
         """One mini-batch, as in the module diagram: step, one host read, rollback if not finite, report."""
         self.iteration += 1
         self.next_batch += 1
+        if not isinstance(self.train.source, ArraySource):
+            check_representable(f"{self.config.name('x')} (mini-batch {self.next_batch})", x_host, self.dtype)
         x = to_device(x_host, self.device, dtype=self.dtype)
         t = to_device(t_host, self.device, dtype=None if self.classifier else self.dtype)
         saved_state = {layer.name: dict(layer.state) for layer in self.net.layers if layer.state}
