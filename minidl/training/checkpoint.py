@@ -358,7 +358,7 @@ def _read_manifest(m_path: str) -> tuple[bytes, Any]:
     if size > MAX_MANIFEST_BYTES:
         raise ValueError(f"path: {m_path!r} is {size} bytes; a manifest holds at most {MAX_MANIFEST_BYTES}")
     with open(m_path, "rb") as f:
-        text = f.read(MAX_MANIFEST_BYTES + 1)
+        text = f.read(size + 1)  # a bounded read (f.read(n) allocates n bytes first)
     try:
         decoded = text.decode("utf-8")
     except UnicodeDecodeError as e:
