@@ -149,6 +149,7 @@ class Trainer:
             classes = net.classes if net.classes is not None else source_classes(self.raw_data, cfg.name("y"))
         self.train = PreparedSource(self.raw_data, self.classifier, classes, cfg.name("x"), cfg.name("y"), shape,
                                     None)
+        self._check_representable(self.train, "x", "y")  # before the statistics pass reads the data
         # input-normalization statistics: one pass over all training data before training (MATLAB zerocenter/zscore)
         layer = net.input_layer
         if cfg.normalize_inputs and layer is not None and getattr(layer, "needs_statistics", False):
@@ -169,11 +170,7 @@ class Trainer:
                                              cfg.name("validation_x"), cfg.name("validation_y"), shape,
                                              self.train.n_responses)
         self.n_val = 0 if self.validation is None else len(self.validation)
-        for src, ax, ay in ((self.train, "x", "y"), (self.validation, "validation_x", "validation_y")):
-            if src is not None and isinstance(src.source, ArraySource):  # streamed batches: checked in _iteration
-                check_representable(cfg.name(ax), src.source.X, self.dtype)
-                if src._encoded is not None and not self.classifier:
-                    check_representable(cfg.name(ay), src._encoded, self.dtype)
+        self._check_representable(self.validation, "validation_x", "validation_y")
         # solver plumbing: per-array factors (the layers', times the config's multipliers), frozen arrays, pre-steps
         self.lr_factors = {k: f * cfg.learn_rate_multipliers.get(k, 1.0) for k, f in net.learn_rate_factors.items()}
         self.frozen = frozen_names(self.lr_factors)
@@ -204,6 +201,13 @@ class Trainer:
             raise TypeError(f"optimizer: got {type(cfg.optimizer).__name__}; allowed: a minidl.optim optimizer")
         if not isinstance(cfg.schedule, Schedule):
             raise TypeError(f"schedule: got {type(cfg.schedule).__name__}; allowed: a minidl.optim schedule")
+
+    def _check_representable(self, src: PreparedSource | None, ax: str, ay: str) -> None:
+        """Array data must stay finite in the working precision (streamed batches: checked in _iteration)."""
+        if src is not None and isinstance(src.source, ArraySource):
+            check_representable(self.config.name(ax), src.source.X, self.dtype)
+            if src._encoded is not None and not self.classifier:
+                check_representable(self.config.name(ay), src._encoded, self.dtype)
 
     def _check_input_shape(self, shape: tuple[int, ...]) -> None:
         net, arg = self.net, self.config.name("x")
