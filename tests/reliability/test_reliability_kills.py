@@ -136,3 +136,29 @@ def test_twenty_five_kills_during_checkpoint_writes(tmp_path):
 def test_twenty_kills_during_in_place_replacements(tmp_path):
     tally = kill_replaced(tmp_path, 20, seed=2)
     assert tally.counts["kills"] == tally.counts["path loads"] == 20 and "leftovers" not in tally.counts
+
+
+def test_the_next_write_removes_only_the_entries_of_dead_writers(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / f".minidl.{dead.pid}.ck.abc123.tmp").mkdir()            # a killed writer's folder
+    (tmp_path / f".minidl.{dead.pid}.log.json.xyz.tmp").write_text("x")  # and its file
+    (tmp_path / f".minidl.{os.getpid()}.mine.q.tmp").mkdir()             # a live writer's (this process)
+    (tmp_path / ".someone-else.tmp").write_text("not minidl's naming")
+    files.atomic_write_text(tmp_path / "log.json", "{}")
+    assert sorted(os.listdir(tmp_path)) == [f".minidl.{os.getpid()}.mine.q.tmp", ".someone-else.tmp", "log.json"]
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_an_in_place_replacement_leaves_only_the_new_folder(tmp_path, monkeypatch, exchange):
+    if not exchange:  # a system without renameat2: the old folder is moved aside, then removed
+        monkeypatch.setattr(files, "_exchange", lambda a, b: False)
+    def fill(k):
+        def write(d):
+            with open(os.path.join(d, "v"), "w") as f:
+                f.write(str(k))
+        return write
+
+    for k in range(3):
+        files.replace_folder(tmp_path / "latest", fill(k))
+    assert os.listdir(tmp_path) == ["latest"] and (tmp_path / "latest" / "v").read_text() == "2"
