@@ -70,14 +70,16 @@ def network_arrays(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]
     return manifest, arrays
 
 
-def restore_network(manifest: dict[str, Any], arrays: dict[str, np.ndarray], *, where: str = "checkpoint",
+def restore_network(manifest: dict[str, Any], arrays: dict[str, np.ndarray], *, where: str | None = None,
                     allow_invalid_values: bool = False) -> Network:
     """A Network on the CPU from :func:`network_arrays` output (weights and statistics as saved, bit for bit).
 
     Every learnable array the architecture needs must be present with its shape (nothing is drawn, so a damaged
     architecture cannot make this allocate more than the file holds); NaN or Inf values and negative variances are
-    refused unless ``allow_invalid_values``.  ``where`` names the file in errors.
+    refused unless ``allow_invalid_values``.  ``where`` names the file in errors (default: the archive the
+    manifest was read with, as :func:`read_checkpoint` records it).
     """
+    where = where or getattr(manifest, "path", None) or "checkpoint"
     check_network_manifest(manifest, where)
     spec = manifest["architecture"]
     try:
@@ -336,6 +338,8 @@ def read_checkpoint(path: str | os.PathLike, *, history: bool = True) -> tuple[d
         _read_history(path, manifest, arrays)
     manifest = Manifest(manifest)
     manifest.path = path
+    manifest["network"] = Manifest(manifest["network"])
+    manifest["network"].path = a_path  # restore_network names the archive in its errors
     return manifest, arrays
 
 

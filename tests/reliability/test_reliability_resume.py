@@ -143,3 +143,12 @@ def test_exact_resume_configurations(tmp_path):
                                             l2_regularization=1e-3) else "differs", (solver, shuffle, at))
     tally.report()
     assert tally.counts == {"exact": 18}, tally.examples
+
+
+def test_resuming_from_nan_weights_names_the_archive(run, tmp_path):
+    def nan(a):
+        a["net/params/fc_2.weight"] = np.full_like(a["net/params/fc_2.weight"], np.nan)
+
+    path = edited(run.paths[1], tmp_path / "edits", edit_arrays=nan)
+    with pytest.raises(ValueError, match=f"{path}/arrays.npz: array 'params/fc_2.weight' holds NaN or Inf"):
+        resume(path)
