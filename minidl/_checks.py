@@ -23,6 +23,7 @@ def check_real(arg: str, value, low: float = -math.inf, high: float = math.inf, 
     ValueError: momentum: got 1.0; allowed: a real number in [0, 1)
     """
     allowed = f"a real number in {'(' if low_open else '['}{_fmt(low)}, {_fmt(high)}{')' if high_open else ']'}"
+    value = plain_scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{arg}: got {value!r} of type {type(value).__name__}; allowed: {allowed}")
     x = float(value)
@@ -45,6 +46,7 @@ def check_positive_int(arg: str, value, *, wrong_type: type[Exception] = TypeErr
     >>> check_positive_int("max_epochs", 3)
     3
     """
+    value = plain_scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise wrong_type(f"{arg}: got {value!r}" + (f" of type {type(value).__name__}" if wrong_type is TypeError
                                                     else "") + "; allowed: a positive integer")
@@ -117,6 +119,7 @@ def check_choice(arg: str, value, allowed: tuple[str, ...], ignore_case: bool = 
     >>> check_choice("Shuffle", "EVERY-epoch", ("once", "every-epoch"), ignore_case=True)
     'every-epoch'
     """
+    value = plain_scalar(value)
     if isinstance(value, str):
         for a in allowed:
             if a == value or (ignore_case and a.lower() == value.lower()):
@@ -128,3 +131,75 @@ def _fmt(x: float) -> str:
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     return f"{x:g}"
+
+
+def plain_scalar(value):
+    """A NumPy scalar or 0-d array as the Python scalar it holds (``np.bool_`` → bool, ``np.array(0.01)`` →
+    float, ``np.str_`` → str); anything else unchanged.  Every scalar check calls this first, so NumPy values are
+    accepted wherever Python scalars are.
+
+    >>> import numpy as np
+    >>> plain_scalar(np.array(0.01)), plain_scalar(np.bool_(True)), plain_scalar(np.int64(3)), plain_scalar([1])
+    (0.01, True, 3, [1])
+    """
+    if isinstance(value, (bool, int, float, str)) and type(value) in (bool, int, float, str):
+        return value
+    shape = getattr(value, "shape", None)
+    item = getattr(value, "item", None)
+    if shape == () and callable(item) and getattr(value, "dtype", None) is not None:
+        if value.dtype.kind in "biufUS":
+            out = item()
+            return out.decode("utf-8", "replace") if isinstance(out, bytes) else out
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def check_bool(arg: str, value) -> bool:
+    """``value`` as a bool if it is one (Python or NumPy, or a 0-d array holding one); else TypeError naming
+    ``arg``.
+
+    >>> import numpy as np
+    >>> check_bool("verbose", np.bool_(False))
+    False
+    """
+    value = plain_scalar(value)
+    if not isinstance(value, bool):
+        raise TypeError(f"{arg}: got {value!r} of type {type(value).__name__}; allowed: true or false")
+    return value
+
+
+def check_finite_positive(arg: str, value) -> float:
+    """``value`` as a float if it is a finite real number > 0; else ValueError/TypeError naming ``arg``.
+
+    >>> check_finite_positive("epsilon", float("inf"))
+    Traceback (most recent call last):
+    ValueError: epsilon: got inf; allowed: a real number in (0, inf)
+    """
+    return check_real(arg, value, 0.0, math.inf, low_open=True, high_open=True)
+
+
+def check_representable(arg: str, x, dtype, what: str = "observation") -> None:
+    """ValueError naming ``arg`` when the host array ``x`` (N, ...) holds values finite as given but infinite once
+    cast to the working precision ``dtype`` (float64 data beyond float32's range, ±3.4e38).
+
+    >>> import numpy as np
+    >>> check_representable("X", np.array([[1.0], [1e39]]), "float32")
+    Traceback (most recent call last):
+    ValueError: X: observation 1 holds 1e+39, finite in float64 but Inf in float32 (the working precision); ...
+    """
+    import numpy as np  # noqa: PLC0415  (the other checks need no NumPy)
+
+    dt = np.dtype(dtype)
+    x = np.asarray(x)
+    if x.dtype.kind != "f" or dt.kind != "f" or np.finfo(dt).max >= np.finfo(x.dtype).max or x.size == 0:
+        return
+    limit = float(np.finfo(dt).max)
+    flat = np.abs(x.reshape(len(x), -1) if x.ndim else x.reshape(1, 1))
+    over = flat > limit
+    if over.any():
+        i = int(np.argmax(over.any(axis=1)))
+        value = float(x.reshape(len(x), -1)[i][over[i]][0]) if x.ndim else float(x)
+        raise ValueError(f"{arg}: {what} {i} holds {value:g}, finite in {x.dtype.name} but Inf in {dt.name} (the "
+                         f"working precision); allowed: |values| <= {limit:g} (rescale the data or train in "
+                         "float64)")

@@ -2,7 +2,11 @@
 
 Each writer puts the content in a hidden temporary entry in the target's own folder, flushes it to disk and renames
 it over the target (``os.replace`` for files; for folders a rename with the old folder moved aside first). A crash
-or an error mid-write leaves the target as it was; the temporary entry is removed on error.
+or an error mid-write leaves the target as it was; the temporary entry is removed on error. A folder replaced in
+place is swapped with its new version in one step (Linux ``renameat2(RENAME_EXCHANGE)``), so its path always holds
+a complete folder. Temporary entries are named ``.minidl.<pid>.<name>.<random>.tmp``; a process killed mid-write
+leaves one behind, and the next write to that folder removes every such entry whose writer is no longer running
+(:func:`clean_stale`).
 
 >>> import os, tempfile
 >>> d = tempfile.mkdtemp()
@@ -14,17 +18,98 @@ or an error mid-write leaves the target as it was; the temporary entry is remove
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from typing import IO
 
 __all__ = ["atomic_write", "atomic_write_text", "atomic_write_bytes", "atomic_folder", "replace_folder",
-           "TEMP_SUFFIX"]
+           "clean_stale", "temp_entries", "TEMP_SUFFIX"]
 
 #: Suffix of every temporary entry minidl writes (hidden: the names start with a dot).
 TEMP_SUFFIX = ".tmp"
+#: A temporary entry of minidl's own naming: ``.minidl.<pid of the writer>.<target name>.<random>.tmp``.
+_TEMP = re.compile(r"^\.minidl\.(\d+)\..*\.tmp$", re.DOTALL)
+_RENAME_EXCHANGE = 2
+
+
+def _prefix(name: str) -> str:
+    return f".minidl.{os.getpid()}.{name}."
+
+
+def temp_entries(folder: str | os.PathLike) -> list[str]:
+    """Names of the temporary entries of minidl's naming in ``folder`` (of any writer, running or not)."""
+    try:
+        return sorted(n for n in os.listdir(folder) if _TEMP.match(n))
+    except OSError:
+        return []
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    except (OverflowError, OSError):
+        return False
+    return True
+
+
+def clean_stale(folder: str | os.PathLike) -> list[str]:
+    """Remove the temporary entries of minidl's naming in ``folder`` whose writing process is not running (left by
+    a crash or kill -9 mid-write); returns the names removed.  Entries of running writers are left alone."""
+    removed = []
+    for name in temp_entries(folder):
+        if _running(int(_TEMP.match(name)[1])):
+            continue
+        full = os.path.join(folder, name)
+        try:
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full)
+            else:
+                os.unlink(full)
+            removed.append(name)
+        except FileNotFoundError:  # another process cleaned it first
+            pass
+    return removed
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swap the entries ``a`` and ``b`` in one step; False where the system cannot (then nothing changed)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    rc = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), b)
 
 
 def _folder_of(path: str, arg: str) -> str:
@@ -39,7 +124,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object], 
     """Call ``write(f)`` on a temporary binary file beside ``path``, flush it to disk, rename it to ``path``."""
     path = os.fspath(path)
     folder = _folder_of(path, arg)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=TEMP_SUFFIX, dir=folder)
+    clean_stale(folder)
+    fd, tmp = tempfile.mkstemp(prefix=_prefix(os.path.basename(path)), suffix=TEMP_SUFFIX, dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -75,7 +161,8 @@ def atomic_folder(parent: str | os.PathLike, name: str, fill: Callable[[str], ob
     parent = os.fspath(parent)
     if not os.path.isdir(parent):
         raise ValueError(f"{arg}: {parent!r} is not an existing folder")
-    tmp = tempfile.mkdtemp(prefix=f".{name}.", suffix=TEMP_SUFFIX, dir=parent)
+    clean_stale(parent)
+    tmp = tempfile.mkdtemp(prefix=_prefix(name), suffix=TEMP_SUFFIX, dir=parent)
     try:
         fill(tmp)
         final, k = os.path.join(parent, name), 1
@@ -83,6 +170,7 @@ def atomic_folder(parent: str | os.PathLike, name: str, fill: Callable[[str], ob
             k += 1
             final = os.path.join(parent, f"{name}__{k}")
         os.rename(tmp, final)
+        _fsync_dir(parent)
         return final
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -90,17 +178,28 @@ def atomic_folder(parent: str | os.PathLike, name: str, fill: Callable[[str], ob
 
 
 def replace_folder(path: str | os.PathLike, fill: Callable[[str], object], *, arg: str = "path") -> str:
-    """Write the folder ``path`` anew, replacing what is there: written whole under a temporary name, then the old
-    folder is moved aside and the new one renamed into place (the old one is removed after)."""
+    """Write the folder ``path`` anew, replacing what is there: written whole under a temporary name, then swapped
+    with the old folder in one step (the old one, now under the temporary name, is removed after).  Where the
+    system has no atomic exchange, the old folder is moved aside and the new one renamed into place."""
     path = os.path.abspath(os.fspath(path))
     parent, name = os.path.split(path)
-    fresh = atomic_folder(parent, f"{name}.new", fill, arg=arg)
-    old = None
-    if os.path.exists(path):
-        old = tempfile.mkdtemp(prefix=f".{name}.old.", suffix=TEMP_SUFFIX, dir=parent)
-        os.rmdir(old)
-        os.rename(path, old)
-    os.rename(fresh, path)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    if not os.path.isdir(parent):
+        raise ValueError(f"{arg}: the folder of {path!r} does not exist; create it first")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{arg}: {path!r} is a file; allowed: a folder path (a checkpoint is a folder)")
+    clean_stale(parent)
+    tmp = tempfile.mkdtemp(prefix=_prefix(name), suffix=TEMP_SUFFIX, dir=parent)
+    try:
+        fill(tmp)
+        if not os.path.exists(path):
+            os.rename(tmp, path)
+        elif not _exchange(tmp, path):
+            old = tempfile.mkdtemp(prefix=_prefix(name + ".old"), suffix=TEMP_SUFFIX, dir=parent)
+            os.rmdir(old)
+            os.rename(path, old)
+            os.rename(tmp, path)
+            tmp = old
+        _fsync_dir(parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # on success: the old folder; on error: the unfinished new one
     return path

@@ -10,6 +10,7 @@ import numpy as np
 
 from minidl.backend import Device, device_of, get_device, to_device, to_host
 from minidl.layers.base import InputLayer, Layer, OutputLayer
+from minidl.layers.core import Softmax
 from minidl.layers.output import ClassDecoder, ClassificationOutput
 
 DTYPES = ("float32", "float64")
@@ -52,6 +53,11 @@ class Network:
                 raise ValueError(f"layers[{i}]: {type(layer).__name__} must be the last layer")
             if isinstance(layer, InputLayer) and i != 0:
                 raise ValueError(f"layers[{i}]: {type(layer).__name__} must be the first layer")
+        if isinstance(layers[-1], ClassificationOutput) and (len(layers) < 2 or not isinstance(layers[-2], Softmax)):
+            got = type(layers[-2]).__name__ if len(layers) > 1 else "nothing"
+            raise ValueError(f"layers[{len(layers) - 1}]: ClassificationOutput must follow a Softmax layer (got "
+                             f"{got} before it); allowed: ..., Softmax(), ClassificationOutput() (MATLAB refuses "
+                             "this network too)")
         if len({id(layer) for layer in layers}) != len(layers):
             raise ValueError("layers: the same layer object appears twice; give each position its own layer")
         self.layers: list[Layer] = list(layers)
@@ -233,6 +239,11 @@ class Network:
         if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool) and not 0 <= layer < len(self):
             raise ValueError(f"layer: got {layer!r}; allowed: 0 to {len(self) - 1} or a layer name")
         stop = self.layers.index(self[layer if isinstance(layer, str) else int(layer)])
+        if not hasattr(x, "shape") or not hasattr(x, "dtype") or len(x.shape) < 1:
+            raise TypeError(f"x: got {type(x).__name__}; allowed: a NumPy or CuPy array of shape "
+                            f"(N, {', '.join(map(str, self.input_shape))})")
+        if getattr(x, "dtype", None) is not None and x.dtype.kind not in "iuf":
+            raise TypeError(f"x: got dtype {x.dtype}; allowed: real numbers (float or integer arrays)")
         n = len(x)
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"x: got shape {tuple(x.shape)}; expected (N, {', '.join(map(str, self.input_shape))})")

@@ -13,6 +13,11 @@ HAVE_TORCH = importlib.util.find_spec("torch") is not None
 HAVE_GPU = B.gpu_available()
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "reliability: the long reliability campaign (pytest -m reliability "
+                                       "tests/reliability); its unmarked tests are the fast subset")
+
+
 def pytest_collection_modifyitems(config, items):
     skip_oracle = pytest.mark.skip(reason="PyTorch is not installed (oracle cross-checks)")
     skip_gpu = pytest.mark.skip(reason="CuPy with a CUDA GPU is not available")

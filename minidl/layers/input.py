@@ -41,6 +41,11 @@ class _NormalizedInput(InputLayer):
         for key, value in (("mean", mean), ("std", std), ("min", minimum), ("max", maximum)):
             if value is not None:
                 self.state[key] = np.asarray(to_host(value), dtype=np.float64)
+        for k, v in self.state.items():  # given statistics: finite, and the std divides (> 0)
+            if not np.isfinite(v).all() or (k == "std" and not (v > 0).all()):
+                bad = "NaN or Inf" if not np.isfinite(v).all() else "a zero or negative value"
+                raise ValueError(f"{k}: the given statistics hold {bad}; allowed: finite values"
+                                 f"{', all > 0' if k == 'std' else ''}")
 
     def _check_size(self, input_size) -> Shape:
         raise NotImplementedError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from minidl import functional as F
+from minidl._checks import check_finite_positive, check_real
 from minidl.backend import get_array_module
 from minidl.layers.base import Layer, Shape
 from minidl.layers.init import initialize_array
@@ -25,14 +26,9 @@ class BatchNormalization(Layer):
     def __init__(self, epsilon: float = 1e-5, mean_decay: float = 0.1, variance_decay: float = 0.1,
                  scale=None, offset=None, name: str | None = None, **factors: float):
         super().__init__(name=name, **factors)
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
-            raise ValueError(f"epsilon: got {epsilon!r}; allowed: a number > 0")
-        for arg, v in (("mean_decay", mean_decay), ("variance_decay", variance_decay)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-                raise ValueError(f"{arg}: got {v!r}; allowed: a number in [0, 1]")
-        self.epsilon = float(epsilon)
-        self.mean_decay = float(mean_decay)
-        self.variance_decay = float(variance_decay)
+        self.epsilon = check_finite_positive("epsilon", epsilon)  # finite and > 0 (√(σ² + ε) divides)
+        self.mean_decay = check_real("mean_decay", mean_decay, 0.0, 1.0)
+        self.variance_decay = check_real("variance_decay", variance_decay, 0.0, 1.0)
         self._given = {"scale": scale, "offset": offset}
         self._collected = None  # (M, μ, σ²) merged over batches during a population pass
         self.update_statistics = True  # False: training forwards leave the moving mean and variance as they are

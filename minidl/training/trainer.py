@@ -19,21 +19,22 @@ import math
 import signal
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from minidl._checks import check_positive_int
+from minidl._checks import check_positive_int, check_representable
 from minidl._threads import training_threads
-from minidl.backend import Device, get_array_module, get_device, to_device, to_host
+from minidl.backend import Device, get_array_module, get_device, gpu_available, to_device, to_host
 from minidl.layers.normalization import BatchNormalization
 from minidl.network import Network, check_dtype
 from minidl.optim import GradientPipeline, clip_weights, frozen_names, global_norm
 from minidl.optim.base import Optimizer
 from minidl.optim.schedules import Schedule
 from minidl.training import events as ev
-from minidl.training.data import PreparedSource, peek_shape, source_classes
+from minidl.training.data import ArraySource, PreparedSource, peek_shape, source_classes
 from minidl.training.events import Observer, TrainingState
 from minidl.training.info import InfoRecorder, TrainingInfo
 
@@ -136,11 +137,16 @@ class Trainer:
         self.stop_kind: str | None = None
         self.stopped_by: str | None = None           # the observer that asked for the stop
         self._backup: dict[str, Any] | None = None  # device copies of the parameters before the current update
+        self.run_id = uuid.uuid4().hex              # names this run's info-history side file in checkpoints
 
     # ================================================================================================ set-up
     def _setup(self, resume: tuple[dict, dict] | None) -> None:
         cfg, net = self.config, self.net
         self._check_config()
+        if isinstance(cfg.device, str) and cfg.device == "gpu" and not gpu_available():
+            raise RuntimeError(f"{cfg.name('device')}: device 'gpu' was requested but CuPy with a CUDA GPU is not "
+                               "available; allowed: 'cpu' or 'auto' here (install minidl[cuda12] or minidl[cuda13] "
+                               "on a machine with an NVIDIA GPU)")
         self.device = get_device(cfg.device)
         self.dtype = check_dtype(cfg.dtype, "precision")
         self.rng = np.random.default_rng(cfg.seed)
@@ -163,6 +169,7 @@ class Trainer:
             classes = net.classes if net.classes is not None else source_classes(self.raw_data, cfg.name("y"))
         self.train = PreparedSource(self.raw_data, self.classifier, classes, cfg.name("x"), cfg.name("y"), shape,
                                     None)
+        self._check_representable(self.train, "x", "y")  # before the statistics pass reads the data
         # input-normalization statistics: one pass over all training data before training (MATLAB zerocenter/zscore)
         layer = net.input_layer
         if cfg.normalize_inputs and cfg.reset_input_normalization and resume is None and \
@@ -186,6 +193,7 @@ class Trainer:
                                              cfg.name("validation_x"), cfg.name("validation_y"), shape,
                                              self.train.n_responses)
         self.n_val = 0 if self.validation is None else len(self.validation)
+        self._check_representable(self.validation, "validation_x", "validation_y")
         # solver plumbing: per-array factors (the layers', times the config's multipliers), frozen arrays, pre-steps
         self.lr_factors = {k: f * cfg.learn_rate_multipliers.get(k, 1.0) for k, f in net.learn_rate_factors.items()}
         self.frozen = frozen_names(self.lr_factors)
@@ -238,6 +246,13 @@ class Trainer:
             raise TypeError(f"optimizer: got {type(cfg.optimizer).__name__}; allowed: a minidl.optim optimizer")
         if not isinstance(cfg.schedule, Schedule):
             raise TypeError(f"schedule: got {type(cfg.schedule).__name__}; allowed: a minidl.optim schedule")
+
+    def _check_representable(self, src: PreparedSource | None, ax: str, ay: str) -> None:
+        """Array data must stay finite in the working precision (streamed batches: checked in _iteration)."""
+        if src is not None and isinstance(src.source, ArraySource):
+            check_representable(self.config.name(ax), src.source.X, self.dtype)
+            if src._encoded is not None and not self.classifier:
+                check_representable(self.config.name(ay), src._encoded, self.dtype)
 
     def _check_input_shape(self, shape: tuple[int, ...]) -> None:
         net, arg = self.net, self.config.name("x")
@@ -368,6 +383,8 @@ class Trainer:
         """One mini-batch, as in the module diagram: step, one host read, rollback if not finite, report."""
         self.iteration += 1
         self.next_batch += 1
+        if not isinstance(self.train.source, ArraySource):
+            check_representable(f"{self.config.name('x')} (mini-batch {self.next_batch})", x_host, self.dtype)
         x = to_device(x_host, self.device, dtype=self.dtype)
         t = to_device(t_host, self.device, dtype=None if self.classifier else self.dtype)
         saved_state = {layer.name: dict(layer.state) for layer in self.net.layers if layer.state}
@@ -626,49 +643,12 @@ class Trainer:
             "elapsed": self._elapsed(), "optimizer": {"class": type(opt).__name__, "t": opt_state["t"],
                                                      "hyperparameters": opt.hyperparameters()},
             "rng": {"bit_generator": type(self.rng.bit_generator).__name__, "state": self.rng.bit_generator.state},
-            "observers": observers,
+            "observers": observers, "run": self.run_id,
         }
         return {"network": net_manifest, "training": training}, arrays
 
     def _restore(self, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        tr = manifest.get("training")
-        if not tr:
-            raise ValueError("resume_from: the checkpoint holds a network only (no training state); pass the "
-                             "network as layers to train it anew")
-        cfg = self.config
-        for key, now, arg in (("batch_size", cfg.batch_size, cfg.name("batch_size")),
-                              ("shuffle", cfg.shuffle, cfg.name("shuffle")), ("dtype", self.dtype.name, "precision"),
-                              ("n_train", self.n, cfg.name("x")),
-                              ("n_validation", self.n_val, cfg.name("validation_x"))):
-            if tr[key] != now:
-                raise ValueError(f"{arg}: the checkpoint was made with {key} = {tr[key]!r}, this run has {now!r}; "
-                                 "an exact resume needs the same value")
-        opt = cfg.optimizer
-        if tr["optimizer"]["class"] != type(opt).__name__:
-            raise ValueError(f"resume_from: the checkpoint's optimizer is {tr['optimizer']['class']}, this run's is "
-                             f"{type(opt).__name__}")
-        params = self.net.params
-        state = {"t": int(tr["optimizer"]["t"])}
-        for key, value in arrays.items():
-            if key.startswith("optimizer/"):
-                name = key[len("optimizer/"):]
-                ref = params[name.split("/", 1)[1]]
-                state[name] = to_device(value, self.device, dtype=ref.dtype)
-        opt.load_state_dict(state)
-        bg = getattr(np.random, tr["rng"]["bit_generator"])()
-        bg.state = tr["rng"]["state"]
-        self.rng = np.random.Generator(bg)
-        self.net.set_rng(self.rng)
-        self.epoch, self.next_batch = int(tr["epoch"]), int(tr["next_batch"])
-        self.iteration, self.updated = int(tr["iteration"]), int(tr["updated"])
-        self.elapsed_before = float(tr["elapsed"])
-        self.order = np.array(arrays["data/order"])
-        if "data/compositions" in arrays:
-            self.compositions = np.array(arrays["data/compositions"])
-        self.val_order = np.array(arrays["data/validation_order"]) if "data/validation_order" in arrays else None
-        self.recorder.load_state_arrays({k[len("info/"):]: v for k, v in arrays.items() if k.startswith("info/")})
-        saved = tr.get("observers", {})
-        for obs in self.observers:
-            key = getattr(obs, "state_key", None)
-            if key and obs is not self.recorder and key in saved:
-                obs.load_state_dict(saved[key])
+        """Check every field of the checkpoint's training state against this run, then restore it."""
+        from minidl.training.resume import restore_training
+
+        restore_training(self, manifest, arrays)

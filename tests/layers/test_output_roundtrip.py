@@ -61,7 +61,8 @@ def test_save_and_load_round_trip_bit_exactly(kind, tmp_path):
 @pytest.mark.parametrize("kind", OUTPUTS)
 def test_train_network_checkpoint_loads(kind, tmp_path):
     net, X = _train(kind, checkpoint_path=tmp_path)
-    names = sorted(os.listdir(tmp_path), key=lambda n: int(n.split("__")[1]))
+    names = sorted((n for n in os.listdir(tmp_path) if not n.startswith(".")),  # not the run's info side file
+                   key=lambda n: int(n.split("__")[1]))
     assert len(names) == 3  # one per epoch
     last = load_network(tmp_path / names[-1])
     assert type(last.layers[-1]) is OUTPUTS[kind]

@@ -151,7 +151,7 @@ def test_a_resumed_run_draws_the_same_augmentations(tmp_path):
     opts = M.trainingOptions("sgdm", "MaxEpochs", 3, "MiniBatchSize", 4, "Verbose", 0, "Precision", "double",
                              "Shuffle", "every-epoch", "CheckpointPath", str(folder))
     net, info = M.trainNetwork(M.augmentedImageDatastore([4, 4], imds, "DataAugmentation", aug), layers(), opts)
-    first = sorted(p for p in folder.iterdir())[0]                      # after epoch 1
+    first = sorted(p for p in folder.iterdir() if not p.name.startswith("."))[0]                      # after epoch 1
     resumed, info2 = M.trainNetwork(M.augmentedImageDatastore([4, 4], imds, "DataAugmentation", aug), None, opts,
                                     resume_from=str(first))
     for k, v in net.params.items():

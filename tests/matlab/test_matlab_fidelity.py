@@ -152,7 +152,7 @@ def test_an_early_stop_validates_its_iteration_before_finalization(tmp_path):
     last_row = [line for line in out.getvalue().splitlines() if re.match(r"^\|\s+\d+ \|", line)][-1]
     assert last_row.split("|")[2].strip() == "2" and last_row.split("|")[7].strip() == f"{info.ValidationLoss[-1]:.4f}"
     # item 7: the stop in the middle of epoch 1 also wrote a checkpoint of iteration 2
-    assert [p.name.split("__")[1] for p in tmp_path.iterdir()] == ["2"]
+    assert [p.name.split("__")[1] for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["2"]
 
 
 def test_the_neutral_engine_does_not_validate_the_last_iteration_unless_asked():
@@ -248,7 +248,7 @@ def test_a_validation_patience_stop_mid_epoch_writes_a_checkpoint_of_that_iterat
                                                     "CheckpointPath", str(tmp_path), "InitialLearnRate", 0.5))
     stop = len(info.TrainingLoss)
     assert info.StopReason == "Met validation criterion" and stop % 3 != 0  # stopped inside an epoch
-    names = sorted(int(p.name.split("__")[1]) for p in tmp_path.iterdir())
+    names = sorted(int(p.name.split("__")[1]) for p in tmp_path.iterdir() if not p.name.startswith("."))
     assert names == [i for i in range(3, stop, 3)] + [stop]
 
 
@@ -279,7 +279,7 @@ def test_errors_raised_while_training_name_matlab_options(tmp_path):
     with pytest.raises(ValueError, match=r"'MiniBatchSize': got 20, more than the 12 training observations"):
         M.train_network(Stream(X, Y), fc_net(), options("MiniBatchSize", 20).engine)
     M.trainNetwork(X, Y, fc_net(), options("CheckpointPath", str(tmp_path), "MaxEpochs", 1))
-    saved = next(tmp_path.iterdir())
+    saved = next(p for p in tmp_path.iterdir() if not p.name.startswith("."))
     with pytest.raises(ValueError, match=r"'MiniBatchSize': the checkpoint was made with batch_size = 4"):
         M.trainNetwork(X, Y, None, options("MiniBatchSize", 3), resume_from=saved)
     with pytest.raises(ValueError, match=r"'Shuffle': the checkpoint was made with shuffle = 'never'"):

@@ -73,10 +73,10 @@ def test_one_checkpoint_per_epoch_with_matlab_names_and_the_network_inside(probl
     assert tr["observers"]["validation_patience"]["count"] >= 0
     with np.load(os.path.join(paths[1], "arrays.npz"), allow_pickle=False) as z:
         names = set(z.files)
-    assert {"data/order", "data/validation_order", "info/training_loss", "optimizer/v/fc_1.weight",
+    assert {"data/order", "data/validation_order", "info/epoch_training_loss", "optimizer/v/fc_1.weight",
             "net/params/fc_1.weight", "net/state/batchnorm_1.mean", "classes"} <= names
-    with np.load(os.path.join(paths[1], "arrays.npz")) as z:
-        np.testing.assert_array_equal(z["info/training_loss"], info.training_loss[:12])
+    assert "info/training_loss" not in names  # per-iteration series: appended to the run's side file (issue 11.9)
+    np.testing.assert_array_equal(read_checkpoint(paths[1])[1]["info/training_loss"], info.training_loss[:12])
 
 
 @pytest.mark.parametrize("solver", ["sgdm", "adam"])
@@ -129,7 +129,8 @@ def test_a_checkpoint_write_killed_midway_leaves_the_previous_ones_intact(proble
         net, info = train_network(problem.X, problem.Y, problem.mlp(), opts(tmp_path))
     assert len(info) == 24 and net.initialized
     saved = checkpoints(tmp_path)
-    assert sorted(os.listdir(tmp_path)) == sorted(map(os.path.basename, saved))  # no partial folder, no temp
+    entries = [n for n in os.listdir(tmp_path) if not ckpt.HISTORY.match(n)]  # the run's info side file stays
+    assert sorted(entries) == sorted(map(os.path.basename, saved))  # no partial folder, no temp
     assert [int(NAME.match(os.path.basename(p))[1]) for p in saved] == [6, 18, 24]
     assert all(load_network(p).initialized for p in saved)
     # a kill that also prevents the clean-up: the temporary folder stays hidden, never under a checkpoint name
@@ -140,7 +141,7 @@ def test_a_checkpoint_write_killed_midway_leaves_the_previous_ones_intact(proble
     with pytest.warns(CheckpointWarning, match="killed while writing; training goes on"):
         train_network(problem.X, problem.Y, problem.mlp(), opts(tmp_path))
     visible = [n for n in os.listdir(tmp_path) if not n.startswith(".")]
-    hidden = [n for n in os.listdir(tmp_path) if n.startswith(".")]
+    hidden = [n for n in os.listdir(tmp_path) if n.startswith(".") and not ckpt.HISTORY.match(n)]
     assert len(visible) == 3 and all(NAME.match(n) for n in visible)
     assert len(hidden) == 1 and hidden[0].endswith(".tmp")
     assert all(load_network(os.path.join(tmp_path, n)).initialized for n in visible)

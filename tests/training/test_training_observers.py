@@ -203,6 +203,11 @@ def test_user_function_gets_its_dialects_record_and_may_stop():
     assert ignored.on_event(ev.TrainingState(event=ev.ITERATION)) is None
 
 
+def manifest_run(folder):
+    """The run id of the checkpoints in ``folder`` (their per-iteration info side file carries it)."""
+    return read_checkpoint(folder / "ck_3")[0]["training"]["run"]
+
+
 def test_checkpointer_training_state_network_alone_and_replaced_in_place(tmp_path):
     full = tmp_path / "full"
     alone = tmp_path / "alone"
@@ -213,7 +218,7 @@ def test_checkpointer_training_state_network_alone_and_replaced_in_place(tmp_pat
            Checkpointer(str(alone), every_epoch(2), lambda s: "net", network=lambda: model.copy()),
            Checkpointer(str(tmp_path / "latest"), every_epoch(), network=lambda: model.copy(), replace=True)]
     trained, _ = Trainer(model, ArraySource(X, T), config(), observers=cks).run()
-    assert sorted(os.listdir(full)) == ["ck_3", "ck_6", "ck_9"]
+    assert sorted(os.listdir(full)) == [f".minidl_history__{manifest_run(full)}.f8", "ck_3", "ck_6", "ck_9"]
     manifest, _ = read_checkpoint(full / "ck_6")
     assert manifest["training"]["iteration"] == 6                     # the whole training state
     assert os.listdir(alone) == ["net"] and read_checkpoint(alone / "net")[0]["training"] is None
