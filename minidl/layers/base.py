@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -160,5 +161,19 @@ class OutputLayer(Layer):
         raise NotImplementedError
 
     def rmse_from_loss(self, loss: float, n_responses: int) -> float:
-        """The root-mean-square error over every response, from this loss's mean value (regression layers)."""
-        raise NotImplementedError(f"{type(self).__name__} is not a regression loss: it has no RMSE")
+        """The root-mean-square error over every response, from this loss's mean value; NaN when this loss does not
+        define one (docs/extending.md#a-custom-loss).
+
+        A loss whose RMSE follows from its value overrides this (e.g. ½·MSE: √(2·loss/R)). The definition belongs to
+        the class that wrote it: a subclass that changes the loss but not this method reports NaN (see
+        :meth:`_rmse_defined_by`), never the parent's formula applied to another loss.
+        """
+        return math.nan
+
+    def _rmse_defined_by(self, owner: type) -> bool:
+        """True when ``owner.rmse_from_loss`` describes this layer's loss: the loss methods ``owner`` had
+        (``loss_array``, ``example_losses``) are not overridden below it, or the subclass redefines the RMSE too."""
+        cls = type(self)
+        if cls.rmse_from_loss is not owner.rmse_from_loss:
+            return True
+        return all(getattr(cls, m) is getattr(owner, m) for m in ("loss_array", "example_losses"))
