@@ -59,6 +59,7 @@ OPTION_NAMES = (
     "checkpoint_path", "execution_environment", "worker_load", "output_fcn", "plots", "plots_file",
     "progress_bar", "sequence_length", "sequence_padding_value", "dispatch_in_background", "precision", "seed",
     "batch_normalization_statistics",
+    "log_file",
     "output_network",
     "reset_input_normalization",
 )
@@ -77,6 +78,7 @@ def _defaults(solver: str) -> dict[str, Any]:
         "sequence_padding_value": 0,
         "dispatch_in_background": False, "precision": "float32", "seed": 0,
         "batch_normalization_statistics": "population",
+        "log_file": None,
         "output_network": "last-iteration",
         "reset_input_normalization": True,
     }
@@ -140,6 +142,22 @@ def _check_plots_file(value, arg: str) -> str | None:
     path = os.fspath(value)
     if os.path.splitext(path)[1].lower() not in FIGURE_SUFFIXES:
         raise ValueError(f"{arg}: got {path!r}; allowed: a file name ending in {', '.join(FIGURE_SUFFIXES)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{arg}: got {path!r}, but its folder {folder!r} does not exist; create it first")
+    return path
+
+
+def _check_log_file(value, arg: str) -> str | None:
+    """log_file (a minidl extension): the audit log streamed while training, a .csv or .jsonl path in an existing
+    folder (docs/training.md, "The audit log while training")."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{arg}: got {type(value).__name__}; allowed: None or a file path ending in .csv or .jsonl")
+    path = os.fspath(value)
+    if os.path.splitext(path)[1].lower() not in (".csv", ".jsonl"):
+        raise ValueError(f"{arg}: got {path!r}; allowed: a file name ending in .csv or .jsonl")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"{arg}: got {path!r}, but its folder {folder!r} does not exist; create it first")
@@ -235,6 +253,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {  # option -> check(value, the 
     "precision": lambda v, a: check_choice(a, v, PRECISIONS),
     "seed": _check_seed,
     "batch_normalization_statistics": lambda v, a: check_choice(a, v, BN_STATISTICS),
+    "log_file": _check_log_file,
     "output_network": lambda v, a: check_choice(a, v, OUTPUT_NETWORKS),
     "reset_input_normalization": _check_bool,  # R2019b: recompute given input statistics (docs/matlab-interop.md)
 }
@@ -281,6 +300,7 @@ class TrainingOptions:
     precision: Any
     seed: Any
     batch_normalization_statistics: Any
+    log_file: Any
     output_network: Any
     reset_input_normalization: Any
 
@@ -383,7 +403,8 @@ def training_options(solver: str, *, names: ArgNames | None = None, **options: A
             off or in a notebook, written to a terminal only; True: always; False: never), execution_environment
             ('auto' | 'cpu' | 'gpu'), worker_load, dispatch_in_background, sequence_length,
             sequence_padding_value (MATLAB's defaults only), precision ('float32' | 'float64'), seed (0),
-            batch_normalization_statistics ('population' | 'moving'), output_network ('last-iteration' |
+            batch_normalization_statistics ('population' | 'moving'), log_file (None; a .csv or .jsonl path:
+            the audit log appended and flushed each epoch while training runs), output_network ('last-iteration' |
             'best-validation-loss': the network of the lowest validation loss; needs validation_data),
             reset_input_normalization (True: input statistics are computed from the training data even when given).
 

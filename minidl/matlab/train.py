@@ -30,7 +30,7 @@ from minidl.training.checkpoint import read_checkpoint, restore_network
 from minidl.training.data import as_source, is_source
 from minidl.training.events import Observer
 from minidl.training.info import InfoRecorder, TrainingInfo
-from minidl.training.observers import Checkpointer, EarlyStopping, KeepBest, UserFunction, every_epoch
+from minidl.training.observers import AuditLog, Checkpointer, EarlyStopping, KeepBest, UserFunction, every_epoch
 from minidl.training.serialization import network_to_json
 from minidl.training.trainer import EngineConfig, Trainer
 
@@ -91,6 +91,8 @@ def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=No
         if options.progress_bar or not options.verbose or in_notebook():
             # auto: only when the table is off or in a notebook, and (unless forced) only to a terminal
             obs.append(ProgressBar(force=bool(options.progress_bar)))
+    if options.log_file is not None:       # minidl extension: the audit log streamed while training runs
+        obs.append(AuditLog(options.log_file))
     return obs
 
 
