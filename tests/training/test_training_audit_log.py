@@ -42,7 +42,7 @@ def test_rows_are_on_disk_at_each_epoch_end_and_after_a_crash(problem, tmp_path)
     def read_back(info):
         if info["State"] == "iteration" and info["Iteration"] in (3, 4, 7):
             seen.append(len(TrainingInfo.read_csv(path)["iteration"]))
-        if info["Iteration"] == 7:
+        if info["Iteration"] == 8:   # the output function runs before the log: the log has seen iteration 7
             raise RuntimeError("crash")
         return False
 
@@ -51,7 +51,7 @@ def test_rows_are_on_disk_at_each_epoch_end_and_after_a_crash(problem, tmp_path)
     # 3 iterations per epoch: at iteration 3 its epoch has not ended yet (EPOCH_END follows ITERATION): no rows;
     # after the first epoch end 3 rows, after the second 6
     assert seen == [0, 3, 6]
-    assert TrainingInfo.read_csv(path)["iteration"].tolist() == list(range(1, 8))   # flushed on the way out
+    assert TrainingInfo.read_csv(path)["iteration"].tolist() == list(range(1, 8))   # row 7 flushed on the way out
 
 
 def test_resume_keeps_rows_up_to_the_checkpoint_and_appends(problem, tmp_path):
