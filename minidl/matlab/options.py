@@ -226,7 +226,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {  # option -> check(value, the 
     "epsilon": lambda v, a: check_real(a, v, 0.0, math.inf, low_open=True, high_open=True),
     "adam_form": lambda v, a: check_choice(a, v, ADAM_FORMS),
     "initial_learn_rate": lambda v, a: check_real(a, v, 0.0, math.inf, low_open=True, high_open=True),
-    "learn_rate_schedule": lambda v, a: check_choice(a, v, SCHEDULES),
+    "learn_rate_schedule": lambda v, a: v if callable(v) else check_choice(a, v, SCHEDULES),  # f(epoch, it)
     "learn_rate_drop_period": lambda v, a: check_positive_int(a, v),
     "learn_rate_drop_factor": lambda v, a: check_real(a, v, 0.0, 1.0),
     "l2_regularization": lambda v, a: check_real(a, v, 0.0, math.inf, high_open=True),
@@ -359,6 +359,8 @@ class TrainingOptions:
                 v = _show(k, v) if v not in (None, ()) else None
             elif isinstance(v, float) and math.isinf(v):
                 v = "inf"
+            elif callable(v):                       # a learn_rate_schedule function: its name
+                v = f"<function {getattr(v, '__qualname__', type(v).__name__)}>"
             out[k] = v
         return out
 
@@ -393,7 +395,8 @@ def training_options(solver: str, *, names: ArgNames | None = None, **options: A
         **options: any of :data:`OPTION_NAMES` (docs/training.md lists each with its default and effect):
             momentum (sgdm; 0.9), gradient_decay_factor (adam; 0.9), squared_gradient_decay_factor (adam 0.999,
             rmsprop 0.9), epsilon (adam, rmsprop; 1e-8), adam_form ('matlab' | 'paper'), initial_learn_rate
-            (0.01 sgdm, else 0.001), learn_rate_schedule ('none' | 'piecewise'), learn_rate_drop_period (10),
+            (0.01 sgdm, else 0.001), learn_rate_schedule ('none' | 'piecewise' | a callable
+            f(epoch, iteration) -> factor: rate = initial_learn_rate·f, both 1-based), learn_rate_drop_period (10),
             learn_rate_drop_factor (0.1), l2_regularization (1e-4), gradient_threshold (inf),
             gradient_threshold_method ('l2norm' | 'global-l2norm' | 'absolute-value'), max_epochs (30),
             mini_batch_size (128), shuffle ('once' | 'never' | 'every-epoch'), verbose (True), verbose_frequency

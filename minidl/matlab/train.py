@@ -9,8 +9,9 @@ epoch (:class:`~minidl.training.observers.Checkpointer`), the figure and the pro
 from __future__ import annotations
 
 import math
+import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from minidl.matlab.predict import classify, predict  # noqa: F401  (their old ho
 from minidl.matlab.records import TrainingInfoStruct
 from minidl.network import Network, copy_network
 from minidl.optim import SGDM, Adam, Optimizer, RMSProp
-from minidl.optim.schedules import ConstantSchedule, PiecewiseSchedule
+from minidl.optim.schedules import ConstantSchedule, PiecewiseSchedule, Schedule
 from minidl.training.checkpoint import read_checkpoint, restore_network
 from minidl.training.data import as_source, is_source
 from minidl.training.events import Observer
@@ -42,6 +43,29 @@ ENGINE_NAMES = {"batch_size": "mini_batch_size", "x": "X", "y": "Y", "layers": "
                 "validation_x": "validation_data[0]", "validation_y": "validation_data[1]"}
 
 
+class EpochIterationSchedule(Schedule):
+    """``learn_rate_schedule=f``: rate = initial_learn_rate·f(epoch, iteration), epoch and iteration 1-based (the
+    iteration counted over the whole run), f returning a finite real factor ≥ 0 (docs/training.md, "Options").
+
+    >>> EpochIterationSchedule(0.1, lambda epoch, iteration: 0.5 ** (epoch - 1))(epoch=3, iteration=7)
+    0.025
+    """
+
+    def __init__(self, initial: float, f: Callable[[int, int], float]) -> None:
+        super().__init__(initial)
+        self.f = f
+
+    def __call__(self, epoch: int, iteration: int, total_iterations: int | None = None) -> float:
+        value = self.f(epoch, iteration)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"learn_rate_schedule: f({epoch}, {iteration}) returned {value!r}; allowed: a finite "
+                             "real factor >= 0 (the rate is initial_learn_rate times it)")
+        return self.initial * float(value)
+
+    def __repr__(self) -> str:
+        return f"EpochIterationSchedule(initial={self.initial!r}, f={getattr(self.f, '__qualname__', self.f)!r})"
+
+
 def engine_config(options: TrainingOptions, device: str | Device | None = None) -> EngineConfig:
     """The neutral engine configuration of MATLAB-semantics options (docs/semantics-matlab.md)."""
     o = options
@@ -53,8 +77,13 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
     else:
         optimizer = Adam(beta1=o.gradient_decay_factor, beta2=o.squared_gradient_decay_factor, epsilon=o.epsilon,
                          form=o.adam_form)
-    schedule = PiecewiseSchedule(o.initial_learn_rate, o.learn_rate_drop_factor, o.learn_rate_drop_period) \
-        if o.learn_rate_schedule == "piecewise" else ConstantSchedule(o.initial_learn_rate)
+    schedule: Schedule
+    if callable(o.learn_rate_schedule):     # minidl extension: rate = initial·f(epoch, iteration)
+        schedule = EpochIterationSchedule(o.initial_learn_rate, o.learn_rate_schedule)
+    elif o.learn_rate_schedule == "piecewise":
+        schedule = PiecewiseSchedule(o.initial_learn_rate, o.learn_rate_drop_factor, o.learn_rate_drop_period)
+    else:
+        schedule = ConstantSchedule(o.initial_learn_rate)
     return EngineConfig(
         optimizer=optimizer, schedule=schedule, max_epochs=o.max_epochs, batch_size=o.mini_batch_size,
         shuffle=o.shuffle, partial_batch="drop", l2=o.l2_regularization, l2_order="before_clip",
