@@ -150,7 +150,7 @@ def _check_plots_file(value, arg: str) -> str | None:
 
 def _check_log_file(value, arg: str) -> str | None:
     """log_file (a minidl extension): the audit log streamed while training, a .csv or .jsonl path in an existing
-    folder (docs/training.md, "The audit log while training")."""
+    folder (docs/your-data.md#logs-while-training)."""
     if value is None:
         return None
     if not isinstance(value, (str, os.PathLike)):

@@ -45,7 +45,8 @@ ENGINE_NAMES = {"batch_size": "mini_batch_size", "x": "X", "y": "Y", "layers": "
 
 class EpochIterationSchedule(Schedule):
     """``learn_rate_schedule=f``: rate = initial_learn_rate·f(epoch, iteration), epoch and iteration 1-based (the
-    iteration counted over the whole run), f returning a finite real factor ≥ 0 (docs/training.md, "Options").
+    iteration counted over the whole run), f returning a finite real factor ≥ 0
+    (docs/your-data.md#learning-rate-as-a-function).
 
     >>> EpochIterationSchedule(0.1, lambda epoch, iteration: 0.5 ** (epoch - 1))(epoch=3, iteration=7)
     0.025

@@ -236,7 +236,7 @@ class FileLog(Observer):
 class AuditLog(Observer):
     """The audit log streamed to a file while training runs: one row per iteration, appended and flushed at the end
     of every epoch, at DONE and when the run ends in an error (``close``), so a long or crashed run can be read while
-    it runs (docs/training.md, "The audit log while training").
+    it runs (docs/your-data.md#logs-while-training).
 
     ``path`` ends in ``.csv`` (a header, then the columns of :meth:`TrainingInfo.to_csv`: empty cells where not
     computed) or ``.jsonl`` (JSON Lines: one object per iteration with the same keys, null where not computed). The
