@@ -85,3 +85,18 @@ def test_custom_rmse_definition_is_used_and_true():
 def test_builtin_regression_rmse_unchanged():
     net, info, X, T = _train(L.RegressionOutput())
     np.testing.assert_allclose(info.training_rmse[0], _true_rmse(net, X, T), rtol=1e-5)
+
+
+def test_rmse_rule_follows_the_class_that_defines_the_loss():
+    class Renamed(L.RegressionOutput):          # same loss, another description: the parent's RMSE applies
+        def describe(self):
+            return "renamed"
+
+    class Doubled(L.MeanSquaredLoss):           # another loss, no RMSE of its own: NaN
+        def loss_array(self, y, t):
+            return 2.0 * super().loss_array(y, t)
+
+    assert Renamed().rmse_from_loss(2.0, 4) == 1.0 and L.RegressionOutput().rmse_from_loss(2.0, 4) == 1.0
+    assert math.isnan(Doubled().rmse_from_loss(4.0, 1)) and L.MeanSquaredLoss().rmse_from_loss(4.0, 1) == 2.0
+    assert math.isnan(SumSquaredLoss().rmse_from_loss(4.0, 1))
+    assert SumSquaredWithRmse().rmse_from_loss(8.0, 2) == 2.0
