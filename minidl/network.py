@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -224,8 +225,11 @@ class Network:
         return dy
 
     def predict(self, x, batch_size: int = 128) -> np.ndarray:
-        """Outputs for host or device data x: (N, *input_shape), in mini-batches; returns a host array.
+        """Outputs for host or device data x, in mini-batches; returns a host array (N, *output_shape).
 
+        ``x``: an array (N, *input_shape); a list (or tuple) of arrays, either N observations of shape input_shape
+        (stacked) or chunks of shape (nᵢ, *input_shape) (concatenated, in order); or a mini-batch source
+        (:mod:`minidl.training.data`, e.g. a datastore: its X, observations 0 … N − 1 in order, labels ignored).
         Input is moved to the network's device batch by batch.
         """
         return self.activations(x, len(self.layers) - 1, batch_size)
@@ -239,22 +243,44 @@ class Network:
         if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool) and not 0 <= layer < len(self):
             raise ValueError(f"layer: got {layer!r}; allowed: 0 to {len(self) - 1} or a layer name")
         stop = self.layers.index(self[layer if isinstance(layer, str) else int(layer)])
-        if not hasattr(x, "shape") or not hasattr(x, "dtype") or len(x.shape) < 1:
-            raise TypeError(f"x: got {type(x).__name__}; allowed: a NumPy or CuPy array of shape "
-                            f"(N, {', '.join(map(str, self.input_shape))})")
-        if getattr(x, "dtype", None) is not None and x.dtype.kind not in "iuf":
-            raise TypeError(f"x: got dtype {x.dtype}; allowed: real numbers (float or integer arrays)")
-        n = len(x)
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"x: got shape {tuple(x.shape)}; expected (N, {', '.join(map(str, self.input_shape))})")
         outs = []
-        for i in range(0, n, batch_size):
-            y = to_device(x[i:i + batch_size], self.device, dtype=self.dtype)
+        for chunk in self._input_batches(x, batch_size):
+            y = to_device(chunk, self.device, dtype=self.dtype)
             for lay in self.layers[:stop + 1]:
                 y = lay.forward(y, False)
             outs.append(to_host(y))
         shape = tuple(self.layers[stop].output_shape)
         return np.concatenate(outs) if outs else np.zeros((0,) + shape, dtype=self.dtype)
+
+    def _input_batches(self, x, batch_size: int):
+        """Chunks (≤ batch_size, *input_shape) of an array, a list of arrays or a mini-batch source (see predict)."""
+        want = f"(N, {', '.join(map(str, self.input_shape))})"
+        if hasattr(x, "__len__") and callable(getattr(x, "batches", None)):      # a mini-batch source
+            for k, (xb, _) in enumerate(x.batches(np.arange(len(x), dtype=np.int64), batch_size)):
+                if tuple(xb.shape[1:]) != self.input_shape:
+                    raise ValueError(f"x: the source's batch {k} has shape {tuple(xb.shape)}; expected {want}")
+                yield xb
+            return
+        if isinstance(x, (list, tuple)):
+            items = [np.asarray(to_host(v)) for v in x]
+            k = len(self.input_shape)
+            if items and all(v.shape == self.input_shape for v in items):
+                x = np.stack(items)                                             # N observations
+            elif items and all(v.ndim == k + 1 and v.shape[1:] == self.input_shape for v in items):
+                x = np.concatenate(items)                                       # chunks of observations
+            else:
+                shapes = sorted({tuple(v.shape) for v in items})
+                raise ValueError(f"x: a list of arrays of shapes {shapes[:4]}; allowed: a non-empty list of "
+                                 f"observations {self.input_shape} or of chunks {want}")
+        if not hasattr(x, "shape"):
+            raise TypeError(f"x: got {type(x).__name__}; allowed: an array {want}, a list of arrays or a mini-batch "
+                            "source")
+        if getattr(x, "dtype", None) is not None and x.dtype.kind not in "iuf":
+            raise TypeError(f"x: got dtype {x.dtype}; allowed: real numbers (float or integer arrays)")
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"x: got shape {tuple(x.shape)}; expected {want}")
+        for i in range(0, len(x), batch_size):
+            yield x[i:i + batch_size]
 
     def classify(self, x, batch_size: int = 128) -> np.ndarray:
         """Predicted labels for x: the class of highest probability, as the labels trained on (``classes``)."""
@@ -334,8 +360,12 @@ class Network:
                     table[k] = to_device(new, device_of(v), dtype=v.dtype)
 
     # ---------------------------------------------------------------- display
-    def summary(self) -> str:
-        """A table: layer name, description, output size, learnables (and their count)."""
+    def summary(self) -> Summary:
+        """A table: layer name, description, output size, learnables (and their count).
+
+        The text (a ``str``; ``print(net.summary())``); in a notebook, ``net.summary()`` as a cell's value shows as
+        an HTML table (``_repr_html_``).
+        """
         rows = [("#", "Name", "Description", "Output size", "Learnables")]
         total = 0
         for i, layer in enumerate(self.layers, 1):
@@ -347,10 +377,35 @@ class Network:
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         lines.append(f"Total learnables: {total}")
-        return "\n".join(lines)
+        return Summary("\n".join(lines), rows, total)
 
     def __repr__(self) -> str:
         return f"Network({len(self.layers)} layers: {', '.join(layer.name for layer in self.layers)})"
+
+
+class Summary(str):
+    """The text of :meth:`Network.summary` (equal to it as a ``str``), shown as the table itself at a prompt and
+    as an HTML table in notebooks (``_repr_html_``). ``rows``: the header and one tuple of cells per layer."""
+
+    rows: list[tuple[str, ...]]
+    total: int
+
+    def __new__(cls, text: str, rows: list[tuple[str, ...]], total: int):
+        out = super().__new__(cls, text)
+        out.rows, out.total = list(rows), int(total)
+        return out
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        head, body = self.rows[0], self.rows[1:]
+        cells = "".join(f"<th>{html.escape(c)}</th>" for c in head)
+        lines = ["<table>", f"<thead><tr>{cells}</tr></thead>", "<tbody>"]
+        for r in body:
+            lines.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>")
+        lines += ["</tbody>", f"<caption>Total learnables: {self.total}</caption>", "</table>"]
+        return "\n".join(lines)
 
 
 def copy_network(layers_or_network: Network | Sequence[Layer], arg: str = "layers") -> Network:

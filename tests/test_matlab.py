@@ -53,6 +53,7 @@ OPTION_CASES = {
     "ProgressBar": ("sgdm", True, True),
     "OutputNetwork": ("sgdm", "best-validation-loss", "best-validation-loss"),
     "ResetInputNormalization": ("sgdm", 0, False),
+    "LogFile": ("sgdm", lambda p: str(p / "log.csv"), lambda p: str(p / "log.csv")),
 }
 
 

@@ -1,6 +1,6 @@
 """Stateful layers (MATLAB names without the 'Layer' suffix); the math lives in minidl.functional."""
 
-from minidl.layers.base import InputLayer, Layer, OutputLayer
+from minidl.layers.base import InputLayer, Layer, OutputLayer, register_layer, registered_layers
 from minidl.layers.conv import Convolution2D
 from minidl.layers.core import Dropout, FullyConnected, ReLU, Softmax
 from minidl.layers.elementwise import Elementwise
@@ -24,5 +24,5 @@ __all__ = [
     "MaxPooling2D", "AveragePooling2D",
     "ReLU", "FullyConnected", "Dropout", "Softmax", "ClassificationOutput", "RegressionOutput",
     "MeanSquaredLoss", "MeanAbsoluteLoss", "BinaryCrossEntropyLoss", "ProbabilitiesCrossEntropyLoss",
-    "Elementwise", "Flatten", "Reshape", "ClassDecoder", "BooleanDecoder",
+    "Elementwise", "Flatten", "Reshape", "ClassDecoder", "BooleanDecoder", "register_layer", "registered_layers",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -160,5 +161,75 @@ class OutputLayer(Layer):
         raise NotImplementedError
 
     def rmse_from_loss(self, loss: float, n_responses: int) -> float:
-        """The root-mean-square error over every response, from this loss's mean value (regression layers)."""
-        raise NotImplementedError(f"{type(self).__name__} is not a regression loss: it has no RMSE")
+        """The root-mean-square error over every response, from this loss's mean value; NaN when this loss does not
+        define one (docs/extending.md#a-custom-loss).
+
+        A loss whose RMSE follows from its value overrides this (e.g. ½·MSE: √(2·loss/R)). The definition belongs to
+        the class that wrote it: a subclass that changes the loss but not this method reports NaN (see
+        :meth:`_rmse_defined_by`), never the parent's formula applied to another loss.
+        """
+        return math.nan
+
+    def _rmse_defined_by(self, owner: type[OutputLayer]) -> bool:
+        """True when ``owner.rmse_from_loss`` describes this layer's loss: the loss methods ``owner`` had
+        (``loss_array``, ``example_losses``) are not overridden below it, or the subclass redefines the RMSE too."""
+        cls = type(self)
+        if cls.rmse_from_loss is not owner.rmse_from_loss:
+            return True
+        return all(getattr(cls, m) is getattr(owner, m) for m in ("loss_array", "example_losses"))
+
+
+# ------------------------------------------------------------------------------------------------ the registry
+_BASES = frozenset({"Layer", "InputLayer", "OutputLayer", "WeightBiasLayer"})
+#: Layer classes the user registered for saving and loading, by the name a saved file gives them.
+_REGISTERED: dict[str, type[Layer]] = {}
+
+
+def register_layer(cls: type[Layer] | None = None, *, name: str | None = None):
+    """Register a custom layer or loss class so networks holding it save, checkpoint and load.
+
+    A saved architecture names the class by ``name`` (default: the class name); loading looks the name up among
+    the minidl layers and the registered classes, and never imports or executes anything named in a file. Register
+    the class again (same name) in the program that loads it. Use as ``register_layer(MyLayer)`` or as a decorator
+    (``@register_layer`` or ``@register_layer(name="MyLayer")``). Returns the class.
+
+    Raises:
+        TypeError: ``cls`` is not a subclass of :class:`Layer`.
+        ValueError: ``name`` is taken by a minidl layer or by another registered class.
+    """
+    def register(klass: type[Layer]) -> type[Layer]:
+        if not (isinstance(klass, type) and issubclass(klass, Layer)):
+            raise TypeError(f"register_layer: got {klass!r}; allowed: a subclass of minidl.layers.Layer")
+        key = klass.__name__ if name is None else name
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ValueError(f"register_layer name: got {key!r}; allowed: a Python identifier")
+        if key in builtin_layer_classes():
+            raise ValueError(f"register_layer name: got {key!r}, the name of a minidl layer; allowed: another name "
+                             f"(register_layer({klass.__name__}, name=...))")
+        previous = _REGISTERED.get(key)
+        if previous is not None and previous is not klass and \
+                (previous.__module__, previous.__qualname__) != (klass.__module__, klass.__qualname__):
+            raise ValueError(f"register_layer name: {key!r} is registered for {previous.__module__}."
+                             f"{previous.__qualname__}; allowed: a name not yet registered")
+        _REGISTERED[key] = klass  # the same class redefined (a re-run notebook cell) replaces the old one
+        return klass
+
+    return register if cls is None else register(cls)
+
+
+def builtin_layer_classes() -> dict[str, type[Layer]]:
+    """Every concrete layer class defined in minidl.layers (imported by ``import minidl.layers``), by class name."""
+    out: dict[str, type[Layer]] = {}
+    todo = [Layer]
+    while todo:
+        klass = todo.pop()
+        todo.extend(klass.__subclasses__())
+        if klass.__module__.startswith("minidl.layers") and not klass.__name__.startswith("_") and \
+                klass.__name__ not in _BASES:
+            out[klass.__name__] = klass
+    return out
+
+
+def registered_layers() -> dict[str, type[Layer]]:
+    """The registered custom layer classes, by saved name (a copy)."""
+    return dict(_REGISTERED)

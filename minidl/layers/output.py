@@ -64,8 +64,12 @@ class RegressionOutput(OutputLayer):
         return F.half_mse_example_losses(y, t.reshape(y.shape))
 
     def rmse_from_loss(self, loss: float, n_responses: int) -> float:
-        """loss = Σₙ Σᵣ ½(yₙᵣ − tₙᵣ)² / N  ⇒  RMSE = √(Σ(y − t)²/(N·R)) = √(2·loss/R)."""
-        return math.sqrt(max(2.0 * loss / n_responses, 0.0))
+        """loss = Σₙ Σᵣ ½(yₙᵣ − tₙᵣ)² / N  ⇒  MATLAB's RMSE = √(Σₙ Σᵣ (y − t)²/N) = √(2·loss): the squared errors
+        summed over the R responses, not averaged (MATLAB's implementation, docs/semantics-matlab.md#9-verbose-table);
+        NaN for a subclass with another loss and no RMSE definition of its own."""
+        if not self._rmse_defined_by(RegressionOutput):
+            return math.nan
+        return math.sqrt(max(2.0 * loss, 0.0))
 
     def describe(self) -> str:
         return f"{self.name or self.kind}: mean squared error"
@@ -92,7 +96,10 @@ class MeanSquaredLoss(OutputLayer):
         return F.mean_squared_example_losses(y, t.reshape(y.shape))
 
     def rmse_from_loss(self, loss: float, n_responses: int) -> float:
-        """The loss is already the mean of the squared errors over all N·R elements: RMSE = √loss."""
+        """The loss is already the mean of the squared errors over all N·R elements: RMSE = √loss (NaN for a
+        subclass with another loss and no RMSE definition of its own)."""
+        if not self._rmse_defined_by(MeanSquaredLoss):
+            return math.nan
         return math.sqrt(max(loss, 0.0))
 
     def describe(self) -> str:

@@ -56,6 +56,7 @@ OPTION_NAMES: dict[str, str] = {
     "Seed": "seed",
     "PlotsFile": "plots_file",
     "ProgressBar": "progress_bar",
+    "LogFile": "log_file",  # minidl extension: the audit log streamed while training (.csv or .jsonl)
 }
 _SNAKE_TO_MATLAB = {v: k for k, v in OPTION_NAMES.items()} | {"solver": "solverName"}
 _SOLVER_CLASS = {"sgdm": "TrainingOptionsSGDM", "rmsprop": "TrainingOptionsRMSProp", "adam": "TrainingOptionsADAM"}
@@ -151,7 +152,7 @@ class TrainingOptions:
         """A MATLAB property by name (case-insensitive), in MATLAB's form (None shows as [], no path as '')."""
         readable = self.property_names() + ("SolverName", "LearnRateSchedule", "LearnRateDropFactor",
                                             "LearnRateDropPeriod", "OutputNetwork",  # R2019b+: not displayed
-                                            "ResetInputNormalization")
+                                            "ResetInputNormalization", "LogFile")
         canon = {k.lower(): k for k in readable}
         key = canon.get(name.lower()) if isinstance(name, str) else None
         if key is None:

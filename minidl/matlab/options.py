@@ -60,6 +60,7 @@ OPTION_NAMES = (
     "checkpoint_path", "execution_environment", "worker_load", "output_fcn", "plots", "plots_file",
     "progress_bar", "sequence_length", "sequence_padding_value", "dispatch_in_background", "precision", "seed",
     "batch_normalization_statistics",
+    "log_file",
     "output_network",
     "reset_input_normalization",
 )
@@ -78,6 +79,7 @@ def _defaults(solver: str) -> dict[str, Any]:
         "sequence_padding_value": 0,
         "dispatch_in_background": False, "precision": "float32", "seed": 0,
         "batch_normalization_statistics": "population",
+        "log_file": None,
         "output_network": "last-iteration",
         "reset_input_normalization": True,
     }
@@ -163,6 +165,22 @@ def _check_plots_file(value, arg: str) -> str | None:
     return path
 
 
+def _check_log_file(value, arg: str) -> str | None:
+    """log_file (a minidl extension): the audit log streamed while training, a .csv or .jsonl path in an existing
+    folder (docs/your-data.md#logs-while-training)."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{arg}: got {type(value).__name__}; allowed: None or a file path ending in .csv or .jsonl")
+    path = os.fspath(value)
+    if os.path.splitext(path)[1].lower() not in (".csv", ".jsonl"):
+        raise ValueError(f"{arg}: got {path!r}; allowed: a file name ending in .csv or .jsonl")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{arg}: got {path!r}, but its folder {folder!r} does not exist; create it first")
+    return path
+
+
 def _check_validation_data(value, names: ArgNames):
     if value is None:
         return None
@@ -237,7 +255,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {  # option -> check(value, the 
     "epsilon": lambda v, a: check_real(a, v, 0.0, math.inf, low_open=True, high_open=True),
     "adam_form": lambda v, a: check_choice(a, v, ADAM_FORMS),
     "initial_learn_rate": lambda v, a: check_real(a, v, 0.0, math.inf, low_open=True, high_open=True),
-    "learn_rate_schedule": lambda v, a: check_choice(a, v, SCHEDULES),
+    "learn_rate_schedule": lambda v, a: v if callable(v) else check_choice(a, v, SCHEDULES),  # f(epoch, it)
     "learn_rate_drop_period": lambda v, a: check_positive_int(a, v),
     "learn_rate_drop_factor": lambda v, a: check_real(a, v, 0.0, 1.0),
     "l2_regularization": lambda v, a: check_real(a, v, 0.0, math.inf, high_open=True),
@@ -264,6 +282,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {  # option -> check(value, the 
     "precision": lambda v, a: check_choice(a, v, PRECISIONS),
     "seed": _check_seed,
     "batch_normalization_statistics": lambda v, a: check_choice(a, v, BN_STATISTICS),
+    "log_file": _check_log_file,
     "output_network": lambda v, a: check_choice(a, v, OUTPUT_NETWORKS),
     "reset_input_normalization": _check_bool,  # R2019b: recompute given input statistics (docs/matlab-interop.md)
 }
@@ -310,6 +329,7 @@ class TrainingOptions:
     precision: Any
     seed: Any
     batch_normalization_statistics: Any
+    log_file: Any
     output_network: Any
     reset_input_normalization: Any
 
@@ -373,6 +393,8 @@ class TrainingOptions:
                 v = _show(k, v) if v not in (None, ()) else None
             elif isinstance(v, float) and math.isinf(v):
                 v = "inf"
+            elif callable(v):                       # a learn_rate_schedule function: its name
+                v = f"<function {getattr(v, '__qualname__', type(v).__name__)}>"
             out[k] = v
         return out
 
@@ -407,7 +429,8 @@ def training_options(solver: str, *, names: ArgNames | None = None, **options: A
         **options: any of :data:`OPTION_NAMES` (docs/training.md lists each with its default and effect):
             momentum (sgdm; 0.9), gradient_decay_factor (adam; 0.9), squared_gradient_decay_factor (adam 0.999,
             rmsprop 0.9), epsilon (adam, rmsprop; 1e-8), adam_form ('matlab' | 'paper'), initial_learn_rate
-            (0.01 sgdm, else 0.001), learn_rate_schedule ('none' | 'piecewise'), learn_rate_drop_period (10),
+            (0.01 sgdm, else 0.001), learn_rate_schedule ('none' | 'piecewise' | a callable
+            f(epoch, iteration) -> factor: rate = initial_learn_rate·f, both 1-based), learn_rate_drop_period (10),
             learn_rate_drop_factor (0.1), l2_regularization (1e-4), gradient_threshold (inf),
             gradient_threshold_method ('l2norm' | 'global-l2norm' | 'absolute-value'), max_epochs (30),
             mini_batch_size (128), shuffle ('once' | 'never' | 'every-epoch'), verbose (True), verbose_frequency
@@ -417,7 +440,8 @@ def training_options(solver: str, *, names: ArgNames | None = None, **options: A
             off or in a notebook, written to a terminal only; True: always; False: never), execution_environment
             ('auto' | 'cpu' | 'gpu'), worker_load, dispatch_in_background, sequence_length,
             sequence_padding_value (MATLAB's defaults only), precision ('float32' | 'float64'), seed (0),
-            batch_normalization_statistics ('population' | 'moving'), output_network ('last-iteration' |
+            batch_normalization_statistics ('population' | 'moving'), log_file (None; a .csv or .jsonl path:
+            the audit log appended and flushed each epoch while training runs), output_network ('last-iteration' |
             'best-validation-loss': the network of the lowest validation loss; needs validation_data),
             reset_input_normalization (True: input statistics are computed from the training data even when given).
 

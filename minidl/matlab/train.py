@@ -10,8 +10,9 @@ and the progress bar.
 from __future__ import annotations
 
 import math
+import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,17 +28,41 @@ from minidl.matlab.predict import classify, predict  # noqa: F401  (their old ho
 from minidl.matlab.records import TrainingInfoStruct
 from minidl.network import Network, copy_network
 from minidl.optim import SGDM, Adam, Optimizer, RMSProp
-from minidl.optim.schedules import ConstantSchedule, PiecewiseSchedule
+from minidl.optim.schedules import ConstantSchedule, PiecewiseSchedule, Schedule
 from minidl.training import events as ev
 from minidl.training.checkpoint import read_checkpoint, restore_network
 from minidl.training.data import ArraySource, as_source, is_source
 from minidl.training.events import Observer, TrainingState
 from minidl.training.info import InfoRecorder, TrainingInfo
-from minidl.training.observers import Checkpointer, EarlyStopping, KeepBest, UserFunction, every_epoch
+from minidl.training.observers import AuditLog, Checkpointer, EarlyStopping, KeepBest, UserFunction, every_epoch
 from minidl.training.serialization import network_to_json
 from minidl.training.trainer import EngineConfig, Trainer
 
 __all__ = ["train_network", "engine_config", "make_observers", "trainNetwork", "classify", "predict"]
+
+
+class EpochIterationSchedule(Schedule):
+    """``learn_rate_schedule=f``: rate = initial_learn_rate·f(epoch, iteration), epoch and iteration 1-based (the
+    iteration counted over the whole run), f returning a finite real factor ≥ 0
+    (docs/your-data.md#learning-rate-as-a-function).
+
+    >>> EpochIterationSchedule(0.1, lambda epoch, iteration: 0.5 ** (epoch - 1))(epoch=3, iteration=7)
+    0.025
+    """
+
+    def __init__(self, initial: float, f: Callable[[int, int], float]) -> None:
+        super().__init__(initial)
+        self.f = f
+
+    def __call__(self, epoch: int, iteration: int, total_iterations: int | None = None) -> float:
+        value = self.f(epoch, iteration)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"learn_rate_schedule: f({epoch}, {iteration}) returned {value!r}; allowed: a finite "
+                             "real factor >= 0 (the rate is initial_learn_rate times it)")
+        return self.initial * float(value)
+
+    def __repr__(self) -> str:
+        return f"EpochIterationSchedule(initial={self.initial!r}, f={getattr(self.f, '__qualname__', self.f)!r})"
 
 
 def engine_config(options: TrainingOptions, device: str | Device | None = None) -> EngineConfig:
@@ -51,8 +76,13 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
     else:
         optimizer = Adam(beta1=o.gradient_decay_factor, beta2=o.squared_gradient_decay_factor, epsilon=o.epsilon,
                          form=o.adam_form)
-    schedule = PiecewiseSchedule(o.initial_learn_rate, o.learn_rate_drop_factor, o.learn_rate_drop_period) \
-        if o.learn_rate_schedule == "piecewise" else ConstantSchedule(o.initial_learn_rate)
+    schedule: Schedule
+    if callable(o.learn_rate_schedule):     # minidl extension: rate = initial·f(epoch, iteration)
+        schedule = EpochIterationSchedule(o.initial_learn_rate, o.learn_rate_schedule)
+    elif o.learn_rate_schedule == "piecewise":
+        schedule = PiecewiseSchedule(o.initial_learn_rate, o.learn_rate_drop_factor, o.learn_rate_drop_period)
+    else:
+        schedule = ConstantSchedule(o.initial_learn_rate)
     names = o.names  # errors raised while training name the options as the user spelled them
     return EngineConfig(
         optimizer=optimizer, schedule=schedule, max_epochs=o.max_epochs, batch_size=o.mini_batch_size,
@@ -61,7 +91,6 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
         validation_frequency=o.validation_frequency, validate_first_iteration=True, validate_at_end=True,
         validate_last_iteration=True, validate_final_in_loop=True,  # §7: the last iteration, an early stop's, validated
         validation_batch_statistics=o.batch_normalization_statistics == "population",  # §7: each batch's own
-        rmse_over="observations",  # §9: RMSE = √(Σₙ Σᵣ (y − t)² / N) = √(2·loss)
         batch_norm_statistics=o.batch_normalization_statistics, normalize_inputs=True,
         reset_input_normalization=o.reset_input_normalization,
         device=get_device(device if device is not None else o.execution_environment), dtype=o.precision,
@@ -97,6 +126,8 @@ def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=No
         if options.progress_bar or not options.verbose or in_notebook():
             # auto: only when the table is off or in a notebook, and (unless forced) only to a terminal
             obs.append(ProgressBar(force=bool(options.progress_bar)))
+    if options.log_file is not None:       # minidl extension: the audit log streamed while training runs
+        obs.append(AuditLog(options.log_file))
     return obs
 
 

@@ -6,6 +6,7 @@
 - :class:`UserFunction`: calls user functions with a record the dialect builds; they may stop training.
 - :class:`Checkpointer`: the full training state (exact resume) or the network alone, atomically, when due.
 - :class:`FileLog`: rows of a record rewritten atomically to a .csv or .json file while training runs.
+- :class:`AuditLog`: the audit log appended to a .csv or .jsonl file, flushed each epoch (readable mid-run).
 
 The table printer (columns as data) lives with what a person sees: :mod:`minidl.reporting.table`.
 """
@@ -26,7 +27,7 @@ from minidl._files import atomic_write_text
 from minidl.training import events as ev
 from minidl.training.events import Observer, TrainingState
 
-__all__ = ["EarlyStopping", "KeepBest", "UserFunction", "Checkpointer", "CheckpointWarning", "FileLog",
+__all__ = ["EarlyStopping", "KeepBest", "UserFunction", "Checkpointer", "CheckpointWarning", "FileLog", "AuditLog",
            "every_epoch"]
 
 Due = Callable[[TrainingState], bool]
@@ -249,3 +250,88 @@ class FileLog(Observer):
             if time.perf_counter() - self._written_at >= self.every:
                 self.write()
         return None
+
+
+class AuditLog(Observer):
+    """The audit log streamed to a file while training runs: one row per iteration, appended and flushed at the end
+    of every epoch, at DONE and when the run ends in an error (``close``), so a long or crashed run can be read while
+    it runs (docs/your-data.md#logs-while-training).
+
+    ``path`` ends in ``.csv`` (a header, then the columns of :meth:`TrainingInfo.to_csv`: empty cells where not
+    computed) or ``.jsonl`` (JSON Lines: one object per iteration with the same keys, null where not computed). The
+    file is only ever appended to: a fresh run starts it empty; a resumed run (START at iteration k > 0) keeps the
+    rows of iterations ≤ k already in the file (cutting rows a crashed run wrote after its checkpoint) and appends.
+    ``every``: also flush when this many seconds passed since the last flush (None: at epoch ends only).
+    """
+
+    def __init__(self, path: str | os.PathLike, every: float | None = None):
+        path = os.fspath(path)
+        ext = os.path.splitext(path)[1].lower()
+        if ext not in (".csv", ".jsonl"):
+            raise ValueError(f"log_file: got {path!r}; allowed: a file name ending in .csv or .jsonl")
+        self.path, self.jsonl, self.every = path, ext == ".jsonl", every
+        self.columns: list[str] = []
+        self._pending: list[str] = []
+        self._flushed_at = time.perf_counter()
+
+    def on_start(self, state: TrainingState):
+        from minidl.training.info import SERIES, _applies
+
+        self.columns = ["iteration"] + [n for n in SERIES if _applies(n, state.is_classifier)]
+        self._pending = []
+        if state.iteration > 0 and os.path.exists(self.path):
+            self._cut_after(state.iteration)
+        else:
+            with open(self.path, "w", encoding="utf-8", newline="") as f:
+                if not self.jsonl:
+                    f.write(",".join(self.columns) + "\n")
+
+    def _cut_after(self, iteration: int) -> None:
+        """Truncate the file after the last row of an iteration ≤ ``iteration`` (the rows before stay as written)."""
+        with open(self.path, "rb+") as f:
+            keep = 0
+            for k, line in enumerate(iter(f.readline, b"")):
+                if not line.endswith(b"\n"):
+                    break                                           # a partial last line of a killed run
+                if k == 0 and not self.jsonl:
+                    keep = f.tell()
+                    continue
+                text = line.decode("utf-8")
+                it = json.loads(text)["iteration"] if self.jsonl else int(text.split(",", 1)[0])
+                if it > iteration:
+                    break
+                keep = f.tell()
+            f.truncate(keep)
+
+    def on_iteration(self, state: TrainingState):
+        from minidl.training.info import _cell
+
+        values = {"iteration": state.iteration}
+        values.update({n: getattr(state, n) for n in self.columns[1:]})
+        if self.jsonl:
+            row = {k: (int(v) if k in ("iteration", "epoch") else
+                       None if v is None or not math.isfinite(float(v)) else float(v)) for k, v in values.items()}
+            self._pending.append(json.dumps(row) + "\n")
+        else:
+            self._pending.append(",".join(_cell(math.nan if v is None else v) for v in values.values()) + "\n")
+        if self.every is not None and time.perf_counter() - self._flushed_at >= self.every:
+            self.flush()
+
+    def on_epoch_end(self, state: TrainingState):
+        self.flush()
+
+    def on_done(self, state: TrainingState):
+        self.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """Append the rows not yet written and flush them to the operating system."""
+        if self._pending:
+            with open(self.path, "a", encoding="utf-8", newline="") as f:
+                f.writelines(self._pending)
+                f.flush()
+                os.fsync(f.fileno())
+            self._pending = []
+        self._flushed_at = time.perf_counter()

@@ -2,7 +2,9 @@
 
 Layers keep their hyper-parameters as attributes named like their constructor arguments, so the arguments are read
 back from the attributes. Arrays (weights, statistics) are not part of the architecture: they travel in the ``.npz``
-of a checkpoint. Only classes defined in ``minidl.layers`` can be rebuilt (nothing else is ever imported).
+of a checkpoint. Only classes defined in ``minidl.layers`` and classes the user registered with
+:func:`minidl.layers.register_layer` can be rebuilt: a file names a class, it is looked up in those two tables, and
+nothing named in a file is ever imported (docs/extending.md#saving-and-loading).
 
 >>> from minidl import layers as L
 >>> spec = layer_to_json(L.FullyConnected(10, name="fc", weights_initializer="he"))
@@ -18,7 +20,7 @@ import importlib
 import inspect
 from typing import Any
 
-from minidl.layers.base import Layer
+from minidl.layers.base import Layer, builtin_layer_classes, registered_layers
 
 __all__ = ["layer_to_json", "layer_from_json", "network_to_json", "network_from_json", "layer_classes"]
 
@@ -26,26 +28,20 @@ __all__ = ["layer_to_json", "layer_from_json", "network_to_json", "network_from_
 ARRAY_ARGS = frozenset({"weights", "bias", "scale", "offset", "mean", "std"})
 #: Constructor argument -> attribute name where they differ.
 ALIASES = {"input_size": "size"}
-_LAYER_MODULES = ("minidl.layers", "minidl.layers.conv", "minidl.layers.pooling")
-_BASES = frozenset({"Layer", "InputLayer", "OutputLayer", "WeightBiasLayer"})
 
 
 def layer_classes() -> dict[str, type[Layer]]:
-    """Every concrete layer class of minidl.layers, by class name."""
-    for module in _LAYER_MODULES:
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            pass
-    out: dict[str, type[Layer]] = {}
-    todo = [Layer]
-    while todo:
-        cls = todo.pop()
-        todo.extend(cls.__subclasses__())
-        if cls.__module__.startswith("minidl.layers") and not cls.__name__.startswith("_") and \
-                cls.__name__ not in _BASES:
-            out[cls.__name__] = cls
-    return out
+    """The classes a saved architecture may name: every concrete minidl.layers class and the classes registered with
+    :func:`minidl.layers.register_layer`, by saved name."""
+    importlib.import_module("minidl.layers")  # every built-in layer module (the package imports them all)
+    return {**builtin_layer_classes(), **registered_layers()}
+
+
+def _saved_name(cls: type) -> str | None:
+    """The name a saved file gives ``cls``: its class name if built in, its registered name, else None."""
+    if builtin_layer_classes().get(cls.__name__) is cls:
+        return cls.__name__
+    return next((k for k, v in registered_layers().items() if v is cls), None)
 
 
 def _constructor_args(cls: type) -> list[str]:
@@ -78,9 +74,11 @@ def _plain(value: Any, where: str) -> Any:
 def layer_to_json(layer: Layer) -> dict[str, Any]:
     """``{"type": class name, "args": {constructor argument: value}}``; factors as ``<key>_learn_rate_factor``."""
     cls = type(layer)
-    if layer_classes().get(cls.__name__) is not cls:
-        raise TypeError(f"layer {layer.name!r}: {cls.__module__}.{cls.__name__} is not a minidl.layers class; only "
-                        "those can be saved")
+    saved = _saved_name(cls)
+    if saved is None:
+        raise TypeError(f"layer {layer.name!r}: {cls.__module__}.{cls.__qualname__} is neither a minidl layer nor "
+                        f"registered; allowed: minidl.layers classes and registered ones (call "
+                        f"minidl.layers.register_layer({cls.__name__}) before saving, and before loading)")
     args: dict[str, Any] = {}
     for arg in _constructor_args(cls):
         if arg in ARRAY_ARGS:
@@ -95,15 +93,21 @@ def layer_to_json(layer: Layer) -> dict[str, Any]:
     for key in layer.factor_defaults:
         args[f"{key}_learn_rate_factor"] = float(layer.learn_rate_factors[key])
         args[f"{key}_l2_factor"] = float(layer.l2_factors[key])
-    return {"type": cls.__name__, "args": args}
+    return {"type": saved, "args": args}
 
 
 def layer_from_json(spec: dict[str, Any]) -> Layer:
     """The layer ``layer_to_json`` described (without arrays)."""
     classes = layer_classes()
-    if not isinstance(spec, dict) or spec.get("type") not in classes or not isinstance(spec.get("args"), dict):
-        raise ValueError(f"layer spec: got {spec!r}; allowed: {{'type': one of {sorted(classes)}, 'args': {{...}}}}")
-    return classes[spec["type"]](**spec["args"])
+    if not isinstance(spec, dict) or not isinstance(spec.get("type"), str) or not isinstance(spec.get("args"), dict):
+        raise ValueError(f"layer spec: got {spec!r}; allowed: {{'type': a layer name, 'args': {{...}}}}")
+    name = spec["type"]
+    if name not in classes:
+        raise ValueError(f"layer spec: the saved layer type {name!r} is neither a minidl layer nor registered; "
+                         f"register its class before loading: minidl.layers.register_layer(<the class>, "
+                         f"name={name!r}) (registered now: {sorted(registered_layers()) or 'none'}; nothing named in "
+                         "a file is ever imported)")
+    return classes[name](**spec["args"])
 
 
 def network_to_json(net) -> dict[str, Any]:

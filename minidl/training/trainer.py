@@ -74,7 +74,6 @@ class EngineConfig:
                                               # ITERATION event (its verbose row and OutputFcn record carry it)
     validation_batch_size: int | None = None  # None: batch_size
     validation_batch_statistics: bool = False  # in-training validation: batch norm uses each batch's own statistics
-    rmse_over: str = "elements"               # RMSE = √(Σ(y−t)²/(N·R)) 'elements' | √(Σ(y−t)²/N) 'observations'
     batch_norm_statistics: str = "population"  # 'population' (pass after training) | 'moving'
     normalize_inputs: bool = True             # input-normalization statistics pass before training
     reset_input_normalization: bool = False   # recompute given input statistics too (not on resume)
@@ -236,8 +235,7 @@ class Trainer:
     def _check_config(self) -> None:
         cfg = self.config
         for key, allowed in (("shuffle", SHUFFLE_MODES), ("partial_batch", PARTIAL_BATCH),
-                             ("batch_norm_statistics", ("population", "moving")),
-                             ("rmse_over", ("elements", "observations"))):
+                             ("batch_norm_statistics", ("population", "moving"))):
             if getattr(cfg, key) not in allowed:
                 raise ValueError(f"{key}: got {getattr(cfg, key)!r}; allowed: {', '.join(map(repr, allowed))}")
         for key in ("max_epochs", "batch_size"):
@@ -476,11 +474,8 @@ class Trainer:
             self._emit(ev.VALIDATION)
 
     def _rmse(self, loss: float) -> float:
-        """RMSE from a regression loss value, as the output layer defines it (``rmse_from_loss``): the mean over the
-        N·R elements; ``rmse_over='observations'`` sums over the R responses instead (× √R: √(Σ(y−t)²/N))."""
-        r = self.train.n_responses
-        rmse = float(self.net.output_layer.rmse_from_loss(loss, r))
-        return rmse * math.sqrt(r) if self.config.rmse_over == "observations" else rmse
+        """RMSE from a regression loss value, as the output layer defines it (``rmse_from_loss``)."""
+        return float(self.net.output_layer.rmse_from_loss(loss, self.train.n_responses))
 
     def _save_params(self, params) -> None:
         """Copy every parameter into buffers kept on the device (the network before this update)."""

@@ -161,8 +161,8 @@ def test_wrong_arguments_name_the_argument(run, tmp_path):
         load_network(5)
     with pytest.raises(TypeError, match=r"net: got .* of type str; allowed: a Network \(the order is"):
         save_network(str(tmp_path / "x"), run.net)
-    with pytest.raises(TypeError, match="x: got list; allowed"):
-        run.net.predict(run.X.tolist())
+    with pytest.raises(ValueError, match=r"x: a list of arrays of shapes \[\(\)\]"):  # a list of rows is data,
+        run.net.predict([1.0, 2.0, 3.0])                                                # a list of numbers is not
 
 
 # ------------------------------------------------------------------------------------------- the corpus

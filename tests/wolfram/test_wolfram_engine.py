@@ -140,11 +140,12 @@ def test_engine_records_example_losses_whose_mean_is_the_batch_loss():
 
 
 def test_engine_rmse_follows_the_loss_layer():
-    """Wolfram's mean squared loss is the mean of squared errors: RMSE = √loss; MATLAB's half-SSE: √(2·loss/R)."""
+    """Wolfram's mean squared loss is the mean of squared errors: RMSE = √loss; MATLAB's half-SSE: √(2·loss), the
+    responses summed (issue 9 item 3; it was √(2·loss/R))."""
     for loss, rmse, _ in engine_run(MeanSquaredLoss(), record=False):
         assert rmse == pytest.approx(np.sqrt(loss), rel=1e-14)
     for loss, rmse, _ in engine_run(L.RegressionOutput(), record=False):
-        assert rmse == pytest.approx(np.sqrt(2 * loss / 2), rel=1e-14)
+        assert rmse == pytest.approx(np.sqrt(2 * loss), rel=1e-14)
 
 
 def test_example_losses_on_the_stand_in_device():
