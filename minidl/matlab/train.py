@@ -158,7 +158,7 @@ def _parse(args: tuple) -> tuple[Any, Any, Any, Any]:
 
 
 def train_network(*args, resume_from: str | os.PathLike | None = None, device: str | Device | None = None,
-                  observers: Sequence[Observer] = (), stream=None) -> tuple[Network, TrainingInfo]:
+                  observers: Sequence[Observer] = (), stream=None, stop_event=None) -> tuple[Network, TrainingInfo]:
     """Train a network with MATLAB ``trainNetwork`` semantics; returns ``(net, info)``.
 
     ``train_network(X, Y, layers, options)`` or ``train_network(source, layers, options)``.
@@ -175,6 +175,9 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
         device: a ``minidl.backend.Device`` overriding ``execution_environment`` (the CPU stand-in in tests).
         observers: extra observers (minidl.training.events.Observer) receiving every event.
         stream: where the verbose table is printed (default ``sys.stdout``).
+        stop_event: a ``threading.Event`` (anything with ``is_set()``): set it from any thread to stop training
+            after the current iteration ("Stopped by user"), e.g. for a training run in a worker thread, where
+            Ctrl-C reaches the main thread only.
 
     Returns:
         ``net``: the trained Network (classes set for classifiers); ``info``: a TrainingInfo record.
@@ -202,6 +205,7 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
                                    "not supported yet (background dispatch needs worker processes; in-memory "
                                    "arrays train the same without it)")
     config = engine_config(options, device)
+    config.stop_event = stop_event
     if isinstance(data, ArraySource) and config.batch_size > len(data):
         config.batch_size = len(data)  # §5: clamped to N for in-memory data
     settings = {**options.settings(), "hardware": device_description(config.device),

@@ -15,6 +15,7 @@ validation with the finalized network, DONE.  The loop never prints, plots or sa
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import threading
@@ -90,6 +91,8 @@ class EngineConfig:
     l2_factors: dict[str, float] | None = None  # array -> L2 factor replacing the layers' own (None: the layers')
     stop_reasons: dict[str, str] = field(default_factory=dict)  # stop kind -> the dialect's wording
     blas_threads: int | str | None = None     # BLAS threads while training: n, "keep", None (MINIDL_BLAS_THREADS or 1)
+    stop_event: Any = None                    # an object with is_set() (threading.Event): set from any thread, it
+                                              # stops training after the current iteration (stop kind INTERRUPT)
     names: dict[str, str] = field(default_factory=dict)  # argument names for error messages (dialect spellings)
     output_best: Any = None  # a KeepBest among the observers: its best arrays are the returned network (else last)
 
@@ -100,11 +103,15 @@ class EngineConfig:
 
 
 class _SigintGuard:
-    """While training, Ctrl-C asks for a clean stop after the current iteration; a second Ctrl-C interrupts."""
+    """While training, Ctrl-C asks for a clean stop after the current iteration; a second Ctrl-C interrupts at once
+    outside an iteration (set-up, finalization), and inside one (``with guard.update():``) when the iteration is
+    complete: an interrupt never leaves some arrays, the optimizer state or the record a step ahead of the others."""
 
     def __init__(self):
         self.requested = False
         self._previous = None
+        self._in_update = False
+        self._deferred = False
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -113,8 +120,24 @@ class _SigintGuard:
 
     def _handle(self, signum, frame):
         if self.requested:
+            if self._in_update:
+                self._deferred = True  # raised when the update is complete
+                return
             raise KeyboardInterrupt
         self.requested = True  # the loop stops after this iteration (stop kind INTERRUPT)
+
+    @contextlib.contextmanager
+    def update(self):
+        """An iteration (the update of every array, the optimizer state, the record): a second Ctrl-C arriving
+        inside waits for its end."""
+        self._in_update = True
+        try:
+            yield
+        finally:
+            self._in_update = False
+        if self._deferred:
+            self._deferred = False
+            raise KeyboardInterrupt
 
     def __exit__(self, *exc):
         if self._previous is not None:
@@ -362,11 +385,13 @@ class Trainer:
             try:
                 for x, t in self.train.batches(self.order[self.next_batch * B:end], B):
                     start = self.next_batch * B
-                    self._iteration(x, t, cfg.schedule(self.epoch, self.iteration + 1, total),
-                                    self.order[start:start + len(x)])
+                    with self._guard.update():  # an iteration is atomic: a second Ctrl-C waits for its end
+                        self._iteration(x, t, cfg.schedule(self.epoch, self.iteration + 1, total),
+                                        self.order[start:start + len(x)])
                     if self.next_batch == self.ipe and self.stop_kind != ev.NON_FINITE:
                         self._emit(ev.EPOCH_END)
-                    if self._guard.requested and self.stop_kind is None:
+                    if self.stop_kind is None and (self._guard.requested or (
+                            cfg.stop_event is not None and cfg.stop_event.is_set())):
                         self._stop(ev.INTERRUPT)
                     if self.stop_kind is None and self._elapsed() >= cfg.time_limit:
                         self._stop(ev.TIME_LIMIT)
@@ -588,14 +613,7 @@ class Trainer:
         if best is not None and best.best_arrays is not None:  # the kept network replaces the last one
             self.net.load_state_arrays(best.best_arrays)
             self.updated = best.best_iteration
-        bns = [layer for layer in self.net.layers if isinstance(layer, BatchNormalization)]
-        if bns and cfg.batch_norm_statistics == "population":
-            for layer in bns:
-                layer.start_population_pass()
-            for x_host, _ in self.train.batches(np.arange(self.n), cfg.batch_size):  # all data, unshuffled
-                self.net.forward(to_device(x_host, self.device, dtype=self.dtype), training=False)
-            for layer in bns:
-                layer.finish_population_pass()                     # exact merge of the per-batch moments
+        self._population_statistics()
         s.final_validation_loss = s.final_validation_accuracy = s.final_validation_rmse = None
         if self.validation is not None and cfg.validate_at_end:
             loss, metric = self._evaluate(self.validation, np.arange(self.n_val))
@@ -610,6 +628,37 @@ class Trainer:
         s.output_network_iteration = self.updated
         s.time_since_start = self._elapsed()
         self._emit(ev.DONE)
+
+    def _population_statistics(self) -> None:
+        """Batch-norm population statistics: one unshuffled pass over all training data with the final weights, the
+        per-batch moments merged exactly.  The returned network must predict: if the pass gives NaN or Inf, or a
+        second Ctrl-C interrupts it, the moving averages of before are kept and ``non_finite`` (or the stop) says so."""
+        cfg = self.config
+        bns = [layer for layer in self.net.layers if isinstance(layer, BatchNormalization)]
+        if not bns or cfg.batch_norm_statistics != "population":
+            return
+        before = {layer.name: dict(layer.state) for layer in bns}
+        why = None
+        try:
+            for layer in bns:
+                layer.start_population_pass()
+            for x_host, _ in self.train.batches(np.arange(self.n), cfg.batch_size):  # all data, unshuffled
+                self.net.forward(to_device(x_host, self.device, dtype=self.dtype), training=False)
+            for layer in bns:
+                layer.finish_population_pass()                     # exact merge of the per-batch moments
+            xp = get_array_module(bns[0].params["scale"])
+            finite = [xp.isfinite(v).all() for layer in bns for v in layer.state.values()]
+            if not bool(to_host(xp.stack(finite).all())):           # one host read
+                why = "the population pass gave NaN or Inf statistics"
+        except KeyboardInterrupt:                                   # a second Ctrl-C during finalization
+            why = "the population pass was interrupted"
+            self._stop(ev.INTERRUPT)
+        if why is not None:
+            for layer in bns:
+                layer._collected = None
+                layer.state = before[layer.name]
+            note = {"statistics": f"{why}; the moving averages of the last finite iteration are kept"}
+            self.state.non_finite = {**(self.state.non_finite or {}), **note}
 
     # ================================================================================================ checkpoints
     def checkpoint_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
