@@ -28,10 +28,11 @@ STOPPED_BY_USER = "Stopped by user"          # stop button, Ctrl-C
 OUTPUT_FUNCTION = "Stopped by OutputFcn"
 NON_FINITE = "Training loss is NaN or Inf"
 TIME_GOAL = "Time goal reached"              # not a MATLAB option; the engine's time limit worded alike
+FAILED = "Stopped by an error"               # re-raised, carrying the network and info (docs/training.md)
 #: The engine's neutral stop kinds -> MATLAB's wording.
 STOP_REASONS = {ev.MAX_EPOCHS: MAX_EPOCHS, ev.EARLY_STOP: VALIDATION_PATIENCE, ev.USER_FUNCTION: OUTPUT_FUNCTION,
                 ev.STOP_BUTTON: STOPPED_BY_USER, ev.INTERRUPT: STOPPED_BY_USER, ev.NON_FINITE: NON_FINITE,
-                ev.TIME_LIMIT: TIME_GOAL}
+                ev.TIME_LIMIT: TIME_GOAL, ev.FAILED: FAILED}
 
 #: MATLAB's info field names -> the engine record's attribute names (``info["TrainingLoss"]``).
 INFO_FIELD_NAMES = {

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -254,7 +255,11 @@ class TrainingProgressFigure(Observer):
         elif self.mode == "notebook":
             self._render_notebook()
         if self.plots_file is not None:
-            atomic_savefig(self.figure, self.plots_file, self._fmt, self.dpi)
+            try:
+                atomic_savefig(self.figure, self.plots_file, self._fmt, self.dpi)
+            except (OSError, ValueError) as e:  # a figure that cannot be written (its folder gone): a warning
+                warnings.warn(f"plots_file: {self.plots_file!r} could not be written ({e}); training goes on",
+                              RuntimeWarning, stacklevel=2)
         t1 = time.perf_counter()
         cost = t1 - t0
         self.draw_seconds += cost

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["START", "ITERATION", "VALIDATION", "EPOCH_END", "DONE", "EVENTS", "MAX_EPOCHS", "EARLY_STOP",
-           "USER_FUNCTION", "STOP_BUTTON", "INTERRUPT", "NON_FINITE", "TIME_LIMIT", "STOP_KINDS", "StopRequest",
-           "stop_request", "TrainingState", "Observer"]
+           "USER_FUNCTION", "STOP_BUTTON", "INTERRUPT", "NON_FINITE", "TIME_LIMIT", "FAILED", "STOP_KINDS",
+           "StopRequest", "stop_request", "TrainingState", "Observer"]
 
 #: Event kinds in the order they can occur.
 START = "start"            # after set-up, before the first iteration (iteration = 0)
@@ -37,7 +37,8 @@ STOP_BUTTON = "stop_button"        # the Stop button of the training-progress fi
 INTERRUPT = "interrupt"            # Ctrl-C (KeyboardInterrupt)
 NON_FINITE = "non_finite"          # the loss, a gradient or an updated weight was NaN or Inf
 TIME_LIMIT = "time_limit"          # the time limit was reached (Wolfram TimeGoal)
-STOP_KINDS = (MAX_EPOCHS, EARLY_STOP, USER_FUNCTION, STOP_BUTTON, INTERRUPT, NON_FINITE, TIME_LIMIT)
+FAILED = "failed"                  # an exception after the first iteration (re-raised, carrying net and info)
+STOP_KINDS = (MAX_EPOCHS, EARLY_STOP, USER_FUNCTION, STOP_BUTTON, INTERRUPT, NON_FINITE, TIME_LIMIT, FAILED)
 
 
 @dataclass(frozen=True)

@@ -236,8 +236,12 @@ class FileLog(Observer):
                 w.writerow(["" if r[k] is None else repr(r[k]) if isinstance(r[k], float) else r[k]
                             for k in self.fields])
             text = buf.getvalue()
-        atomic_write_text(self.path, text)
         self._written_at = time.perf_counter()
+        try:
+            atomic_write_text(self.path, text)
+        except (OSError, ValueError) as e:  # a log that cannot be written (its folder gone): a warning
+            warnings.warn(f"{self.path!r}: the log could not be written ({e}); training goes on", RuntimeWarning,
+                          stacklevel=2)
 
     def on_event(self, state: TrainingState):
         if state.event == ev.START:
@@ -329,9 +333,13 @@ class AuditLog(Observer):
     def flush(self) -> None:
         """Append the rows not yet written and flush them to the operating system."""
         if self._pending:
-            with open(self.path, "a", encoding="utf-8", newline="") as f:
-                f.writelines(self._pending)
-                f.flush()
-                os.fsync(f.fileno())
-            self._pending = []
+            try:
+                with open(self.path, "a", encoding="utf-8", newline="") as f:
+                    f.writelines(self._pending)
+                    f.flush()
+                    os.fsync(f.fileno())
+                self._pending = []
+            except (OSError, ValueError) as e:  # a log that cannot be written (its folder gone): a warning (rows kept)
+                warnings.warn(f"{self.path!r}: the audit log could not be written ({e}); training goes on",
+                              RuntimeWarning, stacklevel=2)
         self._flushed_at = time.perf_counter()

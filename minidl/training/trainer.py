@@ -21,6 +21,7 @@ import signal
 import threading
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -303,6 +304,7 @@ class Trainer:
     def run(self, resume: tuple[dict, dict] | None = None) -> tuple[Network, TrainingInfo]:
         """Train; returns ``(net, info)``.  ``resume``: (manifest, arrays) of a checkpoint to continue exactly."""
         self._still_statistics: list[BatchNormalization] = []
+        self._failure: BaseException | None = None
         try:
             with training_threads(self.config.blas_threads):   # the BLAS thread count measured best, then restored
                 self._run(resume)
@@ -310,7 +312,15 @@ class Trainer:
             for layer in self._still_statistics:
                 layer.update_statistics = True
             for obs in self.observers:
-                obs.close()
+                try:
+                    obs.close()
+                except Exception as e:  # closing a window or a file: never worth losing the run for
+                    warnings.warn(f"{type(obs).__name__}.close() failed: {type(e).__name__}: {e}", RuntimeWarning,
+                                  stacklevel=2)
+        if self._failure is not None:  # the cause, as raised (type, message, traceback), carrying what was trained
+            failure = self._failure
+            failure.minidl_net, failure.minidl_info = self.net, self.recorder.info  # type: ignore[attr-defined]
+            raise failure
         return self.net, self.recorder.info
 
     def _run(self, resume: tuple[dict, dict] | None) -> None:
@@ -349,7 +359,26 @@ class Trainer:
         s = self.state
         s.event = kind
         for obs in self.observers:
-            request = ev.stop_request(obs.on_event(s))
+            if kind == ev.DONE:
+                if obs is getattr(self, "_failed_observer", None):
+                    continue             # the observer whose failure ended the run is not called again
+                try:
+                    obs.on_event(s)
+                except Exception as e:  # every observer still sees DONE (the record is built); the first failure
+                    if self._failure is None and self.updated > 0:   # is re-raised at the end, with the network
+                        self._failure = e
+                    elif self._failure is None:
+                        raise
+                    else:
+                        warnings.warn(f"{type(obs).__name__} failed at the end of a failed run: "
+                                      f"{type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
+                continue
+            try:
+                result = obs.on_event(s)
+            except Exception:
+                self._failed_observer = obs
+                raise
+            request = ev.stop_request(result)
             if request is not None and kind != ev.DONE and self.stop_kind is None:
                 self._stop(request.kind, type(obs).__name__)
 
@@ -400,6 +429,11 @@ class Trainer:
             except KeyboardInterrupt:  # raised outside the guard (an output function, a thread): stop cleanly
                 self._stop(ev.INTERRUPT)
                 return
+            except Exception as e:  # a source, a layer, an observer failed: keep what was trained, re-raise at the end
+                if self.updated == 0:
+                    raise                # nothing trained yet: the error as it is
+                self._fail(e)
+                return
 
     # ================================================================================================ one iteration
     def _iteration(self, x_host, t_host, lr: float, indices: np.ndarray) -> None:
@@ -411,12 +445,14 @@ class Trainer:
         x = to_device(x_host, self.device, dtype=self.dtype)
         t = to_device(t_host, self.device, dtype=None if self.classifier else self.dtype)
         saved_state = {layer.name: dict(layer.state) for layer in self.net.layers if layer.state}
+        self._pending = saved_state            # a failure before this update is accepted rolls back to here
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite values are checked below
             reported, examples, xp = self._step(x, t, lr)
             loss_h, gnorm_h, hits_h, ok_h, examples_h = self._read(xp, reported, examples)
         if self.config.record_outputs:                     # a second host read, only when asked for
             self.state.batch_outputs, self.state.batch_targets = to_host(self._outputs), t_host
         finite = math.isfinite(loss_h) and math.isfinite(gnorm_h) and ok_h == 1.0
+        self._pending = None
         if finite:
             self.updated = self.iteration
         else:
@@ -466,6 +502,20 @@ class Trainer:
         return host[0], host[1], hits, host[-1], (np.asarray(packed[k:], dtype=np.float64)
                                                   if examples is not None else None)
 
+    def _fail(self, e: BaseException) -> None:
+        """A failure after the first iteration: undo a half-done update, stop with kind FAILED, keep the cause."""
+        pending = getattr(self, "_pending", None)
+        if pending is not None:                  # the failing iteration's update was not accepted: undo it
+            if self._backup is not None and getattr(self, "_backup_iteration", None) == self.iteration:
+                self._rollback(pending)          # the parameters (saved this iteration) and the layer state
+            else:                                # failed before the update: only the layer state moved (forward)
+                for layer in self.net.layers:
+                    if layer.name in pending:
+                        layer.state = pending[layer.name]
+            self._pending = None
+        self._failure = e
+        self._stop(ev.FAILED, type(e).__name__)
+
     def _rollback(self, saved_state) -> None:
         """After a non-finite step: the parameters and layer state of before the update (the last finite network)."""
         self._restore_params(self.net.params, saved_state)
@@ -504,6 +554,7 @@ class Trainer:
 
     def _save_params(self, params) -> None:
         """Copy every parameter into buffers kept on the device (the network before this update)."""
+        self._backup_iteration = self.iteration
         if self._backup is None or self._backup.keys() != params.keys():
             self._backup = {k: get_array_module(p).empty_like(p) for k, p in params.items()}
         for k, p in params.items():
@@ -608,26 +659,42 @@ class Trainer:
     def _finish(self) -> None:
         """Batch-norm population statistics, final validation, DONE."""
         cfg, s = self.config, self.state
-        self._validate_last()
+        self._guarded("the last validation", self._validate_last)
         best = cfg.output_best
         if best is not None and best.best_arrays is not None:  # the kept network replaces the last one
             self.net.load_state_arrays(best.best_arrays)
             self.updated = best.best_iteration
-        self._population_statistics()
+        self._guarded("the population pass", self._population_statistics)
         s.final_validation_loss = s.final_validation_accuracy = s.final_validation_rmse = None
         if self.validation is not None and cfg.validate_at_end:
-            loss, metric = self._evaluate(self.validation, np.arange(self.n_val))
-            s.final_validation_loss = loss
-            if self.classifier:
-                s.final_validation_accuracy = metric
-            else:
-                s.final_validation_rmse = metric
+            final = self._guarded("the final validation", lambda: self._evaluate(self.validation,
+                                                                                   np.arange(self.n_val)))
+            if final is not None:
+                loss, metric = final
+                s.final_validation_loss = loss
+                if self.classifier:
+                    s.final_validation_accuracy = metric
+                else:
+                    s.final_validation_rmse = metric
         s.stop_kind = self.stop_kind or ev.MAX_EPOCHS
         s.stop_reason = cfg.stop_reasons.get(s.stop_kind, s.stop_kind)
         s.stopped_by = self.stopped_by
         s.output_network_iteration = self.updated
         s.time_since_start = self._elapsed()
         self._emit(ev.DONE)
+
+    def _guarded(self, what: str, step):
+        """A finalization step; after a failure (the run is ending with it) a second failure skips the step and is
+        noted (``info.non_finite["finalization"]``) instead of hiding the first."""
+        if self._failure is None:
+            return step()
+        try:
+            return step()
+        except Exception as e:
+            notes = (self.state.non_finite or {}).get("finalization", [])
+            self.state.non_finite = {**(self.state.non_finite or {}),
+                                     "finalization": [*notes, f"{what} skipped: {type(e).__name__}: {e}"]}
+            return None
 
     def _population_statistics(self) -> None:
         """Batch-norm population statistics: one unshuffled pass over all training data with the final weights, the

@@ -37,7 +37,7 @@ __all__ = ["REASONS", "reason", "measures", "ProgressInfo", "RoundBook", "BestRo
 #: The engine's neutral stop kinds -> Wolfram's ReasonTrainingStopped.
 REASONS = {ev.MAX_EPOCHS: "MaxTrainingRounds", ev.TIME_LIMIT: "TimeGoal", ev.EARLY_STOP: "StoppingCriterion",
            ev.USER_FUNCTION: "ManualStop", ev.STOP_BUTTON: "ManualStop", ev.INTERRUPT: "Aborted",
-           ev.NON_FINITE: "WeightsDiverged"}
+           ev.NON_FINITE: "WeightsDiverged", ev.FAILED: "Aborted"}
 
 
 def reason(kind: str | None) -> str:

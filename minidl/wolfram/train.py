@@ -590,7 +590,12 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
     ob.book.net, ob.book.source, ob.book.batch_data_ok = parts.train, d.train, d.kind == "arrays"
     trainer = Trainer(parts.train, d.train, config, validation, ob.all, ob.settings, recorder=ob.recorder)
     trainer.state.extra["settings"] = ob.settings
-    trainer.run()
+    try:
+        trainer.run()
+    except Exception as e:
+        if hasattr(e, "minidl_net"):   # a failed run: the net as NetTrain returns it, at its last completed batch
+            e.minidl_net = parts.returned()  # type: ignore[attr-defined]
+        raise
     return _results(st, parts, d, validation, sz, ob, factors, trainer.lr_factors, tracked, wanted, items, customs,
                     shape, (call, net, prop, given))
 
