@@ -203,3 +203,14 @@ def check_representable(arg: str, x, dtype, what: str = "observation") -> None:
         raise ValueError(f"{arg}: {what} {i} holds {value:g}, finite in {x.dtype.name} but Inf in {dt.name} (the "
                          f"working precision); allowed: |values| <= {limit:g} (rescale the data or train in "
                          "float64)")
+
+
+def named_device(arg: str, name):
+    """The backend device ``name`` ("cpu", "gpu", "auto", ...), a refusal naming the option ``arg`` that asked for it
+    (e.g. a GPU without CuPy: "'ExecutionEnvironment': got 'gpu'; ...")."""
+    from minidl.backend import get_device
+
+    try:
+        return get_device(name)
+    except (RuntimeError, ValueError) as e:
+        raise type(e)(f"{arg}: got {name!r}; {e}") from e

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from minidl._checks import ArgNames, check_choice, check_positive_int, check_real, did_you_mean
+from minidl._checks import ArgNames, check_choice, check_positive_int, check_real, did_you_mean, plain_scalar
 from minidl.errors import NotSupportedYetError
 from minidl.optim import SGDM, Adam, RMSProp, register_method
 from minidl.training.data import as_source, is_source
@@ -97,6 +97,7 @@ def _not_yet(name: str, value, why: str) -> NotSupportedYetError:
 
 
 def _check_bool(value, name: str) -> bool:
+    value = plain_scalar(value)  # np.bool_, a 0-d array
     if isinstance(value, bool) or (isinstance(value, numbers.Integral) and value in (0, 1)):
         return bool(value)
     raise TypeError(f"{name}: got {value!r}; allowed: True or False")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from minidl import layers as L
+from minidl._checks import named_device
 from minidl.backend import Device, device_description, get_device
 from minidl.errors import NotSupportedYetError
 from minidl.matlab import records
@@ -93,7 +94,9 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
         validation_batch_statistics=o.batch_normalization_statistics == "population",  # §7: each batch's own
         batch_norm_statistics=o.batch_normalization_statistics, normalize_inputs=True,
         reset_input_normalization=o.reset_input_normalization,
-        device=get_device(device if device is not None else o.execution_environment), dtype=o.precision,
+        device=get_device(device) if device is not None else named_device(o.names("execution_environment"),
+                                                                             o.execution_environment),
+        dtype=o.precision,
         seed=o.seed, stop_reasons=dict(records.STOP_REASONS),
         names={"x": "X", "y": "Y", "layers": "layers", "batch_size": names("mini_batch_size"),
                "max_epochs": names("max_epochs"), "shuffle": names("shuffle"),

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from minidl._checks import ArgNames, did_you_mean
-from minidl.backend import Device, get_device
+from minidl._checks import ArgNames, did_you_mean, named_device
+from minidl.backend import Device
 from minidl.layers._params import WeightBiasLayer
 from minidl.layers.base import Layer
 from minidl.network import Network, copy_network
@@ -636,7 +636,7 @@ def _device(value, arg: str) -> Device:
     if isinstance(value, Device):
         return value
     name = "CPU" if is_automatic(value) else opt.choice(arg, value, ("CPU", "GPU"))
-    return get_device(name.lower())
+    return named_device(arg, name.lower())
 
 
 def _device_name(device: Device) -> str:

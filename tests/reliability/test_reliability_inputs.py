@@ -199,7 +199,5 @@ def test_fuzzed_data():
     run_data_fuzz(300)
 
 
-@pytest.mark.xfail(strict=True, reason="minidl/matlab/options.py _check_bool tests isinstance(value, bool) before "
-                                       "unwrapping NumPy scalars (its owner: call _checks.plain_scalar first)")
 def test_a_numpy_bool_for_a_boolean_option():
     assert dl.training_options("sgdm", verbose=np.bool_(False)).verbose is False

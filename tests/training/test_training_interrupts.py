@@ -127,3 +127,47 @@ def test_a_second_ctrl_c_during_the_population_pass_still_returns_the_network(mo
     trained, info = Trainer(net(bn=True), ArraySource(X, T), config()).run()
     assert info.stop_kind == ev.INTERRUPT and "interrupted" in info.non_finite["statistics"]
     assert np.isfinite(trained.predict(X)).all()
+
+
+SCRIPT = r"""
+import os, signal, sys, numpy as np, minidl
+from minidl import layers as L
+rng = np.random.default_rng(0)
+X = rng.standard_normal((4000, 20)); Y = (X[:, 0] > 0).astype(int)
+def ready(info):
+    if info["State"] == "iteration" and info["Iteration"] == 3:   # Ctrl-C twice, as a person would, mid-iteration
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        print("interrupted twice", flush=True)
+    return False
+opts = minidl.training_options("sgdm", max_epochs=1000, mini_batch_size=64, verbose=False, output_fcn=ready,
+                               precision="float64")
+net, info = minidl.train_network(X, Y, [L.FeatureInput(20), L.FullyConnected(64), L.BatchNormalization(), L.ReLU(),
+                                        L.FullyConnected(2), L.Softmax(), L.ClassificationOutput()], opts)
+finite = bool(np.isfinite(net.predict(X)).all())
+print("done", info.stop_reason, len(info), info.output_network_iteration, finite, flush=True)
+"""
+
+
+def test_double_ctrl_c_on_a_process_still_returns_a_usable_network(tmp_path):
+    """Two SIGINTs in a row to a training process: it ends cleanly, the network it returns predicts finite values."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "interrupted twice"
+    reason, rows, updated, finite = lines[1].rsplit(" ", 3)
+    # the second Ctrl-C came inside iteration 3: it completed whole, then training stopped and was finalized
+    assert reason == "done Stopped by user" and rows == updated == "3" and finite == "True"
