@@ -10,7 +10,19 @@ import numpy as np
 from minidl.layers.base import Layer, Shape
 
 
-class Flatten(Layer):
+class _Reshaping(Layer):
+    """A layer that only changes each example's shape: y = x reshaped to (N, *output_shape); dx = dy reshaped back."""
+
+    def forward(self, x, training: bool = False):
+        self._check_input(x)
+        self._cache = x.shape if training else None
+        return x.reshape((x.shape[0],) + self.output_shape)
+
+    def backward(self, dy):
+        return dy.reshape(self._need_cache())
+
+
+class Flatten(_Reshaping):
     """Merge the first ``levels + 1`` per-example axes: (N, d₁, …, dₖ) → (N, d₁·…·d_{levels+1}, …, dₖ).
 
     ``levels=None`` (the default) flattens everything: (N, d₁·…·dₖ) (Wolfram ``FlattenLayer[]``; ``Flatten(1)`` is
@@ -33,19 +45,11 @@ class Flatten(Layer):
                              f"the per-example shape {input_shape}")
         return (int(np.prod(input_shape[:k])),) + tuple(input_shape[k:])
 
-    def forward(self, x, training: bool = False):
-        self._check_input(x)
-        self._cache = x.shape if training else None
-        return x.reshape((x.shape[0],) + self.output_shape)
-
-    def backward(self, dy):
-        return dy.reshape(self._need_cache())
-
     def describe(self) -> str:
         return f"{self.name or self.kind}: flatten" + ("" if self.levels is None else f" {self.levels} levels")
 
 
-class Reshape(Layer):
+class Reshape(_Reshaping):
     """(N, *input_shape) → (N, *dims) with the same number of elements per example; one entry of ``dims`` may be
     -1 (or None / "Automatic", Wolfram's ``Automatic``): the size that makes the counts agree."""
 
@@ -80,14 +84,6 @@ class Reshape(Layer):
             raise ValueError(f"{self.describe()}: {n} elements per example (shape {input_shape}) cannot take the "
                              f"shape {self.dims} ({known} elements)")
         return self.dims
-
-    def forward(self, x, training: bool = False):
-        self._check_input(x)
-        self._cache = x.shape if training else None
-        return x.reshape((x.shape[0],) + self.output_shape)
-
-    def backward(self, dy):
-        return dy.reshape(self._need_cache())
 
     def describe(self) -> str:
         return f"{self.name or self.kind}: reshape to {'x'.join('?' if d == -1 else str(d) for d in self.dims)}"

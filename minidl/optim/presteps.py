@@ -61,10 +61,7 @@ def clip_gradients(grads: Mapping[str, Any], threshold: float | Mapping[str, flo
     if isinstance(threshold, Mapping):
         if method != "absolute-value":
             raise ValueError(f"threshold: per-array thresholds need method 'absolute-value'; got {method!r}")
-        for name, g in _kept(grads, skip):
-            T = check_real(f"threshold[{name!r}]", threshold.get(name, math.inf), 0.0, math.inf, low_open=True)
-            if not math.isinf(T):
-                get_array_module(g).clip(g, -T, T, out=g)  # g ← min(max(g, −T_i), T_i)
+        _clip_each(grads, threshold, skip, "threshold")  # g ← min(max(g, −T_i), T_i)
         return
     T = check_real("threshold", threshold, 0.0, math.inf, low_open=True)
     if math.isinf(T):
@@ -87,14 +84,19 @@ def clip_gradients(grads: Mapping[str, Any], threshold: float | Mapping[str, flo
             xp.multiply(g, scale, out=g)  # g_i ← g_i·min(1, T/L)
 
 
+def _clip_each(arrays: Mapping[str, Any], limits: Mapping[str, float], skip: Collection[str], arg: str) -> None:
+    """Clip each array a_i to [−c_i, c_i] in place, c_i = limits[name] (arrays not named, or inf: untouched)."""
+    for name, a in _kept(arrays, skip):
+        c = check_real(f"{arg}[{name!r}]", limits.get(name, math.inf), 0.0, math.inf, low_open=True)
+        if not math.isinf(c):
+            get_array_module(a).clip(a, -c, c, out=a)
+
+
 def clip_weights(params: Mapping[str, Any], limit: float, skip: Collection[str] = ()) -> None:
     """After the step, clip every weight element to [−c, c] in place (Wolfram WeightClipping); ``inf`` does nothing.
     ``limit`` may be a mapping name -> c_i (per-array limits; arrays not named: no clipping)."""
     if isinstance(limit, Mapping):
-        for name, w in _kept(params, skip):
-            c = check_real(f"limit[{name!r}]", limit.get(name, math.inf), 0.0, math.inf, low_open=True)
-            if not math.isinf(c):
-                get_array_module(w).clip(w, -c, c, out=w)  # w ← min(max(w, −c_i), c_i)
+        _clip_each(params, limit, skip, "limit")  # w ← min(max(w, −c_i), c_i)
         return
     c = check_real("limit", limit, 0.0, math.inf, low_open=True)
     if math.isinf(c):
