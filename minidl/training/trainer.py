@@ -319,7 +319,10 @@ class Trainer:
                                   stacklevel=2)
         if self._failure is not None:  # the cause, as raised (type, message, traceback), carrying what was trained
             failure = self._failure
-            failure.minidl_net, failure.minidl_info = self.net, self.recorder.info  # type: ignore[attr-defined]
+            try:
+                failure.minidl_net, failure.minidl_info = self.net, self.recorder.info  # type: ignore[attr-defined]
+            except AttributeError:  # an exception type that takes no attributes: raised as it is
+                pass
             raise failure
         return self.net, self.recorder.info
 
