@@ -123,7 +123,7 @@ def binary_cross_entropy_example_losses(y, t):
 
 def binary_cross_entropy_loss(y, t):
     """loss = Σₙ ℓₙ / N, a 0-d array.  Reference: :func:`minidl.functional.reference.binary_cross_entropy_loss`."""
-    return binary_cross_entropy_example_losses(y, t).sum() / y.shape[0]
+    return binary_cross_entropy_example_losses(y, t).sum() / y.dtype.type(y.shape[0])  # N in y's dtype (NumPy 1.x)
 
 
 def binary_cross_entropy_gradient(y, t):
@@ -151,7 +151,7 @@ def mean_absolute_loss(y, t):
 
     Reference: :func:`minidl.functional.reference.mean_absolute_loss`.
     """
-    return mean_absolute_example_losses(y, t).sum() / y.shape[0]
+    return mean_absolute_example_losses(y, t).sum() / y.dtype.type(y.shape[0])  # N in y's dtype (NumPy 1.x)
 
 
 def mean_absolute_gradient(y, t):
