@@ -207,10 +207,10 @@ def check_representable(arg: str, x, dtype, what: str = "observation") -> None:
 
 def named_device(arg: str, name):
     """The backend device ``name`` ("cpu", "gpu", "auto", ...), a refusal naming the option ``arg`` that asked for it
-    (e.g. a GPU without CuPy: "'ExecutionEnvironment': got 'gpu'; ...")."""
+    (e.g. a GPU without CuPy: "'ExecutionEnvironment': device 'gpu' was requested but ...")."""
     from minidl.backend import get_device
 
     try:
         return get_device(name)
     except (RuntimeError, ValueError) as e:
-        raise type(e)(f"{arg}: got {name!r}; {e}") from e
+        raise type(e)(f"{arg}: {e}") from e

@@ -224,6 +224,14 @@ class InfoRecorder(Observer):
         for name in SERIES:
             self.series[name].append(getattr(state, name))
 
+    def on_validation(self, state: TrainingState):
+        """A validation's values belong to its iteration's row (set already when it validated within the iteration;
+        a validation after the iteration, such as the run's last one at the end, fills them in now)."""
+        k = state.iteration - 1
+        if 0 <= k < len(self.series["validation_loss"]):
+            for name in ("validation_loss", "validation_accuracy", "validation_rmse"):
+                self.series[name][k] = getattr(state, name)
+
     def on_epoch_end(self, state: TrainingState):
         """The epoch's aggregates: the mean of its mini-batch values (NaN when they do not apply)."""
         k = self._epoch_start

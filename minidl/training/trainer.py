@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from minidl._checks import check_positive_int, check_representable
+from minidl._checks import check_positive_int, check_representable, named_device
 from minidl._threads import training_threads
-from minidl.backend import Device, get_array_module, get_device, gpu_available, to_device, to_host
+from minidl.backend import Device, get_array_module, to_device, to_host
 from minidl.layers.normalization import BatchNormalization
 from minidl.network import Network, check_dtype
 from minidl.optim import GradientPipeline, clip_weights, frozen_names, global_norm
@@ -160,17 +160,14 @@ class Trainer:
         self.stop_kind: str | None = None
         self.stopped_by: str | None = None           # the observer that asked for the stop
         self._backup: dict[str, Any] | None = None  # device copies of the parameters before the current update
+        self._backup_iteration = -1                 # the iteration whose parameters _backup holds
         self.run_id = uuid.uuid4().hex              # names this run's info-history side file in checkpoints
 
     # ================================================================================================ set-up
     def _setup(self, resume: tuple[dict, dict] | None) -> None:
         cfg, net = self.config, self.net
         self._check_config()
-        if isinstance(cfg.device, str) and cfg.device == "gpu" and not gpu_available():
-            raise RuntimeError(f"{cfg.name('device')}: device 'gpu' was requested but CuPy with a CUDA GPU is not "
-                               "available; allowed: 'cpu' or 'auto' here (install minidl[cuda12] or minidl[cuda13] "
-                               "on a machine with an NVIDIA GPU)")
-        self.device = get_device(cfg.device)
+        self.device = named_device(cfg.name("device"), cfg.device)  # a GPU refused names the dialect's option
         self.dtype = check_dtype(cfg.dtype, "precision")
         self.rng = np.random.default_rng(cfg.seed)
         if net.output_layer is None:
@@ -304,7 +301,9 @@ class Trainer:
     def run(self, resume: tuple[dict, dict] | None = None) -> tuple[Network, TrainingInfo]:
         """Train; returns ``(net, info)``.  ``resume``: (manifest, arrays) of a checkpoint to continue exactly."""
         self._still_statistics: list[BatchNormalization] = []
-        self._failure: BaseException | None = None
+        self._failure: BaseException | None = None      # an exception after the first update: re-raised at the end
+        self._failed_observer: Observer | None = None  # the observer that raised it (not called again at DONE)
+        self._pending: dict | None = None              # layer state to restore if this iteration's update fails
         try:
             with training_threads(self.config.blas_threads):   # the BLAS thread count measured best, then restored
                 self._run(resume)
@@ -363,7 +362,7 @@ class Trainer:
         s.event = kind
         for obs in self.observers:
             if kind == ev.DONE:
-                if obs is getattr(self, "_failed_observer", None):
+                if obs is self._failed_observer:
                     continue             # the observer whose failure ended the run is not called again
                 try:
                     obs.on_event(s)
@@ -382,7 +381,7 @@ class Trainer:
                 self._failed_observer = obs
                 raise
             request = ev.stop_request(result)
-            if request is not None and kind != ev.DONE and self.stop_kind is None:
+            if request is not None and self.stop_kind is None:
                 self._stop(request.kind, type(obs).__name__)
 
     def _stop(self, kind: str, by: str | None = None) -> None:
@@ -396,6 +395,10 @@ class Trainer:
                 self.order = self.compositions[self.rng.permutation(self.ipe)].reshape(-1)
         elif self.config.shuffle == "every-epoch":
             self.order = self.rng.permutation(self.n)
+        self._tell_sources()
+
+    def _tell_sources(self) -> None:
+        """Tell the training and validation sources the epoch they serve (``start_epoch``, when they have it)."""
         for source in (self.raw_data, self.raw_validation):
             if source is not None and hasattr(source, "start_epoch"):
                 source.start_epoch(self.epoch)
@@ -404,9 +407,7 @@ class Trainer:
         cfg, B = self.config, self.config.batch_size
         total = self.ipe * cfg.max_epochs
         if self.next_batch < self.ipe:  # resumed mid-epoch: the sources serve the saved epoch
-            for source in (self.raw_data, self.raw_validation):
-                if source is not None and hasattr(source, "start_epoch"):
-                    source.start_epoch(self.epoch)
+            self._tell_sources()
         while True:
             if self.next_batch >= self.ipe:  # the epoch is complete: next epoch, or done
                 if self.epoch >= cfg.max_epochs:
@@ -507,14 +508,12 @@ class Trainer:
 
     def _fail(self, e: BaseException) -> None:
         """A failure after the first iteration: undo a half-done update, stop with kind FAILED, keep the cause."""
-        pending = getattr(self, "_pending", None)
+        pending = self._pending
         if pending is not None:                  # the failing iteration's update was not accepted: undo it
-            if self._backup is not None and getattr(self, "_backup_iteration", None) == self.iteration:
+            if self._backup_iteration == self.iteration:
                 self._rollback(pending)          # the parameters (saved this iteration) and the layer state
             else:                                # failed before the update: only the layer state moved (forward)
-                for layer in self.net.layers:
-                    if layer.name in pending:
-                        layer.state = pending[layer.name]
+                self._restore_state(pending)
             self._pending = None
         self._failure = e
         self._stop(ev.FAILED, type(e).__name__)
@@ -567,6 +566,10 @@ class Trainer:
         """Put back the parameters and layer state of before the update (state arrays are replaced, not mutated)."""
         for k, p in params.items():
             get_array_module(p).copyto(p, self._backup[k])
+        self._restore_state(saved_state)
+
+    def _restore_state(self, saved_state) -> None:
+        """Put back the layers' state (running statistics) of before the iteration's forward."""
         for layer in self.net.layers:
             if layer.name in saved_state:
                 layer.state = saved_state[layer.name]
@@ -625,11 +628,7 @@ class Trainer:
         s.validation_loss, metric = self._validate()
         s.validation_accuracy, s.validation_rmse = (metric, None) if self.classifier else (None, metric)
         s.time_since_start = self._elapsed()
-        series = self.recorder.series
-        if len(series["validation_loss"]) == len(series["training_loss"]) > 0:
-            for name in ("validation_loss", "validation_accuracy", "validation_rmse"):
-                series[name][-1] = getattr(s, name)
-        self._emit(ev.VALIDATION)
+        self._emit(ev.VALIDATION)                    # the recorder puts the values into that iteration's row
 
     def _evaluate(self, source: PreparedSource, order: np.ndarray) -> tuple[float, float]:
         net, out = self.net, self.net.output_layer
