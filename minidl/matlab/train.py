@@ -10,9 +10,8 @@ and the progress bar.
 from __future__ import annotations
 
 import math
-import numbers
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,7 @@ from minidl.matlab.predict import classify, predict  # noqa: F401  (their old ho
 from minidl.matlab.records import TrainingInfoStruct
 from minidl.network import Network, copy_network
 from minidl.optim import SGDM, Adam, Optimizer, RMSProp
-from minidl.optim.schedules import ConstantSchedule, PiecewiseSchedule, Schedule
+from minidl.optim.schedules import ConstantSchedule, EpochIterationSchedule, PiecewiseSchedule, Schedule
 from minidl.training import events as ev
 from minidl.training.checkpoint import read_checkpoint, restore_network
 from minidl.training.data import ArraySource, as_source, is_source
@@ -40,30 +39,6 @@ from minidl.training.serialization import network_to_json
 from minidl.training.trainer import EngineConfig, Trainer
 
 __all__ = ["train_network", "engine_config", "make_observers", "trainNetwork", "classify", "predict"]
-
-
-class EpochIterationSchedule(Schedule):
-    """``learn_rate_schedule=f``: rate = initial_learn_rate·f(epoch, iteration), epoch and iteration 1-based (the
-    iteration counted over the whole run), f returning a finite real factor ≥ 0
-    (docs/your-data.md#learning-rate-as-a-function).
-
-    >>> EpochIterationSchedule(0.1, lambda epoch, iteration: 0.5 ** (epoch - 1))(epoch=3, iteration=7)
-    0.025
-    """
-
-    def __init__(self, initial: float, f: Callable[[int, int], float]) -> None:
-        super().__init__(initial)
-        self.f = f
-
-    def __call__(self, epoch: int, iteration: int, total_iterations: int | None = None) -> float:
-        value = self.f(epoch, iteration)
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"learn_rate_schedule: f({epoch}, {iteration}) returned {value!r}; allowed: a finite "
-                             "real factor >= 0 (the rate is initial_learn_rate times it)")
-        return self.initial * float(value)
-
-    def __repr__(self) -> str:
-        return f"EpochIterationSchedule(initial={self.initial!r}, f={getattr(self.f, '__qualname__', self.f)!r})"
 
 
 def engine_config(options: TrainingOptions, device: str | Device | None = None) -> EngineConfig:

@@ -29,6 +29,7 @@ from minidl.optim.presteps import (
 from minidl.optim.rmsprop import RMSProp
 from minidl.optim.schedules import (
     ConstantSchedule,
+    EpochIterationSchedule,
     FunctionSchedule,
     PiecewiseSchedule,
     PolynomialSchedule,
@@ -43,6 +44,7 @@ __all__ = [
     "METHODS",
     "add_l2", "clip_gradients", "clip_weights", "global_norm", "frozen_names", "GradientPipeline", "CLIP_METHODS",
     "L2_ORDERS", "Schedule", "ConstantSchedule", "PiecewiseSchedule", "PolynomialSchedule", "FunctionSchedule",
+    "EpochIterationSchedule",
 ]
 
 METHODS: dict[str, tuple[type[Optimizer], dict[str, Any]]] = {}

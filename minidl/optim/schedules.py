@@ -131,3 +131,27 @@ class FunctionSchedule(Schedule):
     def __repr__(self) -> str:
         name = getattr(self.f, "__qualname__", None) or repr(self.f)
         return f"FunctionSchedule(initial={self.initial!r}, f={name})"
+
+
+class EpochIterationSchedule(Schedule):
+    """``learn_rate_schedule=f``: rate = initial_learn_rate·f(epoch, iteration), epoch and iteration 1-based (the
+    iteration counted over the whole run), f returning a finite real factor ≥ 0
+    (MATLAB dialect extension: docs/your-data.md#learning-rate-as-a-function).
+
+    >>> EpochIterationSchedule(0.1, lambda epoch, iteration: 0.5 ** (epoch - 1))(epoch=3, iteration=7)
+    0.025
+    """
+
+    def __init__(self, initial: float, f: Callable[[int, int], float]) -> None:
+        super().__init__(initial)
+        self.f = f
+
+    def __call__(self, epoch: int, iteration: int, total_iterations: int | None = None) -> float:
+        value = self.f(epoch, iteration)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"learn_rate_schedule: f({epoch}, {iteration}) returned {value!r}; allowed: a finite "
+                             "real factor >= 0 (the rate is initial_learn_rate times it)")
+        return self.initial * float(value)
+
+    def __repr__(self) -> str:
+        return f"EpochIterationSchedule(initial={self.initial!r}, f={getattr(self.f, '__qualname__', self.f)!r})"
