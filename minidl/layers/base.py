@@ -191,7 +191,7 @@ class OutputLayer(Layer):
 
 
 # ------------------------------------------------------------------------------------------------ the registry
-_BASES = frozenset({"Layer", "InputLayer", "OutputLayer", "WeightBiasLayer"})
+_BASES = frozenset({"Layer", "InputLayer", "OutputLayer", "WeightBiasLayer", "RecurrentLayer"})
 #: Layer classes the user registered for saving and loading, by the name a saved file gives them.
 _REGISTERED: dict[str, type[Layer]] = {}
 
