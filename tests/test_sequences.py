@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import minidl as dl
+from minidl import backend as B
 from minidl import layers as L
 from minidl.sequences import chunks, pad_batch, pad_targets, padded_length, time_mask, trim_outputs
 
@@ -303,3 +304,22 @@ def test_predict_checks_the_minimum_length_and_the_channels():
         net.predict([np.ones((2, 5))])
     with pytest.raises(ValueError, match="sequence_length: got 0"):
         net.predict([np.ones((3, 5))], sequence_length=0)
+
+
+def test_sequence_prediction_and_state_on_every_backend(backend):
+    rng = np.random.default_rng(7)
+    net, xs = _lstm_net(), _varying(rng)
+    ref = net.predict(xs, sequence_length=2)
+    moved = net.copy().to(backend)
+    for a, b in zip(moved.predict(xs, sequence_length=2), ref):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    moved.predict_and_update_state(xs)
+    state = moved.recurrent_state()
+    moved.set_recurrent_state(state)
+    assert all(type(v) is np.ndarray for v in moved.recurrent_state().values())
+    x, mask, _ = pad_batch(xs, "longest")
+    t = pad_targets([rng.integers(0, 2, s.shape[1]) for s in xs])
+    xd, md, td = (B.to_device(a, backend) for a in (x, mask, t))
+    y = moved.forward(xd, training=True, mask=md)
+    moved.backward(y, td, mask=md)
+    assert float(moved.loss(y, td, mask=md)) > 0 and set(moved.grads) == set(moved.params)
