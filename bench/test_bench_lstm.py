@@ -1,0 +1,106 @@
+"""One training step of an LSTM sequence classifier, minidl (float32 and float64) against PyTorch on the CPU.
+
+sequence input 12 channels, T 100 → LSTM 100 hidden units, output mode "last" → FC 5 → softmax → cross-entropy;
+N 64, SGDM (lr 0.01, momentum 0.9).  Each round runs the other steps (timed here, in pytest-benchmark's untimed
+setup) and then minidl float32's (timed by pytest-benchmark), so all see the same machine state.  Sequences/s of each
+and their ratios are printed and stored in the benchmark's ``extra_info``.  Target: minidl ≥ 0.5× PyTorch.
+Run: ``python -m pytest bench/test_bench_lstm.py --benchmark-enable -s``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import conftest
+import numpy as np
+import pytest
+
+import minidl as dl
+from minidl.optim import SGDM
+
+N, C, T, HIDDEN, K = 64, 12, 100, 100, 5
+ROUNDS, WARMUP = 20, 3
+L = dl.layers
+
+
+def _data():
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((N, C, T)), rng.integers(0, K, N)
+
+
+def minidl_step(dtype: str, x: np.ndarray, t: np.ndarray):
+    """A closure running one minidl training step: forward, loss gradient, backward, SGDM update."""
+    net = dl.Network([L.SequenceInput(C), L.LSTM(HIDDEN, output_mode="last"), L.FullyConnected(K), L.Softmax(),
+                      L.ClassificationOutput()])
+    net.initialize(rng=np.random.default_rng(0), dtype=dtype)
+    opt = SGDM(momentum=0.9)
+    xb = x.astype(dtype)
+
+    def step():
+        y = net.forward(xb, training=True)
+        net.backward(y, t)
+        opt.step(net.params, net.grads, learning_rate=0.01)
+        return y
+
+    return net, step
+
+
+def torch_step(x: np.ndarray, t: np.ndarray):
+    """The same network and step in PyTorch (float32, 2 threads)."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    lstm, fc = torch.nn.LSTM(C, HIDDEN, batch_first=True), torch.nn.Linear(HIDDEN, K)
+    params = list(lstm.parameters()) + list(fc.parameters())
+    opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)
+    xt = torch.tensor(x.transpose(0, 2, 1), dtype=torch.float32)   # (N, T, C)
+    tt = torch.tensor(t)
+
+    def step():
+        opt.zero_grad()
+        _, (h, _) = lstm(xt)
+        loss = torch.nn.functional.cross_entropy(fc(h[0]), tt)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return params, step
+
+
+def _timed(f) -> float:
+    t0 = time.perf_counter()
+    f()
+    return time.perf_counter() - t0
+
+
+def test_lstm_step_minidl_vs_pytorch_cpu(benchmark):
+    x, t = _data()
+    net32, step32 = minidl_step("float32", x, t)
+    _, step64 = minidl_step("float64", x, t)
+    tparams, tstep = torch_step(x, t)
+    assert sum(int(np.prod(p.shape)) for p in net32.params.values()) + 4 * HIDDEN == \
+        sum(p.numel() for p in tparams)  # the same network (PyTorch has a second LSTM bias)
+    others: dict[str, list[float]] = {"torch": [], "float64": []}
+
+    def setup():
+        others["torch"].append(_timed(tstep))
+        others["float64"].append(_timed(step64))
+
+    for _ in range(WARMUP):
+        step32(), step64(), tstep()
+    benchmark.pedantic(step32, setup=setup, rounds=ROUNDS, iterations=1)
+    stats = getattr(benchmark, "stats", None)
+    mine = stats.stats.median if stats is not None else None  # None when run with --benchmark-disable
+    torch_s, f64_s = statistics.median(others["torch"]), statistics.median(others["float64"])
+    assert np.isfinite(net32.loss(step32(), t))
+    info = {"blas": conftest.BLAS_CONTROL, "allocator": conftest.MALLOC, "torch_threads": 2,
+            "torch_seq_per_s": round(N / torch_s, 1), "minidl_float64_seq_per_s": round(N / f64_s, 1),
+            "ratio_float64_over_torch": round(torch_s / f64_s, 3)}
+    if mine is not None:
+        info.update(minidl_float32_seq_per_s=round(N / mine, 1), ratio_float32_over_torch=round(torch_s / mine, 3))
+    benchmark.extra_info.update(info)
+    print(f"\n[lstm] minidl float32 {info.get('minidl_float32_seq_per_s')} seq/s, float64 "
+          f"{info['minidl_float64_seq_per_s']} seq/s, PyTorch-CPU {info['torch_seq_per_s']} seq/s; ratio float32 "
+          f"{info.get('ratio_float32_over_torch')}, float64 {info['ratio_float64_over_torch']} ({info['blas']}; "
+          f"{info['allocator']})")
