@@ -407,8 +407,8 @@ def rnn_backward(dy, cache, dh_last=None, need_dx: bool = True):
 
 # ------------------------------------------------------------------------------------------------ last step
 def last_step_indices(mask, T: int):
-    """The index of each sequence's last real step from mask (N, T) (T − 1 for a row without real steps... and for
-    no mask: T − 1 for all; left padding: T − 1 too).  Returns (N,) int64 on mask's device, or None without mask."""
+    """The index of each sequence's last real step, from mask (N, T): (N,) int64 on mask's device (T − 1 for a row
+    without real steps); None without a mask (every sequence ends at step T − 1)."""
     if mask is None:
         return None
     xp = get_array_module(mask)
