@@ -72,6 +72,7 @@ from minidl.matlab.layers import (
     maxPooling2dLayer,
     regressionLayer,
     reluLayer,
+    sequenceInputLayer,
     softmaxLayer,
 )
 from minidl.matlab.names import (
@@ -83,7 +84,14 @@ from minidl.matlab.names import (
     trainingOptions,
 )
 from minidl.matlab.options import training_options
-from minidl.matlab.predict import activations, classify, predict
+from minidl.matlab.predict import (
+    activations,
+    classify,
+    classifyAndUpdateState,
+    predict,
+    predictAndUpdateState,
+    resetState,
+)
 from minidl.matlab.records import INFO_FIELDS, TrainingInfoStruct
 from minidl.matlab.train import train_network, trainNetwork
 
@@ -99,4 +107,5 @@ __all__ = [
     "imageDatastore", "splitEachLabel", "augmentedImageDatastore", "imageDataAugmenter", "ImageDatastore",
     "AugmentedImageDatastore", "ImageDataAugmenter",
     "training_options", "train_network", "layer_array", "LayerArray", "export_mat", "import_mat",
+    "sequenceInputLayer", "predictAndUpdateState", "classifyAndUpdateState", "resetState",
 ]

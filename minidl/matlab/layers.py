@@ -126,6 +126,27 @@ def featureInputLayer(numFeatures, *args: Any, **kwargs: Any) -> L.FeatureInput:
                                                name=_name(func, opts), **stats))
 
 
+def sequenceInputLayer(inputSize, *args: Any, **kwargs: Any) -> L.SequenceInput:
+    """MATLAB ``sequenceInputLayer(inputSize, 'Normalization', 'none', 'NormalizationDimension', 'auto', 'Mean', m,
+    'StandardDeviation', s, 'Min', lo, 'Max', hi, 'MinLength', 1, 'Name', n)`` for vector sequences (C×T).
+
+    MATLAB's default normalization for sequence input is 'none' (sequenceInputLayer reference page, "Normalization";
+    docs/semantics-matlab.md).  Statistics: inputSize×1 (or 1×inputSize) or a scalar; computed ones are per channel
+    over every time step and observation.  → ``SequenceInput(inputSize, normalization, min_length=...)``.
+    """
+    func = "sequenceInputLayer"
+    (c,) = _int_vector(func, "inputSize", inputSize, (1,), 1)
+    opts = _parse_pairs(func, args, kwargs, _INPUT_NAMES + ("MinLength",))
+    norm, dim = _normalization(func, opts, "none")
+    (min_length,) = _int_vector(func, "MinLength", opts.get("MinLength", 1), (1,), 1)
+    stats = {key: _host_array(func, arg, opts[arg], (0, 1, 2)).reshape(-1) for arg, key in _STATS
+             if _given(opts, arg)}
+    stats = {k: v.reshape(()) if v.size == 1 else v for k, v in stats.items()}
+    return _engine_call(func, _INPUT_ENGINE_NAMES | {"min_length": "MinLength"},
+                        lambda: L.SequenceInput(c, normalization=norm, normalization_dimension=dim,
+                                                min_length=min_length, name=_name(func, opts), **stats))
+
+
 def _initializer(func: str, arg: str, value: Any, convert: Callable[[np.ndarray, tuple], np.ndarray],
                  matlab_size: Callable[[tuple], tuple]):
     """'glorot' | 'he' | 'narrow-normal' | 'zeros' | 'ones' | a function handle f(sz) returning a MATLAB-layout array.
