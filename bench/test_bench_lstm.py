@@ -2,7 +2,8 @@
 
 sequence input 12 channels, T 100 → LSTM 100 hidden units, output mode "last" → FC 5 → softmax → cross-entropy;
 N 64, SGDM (lr 0.01, momentum 0.9).  Each round runs the other steps (timed here, in pytest-benchmark's untimed
-setup) and then minidl float32's (timed by pytest-benchmark), so all see the same machine state.  Sequences/s of each
+setup; PyTorch with 2 threads, as bench/test_bench_step.py, and with 1, as minidl's BLAS here) and then minidl
+float32's (timed by pytest-benchmark), so all see the same machine state.  Sequences/s of each
 and their ratios are printed and stored in the benchmark's ``extra_info``.  Target: minidl ≥ 0.5× PyTorch.
 Run: ``python -m pytest bench/test_bench_lstm.py --benchmark-enable -s``.
 """
@@ -46,10 +47,9 @@ def minidl_step(dtype: str, x: np.ndarray, t: np.ndarray):
     return net, step
 
 
-def torch_step(x: np.ndarray, t: np.ndarray):
-    """The same network and step in PyTorch (float32, 2 threads)."""
+def torch_step(x: np.ndarray, t: np.ndarray, threads: int = 2):
+    """The same network and step in PyTorch (float32, ``threads`` threads, set before each step)."""
     torch = pytest.importorskip("torch")
-    torch.set_num_threads(2)
     torch.manual_seed(0)
     lstm, fc = torch.nn.LSTM(C, HIDDEN, batch_first=True), torch.nn.Linear(HIDDEN, K)
     params = list(lstm.parameters()) + list(fc.parameters())
@@ -58,6 +58,7 @@ def torch_step(x: np.ndarray, t: np.ndarray):
     tt = torch.tensor(t)
 
     def step():
+        torch.set_num_threads(threads)
         opt.zero_grad()
         _, (h, _) = lstm(xt)
         loss = torch.nn.functional.cross_entropy(fc(h[0]), tt)
@@ -79,28 +80,33 @@ def test_lstm_step_minidl_vs_pytorch_cpu(benchmark):
     net32, step32 = minidl_step("float32", x, t)
     _, step64 = minidl_step("float64", x, t)
     tparams, tstep = torch_step(x, t)
+    _, tstep1 = torch_step(x, t, threads=1)
     assert sum(int(np.prod(p.shape)) for p in net32.params.values()) + 4 * HIDDEN == \
         sum(p.numel() for p in tparams)  # the same network (PyTorch has a second LSTM bias)
-    others: dict[str, list[float]] = {"torch": [], "float64": []}
+    others: dict[str, list[float]] = {"torch": [], "torch1": [], "float64": []}
 
     def setup():
         others["torch"].append(_timed(tstep))
+        others["torch1"].append(_timed(tstep1))
         others["float64"].append(_timed(step64))
 
     for _ in range(WARMUP):
-        step32(), step64(), tstep()
+        step32(), step64(), tstep(), tstep1()
     benchmark.pedantic(step32, setup=setup, rounds=ROUNDS, iterations=1)
     stats = getattr(benchmark, "stats", None)
     mine = stats.stats.median if stats is not None else None  # None when run with --benchmark-disable
     torch_s, f64_s = statistics.median(others["torch"]), statistics.median(others["float64"])
+    torch1_s = statistics.median(others["torch1"])
     assert np.isfinite(net32.loss(step32(), t))
     info = {"blas": conftest.BLAS_CONTROL, "allocator": conftest.MALLOC, "torch_threads": 2,
             "torch_seq_per_s": round(N / torch_s, 1), "minidl_float64_seq_per_s": round(N / f64_s, 1),
-            "ratio_float64_over_torch": round(torch_s / f64_s, 3)}
+            "ratio_float64_over_torch": round(torch_s / f64_s, 3), "torch_1_thread_seq_per_s": round(N / torch1_s, 1)}
     if mine is not None:
-        info.update(minidl_float32_seq_per_s=round(N / mine, 1), ratio_float32_over_torch=round(torch_s / mine, 3))
+        info.update(minidl_float32_seq_per_s=round(N / mine, 1), ratio_float32_over_torch=round(torch_s / mine, 3),
+                    ratio_float32_over_torch_1_thread=round(torch1_s / mine, 3))
     benchmark.extra_info.update(info)
     print(f"\n[lstm] minidl float32 {info.get('minidl_float32_seq_per_s')} seq/s, float64 "
-          f"{info['minidl_float64_seq_per_s']} seq/s, PyTorch-CPU {info['torch_seq_per_s']} seq/s; ratio float32 "
-          f"{info.get('ratio_float32_over_torch')}, float64 {info['ratio_float64_over_torch']} ({info['blas']}; "
-          f"{info['allocator']})")
+          f"{info['minidl_float64_seq_per_s']} seq/s, PyTorch-CPU {info['torch_seq_per_s']} seq/s (2 threads), "
+          f"{info['torch_1_thread_seq_per_s']} seq/s (1 thread); ratio float32 {info.get('ratio_float32_over_torch')} "
+          f"(vs 1 thread {info.get('ratio_float32_over_torch_1_thread')}), float64 "
+          f"{info['ratio_float64_over_torch']} ({info['blas']}; {info['allocator']})")

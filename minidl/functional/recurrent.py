@@ -149,7 +149,8 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
     ig = xp.empty((N, H), dtype=dt)
     for t in range(T):
         h, c, gt = hs[t], cs[t], gates[t]
-        xp.add(xw[t], h @ RT, out=gt)                         # pre-activations (halved gate rows when fast)
+        xp.matmul(h, RT, out=gt)                              # pre-activations (halved gate rows when fast)
+        gt += xw[t]
         if fast:
             xp.tanh(gt, out=gt)
             gs = gt[:, :3 * H]
@@ -208,21 +209,23 @@ def lstm_backward(dy, cache, dh_last=None, dc_last=None, need_dx: bool = True):
     dc = xp.zeros((N, H), dtype=dt) if dc_last is None else dc_last.astype(dt, copy=True)
     dA4 = xp.empty((T, N, 4, H), dtype=dt)                            # pre-activation gradients, o, i, f, g
     tmp = xp.empty((N, H), dtype=dt)
-    for t in range(T - 1, -1, -1):
+    for t in range(T - 1, -1, -1):                           # dh, dc: this function's own buffers, updated in place
         if dyt is not None:
-            dh = dh + dyt[t]
+            dh += dyt[t]
         if m is not None:                                    # h_t = m·h̃ + (1 − m)·h_{t−1}
             dh_keep, dc_keep = (1 - m[t]) * dh, (1 - m[t]) * dc
-            dh, dc = m[t] * dh, m[t] * dc
+            dh *= m[t]
+            dc *= m[t]
         xp.multiply(dh, odsc[t], out=tmp)
-        dc = dc + tmp                                        # dc_t += dh_t ⊙ o ⊙ σ_s′(c_t)
+        dc += tmp                                            # dc_t += dh_t ⊙ o ⊙ σ_s′(c_t)
         da = dA4[t]
         xp.multiply(dh, K[t, :, 0], out=da[:, 0])            # da_o = dh ⊙ σ_s(c) ⊙ σ_g′(o)
         xp.multiply(K[t, :, 1:], dc[:, None, :], out=da[:, 1:])   # da_{i,f,g} = dc ⊙ K_{i,f,g}
-        dc = dc * G4[t, :, 2]                                # ∂c_t/∂c_{t−1} = f
-        dh = da.reshape(N, 4 * H) @ Ri                       # ∂a/∂h_{t−1} = R
+        dc *= G4[t, :, 2]                                    # ∂c_t/∂c_{t−1} = f
+        xp.matmul(da.reshape(N, 4 * H), Ri, out=dh)          # ∂a/∂h_{t−1} = R
         if m is not None:
-            dh, dc = dh + dh_keep, dc + dc_keep
+            dh += dh_keep
+            dc += dc_keep
     dA = dA4.reshape(T, N, 4 * H)
     dR = dA.reshape(T * N, 4 * H).T @ hs[:T].reshape(T * N, H)   # dR = Σ_t dA_tᵀ h_{t−1}
     dx, dW, db = _input_grads(dA, xt, Wi, x_shape, need_dx)
@@ -407,8 +410,8 @@ def rnn_backward(dy, cache, dh_last=None, need_dx: bool = True):
 
 # ------------------------------------------------------------------------------------------------ last step
 def last_step_indices(mask, T: int):
-    """The index of each sequence's last real step from mask (N, T) (T − 1 for a row without real steps... and for
-    no mask: T − 1 for all; left padding: T − 1 too).  Returns (N,) int64 on mask's device, or None without mask."""
+    """The index of each sequence's last real step, from mask (N, T): (N,) int64 on mask's device (T − 1 for a row
+    without real steps); None without a mask (every sequence ends at step T − 1)."""
     if mask is None:
         return None
     xp = get_array_module(mask)
