@@ -321,3 +321,19 @@ def test_a_user_source_may_yield_lists_of_sequences():
     np.testing.assert_array_equal(info_a.training_loss, info_b.training_loss)
     for k, p in a.params.items():
         np.testing.assert_array_equal(p, b.params[k])
+
+
+@pytest.mark.parametrize("per_step, length", [(False, 4), (True, 4), (True, "longest")])
+def test_sequence_training_on_the_standin_device_equals_cpu(per_step, length):
+    from minidl.backend import Device
+
+    X = _sequences(LENGTHS, seed=14)
+    Y = [np.ones((1, s.shape[1])) for s in X] if per_step else np.arange(6.0)
+    layers = [L.SequenceInput(2), L.LSTM(3, output_mode="sequence" if per_step else "last"), L.FullyConnected(1),
+              L.RegressionOutput()]
+    o = _opts(sequence_length=length, validation_data=(X, Y), validation_frequency=2, max_epochs=2)
+    cpu, ic = minidl.train_network(X, Y, layers, o)
+    dev, idv = minidl.train_network(X, Y, layers, o, device=Device("standin"))
+    assert type(dev.params["fc_1.weight"]).__name__ == "StandInArray"   # the run was on the stand-in device
+    np.testing.assert_array_equal(ic.training_loss, idv.training_loss)
+    np.testing.assert_array_equal(ic.validation_rmse, idv.validation_rmse)
