@@ -179,7 +179,6 @@ def test_save_and_load_network_round_trip(problem, tmp_path):
 EXAMPLES = {
     "ImageInput": lambda: L.ImageInput((1, 8, 8), normalization="zscore", name="in"),
     "FeatureInput": lambda: L.FeatureInput(5, normalization="none"),
-    "SequenceInput": lambda: L.SequenceInput(3, normalization="zscore", min_length=2),
     "Convolution2D": lambda: Convolution2D((3, 2), 4, stride=(2, 1), padding=(1, 0, 1, 0), dilation=2,
                                            weights_initializer="he", bias_l2_factor=0.5),
     "BatchNormalization": lambda: L.BatchNormalization(epsilon=1e-3, mean_decay=0.2, scale_learn_rate_factor=0),
