@@ -78,3 +78,23 @@ def test_wrong_channel_count_names_the_data():
     net = [L.SequenceInput(3), L.LSTM(4, output_mode="last"), L.FullyConnected(2), L.Softmax()]
     with pytest.raises(ValueError, match=r"data inputs\[0\]: got 2 channels"):
         _train(net, (X, Y), MaxTrainingRounds=1)
+
+
+def test_wolfram_spelling_netchain_varying_input_trains_and_decodes():
+    from minidl.wolfram import (
+        LinearLayer,
+        LongShortTermMemoryLayer,
+        NetChain,
+        NetDecoder,
+        SequenceLastLayer,
+        SoftmaxLayer,
+    )
+
+    X, Y = _waves(64, 5)
+    net = NetChain([LongShortTermMemoryLayer(10), SequenceLastLayer(), LinearLayer(2), SoftmaxLayer()],
+                   output=NetDecoder("Class", ["sine", "square"]), input=("Varying", 2))
+    trained = _train(net, [(x, y) for x, y in zip(X, Y)], LearningRate=0.02)
+    Xt, Yt = _waves(32, 6)
+    x, mask, _ = pad_batch([x.T for x in Xt], "longest", 0.0, "right")
+    pred = np.asarray(trained.classes)[np.argmax(trained.forward(x, mask=mask), axis=1)]
+    assert np.mean(pred == np.asarray(Yt)) >= 0.9
