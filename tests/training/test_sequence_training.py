@@ -337,3 +337,13 @@ def test_sequence_training_on_the_standin_device_equals_cpu(per_step, length):
     assert type(dev.params["fc_1.weight"]).__name__ == "StandInArray"   # the run was on the stand-in device
     np.testing.assert_array_equal(ic.training_loss, idv.training_loss)
     np.testing.assert_array_equal(ic.validation_rmse, idv.validation_rmse)
+
+
+def test_input_statistics_come_from_the_real_steps_of_every_training_sequence():
+    X = _sequences(LENGTHS, seed=15)
+    layers = [L.SequenceInput(2, normalization="zscore"), L.LSTM(2, output_mode="last"), L.FullyConnected(1),
+              L.RegressionOutput()]
+    net, _ = minidl.train_network(X, np.arange(6.0), layers, _opts(sequence_length=4))
+    steps = np.concatenate(X, axis=1)                  # (C, ΣTᵢ): no padding
+    np.testing.assert_allclose(net.input_layer.state["mean"].reshape(-1), steps.mean(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(net.input_layer.state["std"].reshape(-1), steps.std(axis=1), rtol=1e-12)
