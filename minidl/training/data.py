@@ -23,7 +23,8 @@ import numpy as np
 from minidl.backend import get_array_module, to_host
 
 __all__ = ["MiniBatchSource", "ArraySource", "as_source", "check_predictors", "check_labels", "check_responses",
-           "sorted_classes", "encode_labels", "PreparedSource", "prepare_source"]
+           "sorted_classes", "encode_labels", "PreparedSource", "prepare_source", "SequenceSource",
+           "check_sequences", "check_sequence_options", "sequence_chunk_counts", "as_sequence_source"]
 
 
 # ----------------------------------------------------------------------------------------------------------- checks
@@ -314,3 +315,279 @@ def prepare_source(source, classifier: bool, classes: np.ndarray | None, input_s
         raise ValueError(f"{arg_x}: got observations of shape {shape}; the network's input needs "
                          f"{tuple(input_shape)}")
     return PreparedSource(source, classifier, classes, arg_x, arg_y, tuple(input_shape), n_responses)
+
+
+# ----------------------------------------------------------------------------------------------------------- sequences
+def check_sequence_options(length, value, direction, names=None) -> tuple[Any, float, str]:
+    """(length, value, direction) checked by :mod:`minidl.sequences`' rules: 'longest' | 'shortest' | a positive
+    integer S; a real padding value; 'right' | 'left'.  ``names(key)`` gives the user's spelling of an option."""
+    from minidl import sequences as sq
+
+    def name(key):
+        return names(key) if callable(names) else key
+    return (sq.check_sequence_length(length, name("sequence_length")),
+            sq.check_padding_value(value, name("sequence_padding_value")),
+            sq.check_direction(direction, name("sequence_padding_direction")))
+
+
+def _sequence_list(X, arg: str) -> list[np.ndarray]:
+    """X as a list of (C, Tᵢ) host arrays: a list/tuple of 2-D arrays, or an (N, C, T) array (one length)."""
+    if hasattr(X, "shape") and hasattr(X, "dtype"):
+        X = to_host(X) if get_array_module(X) is not np else X
+        if X.dtype.kind == "O":
+            X = list(X)
+        else:
+            if X.ndim != 3:
+                raise ValueError(f"{arg}: got an array of shape {tuple(X.shape)}; allowed: (N, C, T) sequences or a "
+                                 "list of (C, T_i) arrays")
+            return list(X)
+    if not isinstance(X, (list, tuple)):
+        raise TypeError(f"{arg}: got {type(X).__name__}; allowed: a list of (C, T_i) arrays or an (N, C, T) array")
+    if not X:
+        raise ValueError(f"{arg}: got no sequences; allowed: at least one (C, T_i) array")
+    out = []
+    for i, s in enumerate(X):
+        a = to_host(s) if hasattr(s, "shape") and get_array_module(s) is not np else np.asarray(s)
+        if a.dtype.kind not in "iuf":
+            raise TypeError(f"{arg}[{i}]: got dtype {a.dtype}; allowed: real numbers")
+        if a.ndim != 2:
+            raise ValueError(f"{arg}[{i}]: got shape {tuple(a.shape)}; allowed: a (C, T_i) array (channels by time "
+                             "steps)")
+        out.append(a)
+    return out
+
+
+def check_sequences(X, channels: int | None, min_length: int, arg: str = "X") -> list[np.ndarray]:
+    """Sequences as a list of (C, Tᵢ) host arrays, checked: C channels each, Tᵢ ≥ ``min_length``, finite values."""
+    seqs = _sequence_list(X, arg)
+    for i, a in enumerate(seqs):
+        if a.dtype.kind not in "iuf":
+            raise TypeError(f"{arg}[{i}]: got dtype {a.dtype}; allowed: real numbers")
+        if channels is not None and a.shape[0] != channels:
+            raise ValueError(f"{arg}[{i}]: got {a.shape[0]} channels (shape {tuple(a.shape)}); the network's sequence "
+                             f"input takes {channels}")
+        if a.shape[1] < max(min_length, 1):
+            raise ValueError(f"{arg}[{i}]: got {a.shape[1]} time steps; allowed: at least {max(min_length, 1)} (the "
+                             "sequence input's MinLength)")
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise ValueError(f"{arg}[{i}]: the sequence holds NaN or Inf; allowed: finite values")
+    return seqs
+
+
+def _per_step_list(Y, lengths: np.ndarray, classifier: bool, arg: str) -> list[np.ndarray]:
+    """Per-step responses as a list of (R, Tᵢ) host arrays (labels: (1, Tᵢ) of labels), Tᵢ its sequence's length."""
+    n = len(lengths)
+    if hasattr(Y, "shape") and hasattr(Y, "dtype") and Y.dtype.kind != "O":
+        Y = to_host(Y) if get_array_module(Y) is not np else Y
+        if classifier and Y.ndim == 2 or not classifier and Y.ndim == 3:
+            Y = list(Y)                   # (N, T) labels or (N, R, T) responses: one length for all
+        else:
+            want = "(T_i,) labels or an (N, T) array" if classifier else "(R, T_i) arrays or an (N, R, T) array"
+            raise ValueError(f"{arg}: got an array of shape {tuple(Y.shape)}; allowed per time step: a list of "
+                             f"{want}")
+    if not isinstance(Y, (list, tuple, np.ndarray)):
+        raise TypeError(f"{arg}: got {type(Y).__name__}; allowed per time step: a list of one response array per "
+                        "sequence")
+    if len(Y) != n:
+        raise ValueError(f"{arg}: got {len(Y)} response sequences for {n} sequences; allowed: one per sequence")
+    out = []
+    for i, y in enumerate(Y):
+        a = to_host(y) if hasattr(y, "shape") and get_array_module(y) is not np else np.asarray(y)
+        if a.ndim == 1:
+            a = a.reshape(1, -1)
+        if a.ndim != 2 or (classifier and a.shape[0] != 1):
+            want = "(T_i,) or (1, T_i) labels" if classifier else "(R, T_i) or (T_i,) responses"
+            raise ValueError(f"{arg}[{i}]: got shape {tuple(a.shape)}; allowed: {want}")
+        if a.shape[1] != lengths[i]:
+            raise ValueError(f"{arg}[{i}]: got {a.shape[1]} time steps of responses for a sequence of {lengths[i]}; "
+                             "allowed: one response per time step")
+        out.append(a)
+    return out
+
+
+class SequenceSource:
+    """Sequences for the engine: host mini-batches ``(x (B, C, T), t, mask (B, T))`` padded by the sequence rules.
+
+    Made by a dialect from the user's data (structure checked); the engine then calls :meth:`setup` (the
+    network's channels and MinLength, the sequence options) and :meth:`prepare` (targets encoded).
+
+    ``X`` is a list of (C, Tᵢ) arrays, an (N, C, T) array, or a mini-batch source whose batches yield either with
+    their responses.  ``Y`` per sequence: labels (N,) or responses (N,) / (N, R); per time step (``per_step``):
+    a list of (Tᵢ,) labels or (R, Tᵢ) arrays, or (N, T) / (N, R, T) arrays.  Targets ``t``: class indices (B,) or
+    (B, T) int64 (0 at padded steps), responses (B, R) or (B, R, T) float64 (0 at padded steps).  Padding is
+    :func:`minidl.sequences.pad_batch` (the one helper shared with prediction).
+    """
+
+    def __init__(self, X, Y=None, arg_x: str = "X", arg_y: str = "Y"):
+        self.arg_x, self.arg_y = arg_x, arg_y
+        self.classifier: bool | None = None
+        self.channels: int | None = None
+        self.min_length = 1
+        self.length: str | int = "longest"
+        self.value, self.direction = 0.0, "right"
+        self.per_step: bool | None = None       # set by prepare() once the network says
+        self.classes: np.ndarray | None = None
+        self.n_responses: int | None = None
+        self.stream = X if is_source(X) else None
+        if self.stream is not None:
+            if Y is not None:
+                raise TypeError(f"{arg_y}: got {type(Y).__name__} together with a mini-batch source in {arg_x}; "
+                                "a source yields its own responses, give None")
+            self.seqs, self.Y = None, None
+            self.n = len(X)
+            if self.n < 1:
+                raise ValueError(f"{arg_x}: the mini-batch source is empty; allowed: at least one sequence")
+            self._lengths: np.ndarray | None = None
+        else:
+            if Y is None:
+                raise TypeError(f"{arg_y}: got None; allowed: the responses of the sequences in {arg_x}")
+            self.seqs = check_sequences(X, None, 1, arg_x)
+            self.n = len(self.seqs)
+            self._lengths = np.array([s.shape[1] for s in self.seqs], dtype=np.int64)
+            self.Y = Y
+        self._t: Any = None                       # encoded targets (arrays): (N,) / (N, R) or a list per sequence
+
+    def setup(self, classifier: bool, channels: int, min_length: int = 1, length: str | int = "longest",
+              value: float = 0.0, direction: str = "right") -> None:
+        """The network's and the options' side: C channels, MinLength, SequenceLength, padding value/direction."""
+        self.classifier, self.channels, self.min_length = classifier, channels, min_length
+        self.length, self.value, self.direction = length, value, direction
+        if self.seqs is not None:
+            check_sequences(self.seqs, channels, min_length, self.arg_x)
+
+    def __len__(self) -> int:
+        return self.n
+
+    # ------------------------------------------------------------------ set-up
+    def labels(self) -> np.ndarray:
+        """Every class label of the data (per step: all steps of all sequences), for the class list."""
+        if self.stream is not None:
+            given = getattr(self.stream, "classes", None)
+            if given is not None:
+                return check_labels(given, None, f"{self.arg_x}.classes")
+            seen = [self._flat_labels(Y, len(X), f"{self.arg_y} (mini-batch {k})")
+                    for k, (X, Y) in enumerate(self.stream.batches(np.arange(self.n, dtype=np.int64), 1024))]
+            return np.concatenate(seen) if seen else np.zeros(0)
+        return self._flat_labels(self.Y, self.n, self.arg_y)
+
+    def _flat_labels(self, Y, n: int, arg: str) -> np.ndarray:
+        if isinstance(Y, (list, tuple)) and Y and any(hasattr(y, "__len__") and not isinstance(y, str) for y in Y):
+            parts = [check_labels(np.asarray(y).reshape(-1), None, f"{arg}[{i}]") for i, y in enumerate(Y)]
+            return np.concatenate(parts)
+        if hasattr(Y, "ndim") and Y.ndim == 2 and Y.shape[1] != 1:   # (N, T) labels
+            return check_labels(np.asarray(Y).reshape(-1), None, arg)
+        return check_labels(Y, n, arg)
+
+    def prepare(self, per_step: bool, classes: np.ndarray | None, n_responses: int | None) -> None:
+        """Encode the targets once the network is known: per sequence or per time step, its classes, its R."""
+        self.per_step, self.classes, self.n_responses = per_step, classes, n_responses
+        if self.stream is None:
+            self._t = self._targets(self.Y, self._lengths, self.arg_y)
+
+    def lengths(self) -> np.ndarray:
+        """Tᵢ of every sequence (N,) int64 (a streamed source: one pass over it, the first time)."""
+        if self._lengths is None:
+            lengths = []
+            for k, (X, _) in enumerate(self.stream.batches(np.arange(self.n, dtype=np.int64), 1024)):
+                seqs = check_sequences(X, self.channels, self.min_length, f"{self.arg_x} (mini-batch {k})")
+                lengths.extend(s.shape[1] for s in seqs)
+            self._lengths = np.array(lengths, dtype=np.int64)
+        return self._lengths
+
+    def sequences(self, order: np.ndarray, batch_size: int):
+        """The sequences of ``order``, unpadded, as lists of up to ``batch_size`` (C, Tᵢ) arrays (statistics)."""
+        if self.stream is None:
+            for i in range(0, len(order), batch_size):
+                yield [self.seqs[int(j)] for j in order[i:i + batch_size]]
+            return
+        for k, (X, _) in enumerate(self.stream.batches(order, batch_size)):
+            yield check_sequences(X, self.channels, self.min_length, f"{self.arg_x} (mini-batch {k})")
+
+    def _targets(self, Y, lengths: np.ndarray, arg: str):
+        n = len(lengths)
+        if self.per_step:
+            seqs = _per_step_list(Y, lengths, self.classifier, arg)
+            out = []
+            for i, a in enumerate(seqs):
+                if self.classifier:
+                    out.append(encode_labels(check_labels(a[0], None, f"{arg}[{i}]"), self.classes, f"{arg}[{i}]"))
+                else:
+                    r = check_responses(a, None, f"{arg}[{i}]")
+                    if self.n_responses is not None and r.shape[0] != self.n_responses:
+                        raise ValueError(f"{arg}[{i}]: got {r.shape[0]} responses per time step; the network "
+                                         f"outputs {self.n_responses}")
+                    out.append(r)
+            return out
+        if isinstance(Y, (list, tuple)) and Y and hasattr(Y[0], "shape") and np.ndim(Y[0]) >= 1 and \
+                np.size(Y[0]) > 1:
+            raise ValueError(f"{arg}: got a response sequence per observation, but the network outputs one "
+                             "response per sequence (its recurrent layer's OutputMode is 'last'); allowed: "
+                             f"{'(N,) labels' if self.classifier else '(N,) or (N, R) responses'}")
+        if self.classifier:
+            return encode_labels(check_labels(Y, n, arg), self.classes, arg)
+        T = check_responses(Y, n, arg).reshape(n, -1)
+        if self.n_responses is not None and T.shape[1] != self.n_responses:
+            raise ValueError(f"{arg}: got {T.shape[1]} responses per observation; the network outputs "
+                             f"{self.n_responses}")
+        return T
+
+    # ------------------------------------------------------------------ batches
+    def batches(self, order: np.ndarray, batch_size: int, length=None):
+        """Host ``(x (B, C, T), t, mask (B, T))`` for ``order`` in chunks of ``batch_size``; ``length`` overrides
+        the source's SequenceLength (validation of an integer S: whole sequences padded to a multiple of S)."""
+        length = self.length if length is None else length
+        if self.stream is None:
+            for i in range(0, len(order), batch_size):
+                idx = order[i:i + batch_size]
+                yield self._pad([self.seqs[int(j)] for j in idx], self._pick(idx), length)
+            return
+        for k, (X, Y) in enumerate(self.stream.batches(order, batch_size)):
+            seqs = check_sequences(X, self.channels, self.min_length, f"{self.arg_x} (mini-batch {k})")
+            expected = len(order[k * batch_size:(k + 1) * batch_size])
+            if len(seqs) != expected:
+                raise ValueError(f"{self.arg_x} (mini-batch {k}): the source yielded {len(seqs)} sequences; the "
+                                 f"order asked for {expected}")
+            lengths = np.array([s.shape[1] for s in seqs], dtype=np.int64)
+            yield self._pad(seqs, self._targets(Y, lengths, f"{self.arg_y} (mini-batch {k})"), length)
+
+    def _pick(self, idx: np.ndarray):
+        if self.per_step:
+            return [self._t[int(j)] for j in idx]
+        return self._t[idx]
+
+    def _pad(self, seqs: list[np.ndarray], t, length):
+        from minidl.sequences import pad_batch, pad_targets
+
+        x, mask, _ = pad_batch(seqs, length, self.value, self.direction)
+        mask = np.asarray(mask, dtype=np.float64)
+        if self.per_step:
+            t = pad_targets(t, length, self.direction)             # the same padding/truncation as x (0 at pads)
+        return np.asarray(x), t, mask
+
+
+def as_sequence_source(X, Y=None, arg_x: str = "X", arg_y: str = "Y") -> SequenceSource:
+    """Sequence data for a sequence network: a :class:`SequenceSource` as it is, else one made from (X, Y) or from
+    a mini-batch source yielding lists of (C, Tᵢ) arrays (or (B, C, T) arrays) with their responses."""
+    if isinstance(X, SequenceSource):
+        if Y is not None:
+            raise TypeError(f"{arg_y}: got {type(Y).__name__} together with a SequenceSource in {arg_x}; give None")
+        return X
+    if isinstance(X, ArraySource):            # an (N, C, T) array already wrapped
+        return SequenceSource(X.X, X.Y, arg_x, arg_y)
+    return SequenceSource(X, Y, arg_x, arg_y)
+
+
+def sequence_chunk_counts(lengths: np.ndarray, order: np.ndarray, batch_size: int, length) -> np.ndarray:
+    """Iterations of each mini-batch of ``order``: ceil(Tmax/S) for an integer SequenceLength S (the mini-batch
+    padded to the nearest multiple of S ≥ its longest sequence, one iteration per chunk of S), else 1 each.
+
+    >>> sequence_chunk_counts(np.array([3, 9, 4, 5]), np.array([0, 1, 2, 3]), 2, 4).tolist()
+    [3, 2]
+    """
+    n_batches = -(-len(order) // batch_size)
+    if not isinstance(length, int) or isinstance(length, bool):
+        return np.ones(n_batches, dtype=np.int64)
+    L = lengths[order]
+    pad = n_batches * batch_size - len(L)
+    longest = np.concatenate([L, np.zeros(pad, dtype=L.dtype)]).reshape(n_batches, batch_size).max(axis=1)
+    return -(-longest // length)

@@ -198,11 +198,11 @@ EXAMPLES = {
     "Flatten": lambda: L.Flatten(1),
     "Reshape": lambda: L.Reshape((2, -1)),
     "LSTM": lambda: L.LSTM(4, output_mode="last", state_activation="softsign", bias_l2_factor=1),
+    "SequenceInput": lambda: L.SequenceInput(12, min_length=3),  # SEQNET's layer (one key)
     "BiLSTM": lambda: L.BiLSTM(3, gate_activation="hard-sigmoid", mask_recurrence=True),
     "GRU": lambda: L.GRU(2, reset_gate_mode="recurrent-bias-after-multiplication", recurrent_bias_learn_rate_factor=2),
     "BasicRecurrent": lambda: L.BasicRecurrent(3, activation="Ramp"),
     "SequenceLast": L.SequenceLast,
-    "SequenceInput": lambda: L.SequenceInput(12, min_length=3),  # SEQNET's layer, merged from h-seqnet
 }
 
 
