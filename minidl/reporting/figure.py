@@ -38,7 +38,8 @@ from typing import Any
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.transforms import Bbox
+from matplotlib.patches import Rectangle
+from matplotlib.transforms import Bbox, IdentityTransform
 from matplotlib.widgets import Button
 
 from minidl._files import atomic_write
@@ -64,6 +65,11 @@ REDRAW_INTERVALS = {"window": 0.5, "notebook": 0.5, "file": 5.0}
 HEADROOM = 1.5
 #: Resolution of the live notebook image (the inline backend's own; the final picture uses ``dpi``).
 NOTEBOOK_DPI = 72.0
+#: Least seconds between updates of the side panel's text while training (its clock counts whole seconds; a line of
+#: text costs more to draw than all the curves).
+PANEL_INTERVAL = 1.0
+#: Seconds between two passes of a window's event loop between redraws (clicks on the Stop button).
+PUMP_INTERVAL = 0.1
 #: Margin (points) around each blitted axes: validation markers are not clipped to the axes and reach past them.
 BLIT_PAD = 8.0
 
@@ -113,6 +119,8 @@ class Blitter:
         self.blits = 0
         self.drawn: list[Any] = []  # the artists the last blit drew
         self._bboxes: list[Bbox] = []
+        self._areas: dict[Any, Bbox] = {}  # each blitted axes' area with its tick labels, as last drawn
+        self.axes_redraws = 0
         self._drawn_texts: list[tuple[str, ...] | None] = []
         self._canvas = figure.canvas
         self._cid = self._canvas.mpl_connect("draw_event", self._on_draw)
@@ -144,22 +152,55 @@ class Blitter:
         renderer = canvas.get_renderer()
         self._bboxes = [self._bbox(ax, box, renderer) for ax, _, box in self.regions]
         self.backgrounds = [canvas.copy_from_bbox(bbox) for bbox in self._bboxes]
+        self._areas = {ax: self._area(ax, renderer) for ax, _, box in self.regions if box is None}
         self.full_draws += 1
         for ax, artists, _ in self.regions:
             for artist in artists:
                 ax.draw_artist(artist)
         self._drawn_texts = [self._texts(artists) for _, artists, _ in self.regions]
 
+    def _area(self, ax: Any, renderer: Any) -> Bbox:
+        """What ``ax`` draws: its padded box and its tick and axis labels (within the figure)."""
+        area = Bbox.union([ax.get_tightbbox(renderer), ax.bbox.padded(BLIT_PAD * self.figure.dpi / 72.0)])
+        return Bbox.intersection(area, self.figure.bbox) or area
+
+    def _redraw_axes(self, ax: Any) -> Bbox:
+        """Paint ``ax``'s area (as drawn before and as it is now) in the figure's colour, draw ``ax`` there again
+        (its limits or epoch bands changed) and save the new background of its region; returns the area."""
+        canvas = self.figure.canvas
+        renderer = canvas.get_renderer()
+        area = self._area(ax, renderer)
+        old = self._areas.get(ax)
+        area = area if old is None else Bbox.union([area, old])
+        blank = Rectangle((area.x0, area.y0), area.width, area.height, transform=IdentityTransform(),
+                          facecolor=self.figure.get_facecolor(), edgecolor="none", linewidth=0)
+        blank.set_figure(self.figure)  # not in the figure: painting it changes nothing there
+        blank.draw(renderer)
+        ax.draw(renderer)  # everything of the axes but its (animated) changing artists
+        self._areas[ax] = self._area(ax, renderer)
+        for i, (region_ax, _, box) in enumerate(self.regions):
+            if region_ax is ax and box is None:
+                self.backgrounds[i] = canvas.copy_from_bbox(self._bboxes[i])
+                self._drawn_texts[i] = None
+        self.axes_redraws += 1
+        return area
+
     def full(self) -> None:
         """Draw the whole figure now (the ``draw_event`` saves the new background and draws the changing artists)."""
         self.figure.canvas.draw()
 
-    def blit(self) -> None:
-        """Redraw the changed regions over the saved background (a full draw when there is none)."""
+    def blit(self, axes: list[Any] = ()) -> None:
+        """Redraw the changed regions over the saved background (a full draw when there is none).
+
+        Args:
+            axes: axes whose background changed (their limits grew, an epoch band was added): drawn again first
+                (a few tens of milliseconds instead of the whole figure's ~0.15 s).
+        """
         if not self.active:
             self.full()
             return
         canvas = self.figure.canvas
+        areas = [self._redraw_axes(ax) for ax in axes]
         self.drawn = []
         for i, (ax, artists, _) in enumerate(self.regions):
             texts = self._texts(artists)
@@ -171,6 +212,8 @@ class Blitter:
             self.drawn.extend(artists)
             canvas.blit(self._bboxes[i])
             self._drawn_texts[i] = texts
+        for area in areas:
+            canvas.blit(area)
         self.blits += 1
 
     def invalidate(self) -> None:
@@ -228,14 +271,18 @@ class TrainingProgressFigure(Observer):
         self.stop_requested = False
         self.redraw_count = 0
         self.draw_seconds = 0.0  # total time spent drawing and writing (for the overhead bench)
+        self.blit_count = 0  # redraws that blitted (the rest drew the whole figure), and their time
+        self.blit_seconds = 0.0
         self._handle = None  # IPython display handle (notebook mode)
         self._closed_window = False
         self._next_redraw = 0.0  # the redraw_interval floor
         self._next_pump = 0.0
+        self._next_panel = 0.0  # the side panel's text: updated at most every PANEL_INTERVAL while training
         self._next_file = 0.0  # plots_file in a window or notebook: written at most every REDRAW_INTERVALS["file"]
         self._t_open = 0.0  # perf_counter when the figure was opened
         self._expected_cost = FIRST_DRAW_ESTIMATE  # seconds the next redraw will take (the last one's)
         self._uncharged = 0.0  # one-time drawing cost kept out of the budget (opening the window)
+        self._opening = False  # a window or notebook display until its first blit of values: full draws uncharged
         # history, host-side
         self._it: list[int] = []
         self._raw: dict[str, list[float]] = {"top": [], "loss": []}
@@ -295,7 +342,7 @@ class TrainingProgressFigure(Observer):
         elif now >= self._next_redraw and (
                 self.draw_seconds - self._uncharged + self._expected_cost
                 <= OVERHEAD_BUDGET * (now - self._t_open)):
-            self.refresh()
+            self._redraw(panel=now >= self._next_panel)
         elif self.mode == "window" and now >= self._next_pump:
             self._pump()
         if self.stop_requested:
@@ -320,13 +367,12 @@ class TrainingProgressFigure(Observer):
             self.blitter = Blitter(self.figure, self.plot.changing_artists())
         self._t_open = time.perf_counter()
         if self.mode in ("window", "notebook"):  # it appears at once, before the first iteration
+            self._opening = self.blitter is not None
             if self.mode == "window":
+                self._update_artists()
                 self.figure.show()
-            self.refresh()
-            # Opening a window (creating it, the first text layout) costs several ordinary redraws, once, like the
-            # final picture: charging it would freeze the window for half a minute (measured under Xvfb: 0.5 s to
-            # open, 0.14 s per full redraw). The next redraw (a blit) measures the real cost.
-            self._uncharged, self._expected_cost = self.draw_seconds, 0.0
+                self.figure.canvas.flush_events()  # the window maps and draws itself: the background is saved
+            self.refresh()  # (uncharged: see _redraw)
 
     def _edges_from(self, state: TrainingState) -> None:
         ipe, max_epochs = int(state.iterations_per_epoch or 0), int(state.max_epochs or 0)
@@ -357,7 +403,7 @@ class TrainingProgressFigure(Observer):
             base_learn_rate=st.base_learn_rate, settings=self.settings, latest=latest, final=self._final,
             has_validation=bool(getattr(st, "has_validation", False) or self._vit))
 
-    def _update_artists(self) -> None:
+    def _update_artists(self, panel: bool = True) -> None:
         plot, st = self.plot, self._state
         x = np.asarray(self._it, dtype=np.float64)
         vx = np.asarray(self._vit, dtype=np.float64)
@@ -373,7 +419,9 @@ class TrainingProgressFigure(Observer):
             plot.set_epochs(self._edges, st.max_iterations or 0)
             self._drawn_epochs = (list(self._edges), st.max_iterations)
         plot.autoscale(None if self._finished else HEADROOM)
-        plot.set_panel(self._sections())
+        if panel:
+            plot.set_panel(self._sections())
+            self._next_panel = time.perf_counter() + PANEL_INTERVAL
         status = "finished" if self._finished else "training"
         plot.subtitle.set_text(f"Started {self._start_wall:%Y-%m-%d %H:%M:%S} · {status}")
 
@@ -383,24 +431,28 @@ class TrainingProgressFigure(Observer):
         A blit of the changing artists when only they changed; the whole figure when the background did (axis
         limits, epoch bands, the first picture) and after DONE (the final picture, drawn as it always was).
         """
+        self._redraw(panel=True)
+
+    def _redraw(self, panel: bool) -> None:
+        """:meth:`refresh`; ``panel`` False keeps the side panel's text as it is (a throttled live redraw)."""
         if self.plot is None:
             return
         t0 = time.perf_counter()
         before = (self.plot.limits(), self._drawn_epochs)
-        self._update_artists()
+        self._update_artists(panel or self.blitter is None or self._finished)
         if self._finished and self.blitter is not None:  # the final picture: every artist an ordinary one
             self.blitter.stop()
             self.blitter = None
             self.plot.live_panel(False)
-        full = self.blitter is None or not self.blitter.active or \
-            (self.plot.limits(), self._drawn_epochs) != before
+        full = self.blitter is None or not self.blitter.active
+        axes = [] if full else self._changed_axes(*before)
         rendered = False  # whether the canvas' buffer now holds the current picture
         if self.mode == "window" and not self._closed_window:
-            rendered = self._render_window(full)
+            rendered = self._render_window(full, axes)
         elif self.mode == "notebook":
-            rendered = self._render_notebook(full)
+            rendered = self._render_notebook(full, axes)
         elif self.blitter is not None:  # a file: the Agg buffer, blitted, is what the file gets
-            self._render(full)
+            self._render(full, axes)
             rendered = True
         if self.plots_file is not None and (self.mode == "file" or self._finished or t0 >= self._next_file):
             self._write_file(rendered)
@@ -409,18 +461,37 @@ class TrainingProgressFigure(Observer):
         cost = t1 - t0
         self.draw_seconds += cost
         self.redraw_count += 1
-        if not full or self.blitter is None or self.blitter.blits == 0:
-            # a full redraw to a new background is rare: the next redraw is expected to cost what the last blit did
-            self._expected_cost = cost
+        if not full and self.blitter is not None:
+            self.blit_count += 1
+            self.blit_seconds += cost
+        if self._opening and (full or axes or not self._it):
+            # Opening a window or a notebook display (creating it, the first text layout, the axis limits of the
+            # first values) costs a few full redraws, once, like the final picture: charged, they would freeze the
+            # figure for many seconds (measured under Xvfb: 0.5 s to open, 0.15-0.3 s per full redraw). The first
+            # blit of values measures the real cost.
+            self._uncharged += cost
+            self._expected_cost = 0.0
+        else:
+            self._opening = False
+            if not (full or axes) or self.blitter is None or self.blitter.blits == 0:
+                # a new background is rare: the next redraw is expected to cost what the last plain blit did
+                self._expected_cost = cost
         self._next_redraw = t1 + self.redraw_interval
-        self._next_pump = t1 + 0.05
+        self._next_pump = t1 + PUMP_INTERVAL
 
-    def _render(self, full: bool) -> None:
-        """Blit the changing artists, or draw the whole figure (``full``), on the figure's canvas."""
+    def _changed_axes(self, limits: tuple, epochs: Any) -> list[Any]:
+        """The metric axes whose background changed since ``limits`` and ``epochs`` (limits, epoch bands)."""
+        now, plot = self.plot.limits(), self.plot
+        if now[0] != limits[0] or self._drawn_epochs != epochs:  # x range or bands: both (they share x)
+            return [plot.axes["top"], plot.axes["loss"]]
+        return [plot.axes[key] for key, i in (("top", 1), ("loss", 2)) if now[i] != limits[i]]
+
+    def _render(self, full: bool, axes: list[Any]) -> None:
+        """Draw the whole figure (``full``), or draw ``axes`` again and blit the changing artists."""
         if full:
             self.blitter.full()
         else:
-            self.blitter.blit()
+            self.blitter.blit(axes)
 
     def _png_from_canvas(self, compress_level: int) -> bytes:
         """The canvas' current picture (its Agg buffer) as PNG bytes (zlib ``compress_level``)."""
@@ -439,7 +510,7 @@ class TrainingProgressFigure(Observer):
             warnings.warn(f"plots_file: {self.plots_file!r} could not be written ({e}); training goes on",
                           RuntimeWarning, stacklevel=3)
 
-    def _render_window(self, full: bool) -> bool:
+    def _render_window(self, full: bool, axes: list[Any]) -> bool:
         import matplotlib.pyplot as plt
 
         if not plt.fignum_exists(self.figure.number):  # the user closed the window: keep training, stop drawing
@@ -449,7 +520,7 @@ class TrainingProgressFigure(Observer):
             self.figure.canvas.draw_idle()
             self.figure.canvas.flush_events()
             return False
-        self._render(full)
+        self._render(full, axes)
         self.figure.canvas.flush_events()
         return True
 
@@ -457,9 +528,9 @@ class TrainingProgressFigure(Observer):
         """Let the GUI process clicks (the Stop button) between redraws."""
         if not self._closed_window:
             self.figure.canvas.flush_events()
-        self._next_pump = time.perf_counter() + 0.05
+        self._next_pump = time.perf_counter() + PUMP_INTERVAL
 
-    def _render_notebook(self, full: bool) -> bool:
+    def _render_notebook(self, full: bool, axes: list[Any]) -> bool:
         """Show the picture in the notebook: displayed once, then the same output updated in place."""
         try:
             from IPython.display import Image, display
@@ -468,7 +539,7 @@ class TrainingProgressFigure(Observer):
             return False
         rendered = self.blitter is not None
         if rendered:  # while training: the blitted Agg buffer at NOTEBOOK_DPI, PNG with fast compression
-            self._render(full)
+            self._render(full, axes)
             data = self._png_from_canvas(1)
         else:  # the final picture, as before
             buf = io.BytesIO()
