@@ -43,7 +43,14 @@ from matplotlib.transforms import Bbox, IdentityTransform
 from matplotlib.widgets import Button
 
 from minidl._files import atomic_write
-from minidl.reporting.figure_files import atomic_savefig, check_figure_path, plot_info, png_bytes, save_info_figure
+from minidl.reporting.figure_files import (
+    atomic_savefig,
+    check_figure_path,
+    jpeg_bytes,
+    plot_info,
+    png_bytes,
+    save_info_figure,
+)
 from minidl.reporting.figure_layout import ProgressPlot, is_interactive_backend, new_figure, panel_sections
 from minidl.reporting.notebook import in_notebook as _in_notebook
 from minidl.reporting.smoothing import WINDOW, Smoother
@@ -152,7 +159,7 @@ class Blitter:
         renderer = canvas.get_renderer()
         self._bboxes = [self._bbox(ax, box, renderer) for ax, _, box in self.regions]
         self.backgrounds = [canvas.copy_from_bbox(bbox) for bbox in self._bboxes]
-        self._areas = {ax: self._area(ax, renderer) for ax, _, box in self.regions if box is None}
+        self._areas = {}  # measured when first needed (a tight box costs a layout of every tick label)
         self.full_draws += 1
         for ax, artists, _ in self.regions:
             for artist in artists:
@@ -160,24 +167,31 @@ class Blitter:
         self._drawn_texts = [self._texts(artists) for _, artists, _ in self.regions]
 
     def _area(self, ax: Any, renderer: Any) -> Bbox:
-        """What ``ax`` draws: its padded box and its tick and axis labels (within the figure)."""
-        area = Bbox.union([ax.get_tightbbox(renderer), ax.bbox.padded(BLIT_PAD * self.figure.dpi / 72.0)])
-        return Bbox.intersection(area, self.figure.bbox) or area
+        """Where ``ax`` draws: the height of its padded box and its tick and axis labels, across the figure from
+        the left edge to the nearest other axes on the right (tick labels widen as the limits grow; nothing but
+        the figure's colour lies left of an axes' label)."""
+        area = self._areas.get(ax)
+        if area is None:
+            tight = Bbox.union([ax.get_tightbbox(renderer), ax.bbox.padded(BLIT_PAD * self.figure.dpi / 72.0)])
+            right = min((other.bbox.x0 for other in self.figure.axes
+                         if other.bbox.x0 >= ax.bbox.x1 and other.bbox.y0 < tight.y1 and other.bbox.y1 > tight.y0),
+                        default=self.figure.bbox.x1)
+            area = Bbox([[self.figure.bbox.x0, tight.y0], [right - 1.0, tight.y1]])
+            area = Bbox.intersection(area, self.figure.bbox) or area
+            self._areas[ax] = area
+        return area
 
     def _redraw_axes(self, ax: Any) -> Bbox:
-        """Paint ``ax``'s area (as drawn before and as it is now) in the figure's colour, draw ``ax`` there again
+        """Paint ``ax``'s area in the figure's colour, draw ``ax`` there again
         (its limits or epoch bands changed) and save the new background of its region; returns the area."""
         canvas = self.figure.canvas
         renderer = canvas.get_renderer()
         area = self._area(ax, renderer)
-        old = self._areas.get(ax)
-        area = area if old is None else Bbox.union([area, old])
         blank = Rectangle((area.x0, area.y0), area.width, area.height, transform=IdentityTransform(),
                           facecolor=self.figure.get_facecolor(), edgecolor="none", linewidth=0)
         blank.set_figure(self.figure)  # not in the figure: painting it changes nothing there
         blank.draw(renderer)
         ax.draw(renderer)  # everything of the axes but its (animated) changing artists
-        self._areas[ax] = self._area(ax, renderer)
         for i, (region_ax, _, box) in enumerate(self.regions):
             if region_ax is ax and box is None:
                 self.backgrounds[i] = canvas.copy_from_bbox(self._bboxes[i])
@@ -538,14 +552,13 @@ class TrainingProgressFigure(Observer):
             self.mode = "file"
             return False
         rendered = self.blitter is not None
-        if rendered:  # while training: the blitted Agg buffer at NOTEBOOK_DPI, PNG with fast compression
+        if rendered:  # while training: the blitted Agg buffer at NOTEBOOK_DPI, a JPEG (see jpeg_bytes)
             self._render(full, axes)
-            data = self._png_from_canvas(1)
+            image = Image(data=jpeg_bytes(np.asarray(self.figure.canvas.buffer_rgba())), format="jpeg")
         else:  # the final picture, as before
             buf = io.BytesIO()
             self.figure.savefig(buf, format="png", dpi=self.dpi, facecolor="white")
-            data = buf.getvalue()
-        image = Image(data=data, format="png")
+            image = Image(data=buf.getvalue(), format="png")
         if self._handle is None:
             self._handle = display(image, display_id=True)
         else:

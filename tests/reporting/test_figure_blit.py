@@ -261,3 +261,15 @@ def test_png_bytes_round_trip_and_argument_check():
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), rgba[..., :3])
     with pytest.raises(ValueError, match=r"rgba must be an \(H, W, 4\) uint8 array, got shape \(7, 5\)"):
         png_bytes(rgba[..., 0])
+
+
+def test_jpeg_bytes_is_close_to_the_picture_and_checks_its_argument():
+    from minidl.reporting.figure_files import jpeg_bytes
+
+    rgba = np.full((16, 24, 4), 255, dtype=np.uint8)
+    rgba[4:12, 6:18, :3] = (0, 114, 189)  # a block of the accuracy blue on white
+    back = np.asarray(Image.open(io.BytesIO(jpeg_bytes(rgba)))).astype(int)
+    assert back.shape == (16, 24, 3) and np.abs(back - rgba[..., :3]).max() <= 40
+    assert np.abs(back - rgba[..., :3]).mean() <= 3
+    with pytest.raises(ValueError, match=r"rgba must be an \(H, W, 4\) uint8 array, got shape \(16, 24, 3\)"):
+        jpeg_bytes(rgba[..., :3])
