@@ -393,6 +393,8 @@ class TrainingProgressFigure(Observer):
                 self.figure.show()
                 self.figure.canvas.flush_events()  # the window maps and draws itself: the background is saved
             self.refresh()  # (uncharged: see _redraw)
+            if self.blitter is None:  # full redraws only: the opening is the first one, uncharged as it always was
+                self._uncharged, self._expected_cost = self.draw_seconds, 0.0
 
     def _edges_from(self, state: TrainingState) -> None:
         ipe, max_epochs = int(state.iterations_per_epoch or 0), int(state.max_epochs or 0)

@@ -273,3 +273,53 @@ def test_jpeg_bytes_is_close_to_the_picture_and_checks_its_argument():
     assert np.abs(back - rgba[..., :3]).mean() <= 3
     with pytest.raises(ValueError, match=r"rgba must be an \(H, W, 4\) uint8 array, got shape \(16, 24, 3\)"):
         jpeg_bytes(rgba[..., :3])
+
+
+class FakeClock:
+    """``time`` for the figure module: a clock that moves only when told (training steps, drawing costs)."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def perf_counter(self):
+        return self.now
+
+
+@pytest.mark.parametrize("blitting, cost, rate", [(True, 0.010, 2.0), (False, 0.150, 0.2)])
+def test_the_throttle_gives_two_redraws_a_second_when_a_redraw_costs_little(monkeypatch, blitting, cost, rate):
+    """The same rule (``redraw_interval`` floor, 3 % budget): 10 ms blits allow 2 Hz, 0.15 s full redraws 0.2 Hz."""
+    import types
+
+    clock = FakeClock()
+    monkeypatch.setattr(F, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    monkeypatch.setattr(Figure, "show", lambda self, *a, **k: None)
+    monkeypatch.setattr(F, "_display_mode", lambda show: "window")
+    if not blitting:
+        monkeypatch.setattr(FigureCanvasAgg, "supports_blit", False)
+    real_render = F.TrainingProgressFigure._render_window
+
+    def costly(self, full, axes):  # each redraw takes `cost` seconds of the clock
+        clock.now += cost
+        return real_render(self, full, axes)
+
+    monkeypatch.setattr(F.TrainingProgressFigure, "_render_window", costly)
+    monkeypatch.setattr(F.TrainingProgressFigure, "_pump", lambda self: None)
+    import matplotlib.pyplot as plt
+
+    fig = F.TrainingProgressFigure()
+    try:
+        n = 600  # 36 s of training at 60 ms per iteration
+        base = dict(iterations_per_epoch=n, max_epochs=1, max_iterations=n, is_classifier=True)
+        fig.on_event(TrainingState(event=events.START, **base))
+        start, opened = clock.now, fig.redraw_count
+        for it in range(1, n + 1):
+            clock.now += 0.06
+            fig.on_event(TrainingState(event=events.ITERATION, iteration=it, epoch=1, training_loss=2.0 / it,
+                                       training_accuracy=50.0, time_since_start=clock.now - start, **base))
+        seconds = clock.now - start
+        redraws = fig.redraw_count - opened
+        assert redraws / seconds == pytest.approx(rate, rel=0.15)
+        charged = fig.draw_seconds - fig._uncharged
+        assert charged <= F.OVERHEAD_BUDGET * seconds + cost
+    finally:
+        plt.close("all")
