@@ -203,12 +203,14 @@ class Blitter:
         """Draw the whole figure now (the ``draw_event`` saves the new background and draws the changing artists)."""
         self.figure.canvas.draw()
 
-    def blit(self, axes: list[Any] = ()) -> None:
+    def blit(self, axes: list[Any] = (), span: tuple[float, float] | None = None) -> None:
         """Redraw the changed regions over the saved background (a full draw when there is none).
 
         Args:
             axes: axes whose background changed (their limits grew, an epoch band was added): drawn again first
                 (a few tens of milliseconds instead of the whole figure's ~0.15 s).
+            span: the data x range where the axes' artists changed (new points at the right end of curves that
+                do not change behind them); only that band of each axes region goes to the screen. None: all.
         """
         if not self.active:
             self.full()
@@ -226,7 +228,7 @@ class Blitter:
                 ax.draw_artist(artist)
             self.drawn.extend(artists)
             if box is None:
-                areas.append(self._bboxes[i])
+                areas.append(self._bboxes[i] if span is None else self._band(ax, self._bboxes[i], span))
             else:
                 boxes.append(self._bboxes[i])
             self._drawn_texts[i] = texts
@@ -235,6 +237,13 @@ class Blitter:
         for area in areas:
             canvas.blit(area)
         self.blits += 1
+
+    def _band(self, ax: Any, bbox: Bbox, span: tuple[float, float]) -> Bbox:
+        """The part of region ``bbox`` of ``ax`` above the data x range ``span`` (with the margin)."""
+        pad = BLIT_PAD * self.figure.dpi / 72.0
+        x0, x1 = sorted(ax.transData.transform([[span[0], 0.0], [span[1], 0.0]])[:, 0])
+        x0, x1 = max(bbox.x0, x0 - pad), min(bbox.x1, x1 + pad)
+        return Bbox([[x0, bbox.y0], [max(x0, x1), bbox.y1]])
 
     def invalidate(self) -> None:
         """Forget the saved background (the canvas' picture is no longer the background plus the changing artists)."""
@@ -298,6 +307,7 @@ class TrainingProgressFigure(Observer):
         self._next_redraw = 0.0  # the redraw_interval floor
         self._next_pump = 0.0
         self._next_panel = 0.0  # the side panel's text: updated at most every PANEL_INTERVAL while training
+        self._drawn_tail: tuple[int, int, float] = (0, 0, np.nan)  # what _render last drew (see _tail)
         self._next_file = 0.0  # plots_file in a window or notebook: written at most every REDRAW_INTERVALS["file"]
         self._t_open = 0.0  # perf_counter when the figure was opened
         self._expected_cost = FIRST_DRAW_ESTIMATE  # seconds the next redraw will take (the last one's)
@@ -513,7 +523,26 @@ class TrainingProgressFigure(Observer):
         if full:
             self.blitter.full()
         else:
-            self.blitter.blit(axes)
+            self.blitter.blit(axes, self._span())
+        self._drawn_tail = self._tail()
+
+    def _tail(self) -> tuple[int, int, float]:
+        """The number of iterations and of validation points drawn, and the last validation value."""
+        return (len(self._it), len(self._vit), self._val["top"][-1] if self._vit else np.nan)
+
+    def _span(self) -> tuple[float, float] | None:
+        """Iterations where the curves changed since the last picture (None: everything). A new point changes its
+        curve from the point two before the last one drawn: the join at a sharp angle reaches back along the
+        previous segment; a new or changed validation point likewise from two validation points back."""
+        n_it, n_val, last_val = self._drawn_tail
+        if not self._it:
+            return None
+        start = float(self._it[max(min(n_it, len(self._it)) - 3, 0)])
+        _, v, value = self._tail()
+        if v and (v != n_val or not (value == last_val or (np.isnan(value) and np.isnan(last_val)))):
+            start = min(start, float(self._vit[max(v - 3, 0)]))
+        end = max(float(self._it[-1]), float(self._vit[-1]) if self._vit else 0.0)
+        return (min(start, end), end)
 
     def _png_from_canvas(self, compress_level: int) -> bytes:
         """The canvas' current picture (its Agg buffer) as PNG bytes (zlib ``compress_level``)."""

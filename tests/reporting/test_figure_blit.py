@@ -323,3 +323,44 @@ def test_the_throttle_gives_two_redraws_a_second_when_a_redraw_costs_little(monk
         assert charged <= F.OVERHEAD_BUDGET * seconds + cost
     finally:
         plt.close("all")
+
+
+def test_the_screen_gets_every_changed_pixel(monkeypatch):
+    """A stand-in screen that receives what ``canvas.blit`` copies (and a whole draw) stays equal to the canvas."""
+    import math
+
+    monkeypatch.setattr(Figure, "show", lambda self, *a, **k: None)
+    monkeypatch.setattr(F, "_display_mode", lambda show: "window")
+    import matplotlib.pyplot as plt
+
+    fig = F.TrainingProgressFigure(redraw_interval=0.0)
+    screen = {}
+    try:
+        states = run_states()
+        fig.on_event(states[0])
+        fig_canvas = fig.figure.canvas
+        real_draw = fig_canvas.draw
+
+        def draw():
+            real_draw()
+            screen["image"] = buffer(fig).copy()
+
+        def blit(bbox=None):
+            h = screen["image"].shape[0]
+            x0, x1 = max(math.floor(bbox.x0), 0), math.ceil(bbox.x1)
+            y0, y1 = max(h - math.ceil(bbox.y1), 0), h - math.floor(bbox.y0)
+            screen["image"][y0:y1, x0:x1] = buffer(fig)[y0:y1, x0:x1]
+            screen["copied"] = screen.get("copied", 0) + (y1 - y0) * (x1 - x0)
+
+        monkeypatch.setattr(fig_canvas, "draw", draw)
+        monkeypatch.setattr(fig_canvas, "blit", blit)
+        draw()
+        for s in states[1:-1]:
+            fig.on_event(s)
+            fig.refresh()
+            assert np.array_equal(screen["image"], buffer(fig)), (s.event, s.iteration)
+        assert fig.blitter.blits > 10
+        # only the band of new points (and the changed panel lines) is copied: a fraction of the figure per blit
+        assert screen["copied"] / fig.blitter.blits < 0.2 * screen["image"].shape[0] * screen["image"].shape[1]
+    finally:
+        plt.close("all")
