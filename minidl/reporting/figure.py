@@ -12,9 +12,17 @@ In a window the Stop button ends training at the next iteration.
   interrupting the kernel, which the engine turns into a clean stop);
 - ``"file"``: any non-interactive backend (Agg): a PNG written atomically every few seconds and at the end.
 
+The window and the notebook figure are drawn at START (before the first iteration). While training, only the
+changing artists are redrawn (:class:`Blitter`): the lines, the validation points and the side panel's text are
+drawn over a saved picture of everything else (axes, grids, labels, epoch bands), a few milliseconds instead of a
+full redraw's ~0.15 s. The whole figure is redrawn only when that background changes: the axis limits grow (they
+grow by ``HEADROOM`` times what the data need, so rarely), an epoch band is added, the window is resized (its
+``draw_event`` re-grabs the background), and for the final picture after DONE, which is drawn as before.
+
 Redraws are throttled by time and by their own cost: at least ``redraw_interval`` seconds apart, and only while the
 time spent drawing so far plus the expected cost of one more redraw (the last one's) stays within
-``OVERHEAD_BUDGET`` of the time since training started. Only the final picture after DONE comes on top.
+``OVERHEAD_BUDGET`` of the time since training started. The first picture (opening the window or the notebook
+display) and the final picture after DONE come on top.
 """
 
 from __future__ import annotations
@@ -30,17 +38,27 @@ from typing import Any
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.transforms import Bbox, IdentityTransform
 from matplotlib.widgets import Button
 
-from minidl.reporting.figure_files import atomic_savefig, check_figure_path, plot_info, save_info_figure
+from minidl._files import atomic_write
+from minidl.reporting.figure_files import (
+    atomic_savefig,
+    check_figure_path,
+    jpeg_bytes,
+    plot_info,
+    png_bytes,
+    save_info_figure,
+)
 from minidl.reporting.figure_layout import ProgressPlot, is_interactive_backend, new_figure, panel_sections
 from minidl.reporting.notebook import in_notebook as _in_notebook
 from minidl.reporting.smoothing import WINDOW, Smoother
 from minidl.training import events
 from minidl.training.events import Observer, TrainingState
 
-__all__ = ["TrainingProgressFigure", "plot_info", "save_info_figure", "atomic_savefig", "OVERHEAD_BUDGET",
-           "DEFAULT_PLOTS_FILE"]
+__all__ = ["TrainingProgressFigure", "Blitter", "plot_info", "save_info_figure", "atomic_savefig",
+           "OVERHEAD_BUDGET", "DEFAULT_PLOTS_FILE", "HEADROOM", "NOTEBOOK_DPI"]
 
 #: Where the headless figure goes when no ``plots_file`` is given (relative to the working folder).
 DEFAULT_PLOTS_FILE = "training-progress.png"
@@ -49,7 +67,18 @@ OVERHEAD_BUDGET = 0.03
 #: Assumed cost of the first redraw (seconds; a full redraw of this figure on a CPU core).
 FIRST_DRAW_ESTIMATE = 0.2
 #: Default seconds between redraws per display mode (a floor; the cost-based throttle may wait longer).
-REDRAW_INTERVALS = {"window": 0.5, "notebook": 2.0, "file": 5.0}
+REDRAW_INTERVALS = {"window": 0.5, "notebook": 0.5, "file": 5.0}
+#: While training, an axis limit the data leave grows to this factor times the span they need (rare full redraws).
+HEADROOM = 1.5
+#: Resolution of the live notebook image (the inline backend's own; the final picture uses ``dpi``).
+NOTEBOOK_DPI = 72.0
+#: Least seconds between updates of the side panel's text while training (its clock counts whole seconds; a line of
+#: text costs more to draw than all the curves).
+PANEL_INTERVAL = 1.0
+#: Seconds between two passes of a window's event loop between redraws (clicks on the Stop button).
+PUMP_INTERVAL = 0.1
+#: Margin (points) around each blitted axes: validation markers are not clipped to the axes and reach past them.
+BLIT_PAD = 8.0
 
 
 # ------------------------------------------------------------------------------------------- the display modes
@@ -66,6 +95,169 @@ def _display_mode(show: bool | None) -> str:
 
 
 
+# ---------------------------------------------------------------------------------------------------- blitting
+class Blitter:
+    """Redraws only the changing artists of a figure over a saved background of everything else.
+
+    The figure is cut into regions, each ``(axes, artists, box)`` (:meth:`ProgressPlot.changing_artists`): the
+    artists are made ``animated`` (a full draw leaves them out), so after each full draw (the canvas' ``draw_event``:
+    ours, a resize, a draw the GUI asks for) the picture of each region (an axes with a margin of ``BLIT_PAD``
+    points, or its ``box``) is saved and the changing artists are drawn on top. :meth:`blit` restores the saved
+    picture of each region that changed (a region of texts only when a text did), draws its artists
+    (``Axes.draw_artist``) and copies it to the screen (``canvas.blit``); :meth:`full` redraws everything. Saving
+    the figure (``savefig``) may render at another resolution: :meth:`invalidate` then makes the next blit a full
+    draw.
+    """
+
+    def __init__(self, figure: Figure, regions: list[tuple[Any, list[Any], Any]]) -> None:
+        """
+        Args:
+            figure: the figure; its canvas must support blitting (``canvas.supports_blit``).
+            regions: ``(axes, artists, box)`` each; ``box`` None (the axes, padded) or a function of the renderer
+                returning the region's display box. Regions must not overlap.
+        """
+        self.figure = figure
+        self.regions = [(ax, list(artists), box) for ax, artists, box in regions]
+        for _, artists, _ in self.regions:
+            for artist in artists:
+                artist.set_animated(True)
+        self.backgrounds: list[Any] | None = None
+        self.full_draws = 0  # full redraws (draw events) seen, for tests and benches
+        self.blits = 0
+        self.drawn: list[Any] = []  # the artists the last blit drew
+        self._bboxes: list[Bbox] = []
+        self._areas: dict[Any, Bbox] = {}  # each blitted axes' area with its tick labels, as last drawn
+        self.axes_redraws = 0
+        self._drawn_texts: list[tuple[str, ...] | None] = []
+        self._canvas = figure.canvas
+        self._cid = self._canvas.mpl_connect("draw_event", self._on_draw)
+
+    @property
+    def active(self) -> bool:
+        """Whether the background is saved and the canvas is still the one it was saved from."""
+        return self.backgrounds is not None and self.figure.canvas is self._canvas
+
+    def _bbox(self, ax: Any, box: Any, renderer: Any) -> Bbox:
+        if box is None:
+            pad = BLIT_PAD * self.figure.dpi / 72.0
+            bbox = ax.bbox.padded(pad)
+        else:
+            bbox = box(renderer)
+        return Bbox.intersection(bbox, self.figure.bbox) or bbox
+
+    @staticmethod
+    def _texts(artists: list[Any]) -> tuple[str, ...] | None:
+        """What a region of texts shows (None: a region with other artists, redrawn every time)."""
+        if all(hasattr(a, "get_text") for a in artists):
+            return tuple(a.get_text() for a in artists)
+        return None
+
+    def _on_draw(self, event: Any) -> None:
+        canvas = self.figure.canvas
+        if canvas is not self._canvas or canvas.is_saving():  # a savefig: its picture is not the screen's
+            return
+        renderer = canvas.get_renderer()
+        self._bboxes = [self._bbox(ax, box, renderer) for ax, _, box in self.regions]
+        self.backgrounds = [canvas.copy_from_bbox(bbox) for bbox in self._bboxes]
+        self._areas = {}  # measured when first needed (a tight box costs a layout of every tick label)
+        self.full_draws += 1
+        for ax, artists, _ in self.regions:
+            for artist in artists:
+                ax.draw_artist(artist)
+        self._drawn_texts = [self._texts(artists) for _, artists, _ in self.regions]
+
+    def _area(self, ax: Any, renderer: Any) -> Bbox:
+        """Where ``ax`` draws: the height of its padded box and its tick and axis labels, across the figure from
+        the left edge to the nearest other axes on the right (tick labels widen as the limits grow; nothing but
+        the figure's colour lies left of an axes' label)."""
+        area = self._areas.get(ax)
+        if area is None:
+            tight = Bbox.union([ax.get_tightbbox(renderer), ax.bbox.padded(BLIT_PAD * self.figure.dpi / 72.0)])
+            right = min((other.bbox.x0 for other in self.figure.axes
+                         if other.bbox.x0 >= ax.bbox.x1 and other.bbox.y0 < tight.y1 and other.bbox.y1 > tight.y0),
+                        default=self.figure.bbox.x1)
+            area = Bbox([[self.figure.bbox.x0, tight.y0], [right - 1.0, tight.y1]])
+            area = Bbox.intersection(area, self.figure.bbox) or area
+            self._areas[ax] = area
+        return area
+
+    def _redraw_axes(self, ax: Any) -> Bbox:
+        """Paint ``ax``'s area in the figure's colour, draw ``ax`` there again
+        (its limits or epoch bands changed) and save the new background of its region; returns the area."""
+        canvas = self.figure.canvas
+        renderer = canvas.get_renderer()
+        area = self._area(ax, renderer)
+        blank = Rectangle((area.x0, area.y0), area.width, area.height, transform=IdentityTransform(),
+                          facecolor=self.figure.get_facecolor(), edgecolor="none", linewidth=0)
+        blank.set_figure(self.figure)  # not in the figure: painting it changes nothing there
+        blank.draw(renderer)
+        ax.draw(renderer)  # everything of the axes but its (animated) changing artists
+        for i, (region_ax, _, box) in enumerate(self.regions):
+            if region_ax is ax and box is None:
+                self.backgrounds[i] = canvas.copy_from_bbox(self._bboxes[i])
+                self._drawn_texts[i] = None
+        self.axes_redraws += 1
+        return area
+
+    def full(self) -> None:
+        """Draw the whole figure now (the ``draw_event`` saves the new background and draws the changing artists)."""
+        self.figure.canvas.draw()
+
+    def blit(self, axes: list[Any] = (), span: tuple[float, float] | None = None) -> None:
+        """Redraw the changed regions over the saved background (a full draw when there is none).
+
+        Args:
+            axes: axes whose background changed (their limits grew, an epoch band was added): drawn again first
+                (a few tens of milliseconds instead of the whole figure's ~0.15 s).
+            span: the data x range where the axes' artists changed (new points at the right end of curves that
+                do not change behind them); only that band of each axes region goes to the screen. None: all.
+        """
+        if not self.active:
+            self.full()
+            return
+        canvas = self.figure.canvas
+        areas = [self._redraw_axes(ax) for ax in axes]
+        self.drawn = []
+        boxes = []  # regions with a box of their own (the side panel's lines): copied to the screen at once
+        for i, (ax, artists, box) in enumerate(self.regions):
+            texts = self._texts(artists)
+            if texts is not None and texts == self._drawn_texts[i]:
+                continue  # the same text: the screen shows it already
+            canvas.restore_region(self.backgrounds[i])
+            for artist in artists:
+                ax.draw_artist(artist)
+            self.drawn.extend(artists)
+            if box is None:
+                areas.append(self._bboxes[i] if span is None else self._band(ax, self._bboxes[i], span))
+            else:
+                boxes.append(self._bboxes[i])
+            self._drawn_texts[i] = texts
+        if boxes:  # one copy to the screen for the changed lines (each copy costs ~2 ms under Tk)
+            areas.append(Bbox.union(boxes))
+        for area in areas:
+            canvas.blit(area)
+        self.blits += 1
+
+    def _band(self, ax: Any, bbox: Bbox, span: tuple[float, float]) -> Bbox:
+        """The part of region ``bbox`` of ``ax`` above the data x range ``span`` (with the margin)."""
+        pad = BLIT_PAD * self.figure.dpi / 72.0
+        x0, x1 = sorted(ax.transData.transform([[span[0], 0.0], [span[1], 0.0]])[:, 0])
+        x0, x1 = max(bbox.x0, x0 - pad), min(bbox.x1, x1 + pad)
+        return Bbox([[x0, bbox.y0], [max(x0, x1), bbox.y1]])
+
+    def invalidate(self) -> None:
+        """Forget the saved background (the canvas' picture is no longer the background plus the changing artists)."""
+        self.backgrounds = None
+
+    def stop(self) -> None:
+        """Make the changing artists ordinary again (a full draw includes them) and stop listening to draws."""
+        self._canvas.mpl_disconnect(self._cid)
+        for _, artists, _ in self.regions:
+            for artist in artists:
+                artist.set_animated(False)
+        self.backgrounds = None
+
+
 # ------------------------------------------------------------------------------------------------- the observer
 class TrainingProgressFigure(Observer):
     """Live training-progress figure: an observer that plots every event and can stop training."""
@@ -79,12 +271,14 @@ class TrainingProgressFigure(Observer):
                 a window or notebook, ``training-progress.png`` in the working folder when headless.
             show: None picks the place from the backend (window, notebook, file); False never opens a window or
                 displays in a notebook (file only); True is the same as None (the backend decides).
-            redraw_interval: least seconds between redraws (default per mode: window 0.5, notebook 2, file 5).
-                The cost-based throttle (``OVERHEAD_BUDGET``) may wait longer.
+            redraw_interval: least seconds between redraws (default per mode: window 0.5, notebook 0.5, file 5).
+                The cost-based throttle (``OVERHEAD_BUDGET``) may wait longer. In a window or notebook,
+                ``plots_file`` is written at most every 5 s (and at the end).
             settings: training settings for the side panel (keys ``solver``, ``hardware`` or
                 ``execution_environment``, ``learn_rate_schedule``, ``mini_batch_size``, ``validation_frequency``);
                 merged with ``state.extra["settings"]`` of the START event.
-            dpi: resolution of the files written.
+            dpi: resolution of the files written (and of the final notebook image; the live one has
+                ``NOTEBOOK_DPI``).
         """
         if show is not None and not isinstance(show, bool):
             raise TypeError(f"show must be None, True or False, got {show!r}")
@@ -102,16 +296,23 @@ class TrainingProgressFigure(Observer):
         self.settings: dict[str, Any] = dict(settings or {})
         self.figure: Figure | None = None
         self.plot: ProgressPlot | None = None
+        self.blitter: Blitter | None = None  # None: full redraws (a canvas that cannot blit; after DONE)
         self.stop_requested = False
         self.redraw_count = 0
         self.draw_seconds = 0.0  # total time spent drawing and writing (for the overhead bench)
+        self.blit_count = 0  # redraws that blitted (the rest drew the whole figure), and their time
+        self.blit_seconds = 0.0
         self._handle = None  # IPython display handle (notebook mode)
         self._closed_window = False
         self._next_redraw = 0.0  # the redraw_interval floor
         self._next_pump = 0.0
+        self._next_panel = 0.0  # the side panel's text: updated at most every PANEL_INTERVAL while training
+        self._drawn_tail: tuple[int, int, float] = (0, 0, np.nan)  # what _render last drew (see _tail)
+        self._next_file = 0.0  # plots_file in a window or notebook: written at most every REDRAW_INTERVALS["file"]
         self._t_open = 0.0  # perf_counter when the figure was opened
         self._expected_cost = FIRST_DRAW_ESTIMATE  # seconds the next redraw will take (the last one's)
         self._uncharged = 0.0  # one-time drawing cost kept out of the budget (opening the window)
+        self._opening = False  # a window or notebook display until its first blit of values: full draws uncharged
         # history, host-side
         self._it: list[int] = []
         self._raw: dict[str, list[float]] = {"top": [], "loss": []}
@@ -140,8 +341,9 @@ class TrainingProgressFigure(Observer):
     def on_event(self, state: TrainingState) -> bool | str | None:
         """Record the event's values, redraw when due; returns ``STOP_BUTTON`` after the Stop button."""
         self._state = state
-        if self.plot is None:
-            self._open(state)
+        opened = self.plot is None
+        if opened:
+            self._open(state)  # in a window or notebook: drawn now
         kind = state.event
         if kind == events.ITERATION:
             self._it.append(int(state.iteration))
@@ -165,10 +367,12 @@ class TrainingProgressFigure(Observer):
             self._finish(state)
             return None
         now = time.perf_counter()
-        if now >= self._next_redraw and (
+        if opened and self.mode in ("window", "notebook"):
+            pass  # just drawn by opening
+        elif now >= self._next_redraw and (
                 self.draw_seconds - self._uncharged + self._expected_cost
                 <= OVERHEAD_BUDGET * (now - self._t_open)):
-            self.refresh()
+            self._redraw(panel=now >= self._next_panel)
         elif self.mode == "window" and now >= self._next_pump:
             self._pump()
         if self.stop_requested:
@@ -181,19 +385,26 @@ class TrainingProgressFigure(Observer):
             self.settings = {**extra_settings, **self.settings}
         self._start_wall = datetime.now() - timedelta(seconds=float(state.time_since_start))
         self.figure = new_figure(self.mode == "window")
+        if self.mode != "window":  # the Agg canvas renders at the resolution of what it shows or writes
+            self.figure.set_dpi(NOTEBOOK_DPI if self.mode == "notebook" else self.dpi)
         self.plot = ProgressPlot(self.figure, state.is_classifier, stop_button=self.mode != "notebook")
         if self.plot.stop_button is not None:
             self.plot.stop_button.on_clicked(self.request_stop)
         self.plot.subtitle.set_text(f"Started {self._start_wall:%Y-%m-%d %H:%M:%S}")
         self._edges_from(state)
+        if self.figure.canvas.supports_blit:
+            self.plot.live_panel(True)
+            self.blitter = Blitter(self.figure, self.plot.changing_artists())
         self._t_open = time.perf_counter()
-        if self.mode == "window":  # the window appears at once; later redraws keep to the budget
-            self.figure.show()
-            self.refresh()
-            # Opening a window (creating it, the first text layout) costs several ordinary redraws, once, like the
-            # final picture: charging it would freeze the window for half a minute (measured under Xvfb: 0.5 s to
-            # open, 0.14 s per redraw). The next redraw measures the real cost.
-            self._uncharged, self._expected_cost = self.draw_seconds, 0.0
+        if self.mode in ("window", "notebook"):  # it appears at once, before the first iteration
+            self._opening = self.blitter is not None
+            if self.mode == "window":
+                self._update_artists()
+                self.figure.show()
+                self.figure.canvas.flush_events()  # the window maps and draws itself: the background is saved
+            self.refresh()  # (uncharged: see _redraw)
+            if self.blitter is None:  # full redraws only: the opening is the first one, uncharged as it always was
+                self._uncharged, self._expected_cost = self.draw_seconds, 0.0
 
     def _edges_from(self, state: TrainingState) -> None:
         ipe, max_epochs = int(state.iterations_per_epoch or 0), int(state.max_epochs or 0)
@@ -224,7 +435,7 @@ class TrainingProgressFigure(Observer):
             base_learn_rate=st.base_learn_rate, settings=self.settings, latest=latest, final=self._final,
             has_validation=bool(getattr(st, "has_validation", False) or self._vit))
 
-    def _update_artists(self) -> None:
+    def _update_artists(self, panel: bool = True) -> None:
         plot, st = self.plot, self._state
         x = np.asarray(self._it, dtype=np.float64)
         vx = np.asarray(self._vit, dtype=np.float64)
@@ -239,68 +450,166 @@ class TrainingProgressFigure(Observer):
         if (self._edges, st.max_iterations) != self._drawn_epochs:
             plot.set_epochs(self._edges, st.max_iterations or 0)
             self._drawn_epochs = (list(self._edges), st.max_iterations)
-        plot.autoscale()
-        plot.set_panel(self._sections())
+        plot.autoscale(None if self._finished else HEADROOM)
+        if panel:
+            plot.set_panel(self._sections())
+            self._next_panel = time.perf_counter() + PANEL_INTERVAL
         status = "finished" if self._finished else "training"
         plot.subtitle.set_text(f"Started {self._start_wall:%Y-%m-%d %H:%M:%S} · {status}")
 
     def refresh(self) -> None:
-        """Update every artist from the history and render now (window, notebook display, and/or file)."""
+        """Update every artist from the history and render now (window, notebook display, and/or file).
+
+        A blit of the changing artists when only they changed; the whole figure when the background did (axis
+        limits, epoch bands, the first picture) and after DONE (the final picture, drawn as it always was).
+        """
+        self._redraw(panel=True)
+
+    def _redraw(self, panel: bool) -> None:
+        """:meth:`refresh`; ``panel`` False keeps the side panel's text as it is (a throttled live redraw)."""
         if self.plot is None:
             return
         t0 = time.perf_counter()
-        self._update_artists()
+        before = (self.plot.limits(), self._drawn_epochs)
+        self._update_artists(panel or self.blitter is None or self._finished)
+        if self._finished and self.blitter is not None:  # the final picture: every artist an ordinary one
+            self.blitter.stop()
+            self.blitter = None
+            self.plot.live_panel(False)
+        full = self.blitter is None or not self.blitter.active
+        axes = [] if full else self._changed_axes(*before)
+        rendered = False  # whether the canvas' buffer now holds the current picture
         if self.mode == "window" and not self._closed_window:
-            self._render_window()
+            rendered = self._render_window(full, axes)
         elif self.mode == "notebook":
-            self._render_notebook()
-        if self.plots_file is not None:
-            try:
-                atomic_savefig(self.figure, self.plots_file, self._fmt, self.dpi)
-            except (OSError, ValueError) as e:  # a figure that cannot be written (its folder gone): a warning
-                warnings.warn(f"plots_file: {self.plots_file!r} could not be written ({e}); training goes on",
-                              RuntimeWarning, stacklevel=2)
+            rendered = self._render_notebook(full, axes)
+        elif self.blitter is not None:  # a file: the Agg buffer, blitted, is what the file gets
+            self._render(full, axes)
+            rendered = True
+        if self.plots_file is not None and (self.mode == "file" or self._finished or t0 >= self._next_file):
+            self._write_file(rendered)
+            self._next_file = t0 + REDRAW_INTERVALS["file"]
         t1 = time.perf_counter()
         cost = t1 - t0
         self.draw_seconds += cost
         self.redraw_count += 1
-        self._expected_cost = cost
+        if not full and self.blitter is not None:
+            self.blit_count += 1
+            self.blit_seconds += cost
+        if self._opening and (full or axes or not self._it):
+            # Opening a window or a notebook display (creating it, the first text layout, the axis limits of the
+            # first values) costs a few full redraws, once, like the final picture: charged, they would freeze the
+            # figure for many seconds (measured under Xvfb: 0.5 s to open, 0.15-0.3 s per full redraw). The first
+            # blit of values measures the real cost.
+            self._uncharged += cost
+            self._expected_cost = 0.0
+        else:
+            self._opening = False
+            if not (full or axes) or self.blitter is None or self.blitter.blits == 0:
+                # a new background is rare: the next redraw is expected to cost what the last plain blit did
+                self._expected_cost = cost
         self._next_redraw = t1 + self.redraw_interval
-        self._next_pump = t1 + 0.05
+        self._next_pump = t1 + PUMP_INTERVAL
 
-    def _render_window(self) -> None:
+    def _changed_axes(self, limits: tuple, epochs: Any) -> list[Any]:
+        """The metric axes whose background changed since ``limits`` and ``epochs`` (limits, epoch bands)."""
+        now, plot = self.plot.limits(), self.plot
+        if now[0] != limits[0] or self._drawn_epochs != epochs:  # x range or bands: both (they share x)
+            return [plot.axes["top"], plot.axes["loss"]]
+        return [plot.axes[key] for key, i in (("top", 1), ("loss", 2)) if now[i] != limits[i]]
+
+    def _render(self, full: bool, axes: list[Any]) -> None:
+        """Draw the whole figure (``full``), or draw ``axes`` again and blit the changing artists."""
+        if full:
+            self.blitter.full()
+        else:
+            self.blitter.blit(axes, self._span())
+        self._drawn_tail = self._tail()
+
+    def _tail(self) -> tuple[int, int, float]:
+        """The number of iterations and of validation points drawn, and the last validation value."""
+        return (len(self._it), len(self._vit), self._val["top"][-1] if self._vit else np.nan)
+
+    def _span(self) -> tuple[float, float] | None:
+        """Iterations where the curves changed since the last picture (None: everything). A new point changes its
+        curve from the point two before the last one drawn: the join at a sharp angle reaches back along the
+        previous segment; a new or changed validation point likewise from two validation points back."""
+        n_it, n_val, last_val = self._drawn_tail
+        if not self._it:
+            return None
+        start = float(self._it[max(min(n_it, len(self._it)) - 3, 0)])
+        _, v, value = self._tail()
+        if v and (v != n_val or not (value == last_val or (np.isnan(value) and np.isnan(last_val)))):
+            start = min(start, float(self._vit[max(v - 3, 0)]))
+        end = max(float(self._it[-1]), float(self._vit[-1]) if self._vit else 0.0)
+        return (min(start, end), end)
+
+    def _png_from_canvas(self, compress_level: int) -> bytes:
+        """The canvas' current picture (its Agg buffer) as PNG bytes (zlib ``compress_level``)."""
+        return png_bytes(np.asarray(self.figure.canvas.buffer_rgba()), compress_level)
+
+    def _write_file(self, rendered: bool) -> None:
+        try:
+            if rendered and self.blitter is not None and self._fmt == "png" and self.figure.dpi == self.dpi:
+                data = self._png_from_canvas(3)  # the picture on screen, not drawn again
+                atomic_write(self.plots_file, lambda f: f.write(data), arg="plots_file")
+            else:
+                atomic_savefig(self.figure, self.plots_file, self._fmt, self.dpi)
+                if self.blitter is not None:  # savefig drew into the canvas at its own resolution
+                    self.blitter.invalidate()
+        except (OSError, ValueError) as e:  # a figure that cannot be written (its folder gone): a warning
+            warnings.warn(f"plots_file: {self.plots_file!r} could not be written ({e}); training goes on",
+                          RuntimeWarning, stacklevel=3)
+
+    def _render_window(self, full: bool, axes: list[Any]) -> bool:
         import matplotlib.pyplot as plt
 
         if not plt.fignum_exists(self.figure.number):  # the user closed the window: keep training, stop drawing
             self._closed_window = True
-            return
-        self.figure.canvas.draw_idle()
+            return False
+        if self.blitter is None:  # a canvas that cannot blit, and the final picture
+            self.figure.canvas.draw_idle()
+            self.figure.canvas.flush_events()
+            return False
+        self._render(full, axes)
         self.figure.canvas.flush_events()
+        return True
 
     def _pump(self) -> None:
-        """Let the GUI process clicks (the Stop button) between redraws."""
+        """Let the GUI process clicks (the Stop button) between redraws (its time counts as drawing time)."""
+        t0 = time.perf_counter()
         if not self._closed_window:
             self.figure.canvas.flush_events()
-        self._next_pump = time.perf_counter() + 0.05
+        t1 = time.perf_counter()
+        self.draw_seconds += t1 - t0
+        self._next_pump = t1 + PUMP_INTERVAL
 
-    def _render_notebook(self) -> None:
+    def _render_notebook(self, full: bool, axes: list[Any]) -> bool:
+        """Show the picture in the notebook: displayed once, then the same output updated in place."""
         try:
             from IPython.display import Image, display
         except ImportError:  # no IPython after all: fall back to the file only
             self.mode = "file"
-            return
-        buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=self.dpi, facecolor="white")
-        image = Image(data=buf.getvalue(), format="png")
+            return False
+        rendered = self.blitter is not None
+        if rendered:  # while training: the blitted Agg buffer at NOTEBOOK_DPI, a JPEG (see jpeg_bytes)
+            self._render(full, axes)
+            image = Image(data=jpeg_bytes(np.asarray(self.figure.canvas.buffer_rgba())), format="jpeg")
+        else:  # the final picture, as before
+            buf = io.BytesIO()
+            self.figure.savefig(buf, format="png", dpi=self.dpi, facecolor="white")
+            image = Image(data=buf.getvalue(), format="png")
         if self._handle is None:
             self._handle = display(image, display_id=True)
         else:
             self._handle.update(image)
+        return rendered
 
     def close(self) -> None:
         """Make sure the last state is drawn and written; the window (if any) stays open for the user."""
         if self.plot is not None and not self._finished:  # training ended without DONE (an error, Ctrl-C)
             try:
+                self._next_file = 0.0  # the file gets the last state too
                 self.refresh()
             except Exception:  # noqa: BLE001 - never hide the error that ended training behind a drawing error
                 pass

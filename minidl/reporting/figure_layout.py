@@ -20,7 +20,9 @@ import numpy as np
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Bbox
 from matplotlib.widgets import Button
 
 from minidl.training import events
@@ -31,6 +33,7 @@ __all__ = ["ProgressPlot", "panel_sections", "new_figure", "is_interactive_backe
 _COLORS = {"top": "#0072BD", "loss": "#D95319", "validation": "#1a1a1a", "band": ("#ebebeb", "#f7f7f7")}
 FIGSIZE = (13.0, 7.4)  # inches
 _TEXT = "#262626"
+_BODY_STYLE = {"fontsize": 9.3, "color": "#333333", "va": "top", "linespacing": 1.45}  # the side panel's text
 
 
 # ---------------------------------------------------------------------------------------------------- the figure
@@ -141,6 +144,9 @@ class ProgressPlot:
         self.epoch_labels: list[Any] = []
         self._band_edges: list[float] = [0.0]
         self._xmax = 1.0
+        self._x_floor = 1.0  # the x limit the epochs ask for (the data may need more)
+        self._live_limits: set[str] = set()  # panels whose y limits the live rule (headroom) has set
+        self._grow_only = False  # True once the live rule (autoscale with headroom) drives the limits
         self._build_panel()
         self.stop_button: Button | None = None
         if stop_button:
@@ -164,13 +170,13 @@ class ProgressPlot:
             spine.set_edgecolor("#d5d8dd")
         self.panel = panel
         self.panel_bodies: dict[str, Any] = {}
+        self.panel_lines: dict[str, list[Any]] = {}  # the live figure's one text per line (see live_panel)
         y, line = 0.975, 0.0315
         for name, nlines in self._SECTIONS:
             panel.text(0.05, y, name, transform=panel.transAxes, fontsize=11, fontweight="bold", color=_TEXT,
                        va="top")
             y -= line * 1.15
-            self.panel_bodies[name] = panel.text(0.07, y, "", transform=panel.transAxes, fontsize=9.3,
-                                                 color="#333333", va="top", linespacing=1.45)
+            self.panel_bodies[name] = panel.text(0.07, y, "", transform=panel.transAxes, **_BODY_STYLE)
             y -= line * nlines + line * 0.65
         # legend: one section per panel, like MATLAB's
         top_name = "Accuracy" if self.is_classifier else "RMSE"
@@ -196,7 +202,50 @@ class ProgressPlot:
     def set_panel(self, sections: Mapping[str, list[str]]) -> None:
         """Replace the text of the side panel's sections (``{"Results": [line, ...], ...}``)."""
         for name, body in self.panel_bodies.items():
-            body.set_text("\n".join(sections.get(name, [])))
+            lines = sections.get(name, [])
+            body.set_text("\n".join(lines))
+            texts = self.panel_lines.get(name, [])
+            for k, text in enumerate(texts):  # line k, k newlines down: placed exactly as in the body
+                rest = lines[k:] if k == len(texts) - 1 else lines[k:k + 1]
+                text.set_text("\n" * k + "\n".join(rest))
+
+    def live_panel(self, on: bool) -> None:
+        """Draw each line of the side panel as its own text (``on``, while training) or each section as one.
+
+        Line *k* of a section is the text ``k`` newlines followed by the line, at the section's place, so it lands
+        where the section's text puts it; a live figure then redraws only the lines that change (a line of text
+        costs about 3 ms to render, a section up to 12 ms). Off (the finished picture): the sections' texts again.
+        """
+        if on and not self.panel_lines:
+            for name, nlines in self._SECTIONS:
+                body = self.panel_bodies[name]
+                x, y = body.get_position()
+                self.panel_lines[name] = [self.panel.text(x, y, "\n" * k, transform=self.panel.transAxes,
+                                                          **_BODY_STYLE) for k in range(nlines)]
+                body.set_visible(False)
+                body.set_animated(True)  # hidden, and its new text asks for no redraw
+            self.set_panel({name: body.get_text().split("\n") if body.get_text() else []
+                            for name, body in self.panel_bodies.items()})
+        elif not on and self.panel_lines:
+            for texts in self.panel_lines.values():
+                for text in texts:
+                    text.remove()
+            self.panel_lines = {}
+            for body in self.panel_bodies.values():
+                body.set_animated(False)
+                body.set_visible(True)
+
+    def panel_line_box(self, name: str, k: int, renderer: Any) -> Any:
+        """Display box of line ``k`` of section ``name`` (live panel): its band of the panel, to the figure's edge."""
+        line = self.panel_lines[name][k]
+        probe = Text(*line.get_position(), "\n" * k + "lp", transform=self.panel.transAxes, **_BODY_STYLE)
+        probe.set_figure(self.fig)  # not in the figure: measuring it changes nothing there
+        below = probe.get_window_extent(renderer).y0
+        probe.set_text("\n" * (k - 1) + "lp" if k else "lp")
+        extent = probe.get_window_extent(renderer)
+        above = extent.y0 if k else extent.y1 + 2.0
+        x0, x1 = self.panel.bbox.x0, self.fig.bbox.x1
+        return Bbox([[x0, below - 1.0], [x1, above]])
 
     # -- epochs and x range
     def set_epochs(self, edges: list[float], max_iterations: float) -> None:
@@ -218,7 +267,8 @@ class ProgressPlot:
         self._band_edges = list(edges)
         if n_new:
             self._label_epochs()
-        self._xmax = max(float(max_iterations), float(edges[-1]), 1.0)
+        self._x_floor = max(float(max_iterations), float(edges[-1]), 1.0)
+        self._xmax = max(self._xmax, self._x_floor) if self._grow_only else self._x_floor
         self.axes["top"].set_xlim(0, self._xmax)
 
     def _label_epochs(self) -> None:
@@ -253,11 +303,44 @@ class ProgressPlot:
         label.set_text(f"Final  {text}")
         label.set_visible(True)
 
-    def autoscale(self) -> None:
-        """y limits from the data (accuracy stays 0–100); x limit grows with the iterations when none is known."""
+    def changing_artists(self) -> list[tuple[Any, list[Any], Any]]:
+        """The artists that change while training (what the live figure blits), as regions of the figure.
+
+        Each region is ``(axes, artists, box)``: the axes they are drawn in, the artists, and ``box``: None for the
+        axes' own area, or a function of the renderer giving the region's display box. The regions are each metric
+        panel's raw, smoothed and validation lines, and each line of the side panel (:meth:`live_panel` on).
+        Everything else (axes, grids, labels, epoch bands, legends, titles) changes only with the axis limits, a
+        new epoch band or the end of training.
+        """
+        regions: list[tuple[Any, list[Any], Any]] = [
+            (ax, [self.lines_raw[key], self.lines_smooth[key], self.lines_val[key]], None)
+            for key, ax in self.axes.items()]
+        for name, texts in self.panel_lines.items():
+            for k, text in enumerate(texts):
+                regions.append((self.panel, [text], lambda r, name=name, k=k: self.panel_line_box(name, k, r)))
+        return regions
+
+    def limits(self) -> tuple[tuple[float, float], ...]:
+        """The axis limits: the shared x range, the top panel's y range, the loss panel's y range."""
+        return (tuple(self.axes["top"].get_xlim()), tuple(self.axes["top"].get_ylim()),
+                tuple(self.axes["loss"].get_ylim()))
+
+    def autoscale(self, headroom: float | None = None) -> None:
+        """y limits from the data (accuracy stays 0–100); x limit grows with the iterations when none is known.
+
+        Args:
+            headroom: None (a finished picture): the limits fit the data (6 % above the largest value, x 5 %
+                beyond the last iteration). A factor > 1 (the live figure): the limits only grow, and when the data
+                leave them they grow to ``headroom`` times the span the data need, so that they change rarely
+                (each change redraws the whole figure instead of blitting the lines).
+        """
         xmax = _finite_max(self.lines_raw["top"].get_xdata(), self.lines_val["top"].get_xdata())
+        self._grow_only = headroom is not None
+        if headroom is None:
+            self._xmax = self._x_floor
         if xmax > self._xmax:
-            self._xmax = xmax * 1.05
+            self._xmax = xmax * (1.05 if headroom is None else headroom)
+        if self.axes["top"].get_xlim() != (0.0, self._xmax):
             self.axes["top"].set_xlim(0, self._xmax)
         keys = ("loss",) if self.is_classifier else ("top", "loss")
         for key in keys:
@@ -266,7 +349,19 @@ class ProgressPlot:
             hi, lo = _finite_max(*ys), min(0.0, _finite_min(*ys))
             if hi <= lo:
                 hi = lo + 1.0
-            self.axes[key].set_ylim(lo, hi + 0.06 * (hi - lo))
+            need = (lo, hi + 0.06 * (hi - lo))
+            if headroom is None:
+                self.axes[key].set_ylim(*need)
+                continue
+            if not any(np.isfinite(y).any() for y in ys if y.size):
+                continue  # no value yet: the limits wait for the first one
+            span = need[1] - need[0]
+            cur = self.axes[key].get_ylim() if key in self._live_limits else (np.inf, -np.inf)
+            if need[0] < cur[0] or need[1] > cur[1]:
+                new_lo = need[0] if need[0] >= cur[0] or need[0] >= 0 else need[1] - headroom * span
+                new_hi = need[1] if need[1] <= cur[1] else need[0] + headroom * span
+                self.axes[key].set_ylim(min(new_lo, cur[0]), max(new_hi, cur[1]))
+                self._live_limits.add(key)
         for key, label in self.final_labels.items():  # "Final" goes where the curves are not
             if label.get_visible():
                 lo, hi = self.axes[key].get_ylim()

@@ -283,10 +283,13 @@ def test_notebook_displays_once_then_updates_in_place(monkeypatch):
     assert fig.mode == "notebook" and fig.plots_file is None
     replay(fig, run_states()[:4])
     assert fig.stop_button is None  # in a notebook the stop path is interrupting the kernel
+    assert [c[0] for c in calls] == ["display"]  # displayed at START, before the first iteration
     fig.refresh()
     fig.refresh()
-    assert [c[0] for c in calls] == ["display", "update"]
-    assert all(c[1].data[:8] == PNG_SIGNATURE for c in calls)
+    assert [c[0] for c in calls] == ["display", "update", "update"]
+    assert all(c[1].data[:3] == b"\xff\xd8\xff" for c in calls)  # live frames: JPEG (see jpeg_bytes)
+    replay(fig, run_states()[4:])
+    assert calls[-1][0] == "update" and calls[-1][1].data[:8] == PNG_SIGNATURE  # the final picture: a PNG
 
 
 def test_window_mode_draws_pumps_events_and_survives_a_closed_window(monkeypatch):

@@ -1,0 +1,366 @@
+"""The live figure blits: only the changing artists are redrawn over a saved background (headless, Agg)."""
+
+import datetime
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from minidl.reporting import figure as F  # noqa: E402
+from minidl.reporting.figure_files import png_bytes  # noqa: E402
+from minidl.training import events  # noqa: E402
+from minidl.training.events import TrainingState  # noqa: E402
+from tests.reporting.test_reporting_figure import EPOCHS, IPE, N, run_states  # noqa: E402
+
+
+def live(tmp_path=None, **kw):
+    path = None if tmp_path is None else tmp_path / "progress.png"
+    return F.TrainingProgressFigure(plots_file=path, show=False, redraw_interval=1e9, dpi=50, **kw)
+
+
+def buffer(fig):
+    return np.asarray(fig.figure.canvas.buffer_rgba())[..., :3].astype(np.int16).copy()
+
+
+def changing(fig):
+    return {id(a) for _, artists, _ in fig.blitter.regions for a in artists}
+
+
+@pytest.fixture
+def drawn_artists(monkeypatch):
+    """Every artist ``Axes.draw_artist`` draws, in order."""
+    drawn = []
+    real = Axes.draw_artist
+
+    def recording(self, a):
+        drawn.append(a)
+        return real(self, a)
+
+    monkeypatch.setattr(Axes, "draw_artist", recording)
+    return drawn
+
+
+def test_a_blit_draws_only_the_changing_artists(drawn_artists, monkeypatch):
+    states = run_states()
+    fig = live()
+    F.TrainingProgressFigure.on_event(fig, states[0])
+    for s in states[1:6]:
+        fig.on_event(s)
+    fig.refresh()  # the first picture: a full draw, which saves the background
+    assert fig.blitter.full_draws == 1 and fig.blitter.active
+    full_draws = []
+    monkeypatch.setattr(fig.figure.canvas, "draw", lambda: full_draws.append(1))
+    drawn_artists.clear()
+    fig.on_event(states[6])  # one more iteration, inside the axis limits
+    assert states[6].event == events.ITERATION and states[6].iteration == 5
+    fig.refresh()
+    assert full_draws == [] and fig.blitter.blits == 1
+    assert drawn_artists and {id(a) for a in drawn_artists} <= changing(fig)
+    lines = [fig.plot.lines_raw, fig.plot.lines_smooth, fig.plot.lines_val]
+    assert all(any(a is d[k] for a in drawn_artists) for d in lines for k in ("top", "loss"))
+    # of the side panel only the lines whose text changed: the iteration count, not the settings
+    texts = [a for a in drawn_artists if hasattr(a, "get_text")]
+    assert any("Iteration: 5 of 21" in t.get_text() for t in texts)
+    assert not any("Solver" in t.get_text() for t in texts)
+    assert not fig.plot.panel_bodies["Training Cycle"].get_visible()  # the section texts wait for the end
+
+
+def assert_same_picture(fig):
+    """The canvas now equals one full draw of the same state (every artist an ordinary one)."""
+    blitted = buffer(fig)
+    fig.blitter.stop()
+    fig.figure.canvas.draw()
+    full = buffer(fig)
+    assert blitted.shape == full.shape
+    differ = np.abs(blitted - full).max(axis=-1) > 8
+    # Lines drawn after the spines instead of before them differ in a few pixels where they touch; nothing else
+    assert differ.mean() < 2e-4, differ.sum()
+
+
+def test_the_axes_whose_limits_grow_are_drawn_again_and_only_then():
+    states = run_states()
+    fig = live()
+    for s in states[:4]:
+        fig.on_event(s)
+    fig.refresh()
+    loss_axes = fig.plot.axes["loss"]
+    top = max(s.training_loss for s in states[:4] if s.training_loss is not None)
+    lo, hi = loss_axes.get_ylim()
+    assert lo == 0 and hi == pytest.approx(F.HEADROOM * 1.06 * top)  # headroom: room to grow into
+    base = dict(iterations_per_epoch=IPE, max_epochs=EPOCHS, max_iterations=N, is_classifier=True, epoch=1)
+    redrawn = []
+    real = F.Blitter._redraw_axes
+    fig.blitter._redraw_axes = lambda ax: (redrawn.append(ax), real(fig.blitter, ax))[1]
+    for it, loss, grows in ((4, 0.5 * hi, False), (5, 0.9 * hi, False), (6, 2.0 * hi, True), (7, 1.1 * hi, False)):
+        before = fig.blitter.axes_redraws
+        fig.on_event(TrainingState(event=events.ITERATION, iteration=it, training_loss=loss, training_accuracy=50.0,
+                                   **base))
+        fig.refresh()
+        assert (fig.blitter.axes_redraws == before + 1) is grows, it
+        assert loss <= loss_axes.get_ylim()[1]
+    assert redrawn == [loss_axes]  # not the accuracy panel, whose limits stay
+    assert fig.blitter.full_draws == 1  # never the whole figure
+    assert loss_axes.get_ylim()[1] == pytest.approx(F.HEADROOM * 1.06 * 2.0 * hi)
+    assert_same_picture(fig)
+
+
+def test_a_new_epoch_band_redraws_the_background():
+    states = [s for s in run_states() if s.event != events.VALIDATION]
+    unknown = [TrainingState(**{**s.__dict__, "iterations_per_epoch": 0, "max_iterations": 0, "max_epochs": 0})
+               for s in states]
+    fig = live()
+    for s in unknown[:3]:
+        fig.on_event(s)
+    fig.refresh()
+    draws = fig.blitter.full_draws
+    for s in unknown[3:]:
+        fig.on_event(s)
+        if s.event == events.EPOCH_END:
+            break
+    redraws = fig.blitter.axes_redraws
+    fig.refresh()
+    assert len(fig.plot.epoch_bands) == 1
+    assert fig.blitter.full_draws == draws and fig.blitter.axes_redraws == redraws + 2  # both panels have bands
+    assert_same_picture(fig)
+
+
+def test_the_background_is_grabbed_again_after_a_draw_event():
+    states = run_states()
+    fig = live()
+    for s in states[:5]:
+        fig.on_event(s)
+    fig.refresh()
+    old = fig.blitter.backgrounds
+    fig.figure.set_size_inches(9.0, 5.0)  # a resized window: the GUI draws the figure again
+    fig.figure.canvas.draw()
+    assert fig.blitter.full_draws == 2 and fig.blitter.backgrounds is not old
+    ax = fig.plot.axes["top"]
+    assert fig.blitter._bboxes[0].width == pytest.approx(ax.bbox.width + 2 * F.BLIT_PAD * fig.figure.dpi / 72)
+    fig.on_event(states[5])
+    fig.refresh()
+    assert fig.blitter.full_draws == 2 and fig.blitter.blits == 1  # blits again over the new background
+    fig.figure.savefig(io.BytesIO(), format="png", dpi=30)  # a savefig is not a draw of the screen: no grab
+    assert fig.blitter.full_draws == 2
+
+
+def test_the_blitted_picture_equals_a_full_redraw_of_the_same_state():
+    states = run_states()
+    fig = live()
+    fig.on_event(states[0])
+    fig.refresh()
+    for s in states[1:-1]:  # every event blitted (the limits grow once or twice: full draws)
+        fig.on_event(s)
+        fig.refresh()
+    assert fig.blitter.blits > 10 and fig.blitter.axes_redraws >= 1  # the first values set the loss axis
+    assert_same_picture(fig)
+
+
+class FixedClock(datetime.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return cls(2026, 1, 2, 3, 4, 5)
+
+
+def test_the_final_picture_is_the_one_drawn_without_blitting(tmp_path, monkeypatch):
+    monkeypatch.setattr(F, "datetime", FixedClock)  # both runs started at the same second
+    states = run_states()
+    blitting = live(tmp_path)
+    for s in states:
+        blitting.on_event(s)
+        if s.event == events.ITERATION:
+            blitting.refresh()
+    assert blitting.blitter is None and not blitting.plot.panel_lines  # the final picture: ordinary artists
+    monkeypatch.setattr(FigureCanvasAgg, "supports_blit", False)
+    (tmp_path / "plain").mkdir()
+    plain = live(tmp_path / "plain")
+    for s in states:
+        plain.on_event(s)
+    assert plain.blitter is None
+    a = np.asarray(Image.open(tmp_path / "progress.png"))
+    b = np.asarray(Image.open(tmp_path / "plain" / "progress.png"))
+    assert np.array_equal(a, b)
+    assert blitting.plot.limits() == plain.plot.limits()
+
+
+def test_window_and_notebook_draw_at_start_and_the_file_does_not(monkeypatch, tmp_path):
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    shown = []
+    monkeypatch.setattr(Figure, "show", lambda self, *a, **k: shown.append(self))
+    headless = live(tmp_path)
+    headless.on_event(run_states()[0])
+    assert headless.redraw_count == 0 and not (tmp_path / "progress.png").exists()
+
+    monkeypatch.setattr(F, "_display_mode", lambda show: "window")
+    window = F.TrainingProgressFigure(redraw_interval=1e9)
+    try:
+        window.on_event(run_states()[0])
+        assert shown == [window.figure] and window.redraw_count == 1 and window.blitter.full_draws == 1
+    finally:
+        plt.close("all")
+
+    images = []
+
+    class Handle:
+        def update(self, obj):
+            images.append(obj)
+
+    def fake_display(obj, display_id=None):
+        images.append(obj)
+        return Handle()
+
+    monkeypatch.setattr(F, "_display_mode", lambda show: "notebook")
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    notebook = F.TrainingProgressFigure(redraw_interval=1e9, dpi=100)
+    states = run_states()
+    notebook.on_event(states[0])
+    assert len(images) == 1 and notebook.redraw_count == 1
+    notebook.on_event(states[1])
+    notebook.refresh()  # a live update: the blitted canvas at the notebook's resolution
+    live_size = Image.open(io.BytesIO(images[-1].data)).size
+    assert live_size == (int(13.0 * F.NOTEBOOK_DPI), int(7.4 * F.NOTEBOOK_DPI))
+    for s in states[2:]:
+        notebook.on_event(s)
+    assert Image.open(io.BytesIO(images[-1].data)).size == (1300, 740)  # the final picture at dpi, as before
+
+
+def test_a_window_writes_its_file_every_few_seconds_not_at_every_redraw(monkeypatch, tmp_path):
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(Figure, "show", lambda self, *a, **k: None)
+    monkeypatch.setattr(F, "_display_mode", lambda show: "window")
+    fig = F.TrainingProgressFigure(plots_file=tmp_path / "p.png", redraw_interval=1e9)
+    writes = []
+    real = F.atomic_write
+    monkeypatch.setattr(F, "atomic_write", lambda *a, **k: (writes.append(1), real(*a, **k))[1])
+    try:
+        states = run_states()
+        fig.on_event(states[0])
+        for s in states[1:6]:
+            fig.on_event(s)
+            fig.refresh()
+        assert fig.redraw_count == 6 and len(writes) == 1  # the first picture; the next one is 5 s later
+        assert np.asarray(Image.open(tmp_path / "p.png")).shape[:2] == (740, 1300)
+    finally:
+        plt.close("all")
+
+
+def test_png_bytes_round_trip_and_argument_check():
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, size=(7, 5, 4), dtype=np.uint8)
+    data = png_bytes(rgba)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), rgba[..., :3])
+    with pytest.raises(ValueError, match=r"rgba must be an \(H, W, 4\) uint8 array, got shape \(7, 5\)"):
+        png_bytes(rgba[..., 0])
+
+
+def test_jpeg_bytes_is_close_to_the_picture_and_checks_its_argument():
+    from minidl.reporting.figure_files import jpeg_bytes
+
+    rgba = np.full((16, 24, 4), 255, dtype=np.uint8)
+    rgba[4:12, 6:18, :3] = (0, 114, 189)  # a block of the accuracy blue on white
+    back = np.asarray(Image.open(io.BytesIO(jpeg_bytes(rgba)))).astype(int)
+    assert back.shape == (16, 24, 3) and np.abs(back - rgba[..., :3]).max() <= 40
+    assert np.abs(back - rgba[..., :3]).mean() <= 3
+    with pytest.raises(ValueError, match=r"rgba must be an \(H, W, 4\) uint8 array, got shape \(16, 24, 3\)"):
+        jpeg_bytes(rgba[..., :3])
+
+
+class FakeClock:
+    """``time`` for the figure module: a clock that moves only when told (training steps, drawing costs)."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def perf_counter(self):
+        return self.now
+
+
+@pytest.mark.parametrize("blitting, cost, rate", [(True, 0.010, 2.0), (False, 0.150, 0.2)])
+def test_the_throttle_gives_two_redraws_a_second_when_a_redraw_costs_little(monkeypatch, blitting, cost, rate):
+    """The same rule (``redraw_interval`` floor, 3 % budget): 10 ms blits allow 2 Hz, 0.15 s full redraws 0.2 Hz."""
+    import types
+
+    clock = FakeClock()
+    monkeypatch.setattr(F, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    monkeypatch.setattr(Figure, "show", lambda self, *a, **k: None)
+    monkeypatch.setattr(F, "_display_mode", lambda show: "window")
+    if not blitting:
+        monkeypatch.setattr(FigureCanvasAgg, "supports_blit", False)
+    real_render = F.TrainingProgressFigure._render_window
+
+    def costly(self, full, axes):  # each redraw takes `cost` seconds of the clock
+        clock.now += cost
+        return real_render(self, full, axes)
+
+    monkeypatch.setattr(F.TrainingProgressFigure, "_render_window", costly)
+    monkeypatch.setattr(F.TrainingProgressFigure, "_pump", lambda self: None)
+    import matplotlib.pyplot as plt
+
+    fig = F.TrainingProgressFigure()
+    try:
+        n = 600  # 36 s of training at 60 ms per iteration
+        base = dict(iterations_per_epoch=n, max_epochs=1, max_iterations=n, is_classifier=True)
+        fig.on_event(TrainingState(event=events.START, **base))
+        start, opened = clock.now, fig.redraw_count
+        for it in range(1, n + 1):
+            clock.now += 0.06
+            fig.on_event(TrainingState(event=events.ITERATION, iteration=it, epoch=1, training_loss=2.0 / it,
+                                       training_accuracy=50.0, time_since_start=clock.now - start, **base))
+        seconds = clock.now - start
+        redraws = fig.redraw_count - opened
+        assert redraws / seconds == pytest.approx(rate, rel=0.15)
+        charged = fig.draw_seconds - fig._uncharged
+        assert charged <= F.OVERHEAD_BUDGET * seconds + cost
+    finally:
+        plt.close("all")
+
+
+def test_the_screen_gets_every_changed_pixel(monkeypatch):
+    """A stand-in screen that receives what ``canvas.blit`` copies (and a whole draw) stays equal to the canvas."""
+    import math
+
+    monkeypatch.setattr(Figure, "show", lambda self, *a, **k: None)
+    monkeypatch.setattr(F, "_display_mode", lambda show: "window")
+    import matplotlib.pyplot as plt
+
+    fig = F.TrainingProgressFigure(redraw_interval=0.0)
+    screen = {}
+    try:
+        states = run_states()
+        fig.on_event(states[0])
+        fig_canvas = fig.figure.canvas
+        real_draw = fig_canvas.draw
+
+        def draw():
+            real_draw()
+            screen["image"] = buffer(fig).copy()
+
+        def blit(bbox=None):
+            h = screen["image"].shape[0]
+            x0, x1 = max(math.floor(bbox.x0), 0), math.ceil(bbox.x1)
+            y0, y1 = max(h - math.ceil(bbox.y1), 0), h - math.floor(bbox.y0)
+            screen["image"][y0:y1, x0:x1] = buffer(fig)[y0:y1, x0:x1]
+            screen["copied"] = screen.get("copied", 0) + (y1 - y0) * (x1 - x0)
+
+        monkeypatch.setattr(fig_canvas, "draw", draw)
+        monkeypatch.setattr(fig_canvas, "blit", blit)
+        draw()
+        for s in states[1:-1]:
+            fig.on_event(s)
+            fig.refresh()
+            assert np.array_equal(screen["image"], buffer(fig)), (s.event, s.iteration)
+        assert fig.blitter.blits > 10
+        # only the band of new points (and the changed panel lines) is copied: a fraction of the figure per blit
+        assert screen["copied"] / fig.blitter.blits < 0.2 * screen["image"].shape[0] * screen["image"].shape[1]
+    finally:
+        plt.close("all")
