@@ -136,6 +136,9 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
         scale = xp.ones((4 * H, 1), dtype=dt)
         scale[:3 * H] = 0.5
         Wp, bp, RT = Wi * scale, bi * scale[:, 0], xp.ascontiguousarray((Ri * scale).T)
+        half = scale[:, 0]                             # ½ on the gate columns, 1 on the candidate's
+        offset = xp.zeros(4 * H, dtype=dt)
+        offset[:3 * H] = 0.5
     else:
         Wp, bp, RT = Wi, bi, xp.ascontiguousarray(Ri.T)
     xw, xt = _project(x, Wp, bp)
@@ -153,9 +156,8 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
         gt += xw[t]
         if fast:
             xp.tanh(gt, out=gt)
-            gs = gt[:, :3 * H]
-            gs *= 0.5                                         # σ(a) = ½·tanh(a/2) + ½
-            gs += 0.5
+            gt *= half                                        # gates: σ(a) = ½·tanh(a/2) + ½; candidate: tanh(a)
+            gt += offset
         else:
             gt[:, :3 * H] = _act(xp, gate_activation, gt[:, :3 * H])
             gt[:, 3 * H:] = _act(xp, state_activation, gt[:, 3 * H:])
@@ -197,7 +199,8 @@ def lstm_backward(dy, cache, dh_last=None, dc_last=None, need_dx: bool = True):
     T, N, H = sc.shape
     dt = hs.dtype
     G4 = gates.reshape(T, N, 4, H)                                    # o, i, f, g blocks as an axis (a view)
-    K = _dact(xp, ga, G4)                                             # σ_g′ (the g block replaced below)
+    K = xp.empty_like(G4)
+    K[:, :, :3] = _dact(xp, ga, G4[:, :, :3])                         # σ_g′ of o, i, f
     K[:, :, 3] = _dact(xp, sa, G4[:, :, 3])                           # σ_s′ of the candidate
     K[:, :, 0] *= sc                                                  # K_o = σ_s(c_t) σ_g′(o)
     K[:, :, 1] *= G4[:, :, 3]                                         # K_i = g σ_g′(i)
