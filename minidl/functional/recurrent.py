@@ -57,6 +57,18 @@ def _dact(xp, name: str, y):
     raise ValueError(f"activation: got {name!r}")
 
 
+def _dact_into(xp, name: str, y, out) -> None:
+    """:func:`_dact` written into ``out`` (same shape as y; no temporaries)."""
+    if name == "sigmoid":
+        xp.subtract(1, y, out=out)
+        out *= y                                     # σ(1 − σ)
+    elif name == "tanh":
+        xp.multiply(y, y, out=out)
+        xp.subtract(1, out, out=out)                 # 1 − tanh²
+    else:
+        out[...] = _dact(xp, name, y)
+
+
 def _check(arg: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{arg}: got {value!r}; allowed: {', '.join(map(repr, allowed))}")
@@ -206,13 +218,14 @@ def lstm_backward(dy, cache, dh_last=None, dc_last=None, need_dx: bool = True):
     dt = hs.dtype
     G4 = gates.reshape(T, N, 4, H)                                    # o, i, f, g blocks as an axis (a view)
     K = xp.empty_like(G4)
-    K[:, :, :3] = _dact(xp, ga, G4[:, :, :3])                         # σ_g′ of o, i, f
-    K[:, :, 3] = _dact(xp, sa, G4[:, :, 3])                           # σ_s′ of the candidate
+    _dact_into(xp, ga, G4, K)                                         # σ_g′ (one contiguous pass; g block next)
+    _dact_into(xp, sa, G4[:, :, 3], K[:, :, 3])                       # σ_s′ of the candidate
     K[:, :, 0] *= sc                                                  # K_o = σ_s(c_t) σ_g′(o)
     K[:, :, 1] *= G4[:, :, 3]                                         # K_i = g σ_g′(i)
     K[:, :, 2] *= cs[:T]                                              # K_f = c_{t−1} σ_g′(f)
     K[:, :, 3] *= G4[:, :, 1]                                         # K_g = i σ_s′(g)
-    odsc = G4[:, :, 0] * _dact(xp, sa, sc)                            # ∂h_t/∂c_t = o σ_s′(c_t)
+    odsc = _dact(xp, sa, sc)
+    odsc *= G4[:, :, 0]                                               # ∂h_t/∂c_t = o σ_s′(c_t)
     dyt = None if dy is None else dy.transpose(2, 0, 1)
     dh = xp.zeros((N, H), dtype=dt) if dh_last is None else dh_last.astype(dt, copy=True)
     dc = xp.zeros((N, H), dtype=dt) if dc_last is None else dc_last.astype(dt, copy=True)
