@@ -57,16 +57,33 @@ def _dact(xp, name: str, y):
     raise ValueError(f"activation: got {name!r}")
 
 
+def _dact_into(xp, name: str, y, out) -> None:
+    """:func:`_dact` written into ``out`` (same shape as y; no temporaries)."""
+    if name == "sigmoid":
+        xp.subtract(1, y, out=out)
+        out *= y                                     # σ(1 − σ)
+    elif name == "tanh":
+        xp.multiply(y, y, out=out)
+        xp.subtract(1, out, out=out)                 # 1 − tanh²
+    else:
+        out[...] = _dact(xp, name, y)
+
+
 def _check(arg: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{arg}: got {value!r}; allowed: {', '.join(map(repr, allowed))}")
 
 
 def _project(x, W, b):
-    """x (N, C, T), W (G·H, C), b (G·H,) → time-major xw (T, N, G·H) = x_tᵀ Wᵀ + b for every t (one product)."""
+    """x (N, C, T), W (G·H, C), b (G·H,) → time-major xw (T, N, G·H) = x_tᵀ Wᵀ + b for every t, and the rows
+    [x_t, 1] (T·N, C + 1): ONE product of the rows with [W, b]ᵀ (the bias rides as the last column)."""
+    xp = get_array_module(x)
     N, C, T = x.shape
-    xt = x.transpose(2, 0, 1).reshape(T * N, C)
-    return (xt @ W.T + b).reshape(T, N, W.shape[0]), xt
+    xa = xp.empty((T * N, C + 1), dtype=x.dtype)
+    xa[:, :C] = x.transpose(2, 0, 1).reshape(T * N, C)
+    xa[:, C] = 1
+    Wa = xp.concatenate([W, b.reshape(-1, 1).astype(W.dtype, copy=False)], axis=1)
+    return (xa @ Wa.T).reshape(T, N, W.shape[0]), xa
 
 
 def _time_mask(xp, mask, mask_recurrence: bool, dtype):
@@ -76,14 +93,15 @@ def _time_mask(xp, mask, mask_recurrence: bool, dtype):
     return xp.ascontiguousarray(mask.T.astype(dtype, copy=False))[:, :, None]
 
 
-def _input_grads(dA, xt, W, x_shape, need_dx: bool):
-    """From the pre-activation gradients dA (T, N, G·H): dW = Σ dAᵀ x (G·H, C), db (G·H,), dx (N, C, T)."""
+def _input_grads(dA, xa, W, x_shape, need_dx: bool):
+    """From the pre-activation gradients dA (T, N, G·H) and the rows xa = [x_t, 1] (T·N, C + 1): [dW, db] = dAᵀ xa
+    in one product (dW (G·H, C), db = Σ dA (G·H,)), and dx = dA W (N, C, T) when asked."""
     N, C, T = x_shape
     dA2 = dA.reshape(T * N, -1)
-    dW = dA2.T @ xt
-    db = dA2.sum(axis=0)
+    dWb = dA2.T @ xa
     dx = (dA2 @ W).reshape(T, N, C).transpose(1, 2, 0) if need_dx else None
-    return dx, dW, db
+    xp = get_array_module(dWb)
+    return dx, xp.ascontiguousarray(dWb[:, :C]), xp.ascontiguousarray(dWb[:, C])
 
 
 def _zeros_like_state(xp, N, H, dtype):
@@ -136,9 +154,12 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
         scale = xp.ones((4 * H, 1), dtype=dt)
         scale[:3 * H] = 0.5
         Wp, bp, RT = Wi * scale, bi * scale[:, 0], xp.ascontiguousarray((Ri * scale).T)
+        half = scale[:, 0]                             # ½ on the gate columns, 1 on the candidate's
+        offset = xp.zeros(4 * H, dtype=dt)
+        offset[:3 * H] = 0.5
     else:
         Wp, bp, RT = Wi, bi, xp.ascontiguousarray(Ri.T)
-    xw, xt = _project(x, Wp, bp)
+    xw, xa = _project(x, Wp, bp)
     m = _time_mask(xp, mask, mask_recurrence, dt)
     gates = xp.empty((T, N, 4 * H), dtype=dt)     # activated o, i, f, g
     hs = xp.empty((T + 1, N, H), dtype=dt)        # hs[t] = h_{t−1}; hs[T] = h_T
@@ -153,9 +174,8 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
         gt += xw[t]
         if fast:
             xp.tanh(gt, out=gt)
-            gs = gt[:, :3 * H]
-            gs *= 0.5                                         # σ(a) = ½·tanh(a/2) + ½
-            gs += 0.5
+            gt *= half                                        # gates: σ(a) = ½·tanh(a/2) + ½; candidate: tanh(a)
+            gt += offset
         else:
             gt[:, :3 * H] = _act(xp, gate_activation, gt[:, :3 * H])
             gt[:, 3 * H:] = _act(xp, state_activation, gt[:, 3 * H:])
@@ -173,7 +193,7 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
             hs[t + 1] = m[t] * h_new + (1 - m[t]) * h
             cs[t + 1] = m[t] * c_new + (1 - m[t]) * c
     y = hs[1:].transpose(1, 2, 0)
-    cache = (x.shape, xt, Wi, Ri, gates, hs, cs, sc, m, state_activation, gate_activation)
+    cache = (x.shape, xa, Wi, Ri, gates, hs, cs, sc, m, state_activation, gate_activation)
     return y, hs[T], cs[T], cache
 
 
@@ -192,18 +212,20 @@ def lstm_backward(dy, cache, dh_last=None, dc_last=None, need_dx: bool = True):
 
     Reference: :func:`minidl.functional.reference.lstm_forward` (with finite differences).
     """
-    x_shape, xt, Wi, Ri, gates, hs, cs, sc, m, sa, ga = cache
+    x_shape, xa, Wi, Ri, gates, hs, cs, sc, m, sa, ga = cache
     xp = get_array_module(hs)
     T, N, H = sc.shape
     dt = hs.dtype
     G4 = gates.reshape(T, N, 4, H)                                    # o, i, f, g blocks as an axis (a view)
-    K = _dact(xp, ga, G4)                                             # σ_g′ (the g block replaced below)
-    K[:, :, 3] = _dact(xp, sa, G4[:, :, 3])                           # σ_s′ of the candidate
+    K = xp.empty_like(G4)
+    _dact_into(xp, ga, G4, K)                                         # σ_g′ (one contiguous pass; g block next)
+    _dact_into(xp, sa, G4[:, :, 3], K[:, :, 3])                       # σ_s′ of the candidate
     K[:, :, 0] *= sc                                                  # K_o = σ_s(c_t) σ_g′(o)
     K[:, :, 1] *= G4[:, :, 3]                                         # K_i = g σ_g′(i)
     K[:, :, 2] *= cs[:T]                                              # K_f = c_{t−1} σ_g′(f)
     K[:, :, 3] *= G4[:, :, 1]                                         # K_g = i σ_s′(g)
-    odsc = G4[:, :, 0] * _dact(xp, sa, sc)                            # ∂h_t/∂c_t = o σ_s′(c_t)
+    odsc = _dact(xp, sa, sc)
+    odsc *= G4[:, :, 0]                                               # ∂h_t/∂c_t = o σ_s′(c_t)
     dyt = None if dy is None else dy.transpose(2, 0, 1)
     dh = xp.zeros((N, H), dtype=dt) if dh_last is None else dh_last.astype(dt, copy=True)
     dc = xp.zeros((N, H), dtype=dt) if dc_last is None else dc_last.astype(dt, copy=True)
@@ -228,7 +250,7 @@ def lstm_backward(dy, cache, dh_last=None, dc_last=None, need_dx: bool = True):
             dc += dc_keep
     dA = dA4.reshape(T, N, 4 * H)
     dR = dA.reshape(T * N, 4 * H).T @ hs[:T].reshape(T * N, H)   # dR = Σ_t dA_tᵀ h_{t−1}
-    dx, dW, db = _input_grads(dA, xt, Wi, x_shape, need_dx)
+    dx, dW, db = _input_grads(dA, xa, Wi, x_shape, need_dx)
     return dx, _blocks(dW, _LSTM_BACK, H), _blocks(dR, _LSTM_BACK, H), _blocks(db, _LSTM_BACK, H), dh, dc
 
 
@@ -263,7 +285,7 @@ def gru_forward(x, W, R, b, rb=None, h0=None, mask=None, mask_recurrence: bool =
     N, C, T = x.shape
     H = R.shape[1]
     dt = x.dtype
-    xw, xt = _project(x, W, b)
+    xw, xa = _project(x, W, b)
     m = _time_mask(xp, mask, mask_recurrence, dt)
     before = reset_gate_mode == "before-multiplication"
     h = _zeros_like_state(xp, N, H, dt) if h0 is None else h0
@@ -293,7 +315,7 @@ def gru_forward(x, W, R, b, rb=None, h0=None, mask=None, mask_recurrence: bool =
         h = h_new
         hs[t + 1] = h
     y = hs[1:].transpose(1, 2, 0)
-    return y, h, (x.shape, xt, W, R, rb is not None, before, gates, hs, rec, m, state_activation, gate_activation)
+    return y, h, (x.shape, xa, W, R, rb is not None, before, gates, hs, rec, m, state_activation, gate_activation)
 
 
 def gru_backward(dy, cache, dh_last=None, need_dx: bool = True):
@@ -303,7 +325,7 @@ def gru_backward(dy, cache, dh_last=None, need_dx: bool = True):
 
     Reference: :func:`minidl.functional.reference.gru_backward`.
     """
-    x_shape, xt, W, R, has_rb, before, gates, hs, rec, m, sa, ga = cache
+    x_shape, xa, W, R, has_rb, before, gates, hs, rec, m, sa, ga = cache
     xp = get_array_module(hs)
     T, N, H = rec.shape
     dt = hs.dtype
@@ -344,7 +366,7 @@ def gru_backward(dy, cache, dh_last=None, need_dx: bool = True):
     else:
         dR = dB.reshape(TN, 3 * H).T @ hs[:T].reshape(TN, H)
     drb = dB.reshape(TN, 3 * H).sum(axis=0) if has_rb else None
-    dx, dW, db = _input_grads(dA, xt, W, x_shape, need_dx)
+    dx, dW, db = _input_grads(dA, xa, W, x_shape, need_dx)
     return dx, dW, dR, db, drb, dh
 
 
@@ -365,7 +387,7 @@ def rnn_forward(x, W, R, b, h0=None, mask=None, mask_recurrence: bool = False, a
     N, C, T = x.shape
     H = R.shape[1]
     dt = x.dtype
-    xw, xt = _project(x, W, b)
+    xw, xa = _project(x, W, b)
     m = _time_mask(xp, mask, mask_recurrence, dt)
     h = _zeros_like_state(xp, N, H, dt) if h0 is None else h0
     hs = xp.empty((T + 1, N, H), dtype=dt)
@@ -377,7 +399,7 @@ def rnn_forward(x, W, R, b, h0=None, mask=None, mask_recurrence: bool = False, a
         out[t] = f(xp, xw[t])
         h = out[t] if m is None else m[t] * out[t] + (1 - m[t]) * h
         hs[t + 1] = h
-    return hs[1:].transpose(1, 2, 0), h, (x.shape, xt, W, R, xw, out, hs, m, activation)
+    return hs[1:].transpose(1, 2, 0), h, (x.shape, xa, W, R, xw, out, hs, m, activation)
 
 
 def rnn_backward(dy, cache, dh_last=None, need_dx: bool = True):
@@ -385,7 +407,7 @@ def rnn_backward(dy, cache, dh_last=None, need_dx: bool = True):
 
     Reference: :func:`minidl.functional.reference.rnn_backward`.
     """
-    x_shape, xt, W, R, a, out, hs, m, activation = cache
+    x_shape, xa, W, R, a, out, hs, m, activation = cache
     xp = get_array_module(hs)
     df = _ELEMENTWISE[activation][1]
     T, N, H = out.shape
@@ -404,7 +426,7 @@ def rnn_backward(dy, cache, dh_last=None, need_dx: bool = True):
         if m is not None:
             dh = dh + dh_keep
     dR = dA.reshape(T * N, H).T @ hs[:T].reshape(T * N, H)
-    dx, dW, db = _input_grads(dA, xt, W, x_shape, need_dx)
+    dx, dW, db = _input_grads(dA, xa, W, x_shape, need_dx)
     return dx, dW, dR, db, dh
 
 
