@@ -108,8 +108,13 @@ def ReshapeLayer(dims, name: str | None = None) -> L.Reshape:
     return L.Reshape(dims, name=name)
 
 
-#: CrossEntropyLossLayer forms → the output layer class.
-CROSS_ENTROPY_FORMS = {"Index": L.ClassificationOutput, "Probabilities": L.ProbabilitiesCrossEntropyLoss,
+def _index_cross_entropy(name: str | None = None) -> L.ClassificationOutput:
+    """CrossEntropyLossLayer["Index"]: on a varying sequence, the mean over its real steps (semantics-wolfram §7)."""
+    return L.ClassificationOutput(name=name, sequence_reduction="mean")
+
+
+#: CrossEntropyLossLayer forms → the output layer's maker.
+CROSS_ENTROPY_FORMS = {"Index": _index_cross_entropy, "Probabilities": L.ProbabilitiesCrossEntropyLoss,
                        "Binary": L.BinaryCrossEntropyLoss}
 
 

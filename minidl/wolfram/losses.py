@@ -60,7 +60,8 @@ def choose_loss(layers: list[Layer] | Network, spec, arg: str = "LossFunction") 
     if automatic:
         if isinstance(decoder, BooleanDecoder):
             return BinaryCrossEntropyLoss(name="loss")
-        return ClassificationOutput(name="loss") if isinstance(last, Softmax) else MeanSquaredLoss(name="loss")
+        return ClassificationOutput(name="loss", sequence_reduction="mean") if isinstance(last, Softmax) else \
+            MeanSquaredLoss(name="loss")
     if isinstance(spec, type) and issubclass(spec, OutputLayer):
         spec = spec()
     if isinstance(spec, OutputLayer):
@@ -78,7 +79,7 @@ def choose_loss(layers: list[Layer] | Network, spec, arg: str = "LossFunction") 
                              "'MeanAbsoluteLoss', 'BinaryCrossEntropyLoss', 'ProbabilitiesCrossEntropyLoss' or an "
                              "output layer (CrossEntropyLossLayer(form), MeanSquaredLossLayer(), ...)")
         cls = LOSS_NAMES[key]
-        layer = cls(name="loss")
+        layer = cls(name="loss", sequence_reduction="mean") if cls is ClassificationOutput else cls(name="loss")
     else:
         raise TypeError(f"{arg}: got {type(spec).__name__}; allowed: 'Automatic', 'CrossEntropyLoss', "
                         "'MeanSquaredLoss' or an output layer")

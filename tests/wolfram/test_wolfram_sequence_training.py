@@ -108,3 +108,17 @@ def test_per_step_regression_of_t_numbers_or_t_vectors(responses):
     net = [L.SequenceInput(2), L.LSTM(6, mask_recurrence=True), L.FullyConnected(1 if responses == "numbers" else 2)]
     losses = _train(net, (X, Y), "RoundLossList", MaxTrainingRounds=30, BatchSize=8, LearningRate=0.02)
     assert losses[-1] < 0.05 * losses[0]
+
+
+@pytest.mark.parametrize("spec", ["Automatic", "CrossEntropyLoss"])
+def test_nettrain_index_cross_entropy_is_the_mean_over_each_sequence(spec):
+    # docs/semantics-wolfram.md §7: CrossEntropyLossLayer["Index"] (attached automatically or by name) averages over
+    # each varying sequence's real steps, not MATLAB's sum over steps
+    from minidl.wolfram.layers import CrossEntropyLossLayer
+    from minidl.wolfram.losses import choose_loss
+    net = [L.SequenceInput(2), L.LSTM(3), L.FullyConnected(2), L.Softmax()]
+    for layer in (choose_loss(net, spec), CrossEntropyLossLayer("Index")):
+        assert isinstance(layer, L.ClassificationOutput) and layer.sequence_reduction == "mean"
+        y = np.full((2, 2, 4), 0.5)
+        mask = np.array([[1.0, 1, 1, 1], [1, 1, 0, 0]])
+        assert float(layer.loss_array(y, np.zeros((2, 4), dtype=np.int64), mask)) == pytest.approx(np.log(2))
