@@ -55,6 +55,7 @@ OPTION_CASES = {
     "OutputNetwork": ("sgdm", "best-validation-loss", "best-validation-loss"),
     "ResetInputNormalization": ("sgdm", 0, False),
     "LogFile": ("sgdm", lambda p: str(p / "log.csv"), lambda p: str(p / "log.csv")),
+    "SequenceLossMask": ("sgdm", False, False),
 }
 
 

@@ -57,6 +57,7 @@ OPTION_NAMES: dict[str, str] = {
     "Seed": "seed",
     "PlotsFile": "plots_file",
     "ProgressBar": "progress_bar",
+    "SequenceLossMask": "sequence_loss_mask",  # minidl extension: False counts padded steps in loss and metrics
     "LogFile": "log_file",  # minidl extension: the audit log streamed while training (.csv or .jsonl)
 }
 _SNAKE_TO_MATLAB = {v: k for k, v in OPTION_NAMES.items()} | {"solver": "solverName"}
@@ -157,7 +158,8 @@ class TrainingOptions:
         """A MATLAB property by name (case-insensitive), in MATLAB's form (None shows as [], no path as '')."""
         readable = self.property_names() + ("SolverName", "LearnRateSchedule", "LearnRateDropFactor",
                                             "LearnRateDropPeriod", "OutputNetwork",  # R2019b+: not displayed
-                                            "ResetInputNormalization", "LogFile", "SequencePaddingDirection")
+                                            "ResetInputNormalization", "LogFile", "SequencePaddingDirection",
+                                            "SequenceLossMask")
         canon = {k.lower(): k for k in readable}
         key = canon.get(name.lower()) if isinstance(name, str) else None
         if key is None:

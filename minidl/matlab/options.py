@@ -64,6 +64,7 @@ OPTION_NAMES = (
     "log_file",
     "output_network",
     "reset_input_normalization",
+    "sequence_loss_mask",
 )
 
 
@@ -83,6 +84,7 @@ def _defaults(solver: str) -> dict[str, Any]:
         "log_file": None,
         "output_network": "last-iteration",
         "reset_input_normalization": True,
+        "sequence_loss_mask": True,
     }
     if solver == "sgdm":
         d["momentum"] = 0.9
@@ -293,6 +295,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {  # option -> check(value, the 
     "batch_normalization_statistics": lambda v, a: check_choice(a, v, BN_STATISTICS),
     "log_file": _check_log_file,
     "output_network": lambda v, a: check_choice(a, v, OUTPUT_NETWORKS),
+    "sequence_loss_mask": _check_bool,  # minidl extension: False counts padded steps in the loss and metrics
     "reset_input_normalization": _check_bool,  # R2019b: recompute given input statistics (docs/matlab-interop.md)
 }
 
@@ -342,6 +345,7 @@ class TrainingOptions:
     log_file: Any
     output_network: Any
     reset_input_normalization: Any
+    sequence_loss_mask: Any
 
     def __init__(self, solver: str, *, names: ArgNames | None = None, **options: Any):
         names = names or ArgNames()
@@ -455,7 +459,9 @@ def training_options(solver: str, *, names: ArgNames | None = None, **options: A
             batch_normalization_statistics ('population' | 'moving'), log_file (None; a .csv or .jsonl path:
             the audit log appended and flushed each epoch while training runs), output_network ('last-iteration' |
             'best-validation-loss': the network of the lowest validation loss; needs validation_data),
-            reset_input_normalization (True: input statistics are computed from the training data even when given).
+            reset_input_normalization (True: input statistics are computed from the training data even when given),
+            sequence_loss_mask (True: padded time steps of a sequence-to-sequence network add nothing to the loss,
+            accuracy or RMSE, MATLAB's rule; False: they count as real steps; a minidl extension).
 
         names: how errors spell the option names (a dialect's :class:`~minidl._checks.ArgNames`; default: as given).
 

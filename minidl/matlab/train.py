@@ -81,7 +81,7 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
         dtype=o.precision,
         seed=o.seed, stop_reasons=dict(records.STOP_REASONS),
         sequence_length=o.sequence_length, sequence_padding_value=o.sequence_padding_value,
-        sequence_padding_direction=o.sequence_padding_direction, sequence_loss_mask=True,  # the reference's rules
+        sequence_padding_direction=o.sequence_padding_direction, sequence_loss_mask=o.sequence_loss_mask,
         names={"x": "X", "y": "Y", "layers": "layers", "batch_size": names("mini_batch_size"),
                "max_epochs": names("max_epochs"), "shuffle": names("shuffle"),
                "validation_x": names("validation_data", 0), "validation_y": names("validation_data", 1),

@@ -117,3 +117,15 @@ def test_a_stop_mid_epoch_checkpoints_with_chunk_counts_that_vary_by_epoch(tmp_p
     assert len(info.TrainingLoss) == 3                      # inside epoch 1 (8 mini-batches of several chunks)
     names = [n for n in os.listdir(tmp_path) if n.startswith("net_checkpoint__")]
     assert [n.split("__")[1] for n in names] == ["3"]       # the mid-epoch stop's checkpoint
+
+
+def test_sequence_loss_mask_option_reaches_the_engine():
+    # minidl extension SequenceLossMask (docs/semantics-matlab.md §13): False counts padded steps as real ones
+    import minidl
+    from minidl.matlab.train import engine_config
+    assert trainingOptions("adam").SequenceLossMask is True
+    o = trainingOptions("adam", "SequenceLossMask", False)
+    assert o.SequenceLossMask is False and engine_config(o.engine).sequence_loss_mask is False
+    assert engine_config(minidl.training_options("adam")).sequence_loss_mask is True
+    with pytest.raises(TypeError, match="SequenceLossMask"):
+        trainingOptions("adam", "SequenceLossMask", "yes")
