@@ -133,3 +133,16 @@ def test_loaders_are_cached_read_only_and_give_a_new_list_each_call():
         with pytest.raises(ValueError, match="read-only"):
             a[..., 0] = a[..., 1]
     assert not np.array_equal(D.waveform_train_data()[0][0][:, :20], D.waveform_test_data()[0][0][:, :20])
+
+
+def test_matlab_names_return_writable_copies_of_the_same_sets():
+    from minidl import matlab
+
+    for name, loader in (("waveformTrainData", D.waveform_train_data), ("waveformTestData", D.waveform_test_data),
+                         ("activityTrainData", D.activity_train_data), ("activityTestData", D.activity_test_data)):
+        (X, Y), (X0, Y0) = getattr(matlab, name)(), loader()
+        assert len(X) == len(X0) and all(np.array_equal(a, b) and a.flags.writeable for a, b in zip(X, X0))
+        np.testing.assert_array_equal(np.concatenate(list(Y)), np.concatenate(list(Y0)))
+    for name, loader in (("seasonalTrainData", D.seasonal_train_data), ("seasonalTestData", D.seasonal_test_data)):
+        x = getattr(matlab, name)()
+        assert x.flags.writeable and np.array_equal(x, loader()) and x.shape[0] == 1  # a 1×T row
