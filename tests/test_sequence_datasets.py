@@ -142,7 +142,7 @@ def test_matlab_names_return_writable_copies_of_the_same_sets():
                          ("activityTrainData", D.activity_train_data), ("activityTestData", D.activity_test_data)):
         (X, Y), (X0, Y0) = getattr(matlab, name)(), loader()
         assert len(X) == len(X0) and all(np.array_equal(a, b) and a.flags.writeable for a, b in zip(X, X0))
-        np.testing.assert_array_equal(np.concatenate(list(Y)), np.concatenate(list(Y0)))
+        np.testing.assert_array_equal(np.hstack(list(Y)), np.hstack(list(Y0)))  # labels (N,) or (Tᵢ,) per sequence
     for name, loader in (("seasonalTrainData", D.seasonal_train_data), ("seasonalTestData", D.seasonal_test_data)):
         x = getattr(matlab, name)()
         assert x.flags.writeable and np.array_equal(x, loader()) and x.shape[0] == 1  # a 1×T row
