@@ -143,10 +143,12 @@ class Network:
                                  "input layer to take it from)")
             input_shape = self.input_layer.size
         if not isinstance(input_shape, (tuple, list)) or not all(
-                isinstance(s, (int, np.integer)) and s > 0 for s in input_shape):
-            raise ValueError(f"input_shape: got {input_shape!r}; allowed: a tuple of positive integers (no N)")
+                (s is None and i == len(input_shape) - 1 and i > 0) or (isinstance(s, (int, np.integer)) and s > 0)
+                for i, s in enumerate(input_shape)):
+            raise ValueError(f"input_shape: got {input_shape!r}; allowed: a tuple of positive integers (no N), the "
+                             "last one None for a time axis (C, None)")
         rng = rng if rng is not None else np.random.default_rng(0)
-        shape = tuple(int(s) for s in input_shape)
+        shape = tuple(None if s is None else int(s) for s in input_shape)
         for layer in self.layers:
             shape = layer.initialize(shape, rng=rng, dtype=dt, device=device)
         self.dtype, self.device = dt, get_device(device)

@@ -18,6 +18,8 @@ Output sizes come from :func:`~minidl.functional.conv.conv_output_size` and
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from minidl.functional.conv import conv_output_size
@@ -28,7 +30,8 @@ __all__ = ["conv2d_forward", "conv2d_backward", "maxpool2d_forward", "maxpool2d_
            "dense_backward", "relu_forward", "relu_backward", "dropout_forward", "softmax_forward", "softmax_backward",
            "cross_entropy_loss", "cross_entropy_gradient", "half_mse_loss", "half_mse_gradient", "mean_squared_loss",
            "mean_squared_gradient", "elementwise_forward", "elementwise_backward",
-           "binary_cross_entropy_loss", "binary_cross_entropy_gradient", "mean_absolute_loss", "mean_absolute_gradient"]
+           "binary_cross_entropy_loss", "binary_cross_entropy_gradient", "mean_absolute_loss", "mean_absolute_gradient",
+           "lstm_forward", "gru_forward", "rnn_forward", "sequence_last_forward"]
 
 
 def _f64(*arrays):
@@ -607,3 +610,119 @@ def mean_absolute_gradient(y, t):
         for r in range(R):
             g[n, r] = (1.0 if d[n, r] > 0 else -1.0 if d[n, r] < 0 else 0.0) / (N * R)
     return g.reshape(np.shape(y))
+
+
+# ------------------------------------------------------------------------------------------------ recurrent
+def _ref_act(name, a):
+    """The recurrent activations by name, one value at a time (math module)."""
+    if name == "sigmoid":
+        return 1 / (1 + math.exp(-a))
+    if name == "hard-sigmoid":
+        return max(0.0, min(1.0, 0.2 * a + 0.5))
+    if name == "tanh":
+        return math.tanh(a)
+    if name == "softsign":
+        return a / (1 + abs(a))
+    raise ValueError(name)
+
+
+def _ref_vec(name, a):
+    return np.array([_ref_act(name, v) for v in a])
+
+
+def _ref_steps(mask, n, T, mask_recurrence):
+    """(t, real) per step: real is False at a padded step that must keep the state."""
+    for t in range(T):
+        yield t, mask is None or not mask_recurrence or mask[n, t] > 0
+
+
+def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence=False, state_activation="tanh",
+                 gate_activation="sigmoid"):
+    """The LSTM one sequence and one step at a time (gates input, forget, cell candidate, output; W (4H, C)):
+    i = σ_g(W_i x + R_i h + b_i), f = σ_g(...), g = σ_s(...), o = σ_g(...); c ← f·c + i·g; h ← o·σ_s(c); a padded
+    step (mask 0, mask_recurrence) keeps h and c.  x (N, C, T) → y (N, H, T).
+
+    >>> y = lstm_forward(np.ones((1, 1, 2)), np.zeros((4, 1)), np.zeros((4, 1)), np.array([0., 0., 1., 0.]))
+    >>> round(float(y[0, 0, 0]), 6) == round(0.5 * np.tanh(0.5 * np.tanh(1.0)), 6)   # i = f = o = ½, g = tanh 1
+    True
+    """
+    x, W, R, b = _f64(x, W, R, b)
+    N, C, T = x.shape
+    H = R.shape[1]
+    y = np.zeros((N, H, T))
+    for n in range(N):
+        h = np.zeros(H) if h0 is None else np.array(h0[n], dtype=np.float64)
+        c = np.zeros(H) if c0 is None else np.array(c0[n], dtype=np.float64)
+        for t, real in _ref_steps(mask, n, T, mask_recurrence):
+            if real:
+                a = W @ x[n, :, t] + R @ h + b
+                i = _ref_vec(gate_activation, a[:H])
+                f = _ref_vec(gate_activation, a[H:2 * H])
+                g = _ref_vec(state_activation, a[2 * H:3 * H])
+                o = _ref_vec(gate_activation, a[3 * H:])
+                c = f * c + i * g                       # c_t = f ⊙ c_{t−1} + i ⊙ g
+                h = o * _ref_vec(state_activation, c)   # h_t = o ⊙ σ_s(c_t)
+            y[n, :, t] = h
+    return y
+
+
+def gru_forward(x, W, R, b, rb=None, h0=None, mask=None, mask_recurrence=False,
+                reset_gate_mode="after-multiplication", state_activation="tanh", gate_activation="sigmoid"):
+    """The GRU one sequence and one step at a time (gates reset, update, candidate; W (3H, C)):
+    r = σ_g(W_r x + R_r h + b_r [+ rb_r]), z = σ_g(W_z x + R_z h + b_z [+ rb_z]), h̃ by ``reset_gate_mode``
+    (after: σ_s(W_h x + r ⊙ (R_h h) + b_h); before: σ_s(W_h x + R_h (r ⊙ h) + b_h); recurrent-bias-after:
+    σ_s(W_h x + b_h + r ⊙ (R_h h + rb_h))); h ← (1 − z) ⊙ h̃ + z ⊙ h.  x (N, C, T) → y (N, H, T)."""
+    x, W, R, b = _f64(x, W, R, b)
+    rb = np.zeros(W.shape[0]) if rb is None else np.asarray(rb, dtype=np.float64)
+    N, C, T = x.shape
+    H = R.shape[1]
+    y = np.zeros((N, H, T))
+    for n in range(N):
+        h = np.zeros(H) if h0 is None else np.array(h0[n], dtype=np.float64)
+        for t, real in _ref_steps(mask, n, T, mask_recurrence):
+            if real:
+                xn = x[n, :, t]
+                r = _ref_vec(gate_activation, W[:H] @ xn + R[:H] @ h + b[:H] + rb[:H])
+                z = _ref_vec(gate_activation, W[H:2 * H] @ xn + R[H:2 * H] @ h + b[H:2 * H] + rb[H:2 * H])
+                if reset_gate_mode == "before-multiplication":
+                    a = W[2 * H:] @ xn + R[2 * H:] @ (r * h) + b[2 * H:]
+                else:
+                    a = W[2 * H:] @ xn + b[2 * H:] + r * (R[2 * H:] @ h + rb[2 * H:])
+                hh = _ref_vec(state_activation, a)
+                h = (1 - z) * hh + z * h
+            y[n, :, t] = h
+    return y
+
+
+def rnn_forward(x, W, R, b, h0=None, mask=None, mask_recurrence=False, activation="Tanh"):
+    """The basic recurrent cell one sequence and one step at a time: s ← f(W x_t + R s + b).  x (N, C, T) →
+    y (N, H, T); f by its Wolfram name (Tanh, Ramp, LogisticSigmoid, ...)."""
+    x, W, R, b = _f64(x, W, R, b)
+    N, C, T = x.shape
+    H = R.shape[1]
+    y = np.zeros((N, H, T))
+    for n in range(N):
+        s = np.zeros(H) if h0 is None else np.array(h0[n], dtype=np.float64)
+        for t, real in _ref_steps(mask, n, T, mask_recurrence):
+            if real:
+                s = elementwise_forward(W @ x[n, :, t] + R @ s + b, activation)
+            y[n, :, t] = s
+    return y
+
+
+def sequence_last_forward(x, mask=None):
+    """y[n] = x[n, :, ℓ], ℓ the last step with mask[n, ℓ] = 1 (the last step T without a mask or real steps).
+
+    >>> sequence_last_forward(np.arange(6.0).reshape(2, 1, 3), np.array([[1, 1, 0], [1, 1, 1.0]]))
+    array([[1.],
+           [5.]])
+    """
+    (x,) = _f64(x)
+    N, C, T = x.shape
+    y = np.zeros((N, C))
+    for n in range(N):
+        last = T - 1
+        if mask is not None and any(mask[n, t] > 0 for t in range(T)):
+            last = max(t for t in range(T) if mask[n, t] > 0)
+        y[n] = x[n, :, last]
+    return y

@@ -4,7 +4,7 @@ from minidl.layers.base import InputLayer, Layer, OutputLayer, register_layer, r
 from minidl.layers.conv import Convolution2D
 from minidl.layers.core import Dropout, FullyConnected, ReLU, Softmax
 from minidl.layers.elementwise import Elementwise
-from minidl.layers.input import FeatureInput, ImageInput
+from minidl.layers.input import FeatureInput, ImageInput, SequenceInput
 from minidl.layers.normalization import BatchNormalization
 from minidl.layers.output import (
     BinaryCrossEntropyLoss,
@@ -20,7 +20,8 @@ from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
 from minidl.layers.shape import Flatten, Reshape
 
 __all__ = [
-    "Layer", "InputLayer", "OutputLayer", "ImageInput", "FeatureInput", "Convolution2D", "BatchNormalization",
+    "Layer", "InputLayer", "OutputLayer", "ImageInput", "FeatureInput", "SequenceInput", "Convolution2D",
+    "BatchNormalization",
     "MaxPooling2D", "AveragePooling2D",
     "ReLU", "FullyConnected", "Dropout", "Softmax", "ClassificationOutput", "RegressionOutput",
     "MeanSquaredLoss", "MeanAbsoluteLoss", "BinaryCrossEntropyLoss", "ProbabilitiesCrossEntropyLoss",

@@ -27,6 +27,9 @@ class Layer:
     #: False lets backward skip dx (returning None) where nothing before the layer needs it; the network sets it
     #: for the first layer after the input during its backward pass (a convolution's dx is a third of its cost).
     compute_input_gradient = True
+    #: True: the network passes the sequence mask (N, T) to ``forward(x, training, mask=mask)`` (recurrent layers,
+    #: batch normalization over sequences); False: forward is called as ``forward(x, training)``.
+    uses_mask = False
     #: local parameter key -> (default learn-rate factor, default L2 factor); MATLAB defaults
     #: (docs/semantics-matlab.md#3-l2-regularization-and-gradient-clipping).
     factor_defaults: Mapping[str, tuple[float, float]] = {}
@@ -75,7 +78,7 @@ class Layer:
         ``rng`` on the host in float64, then cast to ``dtype`` and moved to ``device`` (the same seed gives the same
         weights on every device).
         """
-        input_shape = tuple(int(s) for s in input_shape)
+        input_shape = tuple(None if s is None else int(s) for s in input_shape)  # None: a time axis (any length)
         self.input_shape = input_shape
         self.output_shape = tuple(self.build(input_shape, rng if rng is not None else np.random.default_rng(0)))
         self.to(device, dtype)
@@ -119,15 +122,21 @@ class Layer:
         return f"{type(self).__name__}(name={self.name!r})"
 
     def _check_input(self, x) -> None:
-        if self.input_shape is not None and tuple(x.shape[1:]) != self.input_shape:
+        """x's per-example shape must be ``input_shape``; a ``None`` there (a time axis) takes any length."""
+        shape = self.input_shape
+        if shape is not None and tuple(x.shape[1:]) != shape and (
+                None not in shape or len(x.shape) != len(shape) + 1
+                or any(s is not None and s != d for s, d in zip(shape, x.shape[1:]))):
             raise ValueError(f"{self.describe()}: input of shape {tuple(x.shape)}; expected (N, "
-                             f"{', '.join(map(str, self.input_shape))})")
+                             f"{', '.join('T' if s is None else str(s) for s in shape)})")
 
 
 class InputLayer(Layer):
     """Marks the network's input: its size and an optional normalization set from the training data."""
 
     kind = "input"
+    #: True for an input of sequences (N, C, T): the network is then a sequence network (minidl.sequences)
+    is_sequence = False
 
     def set_statistics(self, batches) -> None:
         """Compute normalization statistics from an iterable of host batches (N, *input_shape)."""

@@ -187,3 +187,138 @@ class FeatureInput(_NormalizedInput):
 
     def describe(self) -> str:
         return f"{self.name or self.kind}: {self.size[0]} features with '{self.normalization}' normalization"
+
+
+class SequenceInput(_NormalizedInput):
+    """Sequences (N, C, T) of C channels and any length T, normalized 'none' (default, as MATLAB's
+    sequenceInputLayer), 'zerocenter', 'zscore', 'rescale-symmetric' or 'rescale-zero-one' per channel (or over all
+    values: normalization_dimension='all').
+
+    Computed statistics are taken over the observations and time steps of each channel, from the real steps only
+    (padding never enters them): :meth:`set_statistics`. ``min_length``: the shortest sequence allowed (MATLAB's
+    MinLength); :meth:`check_lengths` raises for a shorter one. ``output_shape`` is ``(C, None)``: None is the time
+    axis. Forward normalizes every step of the padded batch, padded ones too (the layer does not see the mask,
+    as MATLAB's input layer normalizes the padded array).
+    """
+
+    kind = "sequenceinput"
+    is_sequence = True
+
+    def __init__(self, input_size, normalization: str = "none", mean=None, std=None, name: str | None = None,
+                 normalization_dimension: str = "auto", minimum=None, maximum=None, min_length: int = 1):
+        if isinstance(min_length, bool) or not isinstance(min_length, (int, np.integer)) or min_length < 1:
+            raise ValueError(f"min_length: got {min_length!r}; allowed: a positive integer")
+        if normalization_dimension == "element":
+            raise ValueError("normalization_dimension: got 'element'; allowed for sequences: 'auto', 'channel', "
+                             "'all' (a sequence of varying length has no per-element statistics)")
+        super().__init__(input_size, normalization, mean, std, name, normalization_dimension, minimum, maximum)
+        self.min_length = int(min_length)
+
+    def _check_size(self, input_size) -> Shape:
+        if isinstance(input_size, (tuple, list)) and len(input_size) in (1, 2) and \
+                (len(input_size) == 1 or input_size[1] is None):
+            input_size = input_size[0]
+        if isinstance(input_size, bool) or not isinstance(input_size, (int, np.integer)) or input_size < 1:
+            raise ValueError(f"input_size: got {input_size!r}; allowed: a positive integer (number of channels)")
+        return (int(input_size), None)
+
+    def _dimension(self) -> str:
+        # MATLAB's 'auto' for sequence input: channel-wise statistics when it computes them
+        return "all" if self.normalization_dimension == "all" else "channel"
+
+    def _stat_shape(self, dimension: str | None = None) -> Shape:
+        return () if (dimension or self._dimension()) == "all" else (self.size[0], 1)
+
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+        if len(input_shape) != 2 or input_shape[0] != self.size[0]:
+            raise ValueError(f"{self.describe()}: data of per-example shape {tuple(input_shape)} does not match "
+                             f"({self.size[0]}, T)")
+        for k, v in list(self.state.items()):
+            if tuple(v.shape) in ((self.size[0],), (1, self.size[0])):   # (C,) or MATLAB's 1-by-C: per channel
+                v = self.state[k] = v.reshape(self.size[0], 1)
+            if tuple(v.shape) != (self.size[0], 1) and v.size != 1:
+                raise ValueError(f"{k}: got statistics of shape {v.shape}; expected ({self.size[0]},) or "
+                                 f"({self.size[0]}, 1) (per channel) or a scalar")
+        return self.size
+
+    def check_lengths(self, lengths) -> None:
+        """Raise for a sequence shorter than ``min_length`` (host lengths (N,), before padding)."""
+        lengths = np.asarray(lengths)
+        short = np.flatnonzero(lengths < self.min_length)
+        if short.size:
+            i = int(short[0])
+            raise ValueError(f"{self.describe()}: sequence {i} has {int(lengths[i])} time steps; MinLength is "
+                             f"{self.min_length} (allowed: sequences of at least {self.min_length} steps, or a "
+                             "smaller min_length)")
+
+    def set_statistics(self, batches) -> None:
+        """One pass over the training sequences: per-channel (or 'all') statistics from real time steps only.
+
+        ``batches``: an iterable whose items are each an ``(x, mask)`` pair (x (N, C, T), mask (N, T) of 1 at real
+        and 0 at padded steps, host or device), an (N, C, T) array (every step real), or a list of (C, Tᵢ) arrays.
+        Mean and population standard deviation merged exactly in float64 (a zero std is replaced by 1); minimum
+        and maximum for the rescalings.
+        """
+        if self.normalization == "none":
+            return
+        c = self.size[0]
+        rescale = self.normalization.startswith("rescale")
+        total, lo, hi = (0, 0.0, 0.0), None, None
+        for item in batches:
+            rows = self._real_rows(item, c)                        # (M, C): every real time step, one row each
+            if self._dimension() == "all":
+                rows = rows.reshape(-1, 1)
+            if rows.shape[0] == 0:
+                continue
+            if rescale:
+                bmin, bmax = rows.min(axis=0), rows.max(axis=0)
+                lo, hi = (bmin, bmax) if lo is None else (np.minimum(lo, bmin), np.maximum(hi, bmax))
+                total = (total[0] + rows.shape[0], 0.0, 0.0)
+            else:
+                total = F.merge_moments(total, F.channel_moments(rows))
+        m, mean, var = total
+        if m == 0:
+            raise ValueError("set_statistics: got no data; the normalization statistics need at least one time step")
+        shape = self._stat_shape()
+        if rescale:
+            self.state["min"], self.state["max"] = lo.reshape(shape), hi.reshape(shape)
+            return
+        self.state["mean"] = mean.reshape(shape)
+        if self.normalization == "zscore":
+            std = np.sqrt(np.maximum(var, 0.0))
+            self.state["std"] = np.where(std > 0, std, 1.0).reshape(shape)
+
+    @staticmethod
+    def _real_rows(item, c: int) -> np.ndarray:
+        """The real time steps of one statistics item as host float64 rows (M, C)."""
+        if isinstance(item, tuple) and len(item) == 2 and hasattr(item[0], "shape") and \
+                (item[1] is None or hasattr(item[1], "shape")):
+            x, mask = item
+        elif isinstance(item, (list, tuple)):
+            seqs = [np.asarray(to_host(s), dtype=np.float64) for s in item]
+            bad = [i for i, s in enumerate(seqs) if s.ndim != 2 or s.shape[0] != c]
+            if bad:
+                raise ValueError(f"set_statistics: sequence {bad[0]} has shape {seqs[bad[0]].shape}; expected "
+                                 f"({c}, T)")
+            return np.concatenate([s.T for s in seqs]) if seqs else np.zeros((0, c))
+        else:
+            x, mask = item, None
+        x = np.asarray(to_host(x), dtype=np.float64)
+        if x.ndim != 3 or x.shape[1] != c:
+            raise ValueError(f"set_statistics: got a batch of shape {x.shape}; expected (N, {c}, T)")
+        rows = x.transpose(0, 2, 1).reshape(-1, c)
+        if mask is None:
+            return rows
+        mask = np.asarray(to_host(mask))
+        if mask.shape != (x.shape[0], x.shape[2]):
+            raise ValueError(f"set_statistics: mask of shape {mask.shape}; expected {(x.shape[0], x.shape[2])}")
+        return rows[mask.reshape(-1) > 0]
+
+    def forward(self, x, training: bool = False):
+        if x.ndim == 3 and x.shape[2] < self.min_length:
+            self.check_lengths([x.shape[2]])
+        return super().forward(x, training)
+
+    def describe(self) -> str:
+        return f"{self.name or self.kind}: sequences of {self.size[0]} channels with '{self.normalization}' " \
+               "normalization"

@@ -15,6 +15,7 @@ arrays are wrapped in :class:`ArraySource`. The engine never special-cases data 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +24,9 @@ import numpy as np
 from minidl.backend import get_array_module, to_host
 
 __all__ = ["MiniBatchSource", "ArraySource", "as_source", "check_predictors", "check_labels", "check_responses",
-           "sorted_classes", "encode_labels", "PreparedSource", "prepare_source"]
+           "sorted_classes", "encode_labels", "PreparedSource", "prepare_source", "SequenceSource",
+           "check_sequences", "check_sequence_options", "sequence_chunk_counts", "SEQUENCE_LENGTHS",
+           "PADDING_DIRECTIONS"]
 
 
 # ----------------------------------------------------------------------------------------------------------- checks
@@ -314,3 +317,275 @@ def prepare_source(source, classifier: bool, classes: np.ndarray | None, input_s
         raise ValueError(f"{arg_x}: got observations of shape {shape}; the network's input needs "
                          f"{tuple(input_shape)}")
     return PreparedSource(source, classifier, classes, arg_x, arg_y, tuple(input_shape), n_responses)
+
+
+# ----------------------------------------------------------------------------------------------------------- sequences
+#: SequenceLength values besides a positive integer S (chunks of S, each one iteration).
+SEQUENCE_LENGTHS = ("longest", "shortest")
+#: SequencePaddingDirection values ('right': the MATLAB reference's only behaviour; 'left': later releases).
+PADDING_DIRECTIONS = ("right", "left")
+
+
+def check_sequence_options(length, value, direction, names=None) -> tuple[Any, float, str]:
+    """(length, value, direction) checked: 'longest' | 'shortest' | a positive integer S; a real padding value
+    (NaN allowed, as MATLAB); 'right' | 'left'.  ``names`` maps the engine's keys to the user's spellings."""
+    def name(key):
+        return names(key) if callable(names) else key
+    if isinstance(length, str):
+        if length not in SEQUENCE_LENGTHS:
+            raise ValueError(f"{name('sequence_length')}: got {length!r}; allowed: 'longest', 'shortest' or a "
+                             "positive integer")
+    elif isinstance(length, (bool, np.bool_)) or not isinstance(length, (int, np.integer)) or length < 1:
+        raise ValueError(f"{name('sequence_length')}: got {length!r}; allowed: 'longest', 'shortest' or a positive "
+                         "integer")
+    else:
+        length = int(length)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) or \
+            math.isinf(float(value)):
+        raise ValueError(f"{name('sequence_padding_value')}: got {value!r}; allowed: a finite real number or NaN")
+    if direction not in PADDING_DIRECTIONS:
+        raise ValueError(f"{name('sequence_padding_direction')}: got {direction!r}; allowed: 'right', 'left'")
+    return length, float(value), direction
+
+
+def _sequence_list(X, arg: str) -> list[np.ndarray]:
+    """X as a list of (C, Tᵢ) host arrays: a list/tuple of 2-D arrays, or an (N, C, T) array (one length)."""
+    if hasattr(X, "shape") and hasattr(X, "dtype"):
+        X = to_host(X) if get_array_module(X) is not np else X
+        if X.dtype.kind == "O":
+            X = list(X)
+        else:
+            if X.ndim != 3:
+                raise ValueError(f"{arg}: got an array of shape {tuple(X.shape)}; allowed: (N, C, T) sequences or a "
+                                 "list of (C, T_i) arrays")
+            return list(X)
+    if not isinstance(X, (list, tuple)):
+        raise TypeError(f"{arg}: got {type(X).__name__}; allowed: a list of (C, T_i) arrays or an (N, C, T) array")
+    if not X:
+        raise ValueError(f"{arg}: got no sequences; allowed: at least one (C, T_i) array")
+    out = []
+    for i, s in enumerate(X):
+        a = to_host(s) if hasattr(s, "shape") and get_array_module(s) is not np else np.asarray(s)
+        if a.dtype.kind not in "iuf":
+            raise TypeError(f"{arg}[{i}]: got dtype {a.dtype}; allowed: real numbers")
+        if a.ndim != 2:
+            raise ValueError(f"{arg}[{i}]: got shape {tuple(a.shape)}; allowed: a (C, T_i) array (channels by time "
+                             "steps)")
+        out.append(a)
+    return out
+
+
+def check_sequences(X, channels: int | None, min_length: int, arg: str = "X") -> list[np.ndarray]:
+    """Sequences as a list of (C, Tᵢ) host arrays, checked: C channels each, Tᵢ ≥ ``min_length``, finite values."""
+    seqs = _sequence_list(X, arg)
+    for i, a in enumerate(seqs):
+        if a.dtype.kind not in "iuf":
+            raise TypeError(f"{arg}[{i}]: got dtype {a.dtype}; allowed: real numbers")
+        if channels is not None and a.shape[0] != channels:
+            raise ValueError(f"{arg}[{i}]: got {a.shape[0]} channels (shape {tuple(a.shape)}); the network's sequence "
+                             f"input takes {channels}")
+        if a.shape[1] < max(min_length, 1):
+            raise ValueError(f"{arg}[{i}]: got {a.shape[1]} time steps; allowed: at least {max(min_length, 1)} (the "
+                             "sequence input's MinLength)")
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise ValueError(f"{arg}[{i}]: the sequence holds NaN or Inf; allowed: finite values")
+    return seqs
+
+
+def _per_step_list(Y, lengths: np.ndarray, classifier: bool, arg: str) -> list[np.ndarray]:
+    """Per-step responses as a list of (R, Tᵢ) host arrays (labels: (1, Tᵢ) of labels), Tᵢ its sequence's length."""
+    n = len(lengths)
+    if hasattr(Y, "shape") and hasattr(Y, "dtype") and Y.dtype.kind != "O":
+        Y = to_host(Y) if get_array_module(Y) is not np else Y
+        if classifier and Y.ndim == 2 or not classifier and Y.ndim == 3:
+            Y = list(Y)                   # (N, T) labels or (N, R, T) responses: one length for all
+        else:
+            want = "(T_i,) labels or an (N, T) array" if classifier else "(R, T_i) arrays or an (N, R, T) array"
+            raise ValueError(f"{arg}: got an array of shape {tuple(Y.shape)}; allowed per time step: a list of "
+                             f"{want}")
+    if not isinstance(Y, (list, tuple, np.ndarray)):
+        raise TypeError(f"{arg}: got {type(Y).__name__}; allowed per time step: a list of one response array per "
+                        "sequence")
+    if len(Y) != n:
+        raise ValueError(f"{arg}: got {len(Y)} response sequences for {n} sequences; allowed: one per sequence")
+    out = []
+    for i, y in enumerate(Y):
+        a = to_host(y) if hasattr(y, "shape") and get_array_module(y) is not np else np.asarray(y)
+        if a.ndim == 1:
+            a = a.reshape(1, -1)
+        if a.ndim != 2 or (classifier and a.shape[0] != 1):
+            want = "(T_i,) or (1, T_i) labels" if classifier else "(R, T_i) or (T_i,) responses"
+            raise ValueError(f"{arg}[{i}]: got shape {tuple(a.shape)}; allowed: {want}")
+        if a.shape[1] != lengths[i]:
+            raise ValueError(f"{arg}[{i}]: got {a.shape[1]} time steps of responses for a sequence of {lengths[i]}; "
+                             "allowed: one response per time step")
+        out.append(a)
+    return out
+
+
+class SequenceSource:
+    """Sequences for the engine: host mini-batches ``(x (B, C, T), t, mask (B, T))`` padded by the sequence rules.
+
+    ``X`` is a list of (C, Tᵢ) arrays, an (N, C, T) array, or a mini-batch source whose batches yield either with
+    their responses.  ``Y`` per sequence: labels (N,) or responses (N,) / (N, R); per time step (``per_step``):
+    a list of (Tᵢ,) labels or (R, Tᵢ) arrays, or (N, T) / (N, R, T) arrays.  Targets ``t``: class indices (B,) or
+    (B, T) int64 (0 at padded steps), responses (B, R) or (B, R, T) float64 (0 at padded steps).  Padding is
+    :func:`minidl.sequences.pad_batch` (the one helper shared with prediction); ``mask`` is all ones when
+    ``loss_mask`` is False (padded steps count as real).
+    """
+
+    def __init__(self, X, Y, *, classifier: bool, channels: int | None, min_length: int = 1,
+                 length="longest", value: float = 0.0, direction: str = "right", loss_mask: bool = True,
+                 arg_x: str = "X", arg_y: str = "Y"):
+        self.classifier, self.channels, self.min_length = classifier, channels, min_length
+        self.length, self.value, self.direction, self.loss_mask = length, value, direction, loss_mask
+        self.arg_x, self.arg_y = arg_x, arg_y
+        self.per_step: bool | None = None       # set by prepare() once the network says
+        self.classes: np.ndarray | None = None
+        self.n_responses: int | None = None
+        self.stream = X if is_source(X) else None
+        if self.stream is not None:
+            if Y is not None:
+                raise TypeError(f"{arg_y}: got {type(Y).__name__} together with a mini-batch source in {arg_x}; "
+                                "a source yields its own responses, give None")
+            self.seqs, self.Y = None, None
+            self.n = len(X)
+            self._lengths: np.ndarray | None = None
+        else:
+            if Y is None:
+                raise TypeError(f"{arg_y}: got None; allowed: the responses of the sequences in {arg_x}")
+            self.seqs = check_sequences(X, channels, min_length, arg_x)
+            self.n = len(self.seqs)
+            self._lengths = np.array([s.shape[1] for s in self.seqs], dtype=np.int64)
+            self.Y = Y
+        self._t: Any = None                       # encoded targets (arrays): (N,) / (N, R) or a list per sequence
+
+    def __len__(self) -> int:
+        return self.n
+
+    # ------------------------------------------------------------------ set-up
+    def labels(self) -> np.ndarray:
+        """Every class label of the data (per step: all steps of all sequences), for the class list."""
+        if self.stream is not None:
+            given = getattr(self.stream, "classes", None)
+            if given is not None:
+                return check_labels(given, None, f"{self.arg_x}.classes")
+            seen = [self._flat_labels(Y, len(X), f"{self.arg_y} (mini-batch {k})")
+                    for k, (X, Y) in enumerate(self.stream.batches(np.arange(self.n, dtype=np.int64), 1024))]
+            return np.concatenate(seen) if seen else np.zeros(0)
+        return self._flat_labels(self.Y, self.n, self.arg_y)
+
+    def _flat_labels(self, Y, n: int, arg: str) -> np.ndarray:
+        if isinstance(Y, (list, tuple)) and Y and any(hasattr(y, "__len__") and not isinstance(y, str) for y in Y):
+            parts = [check_labels(np.asarray(y).reshape(-1), None, f"{arg}[{i}]") for i, y in enumerate(Y)]
+            return np.concatenate(parts)
+        if hasattr(Y, "ndim") and Y.ndim == 2 and Y.shape[1] != 1:   # (N, T) labels
+            return check_labels(np.asarray(Y).reshape(-1), None, arg)
+        return check_labels(Y, n, arg)
+
+    def prepare(self, per_step: bool, classes: np.ndarray | None, n_responses: int | None) -> None:
+        """Encode the targets once the network is known: per sequence or per time step, its classes, its R."""
+        self.per_step, self.classes, self.n_responses = per_step, classes, n_responses
+        if self.stream is None:
+            self._t = self._targets(self.Y, self._lengths, self.arg_y)
+
+    def lengths(self) -> np.ndarray:
+        """Tᵢ of every sequence (N,) int64 (a streamed source: one pass over it, the first time)."""
+        if self._lengths is None:
+            lengths = []
+            for k, (X, _) in enumerate(self.stream.batches(np.arange(self.n, dtype=np.int64), 1024)):
+                seqs = check_sequences(X, self.channels, self.min_length, f"{self.arg_x} (mini-batch {k})")
+                lengths.extend(s.shape[1] for s in seqs)
+            self._lengths = np.array(lengths, dtype=np.int64)
+        return self._lengths
+
+    def sequences(self, order: np.ndarray):
+        """The sequences of ``order`` one at a time, unpadded, as (1, C, Tᵢ) arrays (input statistics)."""
+        if self.stream is None:
+            for i in order:
+                yield self.seqs[int(i)][None]
+            return
+        for k, (X, _) in enumerate(self.stream.batches(order, 1024)):
+            for s in check_sequences(X, self.channels, self.min_length, f"{self.arg_x} (mini-batch {k})"):
+                yield s[None]
+
+    def _targets(self, Y, lengths: np.ndarray, arg: str):
+        n = len(lengths)
+        if self.per_step:
+            seqs = _per_step_list(Y, lengths, self.classifier, arg)
+            out = []
+            for i, a in enumerate(seqs):
+                if self.classifier:
+                    out.append(encode_labels(check_labels(a[0], None, f"{arg}[{i}]"), self.classes, f"{arg}[{i}]")
+                               [None].astype(np.float64))
+                else:
+                    r = check_responses(a, None, f"{arg}[{i}]")
+                    if self.n_responses is not None and r.shape[0] != self.n_responses:
+                        raise ValueError(f"{arg}[{i}]: got {r.shape[0]} responses per time step; the network "
+                                         f"outputs {self.n_responses}")
+                    out.append(r)
+            return out
+        if isinstance(Y, (list, tuple)) and Y and hasattr(Y[0], "shape") and np.ndim(Y[0]) >= 1 and \
+                np.size(Y[0]) > 1:
+            raise ValueError(f"{arg}: got a response sequence per observation, but the network outputs one "
+                             "response per sequence (its recurrent layer's OutputMode is 'last'); allowed: "
+                             f"{'(N,) labels' if self.classifier else '(N,) or (N, R) responses'}")
+        if self.classifier:
+            return encode_labels(check_labels(Y, n, arg), self.classes, arg)
+        T = check_responses(Y, n, arg).reshape(n, -1)
+        if self.n_responses is not None and T.shape[1] != self.n_responses:
+            raise ValueError(f"{arg}: got {T.shape[1]} responses per observation; the network outputs "
+                             f"{self.n_responses}")
+        return T
+
+    # ------------------------------------------------------------------ batches
+    def batches(self, order: np.ndarray, batch_size: int, length=None):
+        """Host ``(x (B, C, T), t, mask (B, T))`` for ``order`` in chunks of ``batch_size``; ``length`` overrides
+        the source's SequenceLength (validation of an integer S: whole sequences padded to a multiple of S)."""
+        length = self.length if length is None else length
+        if self.stream is None:
+            for i in range(0, len(order), batch_size):
+                idx = order[i:i + batch_size]
+                yield self._pad([self.seqs[int(j)] for j in idx], self._pick(idx), length)
+            return
+        for k, (X, Y) in enumerate(self.stream.batches(order, batch_size)):
+            seqs = check_sequences(X, self.channels, self.min_length, f"{self.arg_x} (mini-batch {k})")
+            expected = len(order[k * batch_size:(k + 1) * batch_size])
+            if len(seqs) != expected:
+                raise ValueError(f"{self.arg_x} (mini-batch {k}): the source yielded {len(seqs)} sequences; the "
+                                 f"order asked for {expected}")
+            lengths = np.array([s.shape[1] for s in seqs], dtype=np.int64)
+            yield self._pad(seqs, self._targets(Y, lengths, f"{self.arg_y} (mini-batch {k})"), length)
+
+    def _pick(self, idx: np.ndarray):
+        if self.per_step:
+            return [self._t[int(j)] for j in idx]
+        return self._t[idx]
+
+    def _pad(self, seqs: list[np.ndarray], t, length):
+        from minidl.sequences import pad_batch
+
+        x, mask, _ = pad_batch(seqs, length, self.value, self.direction)
+        mask = np.asarray(mask, dtype=np.float64)
+        if self.per_step:
+            tt, _, _ = pad_batch(t, length, 0.0, self.direction)     # the same padding/truncation as x
+            t = tt[:, 0, :].astype(np.int64) if self.classifier else np.asarray(tt, dtype=np.float64)
+        if not self.loss_mask:
+            mask = np.ones_like(mask)
+        return np.asarray(x), t, mask
+
+
+def sequence_chunk_counts(lengths: np.ndarray, order: np.ndarray, batch_size: int, length) -> np.ndarray:
+    """Iterations of each mini-batch of ``order``: ceil(Tmax/S) for an integer SequenceLength S (the mini-batch
+    padded to the nearest multiple of S ≥ its longest sequence, one iteration per chunk of S), else 1 each.
+
+    >>> sequence_chunk_counts(np.array([3, 9, 4, 5]), np.array([0, 1, 2, 3]), 2, 4).tolist()
+    [3, 2]
+    """
+    n_batches = -(-len(order) // batch_size)
+    if not isinstance(length, int) or isinstance(length, bool):
+        return np.ones(n_batches, dtype=np.int64)
+    L = lengths[order]
+    pad = n_batches * batch_size - len(L)
+    longest = np.concatenate([L, np.zeros(pad, dtype=L.dtype)]).reshape(n_batches, batch_size).max(axis=1)
+    return -(-longest // length)
