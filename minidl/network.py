@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import html
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from minidl import sequences as S
 from minidl.backend import Device, device_of, get_device, to_device, to_host
+from minidl.errors import NotSupportedYetError
 from minidl.layers.base import InputLayer, Layer, OutputLayer
 from minidl.layers.core import Softmax
 from minidl.layers.output import ClassDecoder, ClassificationOutput
@@ -103,6 +106,17 @@ class Network:
         return isinstance(self.output_layer, ClassificationOutput)
 
     @property
+    def is_sequence(self) -> bool:
+        """True when the input layer takes sequences (a SequenceInput): data are (N, C, T) or lists of (C, Tᵢ)."""
+        return bool(getattr(self.input_layer, "is_sequence", False))
+
+    @property
+    def sequence_output(self) -> bool:
+        """True for a sequence-to-sequence network: its output keeps the time axis ((K, None))."""
+        shape = self.output_shape
+        return bool(shape) and shape[-1] is None
+
+    @property
     def initialized(self) -> bool:
         """True once every layer knows its shapes and has its parameters."""
         return all(layer.initialized for layer in self.layers)
@@ -182,14 +196,16 @@ class Network:
         if not self.initialized:
             raise RuntimeError("the network is not initialized; call net.initialize(input_shape, rng, dtype)")
 
-    def forward(self, x, training: bool = False):
+    def forward(self, x, training: bool = False, mask=None):
         """x: (N, *input_shape) on the network's device -> the output before the loss, (N, *output_shape).
 
-        ``training=True`` uses batch statistics and dropout and keeps what backward needs.
+        ``training=True`` uses batch statistics and dropout and keeps what backward needs.  ``mask`` (N, T), for
+        sequences (N, C, T): 1 at real and 0 at padded steps; passed to the layers whose ``uses_mask`` is True
+        (as ``forward(x, training, mask=mask)``), the others are called as ``forward(x, training)``.
         """
         self._check_ready()
         for layer in self.layers:
-            x = layer.forward(x, training)
+            x = layer.forward(x, training, mask=mask) if layer.uses_mask else layer.forward(x, training)
         return x
 
     def _require_output(self) -> OutputLayer:
@@ -198,22 +214,26 @@ class Network:
                              "a loss")
         return self.output_layer
 
-    def loss(self, y, t) -> float:
+    def loss(self, y, t, mask=None) -> float:
         """The mean data loss over the batch (float).  y: forward's output; t: class indices (N,), one-hot (N, K),
-        or regression targets (N, R)."""
-        return float(self._require_output().loss_array(y, t))
+        or regression targets (N, R); sequence-to-sequence: (N, T) class indices or (N, R, T), with ``mask``."""
+        return float(self.loss_array(y, t, mask))
 
-    def loss_array(self, y, t):
-        """The mean data loss as a 0-d array on the device (no host round trip)."""
-        return self._require_output().loss_array(y, t)
+    def loss_array(self, y, t, mask=None):
+        """The mean data loss as a 0-d array on the device (no host round trip).  ``mask`` (N, T) is passed to the
+        loss only when given (sequence-to-sequence batches)."""
+        out = self._require_output()
+        return out.loss_array(y, t) if mask is None else out.loss_array(y, t, mask=mask)
 
-    def backward(self, y, t, need_input_gradient: bool = False):
+    def backward(self, y, t, need_input_gradient: bool = False, mask=None):
         """Backpropagate the loss of (y, t) through every layer after a training forward; fills ``grads``.
 
         The first layer after the input skips its input gradient unless ``need_input_gradient`` (nothing before it
-        learns).  Returns dL/dx at that layer's input, or None when it was skipped.
+        learns).  Returns dL/dx at that layer's input, or None when it was skipped.  ``mask`` (N, T): the real
+        steps of a sequence-to-sequence batch, passed to the loss gradient (only when given).
         """
-        dy = self._require_output().loss_gradient(y, t)
+        out = self._require_output()
+        dy = out.loss_gradient(y, t) if mask is None else out.loss_gradient(y, t, mask=mask)
         body = [layer for layer in self.layers[:-1] if not isinstance(layer, InputLayer)]
         if not body:
             return dy
@@ -226,25 +246,37 @@ class Network:
             first.compute_input_gradient = saved
         return dy
 
-    def predict(self, x, batch_size: int = 128) -> np.ndarray:
+    def predict(self, x, batch_size: int = 128, sequence_length: str | int = "longest",
+                sequence_padding_value: float = 0.0, sequence_padding_direction: str = "right"):
         """Outputs for host or device data x, in mini-batches; returns a host array (N, *output_shape).
 
         ``x``: an array (N, *input_shape); a list (or tuple) of arrays, either N observations of shape input_shape
         (stacked) or chunks of shape (nᵢ, *input_shape) (concatenated, in order); or a mini-batch source
         (:mod:`minidl.training.data`, e.g. a datastore: its X, observations 0 … N − 1 in order, labels ignored).
         Input is moved to the network's device batch by batch.
-        """
-        return self.activations(x, len(self.layers) - 1, batch_size)
 
-    def activations(self, x, layer: str | int, batch_size: int = 128) -> np.ndarray:
+        A sequence network (:attr:`is_sequence`) takes a list of (C, Tᵢ) arrays or an (N, C, T) array, padded per
+        mini-batch by the sequence options (:func:`minidl.sequences.pad_batch`; an integer ``sequence_length`` runs
+        the chunks one after the other with the recurrent state carried, from the initial state: the result equals
+        the whole-sequence one; the network's carried state is left as it was).  Sequence-to-sequence outputs come
+        back as a list of (K, Tᵢ) arrays, each trimmed to its sequence's steps; sequence-to-label as (N, K).
+        """
+        return self.activations(x, len(self.layers) - 1, batch_size, sequence_length, sequence_padding_value,
+                                sequence_padding_direction)
+
+    def activations(self, x, layer: str | int, batch_size: int = 128, sequence_length: str | int = "longest",
+                    sequence_padding_value: float = 0.0, sequence_padding_direction: str = "right"):
         """The output of one layer (its name or 0-based index) for x: (N, *input_shape), prediction mode, in
-        mini-batches; returns a host array (N, *that layer's output shape)."""
+        mini-batches; returns a host array (N, *that layer's output shape) (sequences: see :meth:`predict`)."""
         self._check_ready()
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size: got {batch_size!r}; allowed: a positive integer")
         if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool) and not 0 <= layer < len(self):
             raise ValueError(f"layer: got {layer!r}; allowed: 0 to {len(self) - 1} or a layer name")
         stop = self.layers.index(self[layer if isinstance(layer, str) else int(layer)])
+        if self.is_sequence:
+            return self._sequence_activations(x, stop, batch_size, sequence_length, sequence_padding_value,
+                                              sequence_padding_direction, update_state=False)
         outs = []
         for chunk in self._input_batches(x, batch_size):
             y = to_device(chunk, self.device, dtype=self.dtype)
@@ -253,6 +285,121 @@ class Network:
             outs.append(to_host(y))
         shape = tuple(self.layers[stop].output_shape)
         return np.concatenate(outs) if outs else np.zeros((0,) + shape, dtype=self.dtype)
+
+    # ---------------------------------------------------------------- sequences and recurrent state
+    def _sequence_activations(self, x, stop: int, batch_size: int, sequence_length, value, direction,
+                              update_state: bool):
+        """Padded mini-batches of sequences through layers 0 … stop (see :meth:`predict`).
+
+        ``update_state`` False: each mini-batch starts from the initial state and the network's carried state is
+        restored afterwards; True (:meth:`predict_and_update_state`): one mini-batch, from the carried state, which
+        is kept.
+        """
+        length = S.check_sequence_length(sequence_length)
+        value = S.check_padding_value(value)
+        direction = S.check_direction(direction)
+        seqs = S.as_sequences(x, "x", channels=self.input_shape[0])
+        lengths = S.sequence_lengths(seqs)
+        check = getattr(self.input_layer, "check_lengths", None)
+        if check is not None:
+            check(lengths)
+        recurrent = self._recurrent_layers()
+        saved = [layer.carried for layer in recurrent]
+        outs: list = []
+        try:
+            for i in range(0, len(lengths), batch_size):
+                xb, mask, lb = S.pad_batch(seqs[i:i + batch_size], length, value, direction, dtype=self.dtype)
+                if not update_state:
+                    self.reset_state()
+                with self.carrying_state(update_state or isinstance(length, int)):
+                    ys = []
+                    for part in S.chunks(xb.shape[2], length):
+                        y = to_device(xb[:, :, part], self.device, dtype=self.dtype)
+                        m = to_device(mask[:, part], self.device, dtype=self.dtype)
+                        for lay in self.layers[:stop + 1]:
+                            y = lay.forward(y, False, mask=m) if lay.uses_mask else lay.forward(y, False)
+                        ys.append(to_host(y))
+                shape = self.layers[stop].output_shape
+                if shape and shape[-1] is None:                     # a time axis: the chunks joined, then trimmed
+                    outs += S.trim_outputs(np.concatenate(ys, axis=-1), lb, direction)
+                else:                                               # sequence-to-label: after the last chunk
+                    outs.append(ys[-1])
+        finally:
+            if not update_state:
+                for layer, carried in zip(recurrent, saved):
+                    layer.carried = carried
+        shape = self.layers[stop].output_shape
+        if shape and shape[-1] is None:
+            return outs
+        return np.concatenate(outs)
+
+    def predict_and_update_state(self, x, batch_size: int = 128, sequence_length: str | int = "longest",
+                                 sequence_padding_value: float = 0.0, sequence_padding_direction: str = "right"):
+        """Predict x (sequences, one mini-batch) from the network's carried recurrent state and keep the state it
+        ends in, for step-by-step forecasting (MATLAB's predictAndUpdateState; :meth:`reset_state` starts over).
+
+        A recurrent layer starts from its carried state when that state's N equals x's, else from its initial
+        state (a new number of sequences starts fresh).  Returns what :meth:`predict` returns.
+
+        Raises:
+            NotSupportedYetError: more sequences than ``batch_size`` (the state of several mini-batches would not be
+                one state).
+        """
+        self._check_ready()
+        if not self.is_sequence:
+            raise ValueError("predict_and_update_state: the network has no SequenceInput; allowed: sequence networks")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size: got {batch_size!r}; allowed: a positive integer")
+        n = len(x) if isinstance(x, (list, tuple)) else int(np.shape(x)[0])
+        if n > batch_size:
+            raise NotSupportedYetError(f"predict_and_update_state: {n} sequences with batch_size {batch_size}; "
+                                       "allowed: at most batch_size sequences (one mini-batch carries one state)")
+        return self._sequence_activations(x, len(self.layers) - 1, batch_size, sequence_length,
+                                          sequence_padding_value, sequence_padding_direction, update_state=True)
+
+    def _recurrent_layers(self) -> list[Layer]:
+        """The layers that carry a recurrent state (``carry_state`` and ``carried`` attributes)."""
+        return [layer for layer in self.layers if hasattr(layer, "carry_state") and hasattr(layer, "carried")]
+
+    def reset_state(self) -> None:
+        """Forget the carried recurrent state of every layer that has one (MATLAB's resetState)."""
+        for layer in self.layers:
+            reset = getattr(layer, "reset_state", None)
+            if callable(reset):
+                reset()
+
+    @contextlib.contextmanager
+    def carrying_state(self, flag: bool = True) -> Iterator[Network]:
+        """A context in which every recurrent layer's ``carry_state`` is ``flag`` (restored on exit)."""
+        recurrent = self._recurrent_layers()
+        saved = [layer.carry_state for layer in recurrent]
+        try:
+            for layer in recurrent:
+                layer.carry_state = bool(flag)
+            yield self
+        finally:
+            for layer, old in zip(recurrent, saved):
+                layer.carry_state = old
+
+    def recurrent_state(self) -> dict[str, np.ndarray]:
+        """The carried state of every recurrent layer as host copies, keyed ``"<layer>.<key>"`` (e.g.
+        ``"lstm_1.hidden"`` (N, H)); a layer without a carried state adds nothing."""
+        return {f"{layer.name}.{k}": np.array(to_host(v)) for layer in self._recurrent_layers()
+                for k, v in (layer.carried or {}).items()}
+
+    def set_recurrent_state(self, arrays: dict[str, Any]) -> None:
+        """Set the carried states from :meth:`recurrent_state` output, on the network's device and dtype; a
+        recurrent layer with no key in ``arrays`` gets no carried state (None)."""
+        recurrent = self._recurrent_layers()
+        names = {layer.name for layer in recurrent}
+        unknown = sorted(k for k in arrays if k.split(".", 1)[0] not in names or "." not in k)
+        if unknown:
+            raise ValueError(f"arrays: keys {unknown} name no recurrent layer; allowed: '<layer>.<key>' for "
+                             f"{sorted(names)}")
+        for layer in recurrent:
+            mine = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.split(".", 1)[0] == layer.name}
+            layer.carried = {k: to_device(np.asarray(v), self.device, dtype=self.dtype)
+                             for k, v in mine.items()} if mine else None
 
     def _input_batches(self, x, batch_size: int):
         """Chunks (≤ batch_size, *input_shape) of an array, a list of arrays or a mini-batch source (see predict)."""
@@ -284,11 +431,23 @@ class Network:
         for i in range(0, len(x), batch_size):
             yield x[i:i + batch_size]
 
-    def classify(self, x, batch_size: int = 128) -> np.ndarray:
-        """Predicted labels for x: the class of highest probability, as the labels trained on (``classes``)."""
+    def classify(self, x, batch_size: int = 128, sequence_length: str | int = "longest",
+                 sequence_padding_value: float = 0.0, sequence_padding_direction: str = "right"):
+        """Predicted labels for x: the class of highest probability, as the labels trained on (``classes``).
+
+        Sequence-to-sequence: a list of (Tᵢ,) label arrays, one per sequence (the sequence options as in
+        :meth:`predict`).
+        """
         if not self.is_classifier:
             raise ValueError("classify: the network is not a classifier (no ClassificationOutput); use predict")
-        idx = np.argmax(self.predict(x, batch_size), axis=1)
+        y = self.predict(x, batch_size, sequence_length, sequence_padding_value, sequence_padding_direction)
+        return self.labels_of(y)
+
+    def labels_of(self, y):
+        """Class probabilities → labels: (N, K) → (N,), or a list of (K, Tᵢ) → a list of (Tᵢ,)."""
+        if isinstance(y, list):
+            return [self.labels_of(yi.T) for yi in y]
+        idx = np.argmax(y, axis=1)
         return self.classes[idx] if self.classes is not None else idx
 
     def __call__(self, x, prop=None, batch_size: int = 128):
@@ -300,9 +459,11 @@ class Network:
         """
         y = self.predict(x, batch_size)
         decoder = self.decoder
-        if decoder is None and self.classes is not None and tuple(self.output_shape) == (len(self.classes),):
+        if decoder is None and self.classes is not None and tuple(self.output_shape)[:1] == (len(self.classes),):
             decoder = ClassDecoder(self.classes)
         if decoder is not None:
+            if isinstance(y, list):                          # sequence-to-sequence: each sequence's (Tᵢ, K) steps
+                return [decoder.decode(yi.T, prop) for yi in y]
             return decoder.decode(y, prop)
         if prop is not None:
             raise ValueError(f"prop: got {prop!r}; allowed: None (the network has no decoder: no classes)")
@@ -371,7 +532,7 @@ class Network:
         rows = [("#", "Name", "Description", "Output size", "Learnables")]
         total = 0
         for i, layer in enumerate(self.layers, 1):
-            shp = "x".join(map(str, layer.output_shape)) if layer.output_shape else "?"
+            shp = "x".join("T" if d is None else str(d) for d in layer.output_shape) if layer.output_shape else "?"
             learn = ", ".join(f"{k} {'x'.join(map(str, v.shape))}" for k, v in layer.params.items())
             total += sum(int(v.size) for v in layer.params.values())
             rows.append((str(i), layer.name, layer.describe().split(": ", 1)[-1], shp, learn or "-"))

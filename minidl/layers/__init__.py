@@ -17,6 +17,7 @@ from minidl.layers.output import (
     RegressionOutput,
 )
 from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
+from minidl.layers.recurrent import GRU, LSTM, BasicRecurrent, BiLSTM, RecurrentLayer, SequenceLast
 from minidl.layers.shape import Flatten, Reshape
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "ReLU", "FullyConnected", "Dropout", "Softmax", "ClassificationOutput", "RegressionOutput",
     "MeanSquaredLoss", "MeanAbsoluteLoss", "BinaryCrossEntropyLoss", "ProbabilitiesCrossEntropyLoss",
     "Elementwise", "Flatten", "Reshape", "ClassDecoder", "BooleanDecoder", "register_layer", "registered_layers",
+    "RecurrentLayer", "LSTM", "BiLSTM", "GRU", "BasicRecurrent", "SequenceLast",
 ]

@@ -153,20 +153,22 @@ class OutputLayer(Layer):
     def backward(self, dy):
         return dy
 
-    def loss(self, y, t) -> float:
+    def loss(self, y, t, mask=None) -> float:
         """The mean loss over the N observations (a Python float; see ``loss_array`` for the device value)."""
-        return float(self.loss_array(y, t))
+        return float(self.loss_array(y, t) if mask is None else self.loss_array(y, t, mask=mask))
 
-    def loss_array(self, y, t):
-        """The mean loss as a 0-d array on y's device (no host round trip)."""
+    def loss_array(self, y, t, mask=None):
+        """The mean loss as a 0-d array on y's device (no host round trip).  ``mask`` (N, T): the real time steps
+        of sequence-to-sequence outputs (N, K, T); the engine passes it only for those (a custom loss for other
+        data may leave it out of its signature)."""
         raise NotImplementedError
 
-    def loss_gradient(self, y, t):
-        """dL/dy, same shape as y."""
+    def loss_gradient(self, y, t, mask=None):
+        """dL/dy, same shape as y (``mask`` as for ``loss_array``)."""
         raise NotImplementedError
 
-    def example_losses(self, y, t):
-        """Per-example losses (N,) whose mean is ``loss_array``."""
+    def example_losses(self, y, t, mask=None):
+        """Per-example losses (N,) whose mean is ``loss_array`` (``mask`` as for ``loss_array``)."""
         raise NotImplementedError
 
     def rmse_from_loss(self, loss: float, n_responses: int) -> float:
@@ -189,7 +191,7 @@ class OutputLayer(Layer):
 
 
 # ------------------------------------------------------------------------------------------------ the registry
-_BASES = frozenset({"Layer", "InputLayer", "OutputLayer", "WeightBiasLayer"})
+_BASES = frozenset({"Layer", "InputLayer", "OutputLayer", "WeightBiasLayer", "RecurrentLayer"})
 #: Layer classes the user registered for saving and loading, by the name a saved file gives them.
 _REGISTERED: dict[str, type[Layer]] = {}
 

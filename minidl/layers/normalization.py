@@ -18,6 +18,9 @@ class BatchNormalization(Layer):
     and ``variance`` (state) are the moving averages (μ* ← (1 − d)·μ* + d·μ_B with decay d = 0.1, the biased batch
     variance likewise) until the trainer replaces them with population statistics
     (docs/semantics-matlab.md#12-end-of-training).
+
+    Sequences (N, C, T): per channel over the N observations and T time steps (MATLAB normalizes sequence data over
+    the observation and time dimensions), padded steps included: the layer sees the padded array, as MATLAB's does.
     """
 
     kind = "batchnorm"
@@ -35,9 +38,9 @@ class BatchNormalization(Layer):
         self.batch_statistics = False  # prediction mode normalizes with the batch's own μ, σ² (state untouched)
 
     def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
-        if len(input_shape) not in (1, 3):
-            raise ValueError(f"{self.describe()}: needs (N, C) or (N, C, H, W) inputs; got per-example shape "
-                             f"{input_shape}")
+        if len(input_shape) not in (1, 3) and not (len(input_shape) == 2 and input_shape[1] is None):
+            raise ValueError(f"{self.describe()}: needs (N, C), (N, C, H, W) or (N, C, T) sequence inputs; got "
+                             f"per-example shape {input_shape}")
         c = input_shape[0]
         for key, init in (("scale", "ones"), ("offset", "zeros")):
             if key not in self.params:

@@ -59,3 +59,45 @@ def _responses(y, classifier: bool, arg: str = "Y"):
 def _is_classifier(layers) -> bool:
     last = layers.layers[-1] if isinstance(layers, Network) else list(layers)[-1] if layers else None
     return isinstance(last, L.ClassificationOutput)
+
+
+# ------------------------------------------------------------------------------------------------ sequences
+def is_sequence_cells(x) -> bool:
+    """True for MATLAB's cell array of sequences as Python holds it: a list/tuple, or a numpy object array."""
+    return isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and x.dtype == object)
+
+
+def _cells(x) -> list:
+    return list(x.reshape(-1)) if isinstance(x, np.ndarray) else list(x)   # an N×1 (or 1×N) cell array: N cells
+
+
+def sequence_predictors(x, arg: str = "X"):
+    """trainNetwork/predict sequences → a list of (C, Tᵢ) arrays (or an (N, C, T) array): a cell array of C×Tᵢ
+    matrices (a list, or an object array such as scipy.io.loadmat's N×1 cell), one C×T matrix (one sequence), or a
+    numeric C×T×N array (later releases' layout; ``out[n] = x[:, :, n]``)."""
+    if is_sequence_cells(x):
+        return [np.asarray(s) if not hasattr(s, "shape") else s for s in _cells(x)]
+    a = x if hasattr(x, "shape") and hasattr(x, "transpose") else np.asarray(x)
+    if a.ndim == 2:
+        return [a]
+    if a.ndim == 3:
+        return a.transpose(2, 0, 1)
+    raise ValueError(f"{arg}: got an array of rank {a.ndim} (shape {tuple(a.shape)}); allowed for a sequence "
+                     "network: a cell array (list) of C×T matrices, one C×T matrix, or a C×T×N array")
+
+
+def sequence_responses(y, classifier: bool, arg: str = "Y"):
+    """Sequence responses: per sequence, labels (N,) (an N×1 column flattened) or N×R responses; per time step, a
+    cell array (list) of 1×Tᵢ / (Tᵢ,) label arrays (categorical sequences) or R×Tᵢ response matrices."""
+    if y is None:
+        raise TypeError(f"{arg}: got None; allowed: labels (N,), responses N×R, or a cell array of per-step "
+                        "responses")
+    if is_sequence_cells(y):
+        items = _cells(y)
+        if items and all(np.ndim(v) == 0 for v in items):       # a list of N labels or numbers (per sequence)
+            return np.asarray(items)
+        return [np.asarray(v) if not hasattr(v, "shape") else v for v in items]
+    a = y if hasattr(y, "shape") else np.asarray(y)
+    if classifier and a.ndim == 2 and a.shape[1] == 1:
+        return a.reshape(-1)
+    return a

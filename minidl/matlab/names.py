@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from minidl._checks import ArgNames
-from minidl.matlab.arrays import _predictors, hwcn_to_nchw
+from minidl.matlab.arrays import _predictors, hwcn_to_nchw, is_sequence_cells, sequence_predictors, sequence_responses
 from minidl.matlab.display import MatlabStruct, _choice, _format_fields, _integral, _parse_pairs, _to_python
 from minidl.matlab.options import TrainingOptions as EngineOptions
 from minidl.matlab.options import training_options
@@ -47,6 +47,7 @@ OPTION_NAMES: dict[str, str] = {
     "Plots": "plots",
     "SequenceLength": "sequence_length",
     "SequencePaddingValue": "sequence_padding_value",
+    "SequencePaddingDirection": "sequence_padding_direction",  # later releases (R2019a); 'right' = the reference
     "DispatchInBackground": "dispatch_in_background",
     "BatchNormalizationStatistics": "batch_normalization_statistics",
     "OutputNetwork": "output_network",
@@ -81,6 +82,7 @@ _STRING_CHOICES = {
     "BatchNormalizationStatistics": ("population", "moving"),
     "OutputNetwork": ("last-iteration", "best-validation-loss"),
     "AdamForm": ("matlab", "paper"),
+    "SequencePaddingDirection": ("right", "left"),
 }
 _PRECISIONS = {"single": "float32", "double": "float64", "float32": "float32", "float64": "float64"}
 
@@ -124,6 +126,9 @@ def _validation_data(value: Any) -> Any:
             raise ValueError(f"trainingOptions: 'ValidationData': got a cell of {len(value)} elements; allowed: "
                              "{XValidation, YValidation} (2 elements)")
         x, y = value
+        if is_sequence_cells(x):                    # {XValidation, YValidation} of sequences (cell arrays)
+            return (sequence_predictors(x, "'ValidationData{1}'"),
+                    sequence_responses(y, False, "'ValidationData{2}'"))
         xv = _predictors(x, "'ValidationData{1}'")
         yv = y if hasattr(y, "shape") else np.asarray(y)
         if yv.ndim == 4:
@@ -152,7 +157,7 @@ class TrainingOptions:
         """A MATLAB property by name (case-insensitive), in MATLAB's form (None shows as [], no path as '')."""
         readable = self.property_names() + ("SolverName", "LearnRateSchedule", "LearnRateDropFactor",
                                             "LearnRateDropPeriod", "OutputNetwork",  # R2019b+: not displayed
-                                            "ResetInputNormalization", "LogFile")
+                                            "ResetInputNormalization", "LogFile", "SequencePaddingDirection")
         canon = {k.lower(): k for k in readable}
         key = canon.get(name.lower()) if isinstance(name, str) else None
         if key is None:

@@ -23,7 +23,7 @@ from typing import Any
 from minidl._checks import ArgNames, check_choice, check_positive_int, check_real, did_you_mean, plain_scalar
 from minidl.errors import NotSupportedYetError
 from minidl.optim import SGDM, Adam, RMSProp, register_method
-from minidl.training.data import as_source, is_source
+from minidl.training.data import as_sequence_source, as_source, is_source
 
 __all__ = ["TrainingOptions", "training_options", "NotSupportedYetError", "SOLVERS", "OPTION_NAMES"]
 
@@ -58,7 +58,8 @@ OPTION_NAMES = (
     "l2_regularization", "gradient_threshold_method", "gradient_threshold", "max_epochs", "mini_batch_size",
     "verbose", "verbose_frequency", "validation_data", "validation_frequency", "validation_patience", "shuffle",
     "checkpoint_path", "execution_environment", "worker_load", "output_fcn", "plots", "plots_file",
-    "progress_bar", "sequence_length", "sequence_padding_value", "dispatch_in_background", "precision", "seed",
+    "progress_bar", "sequence_length", "sequence_padding_value", "sequence_padding_direction",
+    "dispatch_in_background", "precision", "seed",
     "batch_normalization_statistics",
     "log_file",
     "output_network",
@@ -76,7 +77,7 @@ def _defaults(solver: str) -> dict[str, Any]:
         "validation_data": None, "validation_frequency": 50, "validation_patience": math.inf, "shuffle": "once",
         "checkpoint_path": None, "execution_environment": "auto", "worker_load": None, "output_fcn": (),
         "plots": "none", "plots_file": None, "progress_bar": None, "sequence_length": "longest",
-        "sequence_padding_value": 0,
+        "sequence_padding_value": 0, "sequence_padding_direction": "right",
         "dispatch_in_background": False, "precision": "float32", "seed": 0,
         "batch_normalization_statistics": "population",
         "log_file": None,
@@ -188,25 +189,31 @@ def _check_validation_data(value, names: ArgNames):
     if is_source(value):
         return as_source(value, None, names("validation_data"), names("validation_data"))
     if isinstance(value, (tuple, list)) and len(value) == 2:
+        cells = isinstance(value[0], (list, tuple)) or getattr(getattr(value[0], "dtype", None), "kind", "") == "O"
+        if cells:                                              # a cell array of sequences
+            return as_sequence_source(value[0], value[1], names("validation_data", 0), names("validation_data", 1))
         return as_source(value[0], value[1], names("validation_data", 0), names("validation_data", 1))
     raise TypeError(f"{names('validation_data')}: got {type(value).__name__}; allowed: a pair (X, Y) of arrays or a "
                     "mini-batch source")
 
 
 def _check_sequence_length(value, arg: str):
+    """'longest' | 'shortest' | a positive integer S (docs/semantics-matlab.md, sequences)."""
+    value = plain_scalar(value)
     if isinstance(value, str):
-        check_choice(arg, value, ("longest", "shortest"))
-    elif isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{arg}: got {value!r}; allowed: 'longest', 'shortest' or a positive integer")
-    if value != "longest":
-        raise _not_yet(arg, value, "minidl has no sequence layers; only 'longest' is accepted")
-    return value
+        return check_choice(arg, value, ("longest", "shortest"))
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and \
+            value == int(value) and value >= 1:            # MATLAB's doubles: 20.0 is the integer 20
+        return int(value)
+    raise ValueError(f"{arg}: got {value!r}; allowed: 'longest', 'shortest' or a positive integer")
 
 
 def _check_padding_value(value, arg: str):
+    """A real scalar; NaN refused (the reference: "do not pad sequences with NaN", it spreads through the
+    network; the one padding rule, minidl.sequences, refuses it)."""
     v = check_real(arg, value)
-    if v != 0:
-        raise _not_yet(arg, value, "minidl has no sequence layers; only 0 is accepted")
+    if math.isnan(v):
+        raise ValueError(f"{arg}: got NaN; allowed: a real number (padding with NaN spreads NaN through the network)")
     return v
 
 
@@ -279,6 +286,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {  # option -> check(value, the 
     "progress_bar": lambda v, a: None if v is None else _check_bool(v, a),
     "sequence_length": _check_sequence_length,
     "sequence_padding_value": _check_padding_value,
+    "sequence_padding_direction": lambda v, a: check_choice(a, v, ("right", "left")),  # 'left': later releases
     "dispatch_in_background": _check_dispatch,
     "precision": lambda v, a: check_choice(a, v, PRECISIONS),
     "seed": _check_seed,
@@ -326,6 +334,7 @@ class TrainingOptions:
     progress_bar: Any
     sequence_length: Any
     sequence_padding_value: Any
+    sequence_padding_direction: Any
     dispatch_in_background: Any
     precision: Any
     seed: Any
@@ -439,8 +448,10 @@ def training_options(solver: str, *, names: ArgNames | None = None, **options: A
             checkpoint_path (an existing folder), output_fcn (callable or list), plots ('none' |
             'training-progress'), plots_file (save the figure there), progress_bar (None: a tqdm bar when verbose is
             off or in a notebook, written to a terminal only; True: always; False: never), execution_environment
-            ('auto' | 'cpu' | 'gpu'), worker_load, dispatch_in_background, sequence_length,
-            sequence_padding_value (MATLAB's defaults only), precision ('float32' | 'float64'), seed (0),
+            ('auto' | 'cpu' | 'gpu'), worker_load, dispatch_in_background, sequence_length ('longest' |
+            'shortest' | a positive integer S: chunks of S steps, one iteration each, the recurrent state carried),
+            sequence_padding_value (0), sequence_padding_direction ('right', the reference's only behaviour |
+            'left', later releases), precision ('float32' | 'float64'), seed (0),
             batch_normalization_statistics ('population' | 'moving'), log_file (None; a .csv or .jsonl path:
             the audit log appended and flushed each epoch while training runs), output_network ('last-iteration' |
             'best-validation-loss': the network of the lowest validation loss; needs validation_data),

@@ -21,7 +21,14 @@ from minidl._checks import named_device
 from minidl.backend import Device, device_description, get_device
 from minidl.errors import NotSupportedYetError
 from minidl.matlab import records
-from minidl.matlab.arrays import _is_classifier, _predictors, _responses
+from minidl.matlab.arrays import (
+    _is_classifier,
+    _predictors,
+    _responses,
+    is_sequence_cells,
+    sequence_predictors,
+    sequence_responses,
+)
 from minidl.matlab.names import TrainingOptions as MatlabOptions
 from minidl.matlab.options import TrainingOptions
 from minidl.matlab.predict import classify, predict  # noqa: F401  (their old home; kept importable)
@@ -31,7 +38,7 @@ from minidl.optim import SGDM, Adam, Optimizer, RMSProp
 from minidl.optim.schedules import ConstantSchedule, EpochIterationSchedule, PiecewiseSchedule, Schedule
 from minidl.training import events as ev
 from minidl.training.checkpoint import read_checkpoint, restore_network
-from minidl.training.data import ArraySource, as_source, is_source
+from minidl.training.data import ArraySource, SequenceSource, as_sequence_source, as_source, is_source
 from minidl.training.events import Observer, TrainingState
 from minidl.training.info import InfoRecorder, TrainingInfo
 from minidl.training.observers import AuditLog, Checkpointer, EarlyStopping, KeepBest, UserFunction, every_epoch
@@ -73,9 +80,13 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
                                                                              o.execution_environment),
         dtype=o.precision,
         seed=o.seed, stop_reasons=dict(records.STOP_REASONS),
+        sequence_length=o.sequence_length, sequence_padding_value=o.sequence_padding_value,
+        sequence_padding_direction=o.sequence_padding_direction, sequence_loss_mask=True,  # the reference's rules
         names={"x": "X", "y": "Y", "layers": "layers", "batch_size": names("mini_batch_size"),
                "max_epochs": names("max_epochs"), "shuffle": names("shuffle"),
-               "validation_x": names("validation_data", 0), "validation_y": names("validation_data", 1)})
+               "validation_x": names("validation_data", 0), "validation_y": names("validation_data", 1),
+               "sequence_length": names("sequence_length"), "sequence_padding_value": names("sequence_padding_value"),
+               "sequence_padding_direction": names("sequence_padding_direction")})
 
 
 def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=None,
@@ -164,7 +175,6 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
     if not isinstance(options, TrainingOptions):
         raise TypeError(f"options: got {type(options).__name__}; allowed: TrainingOptions from "
                         "minidl.training_options(solver, ...)")
-    data = as_source(X, Y, "X", "Y")
     resume = None
     if resume_from is not None:
         resume = read_checkpoint(resume_from)
@@ -178,13 +188,16 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
                         "resume_from)")
     else:
         net = copy_network(layers)
+    sequences = net.input_layer is not None and net.input_layer.is_sequence
+    data = as_sequence_source(X, Y, "X", "Y") if sequences else as_source(X, Y, "X", "Y")
     if options.dispatch_in_background and not isinstance(data, ArraySource):
         raise NotSupportedYetError(f"{options.names('dispatch_in_background')}: got True with a mini-batch source; "
                                    "not supported yet (background dispatch needs worker processes; in-memory "
                                    "arrays train the same without it)")
     config = engine_config(options, device)
     config.stop_event = stop_event
-    if isinstance(data, ArraySource) and config.batch_size > len(data):
+    in_memory = isinstance(data, ArraySource) or isinstance(data, SequenceSource) and data.stream is None
+    if in_memory and config.batch_size > len(data):
         config.batch_size = len(data)  # §5: clamped to N for in-memory data
     settings = {**options.settings(), "hardware": device_description(config.device),
                 "execution_environment": options.execution_environment}
@@ -248,6 +261,12 @@ def trainNetwork(X, Y, layers=None, options=None, **engine_kwargs: Any) -> tuple
         layers = [layers]
     if layers is not None and not isinstance(layers, (list, tuple, Network)):
         raise TypeError(f"layers: got {type(layers).__name__}; allowed: a list of layers or a Network")
+    first = (layers.layers if isinstance(layers, Network) else layers)[0] if layers else None
+    if getattr(first, "is_sequence", False) or (layers is None and is_sequence_cells(X)):  # sequence network
+        x, y = sequence_predictors(X, "X"), sequence_responses(Y, False, "Y")
+        layers = list(layers) if isinstance(layers, tuple) else layers
+        net, info = train_network(x, y, layers, engine, **engine_kwargs)
+        return net, TrainingInfoStruct(info, net.is_classifier)
     x = _predictors(X, "X")
     if layers is not None:
         classifier = _is_classifier(layers)

@@ -15,7 +15,6 @@ arrays are wrapped in :class:`ArraySource`. The engine never special-cases data 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,8 +24,7 @@ from minidl.backend import get_array_module, to_host
 
 __all__ = ["MiniBatchSource", "ArraySource", "as_source", "check_predictors", "check_labels", "check_responses",
            "sorted_classes", "encode_labels", "PreparedSource", "prepare_source", "SequenceSource",
-           "check_sequences", "check_sequence_options", "sequence_chunk_counts", "SEQUENCE_LENGTHS",
-           "PADDING_DIRECTIONS"]
+           "check_sequences", "check_sequence_options", "sequence_chunk_counts", "as_sequence_source"]
 
 
 # ----------------------------------------------------------------------------------------------------------- checks
@@ -320,32 +318,16 @@ def prepare_source(source, classifier: bool, classes: np.ndarray | None, input_s
 
 
 # ----------------------------------------------------------------------------------------------------------- sequences
-#: SequenceLength values besides a positive integer S (chunks of S, each one iteration).
-SEQUENCE_LENGTHS = ("longest", "shortest")
-#: SequencePaddingDirection values ('right': the MATLAB reference's only behaviour; 'left': later releases).
-PADDING_DIRECTIONS = ("right", "left")
-
-
 def check_sequence_options(length, value, direction, names=None) -> tuple[Any, float, str]:
-    """(length, value, direction) checked: 'longest' | 'shortest' | a positive integer S; a real padding value
-    (NaN allowed, as MATLAB); 'right' | 'left'.  ``names`` maps the engine's keys to the user's spellings."""
+    """(length, value, direction) checked by :mod:`minidl.sequences`' rules: 'longest' | 'shortest' | a positive
+    integer S; a real padding value; 'right' | 'left'.  ``names(key)`` gives the user's spelling of an option."""
+    from minidl import sequences as sq
+
     def name(key):
         return names(key) if callable(names) else key
-    if isinstance(length, str):
-        if length not in SEQUENCE_LENGTHS:
-            raise ValueError(f"{name('sequence_length')}: got {length!r}; allowed: 'longest', 'shortest' or a "
-                             "positive integer")
-    elif isinstance(length, (bool, np.bool_)) or not isinstance(length, (int, np.integer)) or length < 1:
-        raise ValueError(f"{name('sequence_length')}: got {length!r}; allowed: 'longest', 'shortest' or a positive "
-                         "integer")
-    else:
-        length = int(length)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) or \
-            math.isinf(float(value)):
-        raise ValueError(f"{name('sequence_padding_value')}: got {value!r}; allowed: a finite real number or NaN")
-    if direction not in PADDING_DIRECTIONS:
-        raise ValueError(f"{name('sequence_padding_direction')}: got {direction!r}; allowed: 'right', 'left'")
-    return length, float(value), direction
+    return (sq.check_sequence_length(length, name("sequence_length")),
+            sq.check_padding_value(value, name("sequence_padding_value")),
+            sq.check_direction(direction, name("sequence_padding_direction")))
 
 
 def _sequence_list(X, arg: str) -> list[np.ndarray]:
@@ -426,20 +408,23 @@ def _per_step_list(Y, lengths: np.ndarray, classifier: bool, arg: str) -> list[n
 class SequenceSource:
     """Sequences for the engine: host mini-batches ``(x (B, C, T), t, mask (B, T))`` padded by the sequence rules.
 
+    Made by a dialect from the user's data (structure checked); the engine then calls :meth:`setup` (the
+    network's channels and MinLength, the sequence options) and :meth:`prepare` (targets encoded).
+
     ``X`` is a list of (C, Tᵢ) arrays, an (N, C, T) array, or a mini-batch source whose batches yield either with
     their responses.  ``Y`` per sequence: labels (N,) or responses (N,) / (N, R); per time step (``per_step``):
     a list of (Tᵢ,) labels or (R, Tᵢ) arrays, or (N, T) / (N, R, T) arrays.  Targets ``t``: class indices (B,) or
     (B, T) int64 (0 at padded steps), responses (B, R) or (B, R, T) float64 (0 at padded steps).  Padding is
-    :func:`minidl.sequences.pad_batch` (the one helper shared with prediction); ``mask`` is all ones when
-    ``loss_mask`` is False (padded steps count as real).
+    :func:`minidl.sequences.pad_batch` (the one helper shared with prediction).
     """
 
-    def __init__(self, X, Y, *, classifier: bool, channels: int | None, min_length: int = 1,
-                 length="longest", value: float = 0.0, direction: str = "right", loss_mask: bool = True,
-                 arg_x: str = "X", arg_y: str = "Y"):
-        self.classifier, self.channels, self.min_length = classifier, channels, min_length
-        self.length, self.value, self.direction, self.loss_mask = length, value, direction, loss_mask
+    def __init__(self, X, Y=None, arg_x: str = "X", arg_y: str = "Y"):
         self.arg_x, self.arg_y = arg_x, arg_y
+        self.classifier: bool | None = None
+        self.channels: int | None = None
+        self.min_length = 1
+        self.length: str | int = "longest"
+        self.value, self.direction = 0.0, "right"
         self.per_step: bool | None = None       # set by prepare() once the network says
         self.classes: np.ndarray | None = None
         self.n_responses: int | None = None
@@ -450,15 +435,25 @@ class SequenceSource:
                                 "a source yields its own responses, give None")
             self.seqs, self.Y = None, None
             self.n = len(X)
+            if self.n < 1:
+                raise ValueError(f"{arg_x}: the mini-batch source is empty; allowed: at least one sequence")
             self._lengths: np.ndarray | None = None
         else:
             if Y is None:
                 raise TypeError(f"{arg_y}: got None; allowed: the responses of the sequences in {arg_x}")
-            self.seqs = check_sequences(X, channels, min_length, arg_x)
+            self.seqs = check_sequences(X, None, 1, arg_x)
             self.n = len(self.seqs)
             self._lengths = np.array([s.shape[1] for s in self.seqs], dtype=np.int64)
             self.Y = Y
         self._t: Any = None                       # encoded targets (arrays): (N,) / (N, R) or a list per sequence
+
+    def setup(self, classifier: bool, channels: int, min_length: int = 1, length: str | int = "longest",
+              value: float = 0.0, direction: str = "right") -> None:
+        """The network's and the options' side: C channels, MinLength, SequenceLength, padding value/direction."""
+        self.classifier, self.channels, self.min_length = classifier, channels, min_length
+        self.length, self.value, self.direction = length, value, direction
+        if self.seqs is not None:
+            check_sequences(self.seqs, channels, min_length, self.arg_x)
 
     def __len__(self) -> int:
         return self.n
@@ -499,15 +494,14 @@ class SequenceSource:
             self._lengths = np.array(lengths, dtype=np.int64)
         return self._lengths
 
-    def sequences(self, order: np.ndarray):
-        """The sequences of ``order`` one at a time, unpadded, as (1, C, Tᵢ) arrays (input statistics)."""
+    def sequences(self, order: np.ndarray, batch_size: int):
+        """The sequences of ``order``, unpadded, as lists of up to ``batch_size`` (C, Tᵢ) arrays (statistics)."""
         if self.stream is None:
-            for i in order:
-                yield self.seqs[int(i)][None]
+            for i in range(0, len(order), batch_size):
+                yield [self.seqs[int(j)] for j in order[i:i + batch_size]]
             return
-        for k, (X, _) in enumerate(self.stream.batches(order, 1024)):
-            for s in check_sequences(X, self.channels, self.min_length, f"{self.arg_x} (mini-batch {k})"):
-                yield s[None]
+        for k, (X, _) in enumerate(self.stream.batches(order, batch_size)):
+            yield check_sequences(X, self.channels, self.min_length, f"{self.arg_x} (mini-batch {k})")
 
     def _targets(self, Y, lengths: np.ndarray, arg: str):
         n = len(lengths)
@@ -516,8 +510,7 @@ class SequenceSource:
             out = []
             for i, a in enumerate(seqs):
                 if self.classifier:
-                    out.append(encode_labels(check_labels(a[0], None, f"{arg}[{i}]"), self.classes, f"{arg}[{i}]")
-                               [None].astype(np.float64))
+                    out.append(encode_labels(check_labels(a[0], None, f"{arg}[{i}]"), self.classes, f"{arg}[{i}]"))
                 else:
                     r = check_responses(a, None, f"{arg}[{i}]")
                     if self.n_responses is not None and r.shape[0] != self.n_responses:
@@ -563,16 +556,25 @@ class SequenceSource:
         return self._t[idx]
 
     def _pad(self, seqs: list[np.ndarray], t, length):
-        from minidl.sequences import pad_batch
+        from minidl.sequences import pad_batch, pad_targets
 
         x, mask, _ = pad_batch(seqs, length, self.value, self.direction)
         mask = np.asarray(mask, dtype=np.float64)
         if self.per_step:
-            tt, _, _ = pad_batch(t, length, 0.0, self.direction)     # the same padding/truncation as x
-            t = tt[:, 0, :].astype(np.int64) if self.classifier else np.asarray(tt, dtype=np.float64)
-        if not self.loss_mask:
-            mask = np.ones_like(mask)
+            t = pad_targets(t, length, self.direction)             # the same padding/truncation as x (0 at pads)
         return np.asarray(x), t, mask
+
+
+def as_sequence_source(X, Y=None, arg_x: str = "X", arg_y: str = "Y") -> SequenceSource:
+    """Sequence data for a sequence network: a :class:`SequenceSource` as it is, else one made from (X, Y) or from
+    a mini-batch source yielding lists of (C, Tᵢ) arrays (or (B, C, T) arrays) with their responses."""
+    if isinstance(X, SequenceSource):
+        if Y is not None:
+            raise TypeError(f"{arg_y}: got {type(Y).__name__} together with a SequenceSource in {arg_x}; give None")
+        return X
+    if isinstance(X, ArraySource):            # an (N, C, T) array already wrapped
+        return SequenceSource(X.X, X.Y, arg_x, arg_y)
+    return SequenceSource(X, Y, arg_x, arg_y)
 
 
 def sequence_chunk_counts(lengths: np.ndarray, order: np.ndarray, batch_size: int, length) -> np.ndarray:

@@ -89,6 +89,11 @@ def restore_training(trainer, manifest: dict[str, Any], arrays: dict[str, np.nda
     iteration = f.int(tr, "iteration", 0, 2 ** 62)
     updated = f.int(tr, "updated", 0, iteration)
     expected = 0 if epoch == 0 else (epoch - 1) * ipe + next_batch
+    if (trainer.seq is None) != ("sequence" not in tr):
+        raise f.fail("sequence", "is missing (a sequence network's run)" if trainer.seq is not None else
+                     "is there, but this run's network takes no sequences")
+    if trainer.seq is not None:     # chunk iterations: checked against the saved order once it is read (below)
+        expected = iteration
     if iteration != expected or (epoch == 0 and next_batch != ipe):
         raise f.fail("iteration", f"is {iteration} at epoch {epoch}, batch {next_batch} of {ipe}; these disagree "
                                   f"(expected iteration {expected})")
@@ -126,6 +131,8 @@ def restore_training(trainer, manifest: dict[str, Any], arrays: dict[str, np.nda
     trainer.order, trainer.val_order = order, val_order
     if compositions is not None:
         trainer.compositions = compositions
+    if trainer.seq is not None:
+        trainer.seq.restore(f, tr, arrays, iteration, epoch, next_batch)
     trainer.recorder.load_state_arrays(info)
     for obs in trainer.observers:
         key = getattr(obs, "state_key", None)

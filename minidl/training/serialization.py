@@ -25,7 +25,8 @@ from minidl.layers.base import Layer, builtin_layer_classes, registered_layers
 __all__ = ["layer_to_json", "layer_from_json", "network_to_json", "network_from_json", "layer_classes"]
 
 #: Constructor arguments that hold arrays (given weights or statistics): never in the JSON, always in the npz.
-ARRAY_ARGS = frozenset({"weights", "bias", "scale", "offset", "mean", "std"})
+ARRAY_ARGS = frozenset({"weights", "bias", "scale", "offset", "mean", "std", "input_weights", "recurrent_weights",
+                        "recurrent_bias", "initial_hidden_state", "initial_cell_state"})
 #: Constructor argument -> attribute name where they differ.
 ALIASES = {"input_size": "size"}
 

@@ -39,6 +39,7 @@ from minidl.training import events as ev
 from minidl.training.data import ArraySource, PreparedSource, peek_shape, source_classes
 from minidl.training.events import Observer, TrainingState
 from minidl.training.info import InfoRecorder, TrainingInfo
+from minidl.training.sequence import SequencePart
 
 __all__ = ["EngineConfig", "Trainer", "SHUFFLE_MODES", "PARTIAL_BATCH"]
 
@@ -96,6 +97,12 @@ class EngineConfig:
                                               # stops training after the current iteration (stop kind INTERRUPT)
     names: dict[str, str] = field(default_factory=dict)  # argument names for error messages (dialect spellings)
     output_best: Any = None  # a KeepBest among the observers: its best arrays are the returned network (else last)
+    # sequences (a network whose input layer is a SequenceInput; docs/training.md#sequences)
+    sequence_length: str | int = "longest"    # 'longest' | 'shortest' | S: chunks of S steps, each one iteration,
+                                              # the recurrent state carried between the chunks of a mini-batch
+    sequence_padding_value: float = 0.0
+    sequence_padding_direction: str = "right"  # 'right' | 'left'
+    sequence_loss_mask: bool = True           # False: padded steps count as real ones in the loss and the metrics
 
     def name(self, key: str) -> str:
         """The user-facing name of an argument: the dialect's spelling from ``names``, else the engine's own
@@ -174,6 +181,7 @@ class Trainer:
             raise ValueError(f"{cfg.name('layers')}: the network has no output layer; allowed: layers ending in "
                              "ClassificationOutput or RegressionOutput")
         self.classifier = net.is_classifier
+        self.seq = SequencePart(self) if net.input_layer is not None and net.input_layer.is_sequence else None
         n = len(self.raw_data)
         self.n = n
         B = cfg.batch_size
@@ -182,6 +190,42 @@ class Trainer:
         if self.ipe == 0:
             raise ValueError(f"{cfg.name('batch_size')}: got {B}, more than the {n} training observations; allowed: "
                              f"at most {n} (the partial mini-batch of every epoch is dropped)")
+        if self.seq is not None:            # sequences: their own data set-up (minidl.training.sequence)
+            self.seq.setup(resume)
+        else:
+            self._setup_data(resume)
+        # solver plumbing: per-array factors (the layers', times the config's multipliers), frozen arrays, pre-steps
+        self.lr_factors = {k: f * cfg.learn_rate_multipliers.get(k, 1.0) for k, f in net.learn_rate_factors.items()}
+        self.frozen = frozen_names(self.lr_factors)
+        self._still_statistics = [layer for layer in net.layers if cfg.freeze_frozen_statistics
+                                  and isinstance(layer, BatchNormalization) and layer.params
+                                  and all(f"{layer.name}.{k}" in self.frozen for k in layer.params)]
+        l2_factors = net.l2_factors if cfg.l2_factors is None else {k: cfg.l2_factors.get(k, 0.0) for k in net.params}
+        self.pipeline = GradientPipeline(cfg.l2, l2_factors, cfg.gradient_threshold,
+                                         cfg.gradient_threshold_method, cfg.l2_order or cfg.optimizer.l2_order)
+        # position: epoch = current (1-based) epoch, next_batch = next batch within it; ipe = epoch complete
+        self.epoch, self.next_batch, self.iteration, self.updated = 0, self.ipe, 0, 0
+        self.elapsed_before = 0.0
+        self._validated_at, self._validated_time = 0, 0.0    # iteration and time of the latest validation
+        if resume is not None:
+            self._restore(*resume)
+        elif cfg.partial_batch == "fill":
+            self.compositions = self._compose(n, B)
+            self.order = self.compositions.reshape(-1)
+            self.val_order = np.arange(self.n_val) if self.validation is not None else None
+        elif cfg.shuffle == "once":  # one shuffle of training and validation data before training
+            self.order = self.rng.permutation(n)
+            self.val_order = self.rng.permutation(self.n_val) if self.validation is not None else None
+        else:
+            self.order = np.arange(n)
+            self.val_order = np.arange(self.n_val) if self.validation is not None else None
+        for source in (self.raw_data, self.raw_validation):  # sources that draw (augmentation): the run's generator
+            if source is not None and hasattr(source, "use_generator"):
+                source.use_generator(self.rng)
+
+    def _setup_data(self, resume) -> None:
+        """Images or features: the source checked and prepared, input statistics, the network initialized."""
+        cfg, net, n, B = self.config, self.net, self.n, self.config.batch_size
         shape = peek_shape(self.raw_data, cfg.name("x"))
         self._check_input_shape(shape)
         classes = None
@@ -214,34 +258,6 @@ class Trainer:
                                              self.train.n_responses)
         self.n_val = 0 if self.validation is None else len(self.validation)
         self._check_representable(self.validation, "validation_x", "validation_y")
-        # solver plumbing: per-array factors (the layers', times the config's multipliers), frozen arrays, pre-steps
-        self.lr_factors = {k: f * cfg.learn_rate_multipliers.get(k, 1.0) for k, f in net.learn_rate_factors.items()}
-        self.frozen = frozen_names(self.lr_factors)
-        self._still_statistics = [layer for layer in net.layers if cfg.freeze_frozen_statistics
-                                  and isinstance(layer, BatchNormalization) and layer.params
-                                  and all(f"{layer.name}.{k}" in self.frozen for k in layer.params)]
-        l2_factors = net.l2_factors if cfg.l2_factors is None else {k: cfg.l2_factors.get(k, 0.0) for k in net.params}
-        self.pipeline = GradientPipeline(cfg.l2, l2_factors, cfg.gradient_threshold,
-                                         cfg.gradient_threshold_method, cfg.l2_order or cfg.optimizer.l2_order)
-        # position: epoch = current (1-based) epoch, next_batch = next batch within it; ipe = epoch complete
-        self.epoch, self.next_batch, self.iteration, self.updated = 0, self.ipe, 0, 0
-        self.elapsed_before = 0.0
-        self._validated_at, self._validated_time = 0, 0.0    # iteration and time of the latest validation
-        if resume is not None:
-            self._restore(*resume)
-        elif cfg.partial_batch == "fill":
-            self.compositions = self._compose(n, B)
-            self.order = self.compositions.reshape(-1)
-            self.val_order = np.arange(self.n_val) if self.validation is not None else None
-        elif cfg.shuffle == "once":  # one shuffle of training and validation data before training
-            self.order = self.rng.permutation(n)
-            self.val_order = self.rng.permutation(self.n_val) if self.validation is not None else None
-        else:
-            self.order = np.arange(n)
-            self.val_order = np.arange(self.n_val) if self.validation is not None else None
-        for source in (self.raw_data, self.raw_validation):  # sources that draw (augmentation): the run's generator
-            if source is not None and hasattr(source, "use_generator"):
-                source.use_generator(self.rng)
 
     def _compose(self, n: int, B: int) -> np.ndarray:
         """'fill': the (ipe, B) batch compositions of the run: a permutation of the N examples (in order with
@@ -330,7 +346,7 @@ class Trainer:
         self._setup(resume)
         for layer in self._still_statistics:
             layer.update_statistics = False
-        with _SigintGuard() as guard:
+        with _SigintGuard() as guard, (self.seq.carrying() if self.seq else contextlib.nullcontext()):
             self._guard = guard
             self._start_clock()
             self._fill_static_state()
@@ -355,6 +371,8 @@ class Trainer:
         s.time_since_start = self._elapsed()
         s.weights = self.net.state_arrays          # host copies on request (keep-best, checkpoints of the network)
         s.snapshot = self.checkpoint_state         # the whole training state on request (checkpoints)
+        if self.seq is not None:                   # chunk iterations of an integer sequence length
+            self.seq.fill_state(s)
 
     def _emit(self, kind: str) -> None:
         """Send the event to every observer in order; the first stop request wins (recorded with its observer)."""
@@ -395,6 +413,8 @@ class Trainer:
                 self.order = self.compositions[self.rng.permutation(self.ipe)].reshape(-1)
         elif self.config.shuffle == "every-epoch":
             self.order = self.rng.permutation(self.n)
+        if self.seq is not None:
+            self.seq.start_epoch()
         self._tell_sources()
 
     def _tell_sources(self) -> None:
@@ -416,11 +436,15 @@ class Trainer:
                 self._start_epoch()
             end = self.n if cfg.partial_batch == "keep" else self.ipe * B
             try:
-                for x, t in self.train.batches(self.order[self.next_batch * B:end], B):
+                batches = self.train.batches(self.order[self.next_batch * B:end], B) if self.seq is None else \
+                    self.seq.iterations(self.order[self.next_batch * B:end], B)   # (x, t, mask, last chunk)
+                for x, t, *chunk in batches:
                     start = self.next_batch * B
+                    if chunk:                   # sequences: the schedule's total is the (restated) iteration count
+                        total = self.state.max_iterations
                     with self._guard.update():  # an iteration is atomic: a second Ctrl-C waits for its end
                         self._iteration(x, t, cfg.schedule(self.epoch, self.iteration + 1, total),
-                                        self.order[start:start + len(x)])
+                                        self.order[start:start + len(x)], *chunk)
                     if self.next_batch == self.ipe and self.stop_kind != ev.NON_FINITE:
                         self._emit(ev.EPOCH_END)
                     if self.stop_kind is None and (self._guard.requested or (
@@ -440,18 +464,22 @@ class Trainer:
                 return
 
     # ================================================================================================ one iteration
-    def _iteration(self, x_host, t_host, lr: float, indices: np.ndarray) -> None:
-        """One mini-batch, as in the module diagram: step, one host read, rollback if not finite, report."""
+    def _iteration(self, x_host, t_host, lr: float, indices: np.ndarray, mask_host=None, last: bool = True) -> None:
+        """One mini-batch (or one chunk of a sequence mini-batch: ``mask_host`` (B, T), ``last`` chunk or not), as
+        in the module diagram: step, one host read, rollback if not finite, report."""
         self.iteration += 1
-        self.next_batch += 1
-        if not isinstance(self.train.source, ArraySource):
+        self.next_batch += int(last)
+        mask = None
+        if self.seq is not None:
+            mask = self.seq.advance(mask_host, last)
+        elif not isinstance(self.train.source, ArraySource):
             check_representable(f"{self.config.name('x')} (mini-batch {self.next_batch})", x_host, self.dtype)
         x = to_device(x_host, self.device, dtype=self.dtype)
         t = to_device(t_host, self.device, dtype=None if self.classifier else self.dtype)
         saved_state = {layer.name: dict(layer.state) for layer in self.net.layers if layer.state}
         self._pending = saved_state            # a failure before this update is accepted rolls back to here
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite values are checked below
-            reported, examples, xp = self._step(x, t, lr)
+            reported, examples, xp = self._step(x, t, lr, mask)
             loss_h, gnorm_h, hits_h, ok_h, examples_h = self._read(xp, reported, examples)
         if self.config.record_outputs:                     # a second host read, only when asked for
             self.state.batch_outputs, self.state.batch_targets = to_host(self._outputs), t_host
@@ -464,23 +492,27 @@ class Trainer:
             self._rollback(saved_state)
         self._report(lr, loss_h, gnorm_h, hits_h, examples_h, indices, finite)
 
-    def _step(self, x, t, lr: float) -> tuple[list, Any, Any]:
+    def _step(self, x, t, lr: float, mask=None) -> tuple[list, Any, Any]:
         """forward → data loss → backward → audit norm → L2 / clipping → optimizer step → weight clipping.
 
         Returns the device values to report ([loss, ‖g‖, (hits), all-finite]), the per-example losses (or None) and
-        the array module; nothing is read to the host here.
+        the array module; nothing is read to the host here.  Sequences: ``mask`` (B, T) goes to the forward, and to
+        the loss and backward of sequence-to-sequence outputs (``kw``).
         """
         net, cfg = self.net, self.config
-        y = net.forward(x, training=True)
+        kw = self.seq.loss_mask(mask) if self.seq is not None else {}
+        y = net.forward(x, training=True) if mask is None else net.forward(x, training=True, mask=mask)
         self._outputs = y if cfg.record_outputs else None
-        loss = net.loss_array(y, t)                     # data loss only (the L2 term is never reported)
-        examples = net.output_layer.example_losses(y, t) if cfg.record_example_losses else None  # ℓₙ, (B,)
-        net.backward(y, t)
+        loss = net.loss_array(y, t, **kw)               # data loss only (the L2 term is never reported)
+        examples = net.output_layer.example_losses(y, t, **kw) if cfg.record_example_losses else None  # ℓₙ, (B,)
+        net.backward(y, t, **kw)
         params, grads = net.params, net.grads
         xp = get_array_module(y)
         gnorm = global_norm(grads).astype(loss.dtype)   # audit: ‖∇ data loss‖₂ over all arrays
         reported = [loss, gnorm]
-        if self.classifier:
+        if self.seq is not None:
+            reported.extend(self.seq.metrics(y, t, kw))  # hits over real steps, or Σ squared errors
+        elif self.classifier:
             reported.append((xp.argmax(y, axis=1) == t).sum().astype(loss.dtype))
         self._save_params(params)
         self.pipeline(grads, params, skip=self.frozen)              # L2 → clipping (or clipping → L2)
@@ -502,7 +534,7 @@ class Trainer:
         packed = to_host(packed)
         k = len(reported)
         host = [float(v) for v in packed[:k]]
-        hits = host[2] if self.classifier else None
+        hits = host[2] if k == 4 else None         # [loss, ‖g‖, hits (or Σ squared errors), ok]
         return host[0], host[1], hits, host[-1], (np.asarray(packed[k:], dtype=np.float64)
                                                   if examples is not None else None)
 
@@ -530,7 +562,9 @@ class Trainer:
         s.training_loss, s.gradient_norm = loss_h, gnorm_h
         s.batch_indices, s.batch_size, s.batch_in_epoch = indices, len(indices), self.next_batch
         s.example_losses = examples_h
-        if self.classifier:
+        if self.seq is not None:                   # real steps counted; position in the epoch in iterations
+            self.seq.report(s, loss_h, hits_h, indices)
+        elif self.classifier:
             s.training_accuracy, s.training_rmse = 100.0 * hits_h / len(indices), None
         else:  # RMSE from the loss, as the output layer defines it (see _rmse)
             s.training_accuracy = None
@@ -631,6 +665,8 @@ class Trainer:
         self._emit(ev.VALIDATION)                    # the recorder puts the values into that iteration's row
 
     def _evaluate(self, source: PreparedSource, order: np.ndarray) -> tuple[float, float]:
+        if self.seq is not None:
+            return self.seq.evaluate(source, order)
         net, out = self.net, self.net.output_layer
         B = self.config.validation_batch_size or self.config.batch_size
         loss_sum = hits = None
@@ -711,7 +747,7 @@ class Trainer:
         try:
             for layer in bns:
                 layer.start_population_pass()
-            for x_host, _ in self.train.batches(np.arange(self.n), cfg.batch_size):  # all data, unshuffled
+            for x_host, *_ in self.train.batches(np.arange(self.n), cfg.batch_size):  # all data, unshuffled
                 self.net.forward(to_device(x_host, self.device, dtype=self.dtype), training=False)
             for layer in bns:
                 layer.finish_population_pass()                     # exact merge of the per-batch moments
@@ -758,6 +794,8 @@ class Trainer:
             "rng": {"bit_generator": type(self.rng.bit_generator).__name__, "state": self.rng.bit_generator.state},
             "observers": observers, "run": self.run_id,
         }
+        if self.seq is not None:                      # the chunk position and the carried recurrent state
+            self.seq.checkpoint(training, arrays)
         return {"network": net_manifest, "training": training}, arrays
 
     def _restore(self, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
