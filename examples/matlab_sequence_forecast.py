@@ -8,8 +8,8 @@ MATLAB (the example's code, with minidl's embedded seasonal series in place of c
     dataTrainStandardized = (dataTrain - mu) / sig;
     XTrain = dataTrainStandardized(1:end-1);  YTrain = dataTrainStandardized(2:end);
     layers = [sequenceInputLayer(1)  lstmLayer(100)  fullyConnectedLayer(1)  regressionLayer];
-    options = trainingOptions('adam', 'MaxEpochs',200, 'GradientThreshold',1, 'InitialLearnRate',0.005, ...
-        'LearnRateSchedule','piecewise', 'LearnRateDropPeriod',100, 'LearnRateDropFactor',0.2, 'Verbose',0);
+    options = trainingOptions('adam', 'MaxEpochs',300, 'GradientThreshold',1, 'InitialLearnRate',0.005, ...
+        'LearnRateSchedule','piecewise', 'LearnRateDropPeriod',150, 'LearnRateDropFactor',0.2, 'Verbose',0);
     net = trainNetwork(XTrain, YTrain, layers, options);
     % closed loop: the state warmed up on the training series, then each forecast fed back as the next input
     net = predictAndUpdateState(net, XTrain);
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", default=os.environ.get("MINIDL_QUICK") == "1",
                         help="a seconds-long smoke run (20 epochs, hidden size 50)")
-    parser.add_argument("--epochs", type=int, default=200, help="MaxEpochs (default 200; the rate ×0.2 halfway)")
+    parser.add_argument("--epochs", type=int, default=300, help="MaxEpochs (default 300; the rate ×0.2 halfway)")
     parser.add_argument("--out", default=None, help="folder for the forecast PNG (default: a new temporary folder)")
     args = parser.parse_args(argv)
     if args.out is None:

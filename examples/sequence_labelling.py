@@ -6,7 +6,7 @@ activity set (3 channels, 80–160 steps, a label per step: running, sitting or 
     [XTrain, YTrain] = activityTrainData;          % 60×1 cell of 3×T, 60×1 cell of 1×T categorical
     layers = [sequenceInputLayer(3)  bilstmLayer(50,'OutputMode','sequence')  fullyConnectedLayer(3)
               softmaxLayer  classificationLayer];
-    options = trainingOptions('adam', 'MaxEpochs',40, 'MiniBatchSize',10, 'GradientThreshold',2, ...
+    options = trainingOptions('adam', 'MaxEpochs',60, 'MiniBatchSize',10, 'GradientThreshold',2, ...
         'InitialLearnRate',0.01, 'Shuffle','every-epoch');
     net = trainNetwork(XTrain, YTrain, layers, options);
     YPred = classify(net, XTest);                  % a cell of 1×T label rows, each trimmed to its sequence
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", default=os.environ.get("MINIDL_QUICK") == "1",
                         help="a seconds-long smoke run (20 sequences, 3 epochs)")
-    parser.add_argument("--epochs", type=int, default=40, help="MaxEpochs (default 40)")
+    parser.add_argument("--epochs", type=int, default=60, help="MaxEpochs (default 60)")
     parser.add_argument("--out", default=None, help="folder for the training-progress PNG (default: a new "
                         "temporary folder)")
     args = parser.parse_args(argv)

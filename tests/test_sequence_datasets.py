@@ -146,3 +146,47 @@ def test_matlab_names_return_writable_copies_of_the_same_sets():
     for name, loader in (("seasonalTrainData", D.seasonal_train_data), ("seasonalTestData", D.seasonal_test_data)):
         x = getattr(matlab, name)()
         assert x.flags.writeable and np.array_equal(x, loader()) and x.shape[0] == 1  # a 1×T row
+
+
+# ---------------------------------------------------------------- each embedded task trains (docs/sequences.md)
+# The examples' full runs, with the thresholds docs/sequences.md states next to what was measured.
+
+
+def _example(name: str, tmp_path) -> dict:
+    import io
+    from contextlib import redirect_stdout
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = [] if name.startswith("wolfram") else ["--out", str(tmp_path)]
+    with redirect_stdout(io.StringIO()):
+        return module.main(argv)
+
+
+@pytest.mark.slow
+def test_waveforms_lstm_classifier_reaches_85_percent(tmp_path):
+    assert _example("sequence_classification", tmp_path)["accuracy"] >= 0.85
+
+
+@pytest.mark.slow
+def test_waveforms_matlab_lstm_classifier_reaches_85_percent(tmp_path):
+    assert _example("matlab_sequence_classification", tmp_path)["accuracy"] >= 0.85
+
+
+@pytest.mark.slow
+def test_waveforms_wolfram_lstm_classifier_reaches_85_percent(tmp_path):
+    assert _example("wolfram_sequence_classification", tmp_path)["accuracy"] >= 0.85
+
+
+@pytest.mark.slow
+def test_activity_bilstm_labeller_reaches_80_percent_of_the_steps(tmp_path):
+    assert _example("sequence_labelling", tmp_path)["accuracy"] >= 0.80
+
+
+@pytest.mark.slow
+def test_seasonal_lstm_forecasts_beat_the_thresholds(tmp_path):
+    result = _example("matlab_sequence_forecast", tmp_path)
+    assert result["rmse_open"] < 0.35  # one step ahead: near the noise (0.2)
+    assert result["rmse_closed"] < 0.9  # 60 steps ahead from the forecasts alone
+    assert result["rmse_open"] < result["rmse_persistence"]
