@@ -203,7 +203,6 @@ EXAMPLES = {
     "GRU": lambda: L.GRU(2, reset_gate_mode="recurrent-bias-after-multiplication", recurrent_bias_learn_rate_factor=2),
     "BasicRecurrent": lambda: L.BasicRecurrent(3, activation="Ramp"),
     "SequenceLast": L.SequenceLast,
-    "SequenceInput": lambda: L.SequenceInput(12, min_length=3),  # SEQNET's layer, merged from h-seqnet
 }
 
 
