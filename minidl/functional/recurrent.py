@@ -91,6 +91,18 @@ def _zeros_like_state(xp, N, H, dtype):
 
 
 # ------------------------------------------------------------------------------------------------ LSTM
+#: MATLAB's gate blocks (i, f, g, o) in the order the loop works in: o, i, f (the gate activation over one contiguous
+#: block) then g; the backward's i, f, g blocks (all multiplied by the cell gradient) are contiguous too.
+_LSTM_ORDER = (3, 0, 1, 2)
+_LSTM_BACK = (1, 2, 3, 0)  # the inverse permutation
+
+
+def _blocks(a, order, H: int):
+    """The rows of a (G·H, ...) regrouped by gate blocks in ``order`` (a copy)."""
+    xp = get_array_module(a)
+    return xp.concatenate([a[k * H:(k + 1) * H] for k in order])
+
+
 def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool = False,
                  state_activation: str = "tanh", gate_activation: str = "sigmoid"):
     """The LSTM over a batch of sequences, gates in MATLAB's order input, forget, cell candidate, output.
@@ -106,6 +118,10 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
     Returns:
         (y (N, H, T) the hidden states, h_T (N, H), c_T (N, H), cache).
 
+    Internally the gate blocks are worked in the order o, i, f, g.  With the sigmoid gates and the tanh state the
+    gate rows of W, R, b are halved (exact in floating point) so that one tanh over all 4H pre-activations gives
+    tanh(a/2) for the gates (σ(a) = (1 + tanh(a/2))/2) and tanh(a) for the candidate.
+
     Reference: :func:`minidl.functional.reference.lstm_forward`.
     """
     _check("state_activation", state_activation, STATE_ACTIVATIONS)
@@ -114,34 +130,50 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
     N, C, T = x.shape
     H = R.shape[1]
     dt = x.dtype
-    xw, xt = _project(x, W, b)
+    Wi, Ri, bi = _blocks(W, _LSTM_ORDER, H), _blocks(R, _LSTM_ORDER, H), _blocks(b, _LSTM_ORDER, H)
+    fast = gate_activation == "sigmoid" and state_activation == "tanh"
+    if fast:                                           # halve the gate rows: a/2 for σ(a) = (1 + tanh(a/2))/2
+        scale = xp.ones((4 * H, 1), dtype=dt)
+        scale[:3 * H] = 0.5
+        Wp, bp, RT = Wi * scale, bi * scale[:, 0], xp.ascontiguousarray((Ri * scale).T)
+    else:
+        Wp, bp, RT = Wi, bi, xp.ascontiguousarray(Ri.T)
+    xw, xt = _project(x, Wp, bp)
     m = _time_mask(xp, mask, mask_recurrence, dt)
-    h = _zeros_like_state(xp, N, H, dt) if h0 is None else h0
-    c = _zeros_like_state(xp, N, H, dt) if c0 is None else c0
-    gates = xp.empty((T, N, 4 * H), dtype=dt)     # activated i, f, g, o
+    gates = xp.empty((T, N, 4 * H), dtype=dt)     # activated o, i, f, g
     hs = xp.empty((T + 1, N, H), dtype=dt)        # hs[t] = h_{t−1}; hs[T] = h_T
     cs = xp.empty((T + 1, N, H), dtype=dt)        # cs[t] = c_{t−1}
     sc = xp.empty((T, N, H), dtype=dt)            # σ_s(c_t) of the step's own (unmasked) cell
-    hs[0], cs[0] = h, c
-    RT = xp.ascontiguousarray(R.T)
+    hs[0] = 0 if h0 is None else h0
+    cs[0] = 0 if c0 is None else c0
+    ig = xp.empty((N, H), dtype=dt)
     for t in range(T):
-        a = xw[t] + h @ RT                                    # (N, 4H) pre-activations
-        gt = gates[t]
-        gt[:, :2 * H] = _act(xp, gate_activation, a[:, :2 * H])        # i, f
-        gt[:, 2 * H:3 * H] = _act(xp, state_activation, a[:, 2 * H:3 * H])  # g
-        gt[:, 3 * H:] = _act(xp, gate_activation, a[:, 3 * H:])        # o
-        i, f, g, o = gt[:, :H], gt[:, H:2 * H], gt[:, 2 * H:3 * H], gt[:, 3 * H:]
-        c_new = f * c + i * g                                 # c_t = f ⊙ c_{t−1} + i ⊙ g
-        sc[t] = _act(xp, state_activation, c_new)
-        h_new = o * sc[t]                                     # h_t = o ⊙ σ_s(c_t)
+        h, c, gt = hs[t], cs[t], gates[t]
+        xp.add(xw[t], h @ RT, out=gt)                         # pre-activations (halved gate rows when fast)
+        if fast:
+            xp.tanh(gt, out=gt)
+            gs = gt[:, :3 * H]
+            gs *= 0.5                                         # σ(a) = ½·tanh(a/2) + ½
+            gs += 0.5
+        else:
+            gt[:, :3 * H] = _act(xp, gate_activation, gt[:, :3 * H])
+            gt[:, 3 * H:] = _act(xp, state_activation, gt[:, 3 * H:])
+        o, i, f, g = gt[:, :H], gt[:, H:2 * H], gt[:, 2 * H:3 * H], gt[:, 3 * H:]
+        c_new, h_new = cs[t + 1], hs[t + 1]
+        xp.multiply(f, c, out=c_new)                          # c_t = f ⊙ c_{t−1} + i ⊙ g
+        xp.multiply(i, g, out=ig)
+        c_new += ig
+        if state_activation == "tanh":
+            xp.tanh(c_new, out=sc[t])
+        else:
+            sc[t] = _act(xp, state_activation, c_new)
+        xp.multiply(o, sc[t], out=h_new)                      # h_t = o ⊙ σ_s(c_t)
         if m is not None:                                     # a padded step keeps the state
-            h_new = m[t] * h_new + (1 - m[t]) * h
-            c_new = m[t] * c_new + (1 - m[t]) * c
-        h, c = h_new, c_new
-        hs[t + 1], cs[t + 1] = h, c
+            hs[t + 1] = m[t] * h_new + (1 - m[t]) * h
+            cs[t + 1] = m[t] * c_new + (1 - m[t]) * c
     y = hs[1:].transpose(1, 2, 0)
-    cache = (x.shape, xt, W, R, gates, hs, cs, sc, m, state_activation, gate_activation)
-    return y, h, c, cache
+    cache = (x.shape, xt, Wi, Ri, gates, hs, cs, sc, m, state_activation, gate_activation)
+    return y, hs[T], cs[T], cache
 
 
 def lstm_backward(dy, cache, dh_last=None, dc_last=None, need_dx: bool = True):
@@ -153,38 +185,48 @@ def lstm_backward(dy, cache, dh_last=None, dc_last=None, need_dx: bool = True):
     Returns:
         (dx (N, C, T) or None, dW (4H, C), dR (4H, H), db (4H,), dh0 (N, H), dc0 (N, H)).
 
-    Reference: :func:`minidl.functional.reference.lstm_backward`.
+    The local derivatives of every step are computed for all T at once before the loop:
+    K_o = σ_s(c_t)·σ_g′, K_i = g·σ_g′, K_f = c_{t−1}·σ_g′, K_g = i·σ_s′, and o·σ_s′(c_t); the loop then does
+    dc ← dc + dh ⊙ o ⊙ σ_s′(c_t); da_o = dh ⊙ K_o; da_{i,f,g} = dc ⊙ K_{i,f,g}; dc ← dc ⊙ f; dh ← da R.
+
+    Reference: :func:`minidl.functional.reference.lstm_forward` (with finite differences).
     """
-    x_shape, xt, W, R, gates, hs, cs, sc, m, sa, ga = cache
+    x_shape, xt, Wi, Ri, gates, hs, cs, sc, m, sa, ga = cache
     xp = get_array_module(hs)
     T, N, H = sc.shape
     dt = hs.dtype
+    G4 = gates.reshape(T, N, 4, H)                                    # o, i, f, g blocks as an axis (a view)
+    K = _dact(xp, ga, G4)                                             # σ_g′ (the g block replaced below)
+    K[:, :, 3] = _dact(xp, sa, G4[:, :, 3])                           # σ_s′ of the candidate
+    K[:, :, 0] *= sc                                                  # K_o = σ_s(c_t) σ_g′(o)
+    K[:, :, 1] *= G4[:, :, 3]                                         # K_i = g σ_g′(i)
+    K[:, :, 2] *= cs[:T]                                              # K_f = c_{t−1} σ_g′(f)
+    K[:, :, 3] *= G4[:, :, 1]                                         # K_g = i σ_s′(g)
+    odsc = G4[:, :, 0] * _dact(xp, sa, sc)                            # ∂h_t/∂c_t = o σ_s′(c_t)
     dyt = None if dy is None else dy.transpose(2, 0, 1)
     dh = xp.zeros((N, H), dtype=dt) if dh_last is None else dh_last.astype(dt, copy=True)
     dc = xp.zeros((N, H), dtype=dt) if dc_last is None else dc_last.astype(dt, copy=True)
-    dA = xp.empty((T, N, 4 * H), dtype=dt)
+    dA4 = xp.empty((T, N, 4, H), dtype=dt)                            # pre-activation gradients, o, i, f, g
+    tmp = xp.empty((N, H), dtype=dt)
     for t in range(T - 1, -1, -1):
         if dyt is not None:
             dh = dh + dyt[t]
         if m is not None:                                    # h_t = m·h̃ + (1 − m)·h_{t−1}
             dh_keep, dc_keep = (1 - m[t]) * dh, (1 - m[t]) * dc
             dh, dc = m[t] * dh, m[t] * dc
-        gt = gates[t]
-        i, f, g, o = gt[:, :H], gt[:, H:2 * H], gt[:, 2 * H:3 * H], gt[:, 3 * H:]
-        s = sc[t]
-        dc = dc + dh * o * _dact(xp, sa, s)                  # ∂h/∂c = o ⊙ σ_s′(c)
-        da = dA[t]
-        da[:, :H] = dc * g * _dact(xp, ga, i)                # di · σ_g′
-        da[:, H:2 * H] = dc * cs[t] * _dact(xp, ga, f)       # df · σ_g′
-        da[:, 2 * H:3 * H] = dc * i * _dact(xp, sa, g)       # dg · σ_s′
-        da[:, 3 * H:] = dh * s * _dact(xp, ga, o)            # do · σ_g′
-        dc = dc * f                                          # ∂c_t/∂c_{t−1} = f
-        dh = da @ R                                          # ∂a/∂h_{t−1} = R
+        xp.multiply(dh, odsc[t], out=tmp)
+        dc = dc + tmp                                        # dc_t += dh_t ⊙ o ⊙ σ_s′(c_t)
+        da = dA4[t]
+        xp.multiply(dh, K[t, :, 0], out=da[:, 0])            # da_o = dh ⊙ σ_s(c) ⊙ σ_g′(o)
+        xp.multiply(K[t, :, 1:], dc[:, None, :], out=da[:, 1:])   # da_{i,f,g} = dc ⊙ K_{i,f,g}
+        dc = dc * G4[t, :, 2]                                # ∂c_t/∂c_{t−1} = f
+        dh = da.reshape(N, 4 * H) @ Ri                       # ∂a/∂h_{t−1} = R
         if m is not None:
             dh, dc = dh + dh_keep, dc + dc_keep
+    dA = dA4.reshape(T, N, 4 * H)
     dR = dA.reshape(T * N, 4 * H).T @ hs[:T].reshape(T * N, H)   # dR = Σ_t dA_tᵀ h_{t−1}
-    dx, dW, db = _input_grads(dA, xt, W, x_shape, need_dx)
-    return dx, dW, dR, db, dh, dc
+    dx, dW, db = _input_grads(dA, xt, Wi, x_shape, need_dx)
+    return dx, _blocks(dW, _LSTM_BACK, H), _blocks(dR, _LSTM_BACK, H), _blocks(db, _LSTM_BACK, H), dh, dc
 
 
 # ------------------------------------------------------------------------------------------------ GRU
@@ -365,8 +407,8 @@ def rnn_backward(dy, cache, dh_last=None, need_dx: bool = True):
 
 # ------------------------------------------------------------------------------------------------ last step
 def last_step_indices(mask, T: int):
-    """The index of each sequence's last real step from mask (N, T) (T − 1 for a row without real steps... and for
-    no mask: T − 1 for all; left padding: T − 1 too).  Returns (N,) int64 on mask's device, or None without mask."""
+    """The index of each sequence's last real step, from mask (N, T): (N,) int64 on mask's device (T − 1 for a row
+    without real steps); None without a mask (every sequence ends at step T − 1)."""
     if mask is None:
         return None
     xp = get_array_module(mask)

@@ -291,8 +291,8 @@ class SequenceInput(_NormalizedInput):
     @staticmethod
     def _real_rows(item, c: int) -> np.ndarray:
         """The real time steps of one statistics item as host float64 rows (M, C)."""
-        if isinstance(item, tuple) and len(item) == 2 and hasattr(item[0], "shape") and \
-                (item[1] is None or hasattr(item[1], "shape")):
+        if isinstance(item, tuple) and len(item) == 2 and getattr(item[0], "ndim", 0) == 3 and \
+                (item[1] is None or getattr(item[1], "ndim", 0) == 2):
             x, mask = item
         elif isinstance(item, (list, tuple)):
             seqs = [np.asarray(to_host(s), dtype=np.float64) for s in item]

@@ -82,9 +82,23 @@ class ClassificationOutput(OutputLayer):
     Targets: class indices (N,) or one-hot / soft (N, K) on the same device as Y.  Sequence-to-sequence, Y (N, K, T)
     with targets (N, T) class indices or (N, K, T): loss = −Σₙ Σₜ mₙₜ Σₖ Tₙₖₜ log Yₙₖₜ / N, summed over the real time
     steps (mask m (N, T); None: every step), divided by N (the classificationLayer reference page's sequence formula).
+    ``sequence_reduction="mean"`` (Wolfram's CrossEntropyLossLayer["Index"] on a varying sequence) divides each
+    sequence's sum by its number of real steps Lₙ instead: the mean over the sequence, then over the batch.
     """
 
     kind = "classoutput"
+    REDUCTIONS = ("sum", "mean")
+
+    def __init__(self, name: str | None = None, sequence_reduction: str = "sum"):
+        super().__init__(name=name)
+        if sequence_reduction not in self.REDUCTIONS:
+            raise ValueError(f"sequence_reduction: got {sequence_reduction!r}; allowed: 'sum' (MATLAB), 'mean' "
+                             "(Wolfram)")
+        self.sequence_reduction = sequence_reduction
+
+    @property
+    def _per(self) -> str:
+        return "sum" if self.sequence_reduction == "sum" else "real"
 
     def loss_array(self, y, t, mask=None):
         if y.ndim == 3:
@@ -94,14 +108,14 @@ class ClassificationOutput(OutputLayer):
     def loss_gradient(self, y, t, mask=None):
         if y.ndim == 3:
             return sequence_loss_gradient(y, one_hot_steps(t, y.shape[1], y.dtype), mask, F.cross_entropy_gradient,
-                                          "sum")
+                                          self._per)
         return F.cross_entropy_gradient(y, one_hot(t, y.shape[1], y.dtype))
 
     def example_losses(self, y, t, mask=None):
-        """−Σₖ Tₙₖ log Yₙₖ per observation: (N,) (sequences: summed over the real steps)."""
+        """−Σₖ Tₙₖ log Yₙₖ per observation: (N,) (sequences: summed, or averaged, over the real steps)."""
         if y.ndim == 3:
             return sequence_example_losses(y, one_hot_steps(t, y.shape[1], y.dtype), mask,
-                                           F.cross_entropy_example_losses, "sum")
+                                           F.cross_entropy_example_losses, self._per)
         return F.cross_entropy_example_losses(y, one_hot(t, y.shape[1], y.dtype))
 
     def describe(self) -> str:

@@ -161,6 +161,9 @@ class RecurrentLayer(Layer):
         if given is not None:
             self.params[key] = initialize_array(key, given, shape, fan_in, fan_out, rng)
             return
+        if not isinstance(spec, str):  # an array or a callable: one call for the whole array (both directions)
+            self.params[key] = initialize_array(f"{key}_initializer", spec, shape, fan_in, fan_out, rng)
+            return
         block = (shape[0] // self.directions,) + tuple(shape[1:])
         self.params[key] = np.concatenate([self._draw(key, spec, block, fan_in, fan_out, rng)
                                            for _ in range(self.directions)])

@@ -70,16 +70,20 @@ from minidl.matlab.interop import LayerArray, export_mat, import_mat, layer_arra
 from minidl.matlab.layers import (
     averagePooling2dLayer,
     batchNormalizationLayer,
+    bilstmLayer,
     classificationLayer,
     convolution2dLayer,
     dropoutLayer,
     featureInputLayer,
     fullyConnectedLayer,
+    gruLayer,
     imageInputLayer,
+    lstmLayer,
     matlab_fc_weights_to_minidl,
     maxPooling2dLayer,
     regressionLayer,
     reluLayer,
+    sequenceInputLayer,
     softmaxLayer,
 )
 from minidl.matlab.names import (
@@ -91,7 +95,14 @@ from minidl.matlab.names import (
     trainingOptions,
 )
 from minidl.matlab.options import training_options
-from minidl.matlab.predict import activations, classify, predict
+from minidl.matlab.predict import (
+    activations,
+    classify,
+    classifyAndUpdateState,
+    predict,
+    predictAndUpdateState,
+    resetState,
+)
 from minidl.matlab.records import INFO_FIELDS, TrainingInfoStruct
 from minidl.matlab.train import train_network, trainNetwork
 
@@ -101,11 +112,13 @@ __all__ = [
     "trainingOptions", "trainNetwork", "classify", "predict", "activations",
     "imageInputLayer", "featureInputLayer", "convolution2dLayer", "batchNormalizationLayer", "reluLayer",
     "maxPooling2dLayer", "averagePooling2dLayer", "fullyConnectedLayer", "dropoutLayer", "softmaxLayer",
-    "classificationLayer", "regressionLayer", "digitTrain4DArrayData", "digitTest4DArrayData",
+    "classificationLayer", "regressionLayer", "lstmLayer", "bilstmLayer", "gruLayer", "digitTrain4DArrayData",
+    "digitTest4DArrayData",
     "hwcn_to_nchw", "nchw_to_hwcn", "matlab_fc_weights_to_minidl", "format_value", "OPTION_NAMES", "INFO_FIELDS",
     "imageDatastore", "splitEachLabel", "augmentedImageDatastore", "imageDataAugmenter", "ImageDatastore",
     "AugmentedImageDatastore", "ImageDataAugmenter",
     "training_options", "train_network", "layer_array", "LayerArray", "export_mat", "import_mat",
+    "sequenceInputLayer", "predictAndUpdateState", "classifyAndUpdateState", "resetState",
     "waveformTrainData", "waveformTestData", "activityTrainData", "activityTestData", "seasonalTrainData",
     "seasonalTestData",
 ]

@@ -60,6 +60,7 @@ MATLAB_CLASSES: dict[type, str] = {
     L.Dropout: "nnet.cnn.layer.DropoutLayer", L.Softmax: "nnet.cnn.layer.SoftmaxLayer",
     L.ClassificationOutput: "nnet.cnn.layer.ClassificationOutputLayer",
     L.RegressionOutput: "nnet.cnn.layer.RegressionOutputLayer",
+    L.LSTM: "nnet.cnn.layer.LSTMLayer", L.BiLSTM: "nnet.cnn.layer.BiLSTMLayer", L.GRU: "nnet.cnn.layer.GRULayer",
 }
 
 
@@ -121,6 +122,16 @@ _LEARNABLES: dict[type, dict[str, tuple[str, str, _Conv, _Conv]]] = {
                    "Min": ("state", "min", _stat_out, _stat_in), "Max": ("state", "max", _stat_out, _stat_in)},
 }
 _LEARNABLES[L.FeatureInput] = _LEARNABLES[L.ImageInput]
+# recurrent layers: MATLAB's (G·H)×C, (G·H)×H and (G·H)×1 in the same gate order are minidl's layouts as they are
+_RNN_LEARNABLES = {
+    "InputWeights": ("params", "input_weights", lambda a, lay: a, lambda a, lay: a),
+    "RecurrentWeights": ("params", "recurrent_weights", lambda a, lay: a, lambda a, lay: a),
+    "Bias": ("params", "bias", lambda a, lay: a.reshape(-1, 1), _vector_in),
+    "HiddenState": ("state", "initial_hidden_state", lambda a, lay: a.reshape(-1, 1), _vector_in)}
+_LEARNABLES[L.GRU] = {**_RNN_LEARNABLES,
+                      "RecurrentBias": ("params", "recurrent_bias", lambda a, lay: a.reshape(-1, 1), _vector_in)}
+_LEARNABLES[L.BiLSTM] = _LEARNABLES[L.LSTM] = {
+    **_RNN_LEARNABLES, "CellState": ("state", "initial_cell_state", lambda a, lay: a.reshape(-1, 1), _vector_in)}
 
 
 def _learnables(layer: L.Layer) -> dict[str, tuple[str, str, _Conv, _Conv]]:

@@ -126,6 +126,27 @@ def featureInputLayer(numFeatures, *args: Any, **kwargs: Any) -> L.FeatureInput:
                                                name=_name(func, opts), **stats))
 
 
+def sequenceInputLayer(inputSize, *args: Any, **kwargs: Any) -> L.SequenceInput:
+    """MATLAB ``sequenceInputLayer(inputSize, 'Normalization', 'none', 'NormalizationDimension', 'auto', 'Mean', m,
+    'StandardDeviation', s, 'Min', lo, 'Max', hi, 'MinLength', 1, 'Name', n)`` for vector sequences (C×T).
+
+    MATLAB's default normalization for sequence input is 'none' (sequenceInputLayer reference page, "Normalization";
+    docs/semantics-matlab.md).  Statistics: inputSize×1 (or 1×inputSize) or a scalar; computed ones are per channel
+    over every time step and observation.  → ``SequenceInput(inputSize, normalization, min_length=...)``.
+    """
+    func = "sequenceInputLayer"
+    (c,) = _int_vector(func, "inputSize", inputSize, (1,), 1)
+    opts = _parse_pairs(func, args, kwargs, _INPUT_NAMES + ("MinLength",))
+    norm, dim = _normalization(func, opts, "none")
+    (min_length,) = _int_vector(func, "MinLength", opts.get("MinLength", 1), (1,), 1)
+    stats = {key: _host_array(func, arg, opts[arg], (0, 1, 2)).reshape(-1) for arg, key in _STATS
+             if _given(opts, arg)}
+    stats = {k: v.reshape(()) if v.size == 1 else v for k, v in stats.items()}
+    return _engine_call(func, _INPUT_ENGINE_NAMES | {"min_length": "MinLength"},
+                        lambda: L.SequenceInput(c, normalization=norm, normalization_dimension=dim,
+                                                min_length=min_length, name=_name(func, opts), **stats))
+
+
 def _initializer(func: str, arg: str, value: Any, convert: Callable[[np.ndarray, tuple], np.ndarray],
                  matlab_size: Callable[[tuple], tuple]):
     """'glorot' | 'he' | 'narrow-normal' | 'zeros' | 'ones' | a function handle f(sz) returning a MATLAB-layout array.
@@ -352,3 +373,128 @@ def regressionLayer(*args: Any, **kwargs: Any) -> L.RegressionOutput:
     """MATLAB ``regressionLayer('Name', n)`` → ``RegressionOutput()`` (half mean squared error)."""
     opts = _parse_pairs("regressionLayer", args, kwargs, ("Name",))
     return L.RegressionOutput(name=_name("regressionLayer", opts))
+
+
+# ------------------------------------------------------------------------------------------------ recurrent layers
+_RNN_FACTOR_NAMES = {f"{m}{kind}": f"{s}_{k}" for m, s in (("InputWeights", "input_weights"),
+                                                            ("RecurrentWeights", "recurrent_weights"),
+                                                            ("Bias", "bias"))
+                     for kind, k in (("LearnRateFactor", "learn_rate_factor"), ("L2Factor", "l2_factor"))}
+_RNN_INITIALIZERS = {"glorot": "glorot", "he": "he", "orthogonal": "orthogonal", "narrow-normal": "narrow-normal",
+                     "zeros": "zeros", "ones": "ones"}
+_RNN_NAMES = ("Name", "OutputMode", "StateActivationFunction", "GateActivationFunction", "InputWeightsInitializer",
+              "RecurrentWeightsInitializer", "BiasInitializer", "InputWeights", "RecurrentWeights", "Bias",
+              "HiddenState", "HasStateInputs", "HasStateOutputs") + tuple(_RNN_FACTOR_NAMES)
+_RNN_ENGINE_NAMES = {"hidden_size": "numHiddenUnits", "output_mode": "OutputMode",
+                     "state_activation": "StateActivationFunction", "gate_activation": "GateActivationFunction",
+                     "input_weights_initializer": "InputWeightsInitializer",
+                     "recurrent_weights_initializer": "RecurrentWeightsInitializer",
+                     "bias_initializer": "BiasInitializer", "input_weights": "InputWeights",
+                     "recurrent_weights": "RecurrentWeights", "bias": "Bias", "initial_hidden_state": "HiddenState",
+                     "initial_cell_state": "CellState", "reset_gate_mode": "ResetGateMode",
+                     "recurrent_bias": "RecurrentBias", "name": "Name"} | _layer_names(_RNN_FACTOR_NAMES)
+
+
+def _identity(a: np.ndarray, shape: tuple | None = None) -> np.ndarray:
+    """MATLAB's recurrent weights (G·H)×C and (G·H)×H are minidl's layout already (the same gate order)."""
+    return a
+
+
+def _recurrent(func: str, num_hidden, args, kwargs, extra: tuple[str, ...], gates: int) -> tuple[int, dict, dict]:
+    """The options common to lstmLayer, bilstmLayer and gruLayer → (H, minidl keyword arguments, the options)."""
+    (h,) = _int_vector(func, "numHiddenUnits", num_hidden, (1,), 1)
+    opts = _parse_pairs(func, args, kwargs, _RNN_NAMES + extra)
+    for arg in ("HasStateInputs", "HasStateOutputs"):
+        if _to_python(opts.get(arg, False)):
+            raise NotSupportedYetError(f"{func}: '{arg}': got {opts[arg]!r}; not supported yet (allowed: false)")
+    for arg in _RNN_FACTOR_NAMES:
+        if arg in opts and np.size(opts[arg]) > 1:
+            raise NotSupportedYetError(f"{func}: '{arg}': got {opts[arg]!r}; a factor per gate is not supported "
+                                       "yet (allowed: a nonnegative scalar)")
+    kw: dict[str, Any] = _factors(func, opts, _RNN_FACTOR_NAMES)
+    kw["output_mode"] = _choice(func, "OutputMode", opts.get("OutputMode", "sequence"), ("sequence", "last"))
+    state = opts.get("StateActivationFunction", "tanh")
+    if isinstance(state, str) and state.lower() == "relu":
+        raise NotSupportedYetError(f"{func}: 'StateActivationFunction': got {state!r}; not supported yet (allowed: "
+                                   "'tanh', 'softsign')")
+    kw["state_activation"] = _choice(func, "StateActivationFunction", state, ("tanh", "softsign"))
+    kw["gate_activation"] = _choice(func, "GateActivationFunction", opts.get("GateActivationFunction", "sigmoid"),
+                                    ("sigmoid", "hard-sigmoid"))
+    for arg, snake, table in (("InputWeightsInitializer", "input_weights_initializer", _RNN_INITIALIZERS),
+                              ("RecurrentWeightsInitializer", "recurrent_weights_initializer", _RNN_INITIALIZERS)):
+        if arg in opts:
+            kw[snake] = _MatlabInitializer(opts[arg], _identity, lambda s: s) if callable(opts[arg]) else \
+                table[_choice(func, arg, opts[arg], tuple(table))]
+    if "BiasInitializer" in opts:
+        allowed = ("unit-forget-gate", "narrow-normal", "zeros", "ones") if gates == 4 else \
+            ("zeros", "narrow-normal", "ones")
+        b = opts["BiasInitializer"]
+        kw["bias_initializer"] = _MatlabInitializer(b, _vector, lambda s: (s[0], 1)) if callable(b) else \
+            _choice(func, "BiasInitializer", b, allowed)
+    for arg, snake, ndims in (("InputWeights", "input_weights", (2,)), ("RecurrentWeights", "recurrent_weights", (2,)),
+                              ("Bias", "bias", (1, 2)), ("HiddenState", "initial_hidden_state", (1, 2)),
+                              ("CellState", "initial_cell_state", (1, 2)), ("RecurrentBias", "recurrent_bias", (1, 2))):
+        if arg in opts and _given(opts, arg):
+            a = _host_array(func, arg, opts[arg], ndims)
+            kw[snake] = a if ndims == (2,) else _vector(a)
+    return h, kw, opts
+
+
+def _check_sizes(func: str, kw: Mapping[str, Any], rows: int, h: int, state: int) -> None:
+    """Given arrays against numHiddenUnits (rows = G·H per direction stacked; the input size C is checked when the
+    network is built)."""
+    for snake, want in (("input_weights", (rows, None)), ("recurrent_weights", (rows, h)), ("bias", (rows,)),
+                        ("recurrent_bias", (rows,)), ("initial_hidden_state", (state,)),
+                        ("initial_cell_state", (state,))):
+        if snake in kw:
+            got = kw[snake].shape
+            if len(got) != len(want) or any(w is not None and g != w for g, w in zip(got, want)):
+                size = "x".join("C" if w is None else str(w) for w in want) + ("x1" if len(want) == 1 else "")
+                raise ValueError(f"{func}: '{_RNN_ENGINE_NAMES[snake]}': got an array of size "
+                                 f"{'x'.join(map(str, got))}; allowed: {size}")
+
+
+def lstmLayer(numHiddenUnits, *args: Any, **kwargs: Any) -> L.LSTM:
+    """MATLAB ``lstmLayer(numHiddenUnits, 'OutputMode', 'last', 'StateActivationFunction', 'softsign', ...)``.
+
+    Gates in MATLAB's order (input, forget, cell candidate, output); 'InputWeights' 4H×C, 'RecurrentWeights' 4H×H,
+    'Bias' 4H×1, 'HiddenState' / 'CellState' H×1 are minidl's layouts as they are.  Initializers: input weights
+    'glorot' (default), 'he', 'orthogonal', 'narrow-normal', 'zeros', 'ones' or f(sz) with sz = [4H C]; recurrent
+    weights the same with 'orthogonal' the default; bias 'unit-forget-gate' (default), 'narrow-normal', 'zeros',
+    'ones' or f(sz).  Factors 'InputWeightsLearnRateFactor', ..., 'BiasL2Factor' (scalars).  Padded steps are
+    processed like real ones (MATLAB; docs/semantics-matlab.md).
+    """
+    func = "lstmLayer"
+    h, kw, opts = _recurrent(func, numHiddenUnits, args, kwargs, ("CellState",), 4)
+    _check_sizes(func, kw, 4 * h, h, h)
+    return _engine_call(func, _RNN_ENGINE_NAMES, lambda: L.LSTM(h, name=_name(func, opts), **kw))
+
+
+def bilstmLayer(numHiddenUnits, *args: Any, **kwargs: Any) -> L.BiLSTM:
+    """MATLAB ``bilstmLayer(numHiddenUnits, ...)``: the options of :func:`lstmLayer`; arrays hold both directions
+    stacked as MATLAB stores them, forward first: 'InputWeights' 8H×C, 'RecurrentWeights' 8H×H, 'Bias' 8H×1,
+    'HiddenState' / 'CellState' 2H×1; the output has 2H channels (forward first)."""
+    func = "bilstmLayer"
+    h, kw, opts = _recurrent(func, numHiddenUnits, args, kwargs, ("CellState",), 4)
+    _check_sizes(func, kw, 8 * h, h, 2 * h)
+    return _engine_call(func, _RNN_ENGINE_NAMES, lambda: L.BiLSTM(h, name=_name(func, opts), **kw))
+
+
+def gruLayer(numHiddenUnits, *args: Any, **kwargs: Any) -> L.GRU:
+    """MATLAB ``gruLayer(numHiddenUnits, 'ResetGateMode', 'after-multiplication', ...)``.
+
+    Gates in MATLAB's order (reset, update, candidate): 'InputWeights' 3H×C, 'RecurrentWeights' 3H×H, 'Bias' 3H×1,
+    'HiddenState' H×1, 'RecurrentBias' 3H×1 (only for 'recurrent-bias-after-multiplication').  'ResetGateMode':
+    'after-multiplication' (default), 'before-multiplication', 'recurrent-bias-after-multiplication'.  Bias
+    initializer 'zeros' (default), 'narrow-normal', 'ones' or f(sz); the other options as :func:`lstmLayer`.
+    """
+    func = "gruLayer"
+    h, kw, opts = _recurrent(func, numHiddenUnits, args, kwargs, ("ResetGateMode", "RecurrentBias"), 3)
+    kw["reset_gate_mode"] = _choice(func, "ResetGateMode", opts.get("ResetGateMode", "after-multiplication"),
+                                    ("after-multiplication", "before-multiplication",
+                                     "recurrent-bias-after-multiplication"))
+    if "recurrent_bias" in kw and kw["reset_gate_mode"] != "recurrent-bias-after-multiplication":
+        raise ValueError(f"{func}: 'RecurrentBias': given with 'ResetGateMode' {kw['reset_gate_mode']!r}; allowed: "
+                         "only with 'recurrent-bias-after-multiplication'")
+    _check_sizes(func, kw, 3 * h, h, h)
+    return _engine_call(func, _RNN_ENGINE_NAMES, lambda: L.GRU(h, name=_name(func, opts), **kw))

@@ -116,7 +116,7 @@ def restore_network(manifest: dict[str, Any], arrays: dict[str, np.ndarray], *, 
             got = "none" if classes is None else f"dtype {classes.dtype.str}, shape {classes.shape}"
             raise ValueError(f"{where}: the class list ('classes') is missing or mistyped (got {got}; the manifest "
                              f"says a list of dtype {manifest['classes']})")
-        if tuple(net.output_shape) != (len(classes),):
+        if tuple(d for d in net.output_shape if d is not None) != (len(classes),):  # (K,) or (K, None): per step
             raise ValueError(f"{where}: {len(classes)} classes but the network outputs {net.output_shape}")
         if len(np.unique(classes)) != len(classes):
             raise ValueError(f"{where}: the class list holds repeated labels")
@@ -186,9 +186,10 @@ def check_network_manifest(manifest: Any, where: str) -> None:
         _expect(spec.get("args"), dict, f"network.architecture.layers[{i}].args", where)
     shape = arch.get("input_shape")
     if shape is not None and not (isinstance(shape, list) and shape and all(
-            isinstance(s, int) and not isinstance(s, bool) and 0 < s < 2 ** 31 for s in shape)):
+            (isinstance(s, int) and not isinstance(s, bool) and 0 < s < 2 ** 31)
+            or (s is None and 0 < i == len(shape) - 1) for i, s in enumerate(shape))):
         raise ValueError(f"{where}: manifest key 'network.architecture.input_shape' is {shape!r}; allowed: null or a "
-                         "list of positive integers")
+                         "list of positive integers (the last one null for a time axis)")
     if manifest["dtype"] not in (None, "float32", "float64"):
         raise ValueError(f"{where}: manifest key 'network.dtype' is {manifest['dtype']!r}; allowed: 'float32', "
                          "'float64', null")

@@ -178,6 +178,7 @@ class SequencePart:
         """Position after this iteration; the mask on the device (the real-step count kept for the metrics)."""
         self.chunk = 0 if last else self.chunk + 1
         self._real = float(mask_host.sum()) if self.tr.config.sequence_loss_mask else float(mask_host.size)
+        self._steps = float(mask_host.size)
         return to_device(mask_host, self.tr.device, dtype=self.tr.dtype)
 
     def loss_mask(self, mask) -> dict[str, Any]:
@@ -187,15 +188,14 @@ class SequencePart:
         return {"mask": mask if self.tr.config.sequence_loss_mask else get_array_module(mask).ones_like(mask)}
 
     def metrics(self, y, t, kw: dict) -> list:
-        """Device values for the report: hits (classification; real steps of sequence-to-sequence), Σ squared
-        errors over real steps (sequence-to-sequence regression), nothing (sequence-to-label regression)."""
+        """Device values for the report: hits (classification; over the real steps of sequence-to-sequence
+        outputs), nothing for regression (its RMSE follows from the loss: the output layer's ``rmse_from_loss``)."""
+        if not self.tr.classifier:
+            return []
         xp = get_array_module(y)
         if not self.per_step:
-            return [(xp.argmax(y, axis=1) == t).sum().astype(y.dtype)] if self.tr.classifier else []
-        m = kw["mask"]
-        if self.tr.classifier:
-            return [((xp.argmax(y, axis=1) == t) * m).sum().astype(y.dtype)]     # y (B, K, T), t (B, T)
-        return [(((y - t) ** 2).sum(axis=1) * m).sum()]                          # y, t (B, R, T)
+            return [(xp.argmax(y, axis=1) == t).sum().astype(y.dtype)]
+        return [((xp.argmax(y, axis=1) == t) * kw["mask"]).sum().astype(y.dtype)]   # y (B, K, T), t (B, T)
 
     def report(self, s, loss_h: float, metric_h, indices: np.ndarray) -> None:
         """Accuracy / RMSE of the iteration; the position in the epoch counted in iterations (chunks)."""
@@ -207,10 +207,16 @@ class SequencePart:
             s.training_accuracy, s.training_rmse = 100.0 * metric_h / count, None
             return
         s.training_accuracy = None
-        if self.per_step:
-            s.training_rmse = math.sqrt(metric_h / count) if math.isfinite(metric_h) else metric_h
-        else:
-            s.training_rmse = tr._rmse(loss_h) if math.isfinite(loss_h) else loss_h
+        s.training_rmse = self._rmse(loss_h, self._real / self._steps if self.per_step else 1.0) \
+            if math.isfinite(loss_h) else loss_h
+
+    def _rmse(self, loss: float, real_fraction: float) -> float:
+        """The output layer's RMSE of a loss value; sequence-to-sequence: over the real steps (``real_fraction``:
+        their share of the padded batch's N·S steps)."""
+        out = self.tr.net.output_layer
+        if not self.per_step:
+            return self.tr._rmse(loss)
+        return float(out.rmse_from_loss(loss, self.tr.train.n_responses, real_fraction=real_fraction))
 
     # ------------------------------------------------------------------------------------------ validation
     def evaluate(self, source: SequenceSource, order: np.ndarray) -> tuple[float, float]:
@@ -225,6 +231,7 @@ class SequencePart:
         totals = None
         count = 0.0
         kept: list = []
+        batch_losses, shares, weights = [], [], []            # sequence-to-sequence regression, per mini-batch
         try:
             for x_h, t_h, m_h in source.batches(order, B):
                 x = to_device(x_h, tr.device, dtype=tr.dtype)
@@ -242,8 +249,13 @@ class SequencePart:
                     kept.append((to_host(y), t_h))
                 parts = [out.example_losses(y, t, **kw).sum(), *self.metrics(y, t, kw)]   # Σₙ ℓₙ, metric
                 totals = parts if totals is None else [a + b for a, b in zip(totals, parts)]
-                count += (float(m_h.sum()) if cfg.sequence_loss_mask else float(m_h.size)) if self.per_step \
+                real = (float(m_h.sum()) if cfg.sequence_loss_mask else float(m_h.size)) if self.per_step \
                     else len(x_h)
+                count += real
+                if self.per_step and not tr.classifier:
+                    batch_losses.append(parts[0] / y.dtype.type(len(x_h)))
+                    shares.append(real / m_h.size)
+                    weights.append(real)
         finally:
             if self.chunked:
                 net.reset_state()
@@ -251,12 +263,13 @@ class SequencePart:
                     net.set_recurrent_state(saved)
         if kept:
             tr._validation_outputs = tuple(np.concatenate(a) for a in zip(*kept))
-        values = [float(v) for v in to_host(get_array_module(totals[0]).stack(totals))]
+        values = [float(v) for v in to_host(get_array_module(totals[0]).stack(totals + batch_losses))]
         loss = values[0] / len(order)
         if tr.classifier:
             return loss, 100.0 * values[1] / count
-        if self.per_step:
-            return loss, math.sqrt(values[1] / count)
+        if self.per_step:     # each mini-batch's RMSE² over its real steps, weighted by its real steps
+            squares = [self._rmse(b, f) ** 2 for b, f in zip(values[1:], shares)]
+            return loss, math.sqrt(sum(q * w for q, w in zip(squares, weights)) / sum(weights))
         return loss, tr._rmse(loss)
 
     # ------------------------------------------------------------------------------------------ checkpoints

@@ -511,7 +511,7 @@ class Trainer:
         gnorm = global_norm(grads).astype(loss.dtype)   # audit: ‖∇ data loss‖₂ over all arrays
         reported = [loss, gnorm]
         if self.seq is not None:
-            reported.extend(self.seq.metrics(y, t, kw))  # hits over real steps, or Σ squared errors
+            reported.extend(self.seq.metrics(y, t, kw))  # hits (real steps of sequence-to-sequence outputs)
         elif self.classifier:
             reported.append((xp.argmax(y, axis=1) == t).sum().astype(loss.dtype))
         self._save_params(params)
@@ -534,7 +534,7 @@ class Trainer:
         packed = to_host(packed)
         k = len(reported)
         host = [float(v) for v in packed[:k]]
-        hits = host[2] if k == 4 else None         # [loss, ‖g‖, hits (or Σ squared errors), ok]
+        hits = host[2] if k == 4 else None         # [loss, ‖g‖, hits, ok] for a classifier
         return host[0], host[1], hits, host[-1], (np.asarray(packed[k:], dtype=np.float64)
                                                   if examples is not None else None)
 

@@ -29,16 +29,20 @@ from minidl.layers.output import MeanSquaredLoss
 from minidl.wolfram import datasets, layers, measurements
 from minidl.wolfram.data import DATASETS, GeneratorSource, Scaled
 from minidl.wolfram.layers import (
+    BasicRecurrentLayer,
     CrossEntropyLossLayer,
     DropoutLayer,
     ElementwiseLayer,
     FlattenLayer,
+    GatedRecurrentLayer,
     LinearLayer,
+    LongShortTermMemoryLayer,
     MeanAbsoluteLossLayer,
     MeanSquaredLossLayer,
     NetChain,
     NetDecoder,
     ReshapeLayer,
+    SequenceLastLayer,
     SoftmaxLayer,
 )
 from minidl.wolfram.observers import ProgressInfo
@@ -50,4 +54,5 @@ __all__ = ["NetTrain", "net_train", "Scaled", "All", "Automatic", "DATASETS", "P
            "NetTrainResultsObject", "MeanSquaredLoss", "GeneratorSource", "ProgressInfo", "Quantity", "Span",
            "datasets", "layers", "measurements", "LinearLayer", "ElementwiseLayer", "SoftmaxLayer", "DropoutLayer",
            "FlattenLayer", "ReshapeLayer", "CrossEntropyLossLayer", "MeanSquaredLossLayer", "MeanAbsoluteLossLayer",
-           "NetDecoder", "NetChain"]
+           "NetDecoder", "NetChain", "LongShortTermMemoryLayer", "GatedRecurrentLayer", "BasicRecurrentLayer",
+           "SequenceLastLayer"]

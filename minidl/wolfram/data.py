@@ -35,7 +35,7 @@ from minidl.training.data import MiniBatchSource, is_source
 from minidl.wolfram import datasets as _remote
 
 __all__ = ["Scaled", "DATASETS", "named_dataset", "as_arrays", "GeneratorSource", "is_generator_spec",
-           "split_scaled", "OUTPUT_PORTS"]
+           "split_scaled", "OUTPUT_PORTS", "as_sequences"]
 
 #: Accepted names of the output port in a mapping of ports (Wolfram: the net's output, or a loss layer's Target).
 OUTPUT_PORTS = ("Output", "Target")
@@ -249,3 +249,65 @@ def generator_parts(data: Any, arg: str) -> tuple[Callable, int | None]:
             raise ValueError(f"{arg}: RoundLength got {n!r}; allowed: a positive integer (examples per round)")
         return f, None if n is None else int(n)
     return data, None
+
+
+# ------------------------------------------------------------------------------------------------ sequences
+def _columns(data: Any, arg: str) -> tuple[list, list]:
+    """(inputs, outputs) as given, unstacked, from pairs, (inputs, outputs), a mapping of ports or per-example
+    mappings (the forms of :func:`as_arrays`)."""
+    if isinstance(data, Mapping):
+        keys = list(data)
+        out_keys = [k for k in keys if k in OUTPUT_PORTS]
+        if "Input" not in keys or len(out_keys) != 1 or len(keys) != 2:
+            raise ValueError(f"{arg}: got ports {keys}; allowed: 'Input' and one of "
+                             f"{', '.join(map(repr, OUTPUT_PORTS))} (a single-input, single-output net)")
+        return list(data["Input"]), list(data[out_keys[0]])
+    if isinstance(data, tuple) and len(data) == 2 and not callable(data[0]):
+        return list(data[0]), list(data[1])
+    if isinstance(data, list) and data:
+        if isinstance(data[0], Mapping):
+            rows = [(ex.get("Input"), next((ex[k] for k in OUTPUT_PORTS if k in ex), None)) for ex in data]
+        else:
+            rows = data
+        for i, ex in enumerate(rows):
+            if not isinstance(ex, (tuple, list)) or len(ex) != 2 or ex[0] is None or ex[1] is None:
+                raise TypeError(f"{arg}[{i}]: got {type(ex).__name__}; allowed: an (input, output) pair or a "
+                                "mapping {'Input': ..., 'Output': ...}")
+        return [ex[0] for ex in rows], [ex[1] for ex in rows]
+    raise TypeError(f"{arg}: got {type(data).__name__}; allowed for sequences: a list of (sequence, output) pairs, "
+                    "a tuple (sequences, outputs) or a mapping {'Input': sequences, 'Output': outputs}")
+
+
+def as_sequences(data: Any, arg: str, per_step: bool, classifier: bool) -> tuple[list[np.ndarray], Any]:
+    """Varying-length sequence data ("Varying" inputs) for the engine: each input a list of T vectors (T, C) (or T
+    numbers: C = 1) becomes a (C, T) array; outputs per sequence (labels (N,), numbers (N,) / (N, R)) or, for a
+    net whose output keeps the time axis (``per_step``), a list of T labels → (T,) or T vectors (T, R) → (R, T).
+
+    >>> X, Y = as_sequences([([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]], "a"), ([[1.0, 1.0]], "b")], "data", False, True)
+    >>> [x.shape for x in X], Y.tolist()
+    ([(2, 3), (2, 1)], ['a', 'b'])
+    """
+    ins, outs = _columns(data, arg)
+    if not ins:
+        raise ValueError(f"{arg}: got no examples; allowed: at least one")
+    if len(ins) != len(outs):
+        raise ValueError(f"{arg}: got {len(ins)} inputs and {len(outs)} outputs; allowed: one output per input")
+    X = []
+    for i, s in enumerate(ins):
+        a = np.asarray(to_host(s)) if hasattr(s, "shape") else np.asarray(s)
+        if a.ndim == 1:
+            a = a[:, None]                              # a sequence of numbers: one channel
+        if a.ndim != 2 or a.dtype.kind not in "iufb":
+            raise ValueError(f"{arg}[{i}] (input): got an array of shape {a.shape} and dtype {a.dtype}; allowed: "
+                             "a sequence of T vectors (T, C) or of T numbers")
+        X.append(np.ascontiguousarray(a.T.astype(np.float64)))   # Wolfram's (T, C) → minidl's (C, T)
+    if not per_step:
+        return X, np.asarray([np.asarray(to_host(y)) if hasattr(y, "shape") else y for y in outs])
+    Y = []
+    for y in outs:
+        a = np.asarray(to_host(y)) if hasattr(y, "shape") else np.asarray(y)
+        if classifier:
+            Y.append(a.reshape(-1))                     # T labels
+        else:
+            Y.append((a[:, None] if a.ndim == 1 else a).T)   # T numbers (1, T) or T vectors (T, R) → (R, T)
+    return X, Y

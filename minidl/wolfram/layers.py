@@ -17,7 +17,15 @@ Wolfram                                        minidl
 ``NetDecoder[{"Class", labels}]``              ``NetDecoder("Class", labels)`` → :class:`~minidl.layers.ClassDecoder`
 ``NetDecoder["Boolean"]``                      ``NetDecoder("Boolean")`` → :class:`~minidl.layers.BooleanDecoder`
 ``NetChain[{...}, "Output" -> dec]``           ``NetChain([...], output=dec)`` → a Network with ``decoder``
+``NetChain[{...}, "Input" -> {"Varying", C}]`` ``NetChain([...], input=("Varying", C))``: a SequenceInput first
+``LongShortTermMemoryLayer[n]``                ``LongShortTermMemoryLayer(n)`` → :class:`~minidl.layers.LSTM`
+``GatedRecurrentLayer[n]``                     ``GatedRecurrentLayer(n)`` → :class:`~minidl.layers.GRU`
+``BasicRecurrentLayer[n]``                     ``BasicRecurrentLayer(n)`` → :class:`~minidl.layers.BasicRecurrent`
+``SequenceLastLayer[]``                        ``SequenceLastLayer()`` → :class:`~minidl.layers.SequenceLast`
 =============================================  ===============================================================
+
+The recurrent layers compute each varying-length sequence exactly (``mask_recurrence=True``: a padded step keeps
+the state), as Wolfram does.
 
 >>> import numpy as np
 >>> net = NetChain([LinearLayer(1), ElementwiseLayer("LogisticSigmoid")], output=NetDecoder("Boolean"))
@@ -30,13 +38,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from minidl import layers as L
 from minidl.errors import NotSupportedYetError
 from minidl.functional import ELEMENTWISE_FUNCTIONS
+from minidl.layers.recurrent import orthogonal
 from minidl.network import Network
 
 __all__ = ["LinearLayer", "ElementwiseLayer", "SoftmaxLayer", "DropoutLayer", "FlattenLayer", "ReshapeLayer",
            "CrossEntropyLossLayer", "MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "NetDecoder", "NetChain",
+           "LongShortTermMemoryLayer", "GatedRecurrentLayer", "BasicRecurrentLayer", "SequenceLastLayer",
            "ELEMENTWISE_ALIASES", "ELEMENTWISE_NOT_YET"]
 
 #: Wolfram's other names for the functions built (ElementwiseLayer["ReLU"], ElementwiseLayer["Sigmoid"], ...).
@@ -134,12 +146,18 @@ def NetDecoder(kind: str, classes=None):
     raise ValueError(f"kind: got {kind!r}; allowed: 'Class', 'Boolean'")
 
 
-def NetChain(layers, output=None) -> Network:
-    """Wolfram NetChain[{layers...}, "Output" -> decoder]: a Network whose ``net(x)`` decodes with ``output``.
+def NetChain(layers, output=None, input=None) -> Network:
+    """Wolfram NetChain[{layers...}, "Output" -> decoder, "Input" -> {"Varying", C}]: a Network whose ``net(x)``
+    decodes with ``output``.
 
     A Class decoder's labels become the net's ``classes`` (the class index k is ``labels[k]``, as given).
+    ``input=("Varying", C)`` (a sequence of C-vectors of any length) puts a :class:`~minidl.layers.SequenceInput`
+    of C channels first.
     """
-    net = Network(list(layers))
+    layers = list(layers)
+    if input is not None:
+        layers = [_sequence_input(input)] + layers
+    net = Network(layers)
     if output is not None:
         if not isinstance(output, L.ClassDecoder):
             raise TypeError(f"output: got {type(output).__name__}; allowed: NetDecoder('Class', labels) or "
@@ -148,3 +166,117 @@ def NetChain(layers, output=None) -> Network:
         if not isinstance(output, L.BooleanDecoder):
             net.classes = output.classes
     return net
+
+
+def _sequence_input(spec) -> L.Layer:
+    """"Input" -> {"Varying", C} → SequenceInput(C); other input specifications are not built yet."""
+    if isinstance(spec, (tuple, list)) and len(spec) == 2 and spec[0] == "Varying":
+        c = spec[1]
+        if isinstance(c, bool) or not isinstance(c, int) or c < 1:
+            raise ValueError(f"input: got {spec!r}; allowed: ('Varying', C) with C a positive integer")
+        return L.SequenceInput(c)
+    raise NotSupportedYetError(f"input: got {spec!r}; not supported yet (allowed: ('Varying', C), a sequence of "
+                               "C-vectors)")
+
+
+# ------------------------------------------------------------------------------------------------ recurrent layers
+#: Wolfram's gate names → the block of minidl's LSTM (MATLAB's order input, forget, cell candidate, output).
+LSTM_GATES = {"InputGate": 0, "ForgetGate": 1, "MemoryGate": 2, "OutputGate": 3}
+#: Wolfram's gate names → the block of minidl's GRU (reset, update, candidate).
+GRU_GATES = {"ResetGate": 0, "UpdateGate": 1, "MemoryGate": 2}
+#: Wolfram array suffixes → minidl's parameter (each gate's block of rows).
+_PARTS = {"InputWeights": "input_weights", "StateWeights": "recurrent_weights", "Biases": "bias"}
+_NOT_YET = ("Dropout", "Input", "Output", "State", "CellState")
+
+
+class _GateArrays:
+    """Given Wolfram arrays ("InputGateInputWeights" -> (n, C), ...) assembled into one minidl parameter when the
+    layer is built; the blocks not given are drawn by the layer's default initializer."""
+
+    def __init__(self, layer_arg: str, blocks: dict[int, object], gates: int, default):
+        self.layer_arg, self.blocks, self.gates, self.default = layer_arg, blocks, gates, default
+
+    def __call__(self, shape, rng):
+        H = shape[0] // self.gates
+        rows = []
+        for k in range(self.gates):
+            block_shape = (H,) + tuple(shape[1:])
+            given = self.blocks.get(k)
+            if given is not None:
+                a = np.asarray(given, dtype=np.float64)
+                if a.shape != block_shape:
+                    raise ValueError(f"{self.layer_arg}: block {k}: got an array of shape {a.shape}; expected "
+                                     f"{block_shape}")
+                rows.append(a)
+            elif self.default == "orthogonal":
+                rows.append(orthogonal(block_shape, rng))
+            elif self.default == "glorot":
+                bound = np.sqrt(6.0 / (shape[1] + shape[0]))
+                rows.append(rng.uniform(-bound, bound, size=block_shape))
+            else:
+                rows.append(np.zeros(block_shape))
+        return np.concatenate(rows)
+
+
+def _wolfram_arrays(func: str, options: dict, gate_names: dict[str, int]) -> dict:
+    """Wolfram's per-gate array options → minidl initializer arguments; unknown options raise."""
+    out: dict = {}
+    blocks: dict[str, dict[int, object]] = {}
+    for key, value in options.items():
+        if key in _NOT_YET:
+            raise NotSupportedYetError(f"{func}: option {key!r} is not supported yet")
+        for gate, k in gate_names.items():
+            part = key[len(gate):] if key.startswith(gate) else None
+            if part in _PARTS:
+                blocks.setdefault(_PARTS[part], {})[k] = value
+                break
+        else:
+            allowed = [g + p for g in gate_names for p in _PARTS]
+            raise ValueError(f"{func}: unknown option {key!r}; allowed: {', '.join(allowed)}")
+    defaults = {"input_weights": "glorot", "recurrent_weights": "orthogonal", "bias": "zeros"}
+    for param, given in blocks.items():
+        out[f"{param}_initializer"] = _GateArrays(param, given, len(gate_names), defaults[param])
+    return out
+
+
+def LongShortTermMemoryLayer(n: int, name: str | None = None, **options) -> L.LSTM:
+    """Wolfram LongShortTermMemoryLayer[n]: a sequence of vectors → a sequence of n-vectors (Wolfram's equations:
+    i, f, o = σ(W_·x x_t + W_·s s_{t−1} + b_·), m = Tanh(W_mx x_t + W_ms s_{t−1} + b_m), c = f c + i m,
+    s = o Tanh(c): minidl's LSTM with the memory gate m as the cell candidate).
+
+    Arrays by Wolfram's names, e.g. ``InputGateInputWeights=(n, C)``, ``ForgetGateStateWeights=(n, n)``,
+    ``OutputGateBiases=(n,)`` (gates InputGate, ForgetGate, MemoryGate, OutputGate).  Biases start at zero;
+    padded steps keep the state (each sequence computed exactly).
+    """
+    kw = {"bias_initializer": "zeros", **_wolfram_arrays("LongShortTermMemoryLayer", options, LSTM_GATES)}
+    return L.LSTM(n, mask_recurrence=True, name=name, **kw)
+
+
+def GatedRecurrentLayer(n: int, name: str | None = None, **options) -> L.GRU:
+    """Wolfram GatedRecurrentLayer[n]: r, z = σ(W_·x x_t + W_·s s_{t−1} + b_·), m = Tanh(W_mx x_t + r ⊙ (W_ms s_{t−1})
+    + b_m), s_t = (1 − z) ⊙ m + z ⊙ s_{t−1}: minidl's GRU with reset_gate_mode "after-multiplication" (MATLAB's
+    default; the same equations).  Arrays ``ResetGateInputWeights``, ..., ``MemoryGateBiases``."""
+    kw = _wolfram_arrays("GatedRecurrentLayer", options, GRU_GATES)
+    return L.GRU(n, reset_gate_mode="after-multiplication", mask_recurrence=True, name=name, **kw)
+
+
+def BasicRecurrentLayer(n: int, activation="Tanh", name: str | None = None, **options) -> L.BasicRecurrent:
+    """Wolfram BasicRecurrentLayer[n]: s_t = f(W x_t + R s_{t−1} + b), f Tanh by default (any ElementwiseLayer
+    function name).  Arrays ``InputWeights=(n, C)``, ``StateWeights=(n, n)``, ``Biases=(n,)``."""
+    key = _function_name(activation)
+    if key not in ELEMENTWISE_FUNCTIONS:
+        raise NotSupportedYetError(f"activation: got {activation!r}; not supported yet (built: "
+                                   f"{', '.join(ELEMENTWISE_FUNCTIONS)})")
+    given = {}
+    for k, v in options.items():
+        if k in _NOT_YET:
+            raise NotSupportedYetError(f"BasicRecurrentLayer: option {k!r} is not supported yet")
+        if k not in _PARTS:
+            raise ValueError(f"BasicRecurrentLayer: unknown option {k!r}; allowed: {', '.join(_PARTS)}")
+        given[_PARTS[k]] = v
+    return L.BasicRecurrent(n, activation=key, mask_recurrence=True, name=name, **given)
+
+
+def SequenceLastLayer(name: str | None = None) -> L.SequenceLast:
+    """Wolfram SequenceLastLayer[]: the last element of each (varying-length) sequence, (N, C, T) → (N, C)."""
+    return L.SequenceLast(name=name)

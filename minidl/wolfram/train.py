@@ -25,7 +25,7 @@ from minidl.layers._params import WeightBiasLayer
 from minidl.layers.base import Layer
 from minidl.network import Network, copy_network
 from minidl.optim import ConstantSchedule, FunctionSchedule, PolynomialSchedule
-from minidl.training.data import ArraySource, check_labels, is_source, sorted_classes, source_classes
+from minidl.training.data import ArraySource, SequenceSource, check_labels, is_source, sorted_classes, source_classes
 from minidl.training.info import InfoRecorder
 from minidl.training.trainer import EngineConfig, Trainer
 from minidl.wolfram import measurements
@@ -35,6 +35,7 @@ from minidl.wolfram.data import (
     GeneratorSource,
     Scaled,
     as_arrays,
+    as_sequences,
     generator_parts,
     is_generator_spec,
     named_dataset,
@@ -214,11 +215,14 @@ class _Data:
     n_rows: int | None = None                     # examples in the data as given (ExampleLosses rows)
     held_out: tuple[np.ndarray, np.ndarray] | None = None  # Scaled: (X, Y) of the validation part
     summary: str = ""
+    seq: tuple[bool, bool] | None = None          # "Varying" sequence inputs: (outputs per step, classifier)
 
     def probe_arrays(self, m: int) -> tuple[np.ndarray, np.ndarray]:
         """The first m training examples as arrays (for timing)."""
         if self.kind == "arrays":
             return self.train.X[:m], self.train.Y[:m]
+        if self.kind == "sequences":
+            return self.train.seqs[:m], self.train.Y[:m]
         if self.kind == "generator":
             return self.train.first
         return next(iter(self.train.batches(np.arange(min(m, len(self.train))), m)))
@@ -254,8 +258,36 @@ def _generator(spec, batch_size: int, arg: str) -> GeneratorSource:
     return GeneratorSource(f, batch_size, round_length, arg)
 
 
-def _training_data(data, validation, batch_size: int | None, seed: int, name: ArgNames) -> _Data:
+def _sequence_kind(net: Network) -> tuple[bool, bool] | None:
+    """For a net whose input takes sequences ("Varying"): (outputs per time step, classifier); else None."""
+    if not net.is_sequence:
+        return None
+    probe = net.copy()
+    if not probe.initialized:
+        probe.initialize(tuple(probe.input_layer.size), rng=np.random.default_rng(0))
+    return probe.sequence_output, probe.is_classifier
+
+
+def _sequence_data(data, validation, seed: int, name: ArgNames, seq: tuple[bool, bool]) -> _Data:
+    """Sequences of T vectors (Wolfram's (T, C), converted to (C, T) at the door) and their outputs."""
+    X, Y = as_sequences(data, "data", *seq)
+    n_rows, index_map, held = len(X), None, None
+    if isinstance(validation, Scaled):
+        train_idx, val_idx = split_scaled(len(X), validation.frac, seed, name("validation_set"))
+        pick = (lambda v, idx: [v[int(i)] for i in idx]) if isinstance(Y, list) else (lambda v, idx: v[idx])
+        held = ([X[int(i)] for i in val_idx], pick(Y, val_idx))
+        X, Y, index_map = [X[int(i)] for i in train_idx], pick(Y, train_idx), train_idx
+    src = SequenceSource(X, Y, "data inputs", "data outputs")
+    summary = f"<{len(X)} sequences of {X[0].shape[0]}-vectors, lengths {min(x.shape[1] for x in X)} to " \
+              f"{max(x.shape[1] for x in X)}>"
+    return _Data(src, "sequences", len(src), index_map, n_rows, held, summary, seq)
+
+
+def _training_data(data, validation, batch_size: int | None, seed: int, name: ArgNames,
+                   seq: tuple[bool, bool] | None = None) -> _Data:
     arg = "data"
+    if seq is not None and not isinstance(data, str) and not is_generator_spec(data) and not is_source(data):
+        return _sequence_data(data, validation, seed, name, seq)
     if isinstance(data, str):
         X, Y = named_dataset(data, "train", arg)
         summary = repr(data)
@@ -290,6 +322,8 @@ def _validation_data(spec, d: _Data, data, batch_size: int, name: ArgNames):
     if spec is None:
         return None
     if isinstance(spec, Scaled):
+        if d.kind == "sequences":
+            return SequenceSource(*d.held_out, f"{arg} inputs", f"{arg} outputs")
         return ArraySource(*d.held_out, f"{arg} inputs", f"{arg} outputs")
     if isinstance(spec, str):
         if is_automatic(spec):
@@ -302,6 +336,8 @@ def _validation_data(spec, d: _Data, data, batch_size: int, name: ArgNames):
         return _generator(spec, batch_size, arg)
     if is_source(spec):
         return spec
+    if d.seq is not None:
+        return SequenceSource(*as_sequences(spec, arg, *d.seq), f"{arg} inputs", f"{arg} outputs")
     return ArraySource(*as_arrays(spec, arg), f"{arg} inputs", f"{arg} outputs")
 
 
@@ -329,7 +365,8 @@ def _seconds_per_batch(parts: _NetParts, d: _Data, batch_size: int, make_config,
         X, Y = X[:batch_size], Y[:batch_size]
     if classes is not None:
         probe.classes = classes
-    _, info = Trainer(probe, ArraySource(X, Y, "data inputs", "data outputs"), make_config(batch_size)).run()
+    source = SequenceSource if d.kind == "sequences" else ArraySource
+    _, info = Trainer(probe, source(X, Y, "data inputs", "data outputs"), make_config(batch_size)).run()
     t = info.time_since_start
     return float((t[-1] - t[0]) / (len(t) - 1)) if len(t) > 1 else float(t[0])
 
@@ -431,6 +468,8 @@ def _classes(net: Network, d: _Data) -> np.ndarray | None:
         return np.asarray(net.classes)
     if d.kind == "arrays":
         return sorted_classes(check_labels(d.train.Y, None, "data outputs"), "data outputs")
+    if d.kind == "sequences":
+        return sorted_classes(d.train.labels(), "data outputs")
     return source_classes(d.train, "data outputs")
 
 
@@ -554,7 +593,7 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
 
     # -- the data
     validation_spec, interval = _split_interval(st.validation_spec)
-    d = _training_data(data, validation_spec, st.batch_size, st.seed, name)
+    d = _training_data(data, validation_spec, st.batch_size, st.seed, name, _sequence_kind(parts.train))
     if d.kind == "generator" and wanted & set(EXPENSIVE):
         raise ValueError(f"prop: {sorted(wanted & set(EXPENSIVE))} need examples with an identity; a generator "
                          "makes new examples every batch")

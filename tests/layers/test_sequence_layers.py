@@ -129,6 +129,15 @@ def test_sequence_classification_loss_sums_real_steps_over_n(backend, rng):
     assert math.isclose(float(layer.loss_array(y, one_hot, mask=mask)), loss, rel_tol=1e-12)
 
 
+def test_wolfram_index_cross_entropy_averages_over_each_sequence(backend, rng):
+    y, labels, mask = _seq_batch(rng)
+    _, ex = _loss_check(L.ClassificationOutput(sequence_reduction="mean"), y, labels, mask, backend, rng, (4, None))
+    _, summed = _loss_check(L.ClassificationOutput(), y, labels, mask, backend, rng, (4, None))
+    assert_allclose(ex, summed / mask.sum(axis=1), rtol=1e-12)
+    with pytest.raises(ValueError, match="sequence_reduction: got 'max'"):
+        L.ClassificationOutput(sequence_reduction="max")
+
+
 def test_sequence_regression_loss_divides_by_the_padded_length(backend, rng):
     y = rng.standard_normal((3, 2, 5))
     t = rng.standard_normal((3, 2, 5))

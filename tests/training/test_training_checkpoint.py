@@ -179,7 +179,6 @@ def test_save_and_load_network_round_trip(problem, tmp_path):
 EXAMPLES = {
     "ImageInput": lambda: L.ImageInput((1, 8, 8), normalization="zscore", name="in"),
     "FeatureInput": lambda: L.FeatureInput(5, normalization="none"),
-    "SequenceInput": lambda: L.SequenceInput(3, normalization="zscore", min_length=2),
     "Convolution2D": lambda: Convolution2D((3, 2), 4, stride=(2, 1), padding=(1, 0, 1, 0), dilation=2,
                                            weights_initializer="he", bias_l2_factor=0.5),
     "BatchNormalization": lambda: L.BatchNormalization(epsilon=1e-3, mean_decay=0.2, scale_learn_rate_factor=0),
@@ -199,6 +198,7 @@ EXAMPLES = {
     "Flatten": lambda: L.Flatten(1),
     "Reshape": lambda: L.Reshape((2, -1)),
     "LSTM": lambda: L.LSTM(4, output_mode="last", state_activation="softsign", bias_l2_factor=1),
+    "SequenceInput": lambda: L.SequenceInput(12, min_length=3),  # SEQNET's layer (one key)
     "BiLSTM": lambda: L.BiLSTM(3, gate_activation="hard-sigmoid", mask_recurrence=True),
     "GRU": lambda: L.GRU(2, reset_gate_mode="recurrent-bias-after-multiplication", recurrent_bias_learn_rate_factor=2),
     "BasicRecurrent": lambda: L.BasicRecurrent(3, activation="Ramp"),

@@ -89,13 +89,20 @@ def test_to_dict_and_settings_are_plain():
 
 
 @pytest.mark.parametrize("option, value", [
-    ("execution_environment", "multi-gpu"), ("execution_environment", "parallel"), ("sequence_length", "shortest"),
-    ("sequence_length", 20), ("sequence_padding_value", -1),
+    ("execution_environment", "multi-gpu"), ("execution_environment", "parallel"),
 ])
 def test_accepted_by_matlab_but_not_built_raises_not_supported_yet(option, value):
     with pytest.raises(NotSupportedYetError, match=f"{option}: .*not supported yet"):
         training_options("sgdm", **{option: value})
     assert issubclass(NotSupportedYetError, NotImplementedError) and issubclass(NotSupportedYetError, ValueError)
+
+
+@pytest.mark.parametrize("option, value, stored", [
+    ("sequence_length", "shortest", "shortest"), ("sequence_length", 20, 20), ("sequence_length", 20.0, 20),
+    ("sequence_padding_value", -1, -1.0), ("sequence_padding_direction", "left", "left"),
+])
+def test_sequence_options_are_built(option, value, stored):    # issue 13: no longer NotSupportedYetError
+    assert getattr(training_options("sgdm", **{option: value}), option) == stored
 
 
 def test_checkpoint_path_must_exist(tmp_path):

@@ -238,3 +238,23 @@ def test_same_seed_same_weights_in_both_dtypes():
     b.initialize((2, None), rng=np.random.default_rng(5), dtype="float32")
     for k in a.params:
         assert_allclose(b.params[k], a.params[k], rtol=1e-6, atol=1e-7, name=k)
+
+
+def test_a_saved_network_loads_with_its_weights_and_initial_states(tmp_path, rng):
+    from minidl.network import Network
+    from minidl.training.checkpoint import load_network, save_network
+
+    # a fixed length T = 5 (a SequenceInput's (C, None) needs the engine's manifest rule for a time axis)
+    net = Network([L.BiLSTM(3, mask_recurrence=True), L.GRU(2, reset_gate_mode=
+                   "recurrent-bias-after-multiplication"), L.BasicRecurrent(2, activation="Ramp"), L.SequenceLast(),
+                   L.FullyConnected(2), L.Softmax(), L.ClassificationOutput()])
+    net.initialize((C, 5), rng=rng, dtype="float64")
+    net.layers[0].initial_cell_state = rng.standard_normal(6)
+    net.layers[1].initial_hidden_state = rng.standard_normal(2)
+    back = load_network(save_network(net, tmp_path / "rnn"))
+    assert [type(a) for a in back.layers] == [type(b) for b in net.layers]
+    assert back.layers[0].mask_recurrence and back.layers[1].reset_gate_mode == net.layers[1].reset_gate_mode
+    for k, v in net.state_arrays().items():
+        np.testing.assert_array_equal(back.state_arrays()[k], v, err_msg=k)
+    x = rng.standard_normal((2, C, 5))
+    np.testing.assert_array_equal(back.forward(x), net.forward(x))
