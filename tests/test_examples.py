@@ -99,3 +99,23 @@ def test_matlab_forecast_example_closed_and_open_loop_start_from_the_same_state(
     assert closed[0, 0] == pytest.approx(opened[0, 0], rel=1e-6)
     assert not np.allclose(closed[0, 1:], opened[0, 1:])  # then closed feeds its forecasts, open the observations
     assert (tmp_path / "forecast.png").stat().st_size > 0
+
+
+def test_matlab_sequence_classification_example_sorts_and_pads_on_the_left(tmp_path):
+    result = _run("matlab_sequence_classification", tmp_path)
+    assert len(result["info"].TrainingLoss) == 3 * 96 // 24
+    assert 0 <= result["accuracy"] <= 1 and 0 <= result["accuracy_right_padding"] <= 1
+    assert (tmp_path / "matlab-sequence-classification.png").stat().st_size > 0
+
+
+def test_wolfram_sequence_example_trains_on_lists_of_vectors():
+    spec = importlib.util.spec_from_file_location("wolfram_sequence_classification",
+                                                  EXAMPLES / "wolfram_sequence_classification.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with redirect_stdout(io.StringIO()):
+        result = module.main(["--quick"])
+    res = result["results"]
+    assert (res["TotalRounds"], res["TotalBatches"], res["TrainingExamples"]) == (3, 12, 96)
+    assert 0 <= result["accuracy"] <= 1
+    assert result["accuracy"] == pytest.approx(1 - res["ValidationMeasurements"]["ErrorRate"], abs=0.1)
