@@ -120,3 +120,5 @@ def test_lstm_last_output_gradient_matches_torch_final_state(rng):
     (hT[0] * torch.tensor(dy)).sum().backward()
     close(dx, xt.grad.permute(0, 2, 1), "dx")
     close(layer.grads["recurrent_weights"], w["weight_hh"].grad, "dR")
+    close(layer.grads["input_weights"], w["weight_ih"].grad, "dW")
+    close(layer.grads["bias"], w["bias_ih"].grad, "db")
