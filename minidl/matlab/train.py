@@ -134,7 +134,7 @@ def stopped_mid_epoch(state: TrainingState) -> bool:
     """A due-rule: DONE after a stop in the middle of an epoch (output function, stop button, patience, Ctrl-C);
     not after a non-finite loss (the network was rolled back) nor at an epoch's end (checkpointed then)."""
     return (state.event == ev.DONE and state.stop_kind not in (None, ev.MAX_EPOCHS, ev.NON_FINITE)
-            and 0 < state.batch_in_epoch < state.iterations_per_epoch)
+            and 0 < state.batch_in_epoch < state.iterations_this_epoch)  # (sequence chunks: this epoch's count)
 
 
 def _parse(args: tuple) -> tuple[Any, Any, Any, Any]:

@@ -83,6 +83,8 @@ class TrainingState:
     epoch: int = 0                       # 1-based epoch (Wolfram: round) of the current iteration; 0 before start
     iteration: int = 0                   # 1-based global iteration (Wolfram: batch); 0 before the first
     iterations_per_epoch: int = 0
+    iterations_this_epoch: int = 0       # the current epoch's iterations: iterations_per_epoch, or for sequences in
+                                         # chunks whose count varies by epoch (iterations_per_epoch 0) this epoch's
     max_epochs: int = 0
     max_iterations: int = 0              # iterations_per_epoch · max_epochs (0 when unknown)
     base_learn_rate: float | None = None

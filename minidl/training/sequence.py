@@ -137,6 +137,7 @@ class SequencePart:
         per_epoch = int(self.counts.sum())
         varies = cfg.shuffle == "every-epoch" and tr.compositions is None
         s.iterations_per_epoch = 0 if varies else per_epoch
+        s.iterations_this_epoch = per_epoch
         if at_boundary:                             # the epoch `tr.epoch` is complete (or none has started)
             s.max_iterations = tr.iteration + per_epoch * (cfg.max_epochs - tr.epoch)
         else:

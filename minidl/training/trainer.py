@@ -364,6 +364,7 @@ class Trainer:
     def _fill_static_state(self) -> None:
         s, cfg = self.state, self.config
         s.iterations_per_epoch, s.max_epochs = self.ipe, cfg.max_epochs
+        s.iterations_this_epoch = self.ipe
         s.max_iterations = self.ipe * cfg.max_epochs
         s.is_classifier, s.has_validation = self.classifier, self.validation is not None
         s.epoch, s.iteration = self.epoch, self.iteration

@@ -100,3 +100,20 @@ def test_padding_value_reaches_the_padded_steps():
     _, b = trainNetwork(X, Y, layers, _options(MaxEpochs=1, SequencePaddingValue=3, Shuffle="never"))
     # MATLAB's LSTM processes padded steps like real ones: the padding value changes the right-padded result
     assert a.TrainingLoss[0] != b.TrainingLoss[0]
+
+
+def test_a_stop_mid_epoch_checkpoints_with_chunk_counts_that_vary_by_epoch(tmp_path):
+    import os
+
+    X, Y = _waves(32, 4)
+    layers = [L.SequenceInput(2), L.LSTM(4, output_mode="last"), L.FullyConnected(2), L.Softmax(),
+              L.ClassificationOutput()]
+
+    def stop_at_3(info):
+        return info["Iteration"] == 3 and info["State"] == "iteration"
+
+    _, info = trainNetwork(X, Y, layers, _options(SequenceLength=4, MaxEpochs=2, OutputFcn=stop_at_3,
+                                                  CheckpointPath=str(tmp_path)))
+    assert len(info.TrainingLoss) == 3                      # inside epoch 1 (8 mini-batches of several chunks)
+    names = [n for n in os.listdir(tmp_path) if n.startswith("net_checkpoint__")]
+    assert [n.split("__")[1] for n in names] == ["3"]       # the mid-epoch stop's checkpoint

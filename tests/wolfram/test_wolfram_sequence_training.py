@@ -98,3 +98,13 @@ def test_wolfram_spelling_netchain_varying_input_trains_and_decodes():
     x, mask, _ = pad_batch([x.T for x in Xt], "longest", 0.0, "right")
     pred = np.asarray(trained.classes)[np.argmax(trained.forward(x, mask=mask), axis=1)]
     assert np.mean(pred == np.asarray(Yt)) >= 0.9
+
+
+@pytest.mark.parametrize("responses", ["numbers", "vectors"])
+def test_per_step_regression_of_t_numbers_or_t_vectors(responses):
+    rng = np.random.default_rng(7)
+    X = [rng.standard_normal((int(t), 2)) for t in rng.integers(4, 10, 40)]
+    Y = [2 * x[:, 0] for x in X] if responses == "numbers" else [x[:, ::-1] for x in X]   # (T,) or (T, 2)
+    net = [L.SequenceInput(2), L.LSTM(6, mask_recurrence=True), L.FullyConnected(1 if responses == "numbers" else 2)]
+    losses = _train(net, (X, Y), "RoundLossList", MaxTrainingRounds=30, BatchSize=8, LearningRate=0.02)
+    assert losses[-1] < 0.05 * losses[0]
