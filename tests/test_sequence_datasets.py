@@ -193,3 +193,24 @@ def test_seasonal_lstm_forecasts_beat_the_thresholds(tmp_path):
     assert result["rmse_open"] < 0.35  # one step ahead: near the noise (0.2)
     assert result["rmse_closed"] < 0.9  # 60 steps ahead from the forecasts alone
     assert result["rmse_open"] < result["rmse_persistence"]
+
+
+def test_wolfram_named_sequence_sets_train_with_their_test_data_as_validation_set():
+    from minidl.wolfram import NetTrain
+    from minidl.wolfram.data import named_dataset
+    from minidl.wolfram.layers import LinearLayer, LongShortTermMemoryLayer, NetChain, SequenceLastLayer, SoftmaxLayer
+
+    X, labels = named_dataset("SyntheticWaveforms", "test")
+    X0, labels0 = D.waveform_test_data()
+    assert all(np.array_equal(x, x0.T) for x, x0 in zip(X, X0)) and labels is labels0  # lists of vectors (T, C)
+    net = NetChain([LongShortTermMemoryLayer(4), SequenceLastLayer(), LinearLayer(4), SoftmaxLayer()],
+                   input=("Varying", 12))
+    res = NetTrain(net, "SyntheticWaveforms", "All", ValidationSet="Automatic", MaxTrainingRounds=1, BatchSize=80,
+                   TrainingProgressReporting=None)
+    assert (res["TrainingExamples"], res["ValidationExamples"], res["TotalBatches"]) == (240, 160, 3)
+    assert res["TrainedNet"].classes.tolist() == list(D.WAVEFORM_CLASSES)
+    net = NetChain([LongShortTermMemoryLayer(4), LinearLayer(3), SoftmaxLayer()], input=("Varying", 3))
+    res = NetTrain(net, "SyntheticActivity", "All", ValidationSet="Automatic", MaxTrainingRounds=1, BatchSize=30,
+                   TrainingProgressReporting=None)
+    assert (res["TrainingExamples"], res["ValidationExamples"], res["TotalBatches"]) == (60, 30, 2)
+    assert res["TrainedNet"].classes.tolist() == list(D.ACTIVITY_CLASSES)
