@@ -25,10 +25,11 @@ writes ``digits.npz``), so the same arrays give the same bytes. This script prin
     python tools/make_sequence_data.py            # rewrite the file, print its checksum
     python tools/make_sequence_data.py --check    # rebuild in memory, fail unless it equals the stored bytes
 
-Needs NumPy >= 1.17 (``Generator``; the PCG64 streams of ``random``, ``integers``, ``standard_normal`` and
-``permutation`` used here have not changed since). The float64 maths before quantization uses only +, ·, sin,
-floor and sqrt; a last-bit difference of a platform's sin moves a code only when a value lies within 1e-15 of a
-rounding boundary (the check would then name the file as different).
+Needs NumPy >= 1.17 (``Generator`` with PCG64: ``random``, ``integers``, ``standard_normal``, ``permutation``).
+Checked: NumPy 1.23.0 on Python 3.10.13 (setup.cfg's oldest versions) and NumPy 2.4.6 on Python 3.11.7 build the
+same bytes. The float64 maths before quantization uses only +, ·, sin, floor and sqrt; a last-bit difference of a
+platform's sin moves a code only when a value lies within about 1e-15 of a rounding boundary (the check would then
+report the file as different).
 """
 
 from __future__ import annotations
