@@ -136,6 +136,9 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
         scale = xp.ones((4 * H, 1), dtype=dt)
         scale[:3 * H] = 0.5
         Wp, bp, RT = Wi * scale, bi * scale[:, 0], xp.ascontiguousarray((Ri * scale).T)
+        half = scale[:, 0]                             # ½ on the gate columns, 1 on the candidate's
+        offset = xp.zeros(4 * H, dtype=dt)
+        offset[:3 * H] = 0.5
     else:
         Wp, bp, RT = Wi, bi, xp.ascontiguousarray(Ri.T)
     xw, xt = _project(x, Wp, bp)
@@ -149,12 +152,12 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
     ig = xp.empty((N, H), dtype=dt)
     for t in range(T):
         h, c, gt = hs[t], cs[t], gates[t]
-        xp.add(xw[t], h @ RT, out=gt)                         # pre-activations (halved gate rows when fast)
+        xp.matmul(h, RT, out=gt)                              # pre-activations (halved gate rows when fast)
+        gt += xw[t]
         if fast:
             xp.tanh(gt, out=gt)
-            gs = gt[:, :3 * H]
-            gs *= 0.5                                         # σ(a) = ½·tanh(a/2) + ½
-            gs += 0.5
+            gt *= half                                        # gates: σ(a) = ½·tanh(a/2) + ½; candidate: tanh(a)
+            gt += offset
         else:
             gt[:, :3 * H] = _act(xp, gate_activation, gt[:, :3 * H])
             gt[:, 3 * H:] = _act(xp, state_activation, gt[:, 3 * H:])
@@ -196,7 +199,8 @@ def lstm_backward(dy, cache, dh_last=None, dc_last=None, need_dx: bool = True):
     T, N, H = sc.shape
     dt = hs.dtype
     G4 = gates.reshape(T, N, 4, H)                                    # o, i, f, g blocks as an axis (a view)
-    K = _dact(xp, ga, G4)                                             # σ_g′ (the g block replaced below)
+    K = xp.empty_like(G4)
+    K[:, :, :3] = _dact(xp, ga, G4[:, :, :3])                         # σ_g′ of o, i, f
     K[:, :, 3] = _dact(xp, sa, G4[:, :, 3])                           # σ_s′ of the candidate
     K[:, :, 0] *= sc                                                  # K_o = σ_s(c_t) σ_g′(o)
     K[:, :, 1] *= G4[:, :, 3]                                         # K_i = g σ_g′(i)
@@ -208,21 +212,23 @@ def lstm_backward(dy, cache, dh_last=None, dc_last=None, need_dx: bool = True):
     dc = xp.zeros((N, H), dtype=dt) if dc_last is None else dc_last.astype(dt, copy=True)
     dA4 = xp.empty((T, N, 4, H), dtype=dt)                            # pre-activation gradients, o, i, f, g
     tmp = xp.empty((N, H), dtype=dt)
-    for t in range(T - 1, -1, -1):
+    for t in range(T - 1, -1, -1):                           # dh, dc: this function's own buffers, updated in place
         if dyt is not None:
-            dh = dh + dyt[t]
+            dh += dyt[t]
         if m is not None:                                    # h_t = m·h̃ + (1 − m)·h_{t−1}
             dh_keep, dc_keep = (1 - m[t]) * dh, (1 - m[t]) * dc
-            dh, dc = m[t] * dh, m[t] * dc
+            dh *= m[t]
+            dc *= m[t]
         xp.multiply(dh, odsc[t], out=tmp)
-        dc = dc + tmp                                        # dc_t += dh_t ⊙ o ⊙ σ_s′(c_t)
+        dc += tmp                                            # dc_t += dh_t ⊙ o ⊙ σ_s′(c_t)
         da = dA4[t]
         xp.multiply(dh, K[t, :, 0], out=da[:, 0])            # da_o = dh ⊙ σ_s(c) ⊙ σ_g′(o)
         xp.multiply(K[t, :, 1:], dc[:, None, :], out=da[:, 1:])   # da_{i,f,g} = dc ⊙ K_{i,f,g}
-        dc = dc * G4[t, :, 2]                                # ∂c_t/∂c_{t−1} = f
-        dh = da.reshape(N, 4 * H) @ Ri                       # ∂a/∂h_{t−1} = R
+        dc *= G4[t, :, 2]                                    # ∂c_t/∂c_{t−1} = f
+        xp.matmul(da.reshape(N, 4 * H), Ri, out=dh)          # ∂a/∂h_{t−1} = R
         if m is not None:
-            dh, dc = dh + dh_keep, dc + dc_keep
+            dh += dh_keep
+            dc += dc_keep
     dA = dA4.reshape(T, N, 4 * H)
     dR = dA.reshape(T * N, 4 * H).T @ hs[:T].reshape(T * N, H)   # dR = Σ_t dA_tᵀ h_{t−1}
     dx, dW, db = _input_grads(dA, xt, Wi, x_shape, need_dx)
