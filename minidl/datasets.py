@@ -1,4 +1,5 @@
-"""Embedded data sets: synthetic rotated digits (like MATLAB's DigitDataset) and a reader for MNIST's IDX files.
+"""Embedded data sets: synthetic rotated digits (like MATLAB's DigitDataset), three synthetic sequence data sets
+and a reader for MNIST's IDX files.
 
 Synthetic digits
 ----------------
@@ -35,6 +36,33 @@ are read from the file (``make_digits(5000, seed)`` for their two seeds, stored)
 the cached arrays are returned **read-only** (``X.flags.writeable`` is False): call ``X.copy()`` to modify them.
 :func:`make_digits` draws any number of fresh examples from a given seed (writable, not cached).
 
+Sequences
+---------
+Three small generated sequence data sets (docs/sequences.md), each with a train and a test split, stored in
+``minidl/data/sequences.npz`` (186 KB) by ``tools/make_sequence_data.py`` from fixed ``numpy.random.Generator``
+seeds, and checked against the SHA-256 recorded here (``_SEQUENCE_SHA256``) when read. Sequences are channels-first
+(C, T) float32 arrays; a split is a list of them (varying T), like MATLAB's N×1 cell array of C×T matrices.
+
+- :func:`waveform_train_data` / :func:`waveform_test_data` (**sequence-to-label**, like MATLAB's Japanese Vowels):
+  240 / 160 sequences of 12 channels and 20–60 steps, labels :data:`WAVEFORM_CLASSES` (balanced, shuffled). Each
+  sequence is one waveform w(t) of amplitude U[0.5, 1.5], period U[6, 16] steps and random phase — a sine, a
+  square wave, a sawtooth or a chirp (a sine whose frequency sweeps linearly up or down by a factor 2–3) — seen
+  through 12 channels ``g_c·w(t) + b_c + 0.3·noise`` with per-sequence gains g_c ~ U[−1.5, 1.5] and offsets
+  b_c ~ U[−0.5, 0.5].
+- :func:`activity_train_data` / :func:`activity_test_data` (**sequence-to-sequence labelling**, like MATLAB's
+  HumanActivity): 60 / 30 three-channel "accelerometer" sequences of 80–160 steps and a label per step among
+  :data:`ACTIVITY_CLASSES`; the regime switches every 15–40 steps. Sitting: gravity, drift and noise only; walking:
+  an oscillation of period 9–13 steps; running: period 4–6 steps (their amplitudes overlap, so the period, seen
+  over several steps, tells them apart).
+- :func:`seasonal_train_data` / :func:`seasonal_test_data` (**forecasting**, like MATLAB's chickenpox series): one
+  univariate monthly series of 600 steps, ``10 + 0.01·t + 2·sin(2πt/12 + φ1) + sin(2πt/40 + φ2) +
+  0.7·sin(4πt/12 + φ3) + 0.2·noise``; the first 540 steps are the training split (1, 540), the last 60 the test
+  split (1, 60), its continuation.
+
+The values are stored quantized (waveforms and activity: multiples of 1/32; the series: of 1/256), so the float32
+arrays returned are exact and every install gets the same numbers; they are cached per process and read-only (the
+lists are new on each call, their arrays shared).
+
 MNIST
 -----
 :func:`load_mnist` reads the four IDX files of MNIST (or of any data set in the same format) that a user brings.
@@ -51,7 +79,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["DIGIT_FONTS", "digit_train_data", "digit_test_data", "make_digits", "load_mnist"]
+__all__ = ["DIGIT_FONTS", "digit_train_data", "digit_test_data", "make_digits", "WAVEFORM_CLASSES",
+           "ACTIVITY_CLASSES", "waveform_train_data", "waveform_test_data", "activity_train_data",
+           "activity_test_data", "seasonal_train_data", "seasonal_test_data", "load_mnist"]
 
 #: Font files from matplotlib's ``mpl-data/fonts/ttf`` that the synthetic digits are drawn from.
 DIGIT_FONTS: tuple[str, ...] = (
@@ -332,6 +362,145 @@ def digit_test_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         degrees in [−45, 45]. Cached and read-only like the training set.
     """
     return _digit_set(_TEST_SEED)
+
+
+# ---------------------------------------------------------------- public API: sequences
+
+#: Class names of the waveform set, sorted (MATLAB's categorical order); labels are these strings.
+WAVEFORM_CLASSES: tuple[str, ...] = ("chirp", "sawtooth", "sine", "square")
+#: Class names of the activity set's per-step labels, sorted.
+ACTIVITY_CLASSES: tuple[str, ...] = ("running", "sitting", "walking")
+
+#: The stored sequence data sets (written by ``tools/make_sequence_data.py``).
+SEQUENCE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "sequences.npz")
+#: SHA-256 of SEQUENCE_FILE as tools/make_sequence_data.py printed it; checked on every load.
+_SEQUENCE_SHA256 = "d6847d33a40ca61c5c92268455f6036482b942ae77f0b1eaf7b455eb574b3258"
+_CODE_SCALE = 32  # waveform and activity values: int8 codes k, value k / 32
+_SERIES_SCALE = 256  # the seasonal series: int16 codes k, value k / 256
+
+
+@functools.lru_cache(maxsize=1)
+def _sequence_arrays() -> dict[str, np.ndarray]:
+    """Every array of ``minidl/data/sequences.npz``, after checking its SHA-256, read once per process."""
+    with open(SEQUENCE_FILE, "rb") as fh:
+        raw = fh.read()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != _SEQUENCE_SHA256:
+        raise RuntimeError(
+            f"embedded data file {SEQUENCE_FILE!r} has SHA-256 {digest}, expected {_SEQUENCE_SHA256} "
+            "(a damaged install, or a regenerated file whose checksum was not recorded in minidl/datasets.py)"
+        )
+    with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+@functools.lru_cache(maxsize=4)
+def _sequence_split(name: str, split: str) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """(sequences (C, Tᵢ) float32, labels as class indices) of one stored split, read-only and cached."""
+    s = _sequence_arrays()
+    x = (s[f"{name}_{split}_x"].astype(np.float32) / np.float32(_CODE_SCALE)).astype(np.float32)  # exact k/32
+    ends = np.cumsum(s[f"{name}_{split}_lengths"].astype(np.int64))
+    seqs = tuple(_read_only(part) for part in np.split(x, ends[:-1], axis=1))
+    return seqs, s[f"{name}_{split}_labels"]
+
+
+@functools.lru_cache(maxsize=2)
+def _waveform_set(split: str) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    seqs, labels = _sequence_split("waveforms", split)
+    return seqs, _read_only(np.asarray(WAVEFORM_CLASSES)[labels])
+
+
+@functools.lru_cache(maxsize=2)
+def _activity_set(split: str) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    seqs, labels = _sequence_split("activity", split)
+    names = np.asarray(ACTIVITY_CLASSES)[labels]
+    ends = np.cumsum([x.shape[1] for x in seqs])
+    return seqs, tuple(_read_only(part) for part in np.split(names, ends[:-1]))
+
+
+def waveform_train_data() -> tuple[list[np.ndarray], np.ndarray]:
+    """The 240 training waveforms (sequence-to-label, like MATLAB's ``japaneseVowelsTrainData``), read-only.
+
+    Returns:
+        X: a list of 240 arrays (12, Tᵢ) float32, Tᵢ from 20 to 60 (channels-first; values multiples of 1/32).
+        labels: (240,) str, one of :data:`WAVEFORM_CLASSES` each (60 per class, shuffled).
+
+    The list is new on each call; its arrays (and labels) are shared and not writeable (``x.copy()`` to modify).
+
+    >>> X, labels = waveform_train_data()
+    >>> len(X), X[0].shape[0], X[0].dtype.name, labels.shape, sorted(set(labels.tolist()))
+    (240, 12, 'float32', (240,), ['chirp', 'sawtooth', 'sine', 'square'])
+    """
+    seqs, labels = _waveform_set("train")
+    return list(seqs), labels
+
+
+def waveform_test_data() -> tuple[list[np.ndarray], np.ndarray]:
+    """The 160 test waveforms: as :func:`waveform_train_data` (40 per class), another seed.
+
+    Returns:
+        X: a list of 160 arrays (12, Tᵢ) float32, Tᵢ from 20 to 60. labels: (160,) str.
+    """
+    seqs, labels = _waveform_set("test")
+    return list(seqs), labels
+
+
+def activity_train_data() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The 60 training activity sequences (sequence-to-sequence labelling, like MATLAB's HumanActivity), read-only.
+
+    Returns:
+        X: a list of 60 arrays (3, Tᵢ) float32, Tᵢ from 80 to 160 (values multiples of 1/32).
+        Y: a list of 60 arrays (Tᵢ,) str, each step's activity, one of :data:`ACTIVITY_CLASSES`.
+
+    >>> X, Y = activity_train_data()
+    >>> len(X), X[0].shape[0], all(x.shape[1:] == y.shape for x, y in zip(X, Y))
+    (60, 3, True)
+    """
+    seqs, labels = _activity_set("train")
+    return list(seqs), list(labels)
+
+
+def activity_test_data() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The 30 test activity sequences: as :func:`activity_train_data`, another seed.
+
+    Returns:
+        X: a list of 30 arrays (3, Tᵢ) float32. Y: a list of 30 arrays (Tᵢ,) str.
+    """
+    seqs, labels = _activity_set("test")
+    return list(seqs), list(labels)
+
+
+@functools.lru_cache(maxsize=2)
+def _seasonal(split: str) -> np.ndarray:
+    codes = _sequence_arrays()[f"seasonal_{split}_x"]
+    return _read_only((codes.astype(np.float32) / np.float32(_SERIES_SCALE)).astype(np.float32))
+
+
+def seasonal_train_data() -> np.ndarray:
+    """The first 540 steps of the seasonal series (forecasting, like MATLAB's ``chickenpox_dataset``), read-only.
+
+    Returns:
+        (1, 540) float32: one channel, 540 monthly steps (values multiples of 1/256, around 10 to 19).
+
+    >>> x = seasonal_train_data()
+    >>> x.shape, x.dtype.name, np.concatenate([x, seasonal_test_data()], axis=1).shape
+    ((1, 540), 'float32', (1, 600))
+    """
+    return _seasonal("train")
+
+
+def seasonal_test_data() -> np.ndarray:
+    """The last 60 steps of the seasonal series (the continuation of :func:`seasonal_train_data`), read-only.
+
+    Returns:
+        (1, 60) float32.
+    """
+    return _seasonal("test")
 
 
 # ---------------------------------------------------------------- public API: MNIST IDX files

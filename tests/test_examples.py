@@ -6,6 +6,7 @@ import math
 import pathlib
 from contextlib import redirect_stdout
 
+import numpy as np
 import pytest
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
@@ -65,3 +66,56 @@ def test_examples_write_into_a_temporary_folder_not_the_repository(tmp_path, mon
     assert sorted(p.name for p in temp.rglob("*.png")) == ["piecewise-training-progress.png", "training-progress.png"]
     assert list(cwd.iterdir()) == []
     assert _snapshot(repo) == before
+
+
+# ---------------------------------------------------------------- the sequence examples (docs/sequences.md)
+
+
+def test_sequence_classification_example_trains_left_padded_and_classifies_every_test_sequence(tmp_path):
+    from minidl import datasets
+
+    result = _run("sequence_classification", tmp_path)
+    assert len(result["info"].training_loss) == 3 * 96 // 24  # --quick: 96 sequences, mini-batches of 24, 3 epochs
+    assert 0 <= result["accuracy"] <= 1 and set(result["net"].classes) == set(datasets.WAVEFORM_CLASSES)
+    assert (tmp_path / "sequence-classification.png").stat().st_size > 0
+
+
+def test_sequence_labelling_example_labels_every_real_step(tmp_path):
+    from minidl import datasets
+
+    result = _run("sequence_labelling", tmp_path)
+    XTest, YTest = datasets.activity_test_data()
+    predicted = result["net"].classify(XTest)
+    assert [len(p) for p in predicted] == [len(y) for y in YTest]  # trimmed to each sequence's own length
+    assert len(result["info"].training_loss) == 3 * 2  # 20 sequences in mini-batches of 10, 3 epochs
+    assert (tmp_path / "sequence-labelling.png").stat().st_size > 0
+
+
+def test_matlab_forecast_example_closed_and_open_loop_start_from_the_same_state(tmp_path):
+    result = _run("matlab_sequence_forecast", tmp_path)
+    closed, opened = result["closed"], result["open"]
+    assert closed.shape == opened.shape == (1, 60) and np.isfinite(closed).all() and np.isfinite(opened).all()
+    # both loops warm the state on the training series and then see the last training value: the same first step
+    assert closed[0, 0] == pytest.approx(opened[0, 0], rel=1e-6)
+    assert not np.allclose(closed[0, 1:], opened[0, 1:])  # then closed feeds its forecasts, open the observations
+    assert (tmp_path / "forecast.png").stat().st_size > 0
+
+
+def test_matlab_sequence_classification_example_sorts_and_pads_on_the_left(tmp_path):
+    result = _run("matlab_sequence_classification", tmp_path)
+    assert len(result["info"].TrainingLoss) == 3 * 96 // 24
+    assert 0 <= result["accuracy"] <= 1 and 0 <= result["accuracy_right_padding"] <= 1
+    assert (tmp_path / "matlab-sequence-classification.png").stat().st_size > 0
+
+
+def test_wolfram_sequence_example_trains_on_lists_of_vectors():
+    spec = importlib.util.spec_from_file_location("wolfram_sequence_classification",
+                                                  EXAMPLES / "wolfram_sequence_classification.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with redirect_stdout(io.StringIO()):
+        result = module.main(["--quick"])
+    res = result["results"]
+    assert (res["TotalRounds"], res["TotalBatches"], res["TrainingExamples"]) == (3, 12, 96)
+    assert 0 <= result["accuracy"] <= 1
+    assert result["accuracy"] == pytest.approx(1 - res["ValidationMeasurements"]["ErrorRate"], abs=0.1)

@@ -13,7 +13,7 @@ docs/semantics-matlab.md).  Its modules, the same shape as :mod:`minidl.wolfram`
 - :mod:`~minidl.matlab.records`: the OutputFcn record, trainNetwork's info fields, the stop wording;
 - :mod:`~minidl.matlab.layers`: the layer constructors and MATLAB's weight layouts;
 - :mod:`~minidl.matlab.arrays`, :mod:`~minidl.matlab.display`: H×W×C×N arrays, MATLAB's display and name-value
-  parsing; :mod:`~minidl.matlab.data`: ``digitTrain4DArrayData``.
+  parsing; :mod:`~minidl.matlab.data`: ``digitTrain4DArrayData`` and the sequence sets.
 
 >>> import numpy as np
 >>> from minidl.matlab import trainingOptions, convolution2dLayer, hwcn_to_nchw
@@ -40,11 +40,22 @@ What maps to what
   files (:mod:`~minidl.matlab.interop`, needs scipy: ``pip install minidl[mat]``).
 - ``imageDatastore``, ``splitEachLabel``, ``augmentedImageDatastore``, ``imageDataAugmenter``
   (:mod:`~minidl.matlab.datastore`): image folders as mini-batch sources, ``trainNetwork(ds, layers, options)``.
-- ``digitTrain4DArrayData()`` / ``digitTest4DArrayData()`` over ``minidl.datasets``.
+- ``digitTrain4DArrayData()`` / ``digitTest4DArrayData()`` over ``minidl.datasets``; the sequence sets
+  ``waveformTrainData()``, ``activityTrainData()``, ``seasonalTrainData()`` (and their ``...TestData``) as lists
+  of C×T matrices for MATLAB's cell arrays (docs/sequences.md).
 """
 
 from minidl.matlab.arrays import hwcn_to_nchw, nchw_to_hwcn
-from minidl.matlab.data import digitTest4DArrayData, digitTrain4DArrayData
+from minidl.matlab.data import (
+    activityTestData,
+    activityTrainData,
+    digitTest4DArrayData,
+    digitTrain4DArrayData,
+    seasonalTestData,
+    seasonalTrainData,
+    waveformTestData,
+    waveformTrainData,
+)
 from minidl.matlab.datastore import (
     AugmentedImageDatastore,
     ImageDataAugmenter,
@@ -108,4 +119,6 @@ __all__ = [
     "AugmentedImageDatastore", "ImageDataAugmenter",
     "training_options", "train_network", "layer_array", "LayerArray", "export_mat", "import_mat",
     "sequenceInputLayer", "predictAndUpdateState", "classifyAndUpdateState", "resetState",
+    "waveformTrainData", "waveformTestData", "activityTrainData", "activityTestData", "seasonalTrainData",
+    "seasonalTestData",
 ]

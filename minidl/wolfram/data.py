@@ -79,6 +79,29 @@ DATASETS: dict[str, tuple[Callable[[str], tuple[np.ndarray, np.ndarray]], str]] 
 DATASETS.update({name: (functools.partial(_remote.load, name), ds.description) for name, ds in _remote.REMOTE.items()})
 
 
+def _waveforms(which: str):
+    from minidl import datasets
+
+    X, labels = datasets.waveform_train_data() if which == "train" else datasets.waveform_test_data()
+    return [x.T for x in X], labels                 # Wolfram's sequences: lists of vectors, (T, C)
+
+
+def _activity(which: str):
+    from minidl import datasets
+
+    X, Y = datasets.activity_train_data() if which == "train" else datasets.activity_test_data()
+    return [x.T for x in X], Y
+
+
+# embedded sequence sets (docs/sequences.md): inputs as Wolfram's lists of vectors (T, C), for "Varying" nets
+DATASETS.update({
+    "SyntheticWaveforms": (_waveforms, "240 waveform sequences (T, 12), T 20-60 -> chirp, sawtooth, sine or square; "
+                                       "TestData: 160 more (minidl.datasets.waveform_train_data, transposed)"),
+    "SyntheticActivity": (_activity, "60 activity sequences (T, 3), T 80-160 -> a label per step (running, "
+                                     "sitting, walking); TestData: 30 more (minidl.datasets.activity_train_data)"),
+})
+
+
 def named_dataset(name: str, which: str = "train", arg: str = "data") -> tuple[np.ndarray, np.ndarray]:
     """(X, Y) of an embedded named data set: ``which`` "train" (TrainingData) or "test" (TestData)."""
     if name not in DATASETS:

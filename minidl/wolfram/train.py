@@ -286,7 +286,9 @@ def _sequence_data(data, validation, seed: int, name: ArgNames, seq: tuple[bool,
 def _training_data(data, validation, batch_size: int | None, seed: int, name: ArgNames,
                    seq: tuple[bool, bool] | None = None) -> _Data:
     arg = "data"
-    if seq is not None and not isinstance(data, str) and not is_generator_spec(data) and not is_source(data):
+    if seq is not None and isinstance(data, str):   # a named sequence set: its (T, C) inputs and outputs
+        return _sequence_data(named_dataset(data, "train", arg), validation, seed, name, seq)
+    if seq is not None and not is_generator_spec(data) and not is_source(data):
         return _sequence_data(data, validation, seed, name, seq)
     if isinstance(data, str):
         X, Y = named_dataset(data, "train", arg)
@@ -331,6 +333,9 @@ def _validation_data(spec, d: _Data, data, batch_size: int, name: ArgNames):
                 raise ValueError(f"{arg}: 'Automatic' takes the TestData of a named data set; the training data "
                                  "is not one (give validation data or Scaled(frac))")
             spec = data
+        if d.seq is not None:                       # a named sequence set's TestData
+            return SequenceSource(*as_sequences(named_dataset(spec, "test", arg), arg, *d.seq), f"{arg} inputs",
+                                  f"{arg} outputs")
         return ArraySource(*named_dataset(spec, "test", arg), f"{arg} inputs", f"{arg} outputs")
     if is_generator_spec(spec):
         return _generator(spec, batch_size, arg)

@@ -63,7 +63,8 @@ def test_named_data_sets():
         NetTrain(linear(), "CIFAR-10")
     with pytest.raises(ValueError, match="unknown data set name 'Digitz'; known names"):
         NetTrain(linear(), "Digitz")
-    assert set(DATASETS) == {"SyntheticDigits", "SyntheticDigitAngles", "MNIST", "FashionMNIST"}
+    assert set(DATASETS) == {"SyntheticDigits", "SyntheticDigitAngles", "MNIST", "FashionMNIST", "SyntheticWaveforms",
+                             "SyntheticActivity"}
 
 
 def test_named_data_set_trains_with_its_test_data_as_validation_set():
