@@ -77,9 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     options = trainingOptions("adam", "MaxEpochs", epochs, "GradientThreshold", 1, "InitialLearnRate", 0.005,
                               "LearnRateSchedule", "piecewise", "LearnRateDropPeriod", max(1, epochs // 2),
                               "LearnRateDropFactor", 0.2, "Verbose", 0, "Seed", 0)
-    # MATLAB also takes the bare 1×539 matrices here; minidl's dialect reads a 2-D numeric response as N×R (one
-    # response vector per sequence), so the one sequence and its per-step responses go in as 1×1 cell arrays.
-    net, info = trainNetwork([XTrain], [YTrain], layers, options)
+    net, info = trainNetwork(XTrain, YTrain, layers, options)  # one 1×539 sequence, its 1×539 per-step responses
 
     # closed loop
     net, _ = predictAndUpdateState(net, XTrain)

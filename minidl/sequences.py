@@ -73,7 +73,8 @@ def padded_length(lengths: Sequence[int] | np.ndarray, length: str | int) -> int
         return int(lengths.max())
     if length == "shortest":
         return int(lengths.min())
-    return int(-(-int(lengths.max()) // length) * length)      # the nearest multiple of S at or above the longest
+    S = int(length)
+    return int(-(-int(lengths.max()) // S) * S)                # the nearest multiple of S at or above the longest
 
 
 def chunks(T: int, length: str | int) -> list[slice]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from minidl.backend import Device, get_device, to_device
 
-Shape = tuple[int, ...]
+Shape = tuple[Any, ...]  # ints; None marks a time axis of any length (sequences: (C, None))
 
 
 class Layer:

@@ -86,9 +86,14 @@ def sequence_predictors(x, arg: str = "X"):
                      "network: a cell array (list) of C×T matrices, one C×T matrix, or a C×T×N array")
 
 
-def sequence_responses(y, classifier: bool, arg: str = "Y"):
+def sequence_responses(y, classifier: bool, arg: str = "Y", steps: int | None = None):
     """Sequence responses: per sequence, labels (N,) (an N×1 column flattened) or N×R responses; per time step, a
-    cell array (list) of 1×Tᵢ / (Tᵢ,) label arrays (categorical sequences) or R×Tᵢ response matrices."""
+    cell array (list) of 1×Tᵢ / (Tᵢ,) label arrays (categorical sequences) or R×Tᵢ response matrices.
+
+    ``steps``: T when the predictors were one C×T matrix (one sequence, MATLAB's numeric-array form): then a numeric
+    or categorical array whose last axis has T > 1 entries (an R×T matrix, a 1×T or (T,) array) is that sequence's
+    per-step response (MATLAB's forecasting form ``trainNetwork(X, Y)`` with X C×T and Y R×T), not N×R.
+    """
     if y is None:
         raise TypeError(f"{arg}: got None; allowed: labels (N,), responses N×R, or a cell array of per-step "
                         "responses")
@@ -98,6 +103,9 @@ def sequence_responses(y, classifier: bool, arg: str = "Y"):
             return np.asarray(items)
         return [np.asarray(v) if not hasattr(v, "shape") else v for v in items]
     a = y if hasattr(y, "shape") else np.asarray(y)
+    if steps is not None and steps > 1 and a.ndim in (1, 2) and a.shape[-1] == steps:
+        return [a.reshape(-1) if a.ndim == 2 and a.shape[0] == 1 and (classifier or a.dtype.kind not in "fc")
+                else a]
     if classifier and a.ndim == 2 and a.shape[1] == 1:
         return a.reshape(-1)
     return a

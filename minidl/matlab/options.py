@@ -204,9 +204,9 @@ def _check_sequence_length(value, arg: str):
     value = plain_scalar(value)
     if isinstance(value, str):
         return check_choice(arg, value, ("longest", "shortest"))
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and \
-            value == int(value) and value >= 1:            # MATLAB's doubles: 20.0 is the integer 20
-        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value)) and \
+            float(value) == int(float(value)) and float(value) >= 1:   # MATLAB's doubles: 20.0 is the integer 20
+        return int(float(value))
     raise ValueError(f"{arg}: got {value!r}; allowed: 'longest', 'shortest' or a positive integer")
 
 

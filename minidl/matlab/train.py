@@ -263,7 +263,9 @@ def trainNetwork(X, Y, layers=None, options=None, **engine_kwargs: Any) -> tuple
         raise TypeError(f"layers: got {type(layers).__name__}; allowed: a list of layers or a Network")
     first = (layers.layers if isinstance(layers, Network) else layers)[0] if layers else None
     if getattr(first, "is_sequence", False) or (layers is None and is_sequence_cells(X)):  # sequence network
-        x, y = sequence_predictors(X, "X"), sequence_responses(Y, False, "Y")
+        x = sequence_predictors(X, "X")
+        one = not is_sequence_cells(X) and np.ndim(X) == 2          # one C×T matrix: one sequence
+        y = sequence_responses(Y, False, "Y", steps=int(np.shape(X)[1]) if one else None)
         layers = list(layers) if isinstance(layers, tuple) else layers
         net, info = train_network(x, y, layers, engine, **engine_kwargs)
         return net, TrainingInfoStruct(info, net.is_classifier)

@@ -90,6 +90,7 @@ class SequencePart:
         self.per_step = None in out
         size = [d for d in out if d is not None]
         if tr.classifier:
+            assert classes is not None
             if size != [len(classes)]:
                 raise ValueError(f"{cfg.name('y')}: the labels have {len(classes)} classes {classes[:10].tolist()}"
                                  f"{' ...' if len(classes) > 10 else ''} but the network outputs {out}; allowed: "
@@ -134,6 +135,7 @@ class SequencePart:
     def _restate(self, s, at_boundary: bool) -> None:
         """iterations_per_epoch and max_iterations from the current epoch's count (see the module docstring)."""
         tr, cfg = self.tr, self.tr.config
+        assert self.counts is not None
         per_epoch = int(self.counts.sum())
         varies = cfg.shuffle == "every-epoch" and tr.compositions is None
         s.iterations_per_epoch = 0 if varies else per_epoch
@@ -229,7 +231,7 @@ class SequencePart:
         net, out, cfg = tr.net, tr.net.output_layer, tr.config
         B = cfg.validation_batch_size or cfg.batch_size
         saved = net.recurrent_state() if self.chunked else None
-        totals = None
+        totals: list | None = None
         count = 0.0
         kept: list = []
         batch_losses, shares, weights = [], [], []            # sequence-to-sequence regression, per mini-batch
@@ -264,6 +266,7 @@ class SequencePart:
                     net.set_recurrent_state(saved)
         if kept:
             tr._validation_outputs = tuple(np.concatenate(a) for a in zip(*kept))
+        assert totals is not None                                  # at least one validation batch
         values = [float(v) for v in to_host(get_array_module(totals[0]).stack(totals + batch_losses))]
         loss = values[0] / len(order)
         if tr.classifier:

@@ -129,3 +129,17 @@ def test_sequence_loss_mask_option_reaches_the_engine():
     assert engine_config(minidl.training_options("adam")).sequence_loss_mask is True
     with pytest.raises(TypeError, match="SequenceLossMask"):
         trainingOptions("adam", "SequenceLossMask", "yes")
+
+
+def test_one_c_by_t_matrix_with_r_by_t_responses_is_one_sequence_to_sequence_example():
+    # MATLAB's forecasting form trainNetwork(X, Y): X one C×T matrix, Y its R×T per-step responses (not N×R)
+    from minidl.matlab import fullyConnectedLayer, lstmLayer, regressionLayer, sequenceInputLayer
+    from minidl.matlab.arrays import sequence_responses
+    x = np.sin(np.linspace(0, 6, 31))[None, :]
+    X, Y = x[:, :-1], x[:, 1:]
+    assert [a.shape for a in sequence_responses(Y, False, "Y", steps=30)] == [(1, 30)]
+    assert [a.shape for a in sequence_responses(np.array(list("ab" * 15))[None, :], False, "Y", steps=30)] == [(30,)]
+    assert sequence_responses(np.ones((1, 3)), False, "Y", steps=None).shape == (1, 3)   # N×R as before
+    layers = [sequenceInputLayer(1), lstmLayer(4), fullyConnectedLayer(1), regressionLayer()]
+    net, info = trainNetwork(X, Y, layers, _options(MaxEpochs=2, MiniBatchSize=1))
+    assert len(info["TrainingLoss"]) == 2 and net.sequence_output
