@@ -57,8 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
                        BatchSize=24, LearningRate=0.005, TrainingProgressReporting=None)
     print(results)
     trained = results["TrainedNet"]
-    # minidl's trained net applies to channels-first (12, T) sequences (NetTrain alone converts Wolfram's (T, 12))
-    predicted = np.asarray(trained(XTest))                   # the decoder's class labels
+    predicted = np.asarray(trained(test[0]))                 # trained[x]: Wolfram's (T, 12) sequences → class labels
     accuracy = float(np.mean(predicted == labelsTest))
     print(f"best round {results['BestValidationRound']} of {results['TotalRounds']}; validation error rate "
           f"{100 * results['ValidationMeasurements']['ErrorRate']:.1f} %; TrainedNet on the test sequences: "

@@ -71,6 +71,9 @@ class Network:
         self.device: Device | None = None
         self.rng: np.random.Generator | None = None
         self.decoder = None  # ClassDecoder | BooleanDecoder (minidl.layers.output): how ``net(x)`` reads outputs
+        #: how ``net(x)`` takes and gives sequences: "CT" (channels first, minidl's) or "TC" (Wolfram's lists of T
+        #: vectors; NetChain with a "Varying" input and NetTrain set it)
+        self.sequence_layout = "CT"
 
     def _name_layers(self) -> None:
         counts: dict[str, int] = {}
@@ -455,8 +458,12 @@ class Network:
 
         With a decoder (``self.decoder``), or classes (``classes``, set by training on labels) and one output per
         class: labels (``prop`` None or "Decision"), ``"Probabilities"`` (N, K) or ``("Probability", c)`` (N,).
-        Otherwise the outputs (``predict``); ``prop`` must then be None.
+        Otherwise the outputs (``predict``); ``prop`` must then be None. With ``sequence_layout == "TC"``
+        (Wolfram's form), sequences go in as (Tᵢ, C) lists of vectors and per-step outputs come out as (Tᵢ, K).
         """
+        tc = self.sequence_layout == "TC" and self.is_sequence
+        if tc:
+            x = [np.asarray(to_host(s)).T if np.ndim(s) == 2 else np.asarray(to_host(s))[None, :] for s in x]
         y = self.predict(x, batch_size)
         decoder = self.decoder
         if decoder is None and self.classes is not None and tuple(self.output_shape)[:1] == (len(self.classes),):
@@ -467,7 +474,7 @@ class Network:
             return decoder.decode(y, prop)
         if prop is not None:
             raise ValueError(f"prop: got {prop!r}; allowed: None (the network has no decoder: no classes)")
-        return y
+        return [yi.T for yi in y] if tc and isinstance(y, list) else y
 
     # ---------------------------------------------------------------- named arrays
     def _named(self, table: str) -> dict[str, Any]:

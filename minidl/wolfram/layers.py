@@ -157,12 +157,14 @@ def NetChain(layers, output=None, input=None) -> Network:
 
     A Class decoder's labels become the net's ``classes`` (the class index k is ``labels[k]``, as given).
     ``input=("Varying", C)`` (a sequence of C-vectors of any length) puts a :class:`~minidl.layers.SequenceInput`
-    of C channels first.
+    of C channels first, and ``net(x)`` then takes Wolfram's sequences: lists of Tᵢ vectors (Tᵢ, C).
     """
     layers = list(layers)
     if input is not None:
         layers = [_sequence_input(input)] + layers
     net = Network(layers)
+    if input is not None:
+        net.sequence_layout = "TC"
     if output is not None:
         if not isinstance(output, L.ClassDecoder):
             raise TypeError(f"output: got {type(output).__name__}; allowed: NetDecoder('Class', labels) or "

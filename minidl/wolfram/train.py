@@ -109,6 +109,7 @@ def _rebuilt(layers: list[Layer], like: Network) -> Network:
     out = Network(layers)
     out.dtype, out.device, out.classes = like.dtype, like.device, like.classes
     out.decoder = like.decoder                       # NetDecoder: how net(x) reads the outputs
+    out.sequence_layout = like.sequence_layout       # Wolfram's (T, C) sequences in net(x)
     if like.rng is not None:
         out.set_rng(like.rng)
     return out
@@ -598,7 +599,10 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
 
     # -- the data
     validation_spec, interval = _split_interval(st.validation_spec)
-    d = _training_data(data, validation_spec, st.batch_size, st.seed, name, _sequence_kind(parts.train))
+    seq_kind = _sequence_kind(parts.train)
+    if seq_kind is not None:
+        parts.train.sequence_layout = "TC"           # the trained net takes Wolfram's (T, C) sequences, as NetTrain
+    d = _training_data(data, validation_spec, st.batch_size, st.seed, name, seq_kind)
     if d.kind == "generator" and wanted & set(EXPENSIVE):
         raise ValueError(f"prop: {sorted(wanted & set(EXPENSIVE))} need examples with an identity; a generator "
                          "makes new examples every batch")

@@ -122,3 +122,26 @@ def test_nettrain_index_cross_entropy_is_the_mean_over_each_sequence(spec):
         y = np.full((2, 2, 4), 0.5)
         mask = np.array([[1.0, 1, 1, 1], [1, 1, 0, 0]])
         assert float(layer.loss_array(y, np.zeros((2, 4), dtype=np.int64), mask)) == pytest.approx(np.log(2))
+
+
+def test_trained_net_applies_to_wolfram_t_by_c_sequences():
+    # trained[x] takes the same (T, C) lists of vectors NetTrain trained on; predict stays channels-first
+    from minidl.wolfram.layers import (
+        LinearLayer,
+        LongShortTermMemoryLayer,
+        NetChain,
+        NetDecoder,
+        SequenceLastLayer,
+        SoftmaxLayer,
+    )
+    X, Y = _waves(24, 5)                                                  # Wolfram's (T, 2) examples
+    net = NetChain([LongShortTermMemoryLayer(4), SequenceLastLayer(), LinearLayer(2), SoftmaxLayer()],
+                   input=("Varying", 2), output=NetDecoder("Class", sorted(set(Y))))
+    assert net.sequence_layout == "TC"
+    trained = NetTrain(net, list(zip(X, Y)), MaxTrainingRounds=2, TrainingProgressReporting=None)
+    assert trained.sequence_layout == "TC"
+    np.testing.assert_array_equal(trained(X, "Probabilities"), trained.predict([x.T for x in X]))
+    seq = NetTrain([L.SequenceInput(2), L.LSTM(3), L.FullyConnected(2)], [(x, x) for x in X],
+                   MaxTrainingRounds=1, TrainingProgressReporting=None)
+    out = seq(X[:3])
+    assert [o.shape for o in out] == [x.shape for x in X[:3]]             # per-step outputs as (T, K)
