@@ -7,13 +7,13 @@ import pytest
 import minidl as dl
 from minidl import layers as L
 from minidl import train_network, training_options
-from minidl.layers.base import Layer, register_layer
+from minidl.layers import base
+from minidl.layers.base import Layer
 from minidl.network import Network, chain_connections
 from minidl.training import EngineConfig, Trainer, load_network, read_checkpoint, save_network
 from minidl.training.graph import MultiArraySource
 
 
-@register_layer(name="TestGraphAdd")
 class _Add(Layer):
     """Tiny merge layer for these tests: the sum of its inputs."""
 
@@ -35,6 +35,12 @@ class _Add(Layer):
 
     def backward(self, dy):
         return [dy] * self.n
+
+
+@pytest.fixture(autouse=True)
+def _registered(monkeypatch):
+    """The test merge layer saves and loads while these tests run (and is unregistered after)."""
+    monkeypatch.setitem(base._REGISTERED, "TestGraphAdd", _Add)
 
 
 def _data(n=60, seed=0):
