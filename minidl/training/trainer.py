@@ -531,7 +531,10 @@ class Trainer:
             reported, examples, xp = self._step(x, t, lr, mask)
             loss_h, gnorm_h, hits_h, ok_h, examples_h = self._read(xp, reported, examples)
         if self.config.record_outputs:                     # a second host read, only when asked for
-            self.state.batch_outputs, self.state.batch_targets = to_host(self._outputs), t_host
+            out = self._outputs                            # a graph: {output layer name: host array}
+            self.state.batch_outputs = {k: to_host(v) for k, v in out.items()} if isinstance(out, dict) else \
+                to_host(out)
+            self.state.batch_targets = t_host
         finite = math.isfinite(loss_h) and math.isfinite(gnorm_h) and ok_h == 1.0
         self._pending = None
         if finite:
