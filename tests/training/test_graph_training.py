@@ -214,3 +214,14 @@ def test_example_losses_and_outputs_of_a_graph_batch_are_recorded():
     loss, examples, outputs, targets = got[0]
     assert examples.shape == (10,) and np.mean(examples) == pytest.approx(loss, rel=1e-12)   # Σ weight·ℓₙ
     assert set(outputs) == {"cls", "reg"} and outputs["reg"].shape == (10, 1) and set(targets) == {"cls", "reg"}
+
+
+def test_a_graph_of_sequences_is_refused_as_not_supported_yet():
+    layers = [L.SequenceInput(2, name="s"), L.LSTM(3, output_mode="last", name="l"), L.FullyConnected(2, name="a"),
+              L.FullyConnected(2, name="b"), L.Addition(2, name="add"), L.Softmax(name="sm"),
+              L.ClassificationOutput(name="c")]
+    net = Network(layers, [("s", "l"), ("l", "a"), ("l", "b"), ("a", "add/in1"), ("b", "add/in2"), ("add", "sm"),
+                           ("sm", "c")])
+    X = [np.ones((2, 5)), np.zeros((2, 4))]
+    with pytest.raises(dl.NotSupportedYetError, match="a graph network with a sequence input"):
+        train_network(X, np.array([0, 1]), net, _opts(mini_batch_size=2))
