@@ -34,7 +34,7 @@ def maxunpool2d_forward(x, indices, out_hw: tuple[int, int]):
            [0., 5.]])
     """
     xp = get_array_module(x)
-    if tuple(indices.shape) != tuple(x.shape) or getattr(indices.dtype, "kind", None) not in "iu":
+    if tuple(indices.shape) != tuple(x.shape) or getattr(indices.dtype, "kind", "") not in ("i", "u"):
         raise ValueError(f"indices: got {getattr(indices, 'dtype', type(indices).__name__)} of shape "
                          f"{tuple(getattr(indices, 'shape', ()))}; allowed: integers of x's shape {tuple(x.shape)}")
     h, w = int(out_hw[0]), int(out_hw[1])

@@ -47,8 +47,8 @@ class Layer:
         self.params: dict[str, Any] = {}
         self.grads: dict[str, Any] = {}
         self.state: dict[str, Any] = {}
-        self.input_shape: Shape | None = None
-        self.output_shape: Shape | None = None
+        self.input_shape: Any = None    # Shape, or a list of shapes for a layer with several inputs
+        self.output_shape: Any = None   # Shape, or a list of shapes for a layer with several outputs
         self.learn_rate_factors: dict[str, float] = {k: v[0] for k, v in self.factor_defaults.items()}
         self.l2_factors: dict[str, float] = {k: v[1] for k, v in self.factor_defaults.items()}
         self._set_factors(factors)
@@ -96,7 +96,7 @@ class Layer:
         self.to(device, dtype)
         return self.output_shape
 
-    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+    def build(self, input_shape: Any, rng: np.random.Generator) -> Any:
         """Check the input shape, create missing parameters (host float64 arrays), return the output shape."""
         return input_shape
 

@@ -38,8 +38,8 @@ class Elementwise(Layer):
 
 def _number(arg: str, value, low: float, strict: bool) -> float:
     """A finite real ``value`` > low (strict) or ≥ low, as a float; else a ValueError naming ``arg``."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and (
-        value > low if strict else value >= low)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value)) and (
+        float(value) > low if strict else float(value) >= low)
     if not ok:
         raise ValueError(f"{arg}: got {value!r}; allowed: a finite number {'>' if strict else '>='} {low:g}")
     return float(value)

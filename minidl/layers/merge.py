@@ -34,6 +34,7 @@ class MultiInputLayer(Layer):
     """
 
     input_names: tuple[str, ...] = ("in1", "in2")
+    input_shapes: list[Shape] | None = None   # the per-input shapes, once initialized
     output_names: tuple[str, ...] = ("out",)
     num_inputs = 2
 
@@ -78,7 +79,7 @@ class MergeLayer(MultiInputLayer):
     def __init__(self, num_inputs: int = 2, name: str | None = None):
         super().__init__(name=name)
         self.set_num_inputs(num_inputs)
-        self.input_shapes: list[Shape] | None = None
+        self.input_shapes = None
 
     def set_num_inputs(self, num_inputs: int) -> None:
         """Fix the number of inputs (Wolfram's layers take it from the connections); before initialization only."""
@@ -145,6 +146,7 @@ class Concatenation(MergeLayer):
     """
 
     kind = "concat"
+    dim: int
 
     def __init__(self, dim: int = 1, num_inputs: int = 2, name: str | None = None):
         if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:

@@ -177,6 +177,7 @@ class GraphPrepared:
         """Host ({input: X}, {loss: T}) batches for ``order``."""
         if self._encoded is not None:
             xs, ts = self._x, self._encoded
+            assert xs is not None                       # in-memory arrays: encoded with their inputs
             for i in range(0, len(order), batch_size):
                 idx = order[i:i + batch_size]
                 yield {k: v[idx] for k, v in xs.items()}, {k: v[idx] for k, v in ts.items()}
@@ -245,13 +246,14 @@ class GraphPart:
                                  f"takes {tuple(size)}")
             self.shapes[layer.name] = shape
         for layer in net.loss_layers:
+            assert layer.name is not None               # the network named every layer
             if isinstance(layer, ClassificationOutput):
                 if layer.name == self.classification and net.classes is not None:
                     self.classes[layer.name] = net.classes
                 else:
                     self.classes[layer.name] = self._classes(tr.raw_data, layer.name, ay)
         train = GraphPrepared(tr.raw_data, self, ax, ay)
-        if isinstance(tr.raw_data, (MultiArraySource, ArraySource)):
+        if isinstance(tr.raw_data, (MultiArraySource, ArraySource)) and train._x is not None:
             for name, x in train._x.items():
                 check_representable(f"{ax} input {name!r}", x, tr.dtype)
         if cfg.normalize_inputs:
@@ -345,6 +347,7 @@ class GraphPart:
                 metric = m if metric is None else metric + m
         if kept:
             tr._validation_outputs = tuple(np.concatenate(a) for a in zip(*kept))
+        assert xp is not None                            # at least one validation batch
         values = [float(v) for v in to_host(xp.stack([loss_sum] + ([metric] if metric is not None else [])))]
         n = len(order)
         loss = values[0] / n
