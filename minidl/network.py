@@ -59,14 +59,19 @@ def _endpoint(text: str, by_name: dict[str, Layer], side: str, k: int) -> tuple[
 
 def chain_connections(layers: Sequence[Layer]) -> list[tuple[str, str]]:
     """The (source, destination) pairs that connect ``layers`` one after the other (naming unnamed layers as
-    :class:`Network` does), as MATLAB's ``layerGraph(layers)`` connects an array.
+    :class:`Network` does), as MATLAB's ``layerGraph(layers)`` connects an array: each layer's first output to the
+    next layer's first input (named, ``"add_1/in1"``, where the next layer has several inputs).
 
     >>> from minidl import layers as L
     >>> chain_connections([L.FeatureInput(3), L.FullyConnected(2, name="fc")])
     [('featureinput_1', 'fc')]
+    >>> chain_connections([L.FeatureInput(3, name="x"), L.Addition(2, name="add")])
+    [('x', 'add/in1')]
     """
     _assign_names(list(layers))
-    return [(a.name, b.name) for a, b in zip(layers, layers[1:])]
+    def first(layer: Layer, ports: tuple[str, ...]) -> str:
+        return f"{layer.name}/{ports[0]}" if len(ports) > 1 else str(layer.name)
+    return [(first(a, a.output_names), first(b, b.input_names)) for a, b in zip(layers, layers[1:])]
 
 
 def _assign_names(layers: list[Layer]) -> None:
