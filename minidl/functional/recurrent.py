@@ -121,6 +121,28 @@ def _blocks(a, order, H: int):
     return xp.concatenate([a[k * H:(k + 1) * H] for k in order])
 
 
+def _project_fm(x, W, b):
+    """Feature-major input projection: x (N, C, T), W (G·H, C), b (G·H,) → xw (G·H, T, N) with xw[:, t] = W x_t + b
+    (the step-t slice (G·H, N)), and the columns [x_t; 1] (C + 1, T·N): ONE product of [W, b] with the columns."""
+    xp = get_array_module(x)
+    N, C, T = x.shape
+    xa = xp.empty((C + 1, T * N), dtype=x.dtype)
+    xa[:C] = x.transpose(1, 2, 0).reshape(C, T * N)
+    xa[C] = 1
+    Wa = xp.concatenate([W, b.reshape(-1, 1).astype(W.dtype, copy=False)], axis=1)
+    return (Wa @ xa).reshape(W.shape[0], T, N), xa
+
+
+def _input_grads_fm(dA2, xa, W, x_shape, need_dx: bool):
+    """Feature-major :func:`_input_grads`: dA2 (G·H, T·N), xa = [x_t; 1] (C + 1, T·N) → [dW, db] = dA2 xaᵀ in one
+    product, and dx = Wᵀ dA2 (N, C, T) when asked."""
+    N, C, T = x_shape
+    xp = get_array_module(dA2)
+    dWb = dA2 @ xa.T
+    dx = (W.T @ dA2).reshape(C, T, N).transpose(2, 0, 1) if need_dx else None
+    return dx, xp.ascontiguousarray(dWb[:, :C]), xp.ascontiguousarray(dWb[:, C])
+
+
 def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool = False,
                  state_activation: str = "tanh", gate_activation: str = "sigmoid"):
     """The LSTM over a batch of sequences, gates in MATLAB's order input, forget, cell candidate, output.
@@ -136,9 +158,11 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
     Returns:
         (y (N, H, T) the hidden states, h_T (N, H), c_T (N, H), cache).
 
-    Internally the gate blocks are worked in the order o, i, f, g.  With the sigmoid gates and the tanh state the
-    gate rows of W, R, b are halved (exact in floating point) so that one tanh over all 4H pre-activations gives
-    tanh(a/2) for the gates (σ(a) = (1 + tanh(a/2))/2) and tanh(a) for the candidate.
+    Internally the loop is feature-major: the states are columns, h_t (H, N), and the step's pre-activations
+    a_t = R h_{t−1} + W x_t + b are (4H, N), so every gate block is a contiguous (H, N) slab.  The gate blocks are
+    worked in the order o, i, f, g.  With the sigmoid gates and the tanh state the gate rows of W, R, b are halved
+    (exact in floating point) so that one tanh over all 4H pre-activations gives tanh(a/2) for the gates
+    (σ(a) = (1 + tanh(a/2))/2) and tanh(a) for the candidate.
 
     Reference: :func:`minidl.functional.reference.lstm_forward`.
     """
@@ -153,34 +177,32 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
     if fast:                                           # halve the gate rows: a/2 for σ(a) = (1 + tanh(a/2))/2
         scale = xp.ones((4 * H, 1), dtype=dt)
         scale[:3 * H] = 0.5
-        Wp, bp, RT = Wi * scale, bi * scale[:, 0], xp.ascontiguousarray((Ri * scale).T)
-        half = scale[:, 0]                             # ½ on the gate columns, 1 on the candidate's
-        offset = xp.zeros(4 * H, dtype=dt)
-        offset[:3 * H] = 0.5
+        Wp, bp, Rp = Wi * scale, bi * scale[:, 0], Ri * scale
     else:
-        Wp, bp, RT = Wi, bi, xp.ascontiguousarray(Ri.T)
-    xw, xa = _project(x, Wp, bp)
-    m = _time_mask(xp, mask, mask_recurrence, dt)
-    gates = xp.empty((T, N, 4 * H), dtype=dt)     # activated o, i, f, g
-    hs = xp.empty((T + 1, N, H), dtype=dt)        # hs[t] = h_{t−1}; hs[T] = h_T
-    cs = xp.empty((T + 1, N, H), dtype=dt)        # cs[t] = c_{t−1}
-    sc = xp.empty((T, N, H), dtype=dt)            # σ_s(c_t) of the step's own (unmasked) cell
-    hs[0] = 0 if h0 is None else h0
-    cs[0] = 0 if c0 is None else c0
-    ig = xp.empty((N, H), dtype=dt)
+        Wp, bp, Rp = Wi, bi, Ri
+    xw, xa = _project_fm(x, Wp, bp)                # xw[:, t] (4H, N)
+    m = None if mask is None or not mask_recurrence else xp.ascontiguousarray(mask.T.astype(dt, copy=False))
+    gates = xp.empty((T, 4 * H, N), dtype=dt)     # activated o, i, f, g of step t, (4H, N)
+    hs = xp.empty((H, T + 1, N), dtype=dt)        # hs[:, t] = h_{t−1}; hs[:, T] = h_T  (the columns of dR's product)
+    cs = xp.empty((T + 1, H, N), dtype=dt)        # cs[t] = c_{t−1}
+    sc = xp.empty((T, H, N), dtype=dt)            # σ_s(c_t) of the step's own (unmasked) cell
+    hs[:, 0] = 0 if h0 is None else h0.T
+    cs[0] = 0 if c0 is None else c0.T
+    ig = xp.empty((H, N), dtype=dt)
     for t in range(T):
-        h, c, gt = hs[t], cs[t], gates[t]
-        xp.matmul(h, RT, out=gt)                              # pre-activations (halved gate rows when fast)
-        gt += xw[t]
+        h, c, gt = hs[:, t], cs[t], gates[t]
+        xp.matmul(Rp, h, out=gt)                              # a_t = R h_{t−1} + W x_t + b (gate rows halved
+        gt += xw[:, t]                                        # when fast)
         if fast:
             xp.tanh(gt, out=gt)
-            gt *= half                                        # gates: σ(a) = ½·tanh(a/2) + ½; candidate: tanh(a)
-            gt += offset
+            gs = gt[:3 * H]
+            gs *= 0.5                                         # gates: σ(a) = ½·tanh(a/2) + ½; candidate: tanh(a)
+            gs += 0.5
         else:
-            gt[:, :3 * H] = _act(xp, gate_activation, gt[:, :3 * H])
-            gt[:, 3 * H:] = _act(xp, state_activation, gt[:, 3 * H:])
-        o, i, f, g = gt[:, :H], gt[:, H:2 * H], gt[:, 2 * H:3 * H], gt[:, 3 * H:]
-        c_new, h_new = cs[t + 1], hs[t + 1]
+            gt[:3 * H] = _act(xp, gate_activation, gt[:3 * H])
+            gt[3 * H:] = _act(xp, state_activation, gt[3 * H:])
+        o, i, f, g = gt[:H], gt[H:2 * H], gt[2 * H:3 * H], gt[3 * H:]
+        c_new, h_new = cs[t + 1], hs[:, t + 1]
         xp.multiply(f, c, out=c_new)                          # c_t = f ⊙ c_{t−1} + i ⊙ g
         xp.multiply(i, g, out=ig)
         c_new += ig
@@ -190,11 +212,11 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
             sc[t] = _act(xp, state_activation, c_new)
         xp.multiply(o, sc[t], out=h_new)                      # h_t = o ⊙ σ_s(c_t)
         if m is not None:                                     # a padded step keeps the state
-            hs[t + 1] = m[t] * h_new + (1 - m[t]) * h
+            hs[:, t + 1] = m[t] * h_new + (1 - m[t]) * h
             cs[t + 1] = m[t] * c_new + (1 - m[t]) * c
-    y = hs[1:].transpose(1, 2, 0)
+    y = hs[:, 1:].transpose(2, 0, 1)
     cache = (x.shape, xa, Wi, Ri, gates, hs, cs, sc, m, state_activation, gate_activation)
-    return y, hs[T], cs[T], cache
+    return y, xp.ascontiguousarray(hs[:, T].T), xp.ascontiguousarray(cs[T].T), cache
 
 
 def lstm_backward(dy, cache, dh_last=None, dc_last=None, need_dx: bool = True):
@@ -206,31 +228,34 @@ def lstm_backward(dy, cache, dh_last=None, dc_last=None, need_dx: bool = True):
     Returns:
         (dx (N, C, T) or None, dW (4H, C), dR (4H, H), db (4H,), dh0 (N, H), dc0 (N, H)).
 
-    The local derivatives of every step are computed for all T at once before the loop:
-    K_o = σ_s(c_t)·σ_g′, K_i = g·σ_g′, K_f = c_{t−1}·σ_g′, K_g = i·σ_s′, and o·σ_s′(c_t); the loop then does
-    dc ← dc + dh ⊙ o ⊙ σ_s′(c_t); da_o = dh ⊙ K_o; da_{i,f,g} = dc ⊙ K_{i,f,g}; dc ← dc ⊙ f; dh ← da R.
+    Feature-major as the forward (dh, dc (H, N)).  The local derivatives of every step are computed for all T at
+    once before the loop: K_o = σ_s(c_t)·σ_g′, K_i = g·σ_g′, K_f = c_{t−1}·σ_g′, K_g = i·σ_s′, and o·σ_s′(c_t); the
+    loop then does dc ← dc + dh ⊙ o ⊙ σ_s′(c_t); da_o = dh ⊙ K_o; da_{i,f,g} = dc ⊙ K_{i,f,g}; dc ← dc ⊙ f;
+    dh ← Rᵀ da.
 
     Reference: :func:`minidl.functional.reference.lstm_forward` (with finite differences).
     """
     x_shape, xa, Wi, Ri, gates, hs, cs, sc, m, sa, ga = cache
     xp = get_array_module(hs)
-    T, N, H = sc.shape
+    T, H, N = sc.shape
     dt = hs.dtype
-    G4 = gates.reshape(T, N, 4, H)                                    # o, i, f, g blocks as an axis (a view)
+    G4 = gates.reshape(T, 4, H, N)                                    # o, i, f, g blocks as an axis (a view)
     K = xp.empty_like(G4)
     _dact_into(xp, ga, G4, K)                                         # σ_g′ (one contiguous pass; g block next)
-    _dact_into(xp, sa, G4[:, :, 3], K[:, :, 3])                       # σ_s′ of the candidate
-    K[:, :, 0] *= sc                                                  # K_o = σ_s(c_t) σ_g′(o)
-    K[:, :, 1] *= G4[:, :, 3]                                         # K_i = g σ_g′(i)
-    K[:, :, 2] *= cs[:T]                                              # K_f = c_{t−1} σ_g′(f)
-    K[:, :, 3] *= G4[:, :, 1]                                         # K_g = i σ_s′(g)
+    _dact_into(xp, sa, G4[:, 3], K[:, 3])                             # σ_s′ of the candidate
+    K[:, 0] *= sc                                                     # K_o = σ_s(c_t) σ_g′(o)
+    K[:, 1] *= G4[:, 3]                                               # K_i = g σ_g′(i)
+    K[:, 2] *= cs[:T]                                                 # K_f = c_{t−1} σ_g′(f)
+    K[:, 3] *= G4[:, 1]                                               # K_g = i σ_s′(g)
     odsc = _dact(xp, sa, sc)
-    odsc *= G4[:, :, 0]                                               # ∂h_t/∂c_t = o σ_s′(c_t)
-    dyt = None if dy is None else dy.transpose(2, 0, 1)
-    dh = xp.zeros((N, H), dtype=dt) if dh_last is None else dh_last.astype(dt, copy=True)
-    dc = xp.zeros((N, H), dtype=dt) if dc_last is None else dc_last.astype(dt, copy=True)
-    dA4 = xp.empty((T, N, 4, H), dtype=dt)                            # pre-activation gradients, o, i, f, g
-    tmp = xp.empty((N, H), dtype=dt)
+    odsc *= G4[:, 0]                                                  # ∂h_t/∂c_t = o σ_s′(c_t)
+    dyt = None if dy is None else dy.transpose(2, 1, 0)               # dyt[t] (H, N)
+    dh = xp.zeros((H, N), dtype=dt) if dh_last is None else dh_last.T.astype(dt, copy=True)
+    dc = xp.zeros((H, N), dtype=dt) if dc_last is None else dc_last.T.astype(dt, copy=True)
+    dA = xp.empty((4 * H, T, N), dtype=dt)                            # pre-activation gradients (the rows of dR's
+    dA4 = dA.reshape(4, H, T, N)                                      # and dW's products), o, i, f, g
+    RT = Ri.T
+    tmp = xp.empty((H, N), dtype=dt)
     for t in range(T - 1, -1, -1):                           # dh, dc: this function's own buffers, updated in place
         if dyt is not None:
             dh += dyt[t]
@@ -240,18 +265,19 @@ def lstm_backward(dy, cache, dh_last=None, dc_last=None, need_dx: bool = True):
             dc *= m[t]
         xp.multiply(dh, odsc[t], out=tmp)
         dc += tmp                                            # dc_t += dh_t ⊙ o ⊙ σ_s′(c_t)
-        da = dA4[t]
-        xp.multiply(dh, K[t, :, 0], out=da[:, 0])            # da_o = dh ⊙ σ_s(c) ⊙ σ_g′(o)
-        xp.multiply(K[t, :, 1:], dc[:, None, :], out=da[:, 1:])   # da_{i,f,g} = dc ⊙ K_{i,f,g}
-        dc *= G4[t, :, 2]                                    # ∂c_t/∂c_{t−1} = f
-        xp.matmul(da.reshape(N, 4 * H), Ri, out=dh)          # ∂a/∂h_{t−1} = R
+        da = dA4[:, :, t]                                    # (4, H, N)
+        xp.multiply(dh, K[t, 0], out=da[0])                  # da_o = dh ⊙ σ_s(c) ⊙ σ_g′(o)
+        xp.multiply(K[t, 1:], dc, out=da[1:])                # da_{i,f,g} = dc ⊙ K_{i,f,g}
+        dc *= G4[t, 2]                                       # ∂c_t/∂c_{t−1} = f
+        xp.matmul(RT, dA[:, t], out=dh)                      # ∂a/∂h_{t−1} = Rᵀ
         if m is not None:
             dh += dh_keep
             dc += dc_keep
-    dA = dA4.reshape(T, N, 4 * H)
-    dR = dA.reshape(T * N, 4 * H).T @ hs[:T].reshape(T * N, H)   # dR = Σ_t dA_tᵀ h_{t−1}
-    dx, dW, db = _input_grads(dA, xa, Wi, x_shape, need_dx)
-    return dx, _blocks(dW, _LSTM_BACK, H), _blocks(dR, _LSTM_BACK, H), _blocks(db, _LSTM_BACK, H), dh, dc
+    dA2 = dA.reshape(4 * H, T * N)
+    dR = dA2 @ hs[:, :T].reshape(H, T * N).T                          # dR = Σ_t da_t h_{t−1}ᵀ
+    dx, dW, db = _input_grads_fm(dA2, xa, Wi, x_shape, need_dx)
+    return (dx, _blocks(dW, _LSTM_BACK, H), _blocks(dR, _LSTM_BACK, H), _blocks(db, _LSTM_BACK, H),
+            xp.ascontiguousarray(dh.T), xp.ascontiguousarray(dc.T))
 
 
 # ------------------------------------------------------------------------------------------------ GRU
