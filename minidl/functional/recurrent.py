@@ -1,9 +1,11 @@
 """Recurrent layers' math: LSTM, GRU and the basic recurrent cell, forward and hand-written BPTT (docs/layers.md).
 
-Layout.  A batch of sequences is x (N, C, T).  The input projection of every time step is ONE matrix product into
-time-major ``xw`` (T, N, G·H) (G = 4 gates for the LSTM, 3 for the GRU, 1 for the basic cell), so that the step-t
-slice ``xw[t]`` (N, G·H) is contiguous for the per-step recurrent product ``h @ Rᵀ``.  The backward collects the
-pre-activation gradients of every step in (T, N, G·H) and gets dW, dR, db and dx from one matrix product each.
+Layout.  A batch of sequences is x (N, C, T); the loops work feature-major: a state is a block of columns,
+h_t (H, N), and the step's pre-activations are (G·H, N) (G = 4 gates for the LSTM, 3 for the GRU, 1 for the basic
+cell), so every gate block is one contiguous (H, N) slab and each elementwise line of the equations is one NumPy
+call on contiguous memory, written into a preallocated buffer (``out=``).  The input projection of every time step
+is ONE (batched) matrix product into xw (T, G·H, N).  The states are kept as (H, T + 1, N) and the
+pre-activation gradients as (G·H, T, N), so the backward gets dW, dR, db and dx from one matrix product each.
 
 Masks.  ``mask`` (N, T) (1 at real steps, 0 at padded ones) with ``mask_recurrence=True`` makes a padded step leave
 the state unchanged: h_t = m_t·h̃_t + (1 − m_t)·h_{t−1} (the same for the LSTM's cell), and the output at a padded
@@ -74,40 +76,6 @@ def _check(arg: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"{arg}: got {value!r}; allowed: {', '.join(map(repr, allowed))}")
 
 
-def _project(x, W, b):
-    """x (N, C, T), W (G·H, C), b (G·H,) → time-major xw (T, N, G·H) = x_tᵀ Wᵀ + b for every t, and the rows
-    [x_t, 1] (T·N, C + 1): ONE product of the rows with [W, b]ᵀ (the bias rides as the last column)."""
-    xp = get_array_module(x)
-    N, C, T = x.shape
-    xa = xp.empty((T * N, C + 1), dtype=x.dtype)
-    xa[:, :C] = x.transpose(2, 0, 1).reshape(T * N, C)
-    xa[:, C] = 1
-    Wa = xp.concatenate([W, b.reshape(-1, 1).astype(W.dtype, copy=False)], axis=1)
-    return (xa @ Wa.T).reshape(T, N, W.shape[0]), xa
-
-
-def _time_mask(xp, mask, mask_recurrence: bool, dtype):
-    """(T, N, 1) mask columns when the mask steers the recurrence, else None."""
-    if mask is None or not mask_recurrence:
-        return None
-    return xp.ascontiguousarray(mask.T.astype(dtype, copy=False))[:, :, None]
-
-
-def _input_grads(dA, xa, W, x_shape, need_dx: bool):
-    """From the pre-activation gradients dA (T, N, G·H) and the rows xa = [x_t, 1] (T·N, C + 1): [dW, db] = dAᵀ xa
-    in one product (dW (G·H, C), db = Σ dA (G·H,)), and dx = dA W (N, C, T) when asked."""
-    N, C, T = x_shape
-    dA2 = dA.reshape(T * N, -1)
-    dWb = dA2.T @ xa
-    dx = (dA2 @ W).reshape(T, N, C).transpose(1, 2, 0) if need_dx else None
-    xp = get_array_module(dWb)
-    return dx, xp.ascontiguousarray(dWb[:, :C]), xp.ascontiguousarray(dWb[:, C])
-
-
-def _zeros_like_state(xp, N, H, dtype):
-    return xp.zeros((N, H), dtype=dtype)
-
-
 # ------------------------------------------------------------------------------------------------ LSTM
 #: MATLAB's gate blocks (i, f, g, o) in the order the loop works in: o, i, f (the gate activation over one contiguous
 #: block) then g; the backward's i, f, g blocks (all multiplied by the cell gradient) are contiguous too.
@@ -121,20 +89,21 @@ def _blocks(a, order, H: int):
     return xp.concatenate([a[k * H:(k + 1) * H] for k in order])
 
 
-def _project_fm(x, W, b):
-    """Feature-major input projection: x (N, C, T), W (G·H, C), b (G·H,) → xw (G·H, T, N) with xw[:, t] = W x_t + b
-    (the step-t slice (G·H, N)), and the columns [x_t; 1] (C + 1, T·N): ONE product of [W, b] with the columns."""
+def _project(x, W, b):
+    """The input projection of every step: x (N, C, T), W (G·H, C), b (G·H,) → xw (T, G·H, N) with
+    xw[t] = W x_t + b (contiguous per step; one batched product of [W, b] with the columns [x_t; 1]), and those
+    columns side by side, xa (C + 1, T·N), for the backward's products."""
     xp = get_array_module(x)
     N, C, T = x.shape
-    xa = xp.empty((C + 1, T * N), dtype=x.dtype)
-    xa[:C] = x.transpose(1, 2, 0).reshape(C, T * N)
-    xa[C] = 1
+    xa3 = xp.empty((T, C + 1, N), dtype=x.dtype)
+    xa3[:, :C] = x.transpose(2, 1, 0)
+    xa3[:, C] = 1
     Wa = xp.concatenate([W, b.reshape(-1, 1).astype(W.dtype, copy=False)], axis=1)
-    return (Wa @ xa).reshape(W.shape[0], T, N), xa
+    return xp.matmul(Wa, xa3), xa3.transpose(1, 0, 2).reshape(C + 1, T * N)
 
 
-def _input_grads_fm(dA2, xa, W, x_shape, need_dx: bool):
-    """Feature-major :func:`_input_grads`: dA2 (G·H, T·N), xa = [x_t; 1] (C + 1, T·N) → [dW, db] = dA2 xaᵀ in one
+def _input_grads(dA2, xa, W, x_shape, need_dx: bool):
+    """From the pre-activation gradients dA2 (G·H, T·N), xa = [x_t; 1] (C + 1, T·N) → [dW, db] = dA2 xaᵀ in one
     product, and dx = Wᵀ dA2 (N, C, T) when asked."""
     N, C, T = x_shape
     xp = get_array_module(dA2)
@@ -180,7 +149,7 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
         Wp, bp, Rp = Wi * scale, bi * scale[:, 0], Ri * scale
     else:
         Wp, bp, Rp = Wi, bi, Ri
-    xw, xa = _project_fm(x, Wp, bp)                # xw[:, t] (4H, N)
+    xw, xa = _project(x, Wp, bp)                # xw[t] (4H, N)
     m = None if mask is None or not mask_recurrence else xp.ascontiguousarray(mask.T.astype(dt, copy=False))
     gates = xp.empty((T, 4 * H, N), dtype=dt)     # activated o, i, f, g of step t, (4H, N)
     hs = xp.empty((H, T + 1, N), dtype=dt)        # hs[:, t] = h_{t−1}; hs[:, T] = h_T  (the columns of dR's product)
@@ -192,7 +161,7 @@ def lstm_forward(x, W, R, b, h0=None, c0=None, mask=None, mask_recurrence: bool 
     for t in range(T):
         h, c, gt = hs[:, t], cs[t], gates[t]
         xp.matmul(Rp, h, out=gt)                              # a_t = R h_{t−1} + W x_t + b (gate rows halved
-        gt += xw[:, t]                                        # when fast)
+        gt += xw[t]                                           # when fast)
         if fast:
             xp.tanh(gt, out=gt)
             gs = gt[:3 * H]
@@ -262,8 +231,12 @@ def lstm_backward(dy, cache, dh_last=None, dc_last=None, need_dx: bool = True):
     K = xp.empty((_CHUNK, 4, H, N), dtype=dt)                         # a chunk's local derivatives (reused)
     odsc = xp.empty((_CHUNK, H, N), dtype=dt)
     dyt = None if dy is None else dy.transpose(2, 1, 0)               # dyt[t] (H, N)
-    dh = xp.zeros((H, N), dtype=dt) if dh_last is None else dh_last.T.astype(dt, copy=True)
-    dc = xp.zeros((H, N), dtype=dt) if dc_last is None else dc_last.T.astype(dt, copy=True)
+    dh = xp.zeros((H, N), dtype=dt)                                  # (H, N) C-ordered, this function's own
+    if dh_last is not None:
+        dh[...] = dh_last.T
+    dc = xp.zeros((H, N), dtype=dt)                                  # (H, N) C-ordered, this function's own
+    if dc_last is not None:
+        dc[...] = dc_last.T
     dA = xp.empty((4 * H, T, N), dtype=dt)                            # pre-activation gradients (the rows of dR's
     dA4 = dA.reshape(4, H, T, N)                                      # and dW's products), o, i, f, g
     RT = Ri.T
@@ -291,12 +264,29 @@ def lstm_backward(dy, cache, dh_last=None, dc_last=None, need_dx: bool = True):
                 dc += dc_keep
     dA2 = dA.reshape(4 * H, T * N)
     dR = dA2 @ hs[:, :T].reshape(H, T * N).T                          # dR = Σ_t da_t h_{t−1}ᵀ
-    dx, dW, db = _input_grads_fm(dA2, xa, Wi, x_shape, need_dx)
+    dx, dW, db = _input_grads(dA2, xa, Wi, x_shape, need_dx)
     return (dx, _blocks(dW, _LSTM_BACK, H), _blocks(dR, _LSTM_BACK, H), _blocks(db, _LSTM_BACK, H),
             xp.ascontiguousarray(dh.T), xp.ascontiguousarray(dc.T))
 
 
 # ------------------------------------------------------------------------------------------------ GRU
+def _act_into(xp, name: str, a) -> None:
+    """:func:`_act` of a written over a (in place; the same arithmetic)."""
+    if name == "sigmoid":
+        a *= 0.5
+        xp.tanh(a, out=a)
+        a *= 0.5
+        a += 0.5                                     # σ(a) = ½·tanh(a/2) + ½
+    elif name == "tanh":
+        xp.tanh(a, out=a)
+    elif name == "hard-sigmoid":
+        a *= 0.2
+        a += 0.5
+        xp.clip(a, 0, 1, out=a)                      # max(0, min(1, 0.2·a + 0.5))
+    else:
+        a[...] = _act(xp, name, a)
+
+
 def gru_forward(x, W, R, b, rb=None, h0=None, mask=None, mask_recurrence: bool = False,
                 reset_gate_mode: str = "after-multiplication", state_activation: str = "tanh",
                 gate_activation: str = "sigmoid"):
@@ -314,6 +304,8 @@ def gru_forward(x, W, R, b, rb=None, h0=None, mask=None, mask_recurrence: bool =
     Returns:
         (y (N, H, T), h_T (N, H), cache).
 
+    Feature-major as :func:`lstm_forward`: h_t (H, N), the step's gates (3H, N) with contiguous r, z, h̃ blocks.
+
     Reference: :func:`minidl.functional.reference.gru_forward`.
     """
     _check("reset_gate_mode", reset_gate_mode, GRU_RESET_MODES)
@@ -327,37 +319,44 @@ def gru_forward(x, W, R, b, rb=None, h0=None, mask=None, mask_recurrence: bool =
     N, C, T = x.shape
     H = R.shape[1]
     dt = x.dtype
-    xw, xa = _project(x, W, b)
-    m = _time_mask(xp, mask, mask_recurrence, dt)
+    xw, xa = _project(x, W, b)                    # xw[t] (3H, N)
+    m = None if mask is None or not mask_recurrence else xp.ascontiguousarray(mask.T.astype(dt, copy=False))
     before = reset_gate_mode == "before-multiplication"
-    h = _zeros_like_state(xp, N, H, dt) if h0 is None else h0
-    gates = xp.empty((T, N, 3 * H), dtype=dt)     # r, z, h̃
-    hs = xp.empty((T + 1, N, H), dtype=dt)
-    hs[0] = h
-    rec = xp.empty((T, N, H), dtype=dt)           # after: R_h h (+ b_Rh); before: r ⊙ h
-    RT = xp.ascontiguousarray(R.T)
+    gates = xp.empty((T, 3 * H, N), dtype=dt)     # r, z, h̃ of step t
+    hs = xp.empty((H, T + 1, N), dtype=dt)        # hs[:, t] = h_{t−1}
+    hs[:, 0] = 0 if h0 is None else h0.T
+    rec = xp.empty((H, T, N), dtype=dt)           # after: R_h h (+ b_Rh); before: r ⊙ h
+    rbc = None if rb is None else rb.reshape(-1, 1)
+    hr = xp.empty((3 * H, N), dtype=dt)
     for t in range(T):
-        gt = gates[t]
+        h, gt, rt = hs[:, t], gates[t], rec[:, t]
+        gr, hh = gt[:2 * H], gt[2 * H:]                                # r and z; the candidate
         if before:
-            a = xw[t][:, :2 * H] + h @ RT[:, :2 * H]
-            gt[:, :2 * H] = _act(xp, gate_activation, a)
-            rec[t] = gt[:, :H] * h                                     # r ⊙ h_{t−1}
-            gt[:, 2 * H:] = _act(xp, state_activation, xw[t][:, 2 * H:] + rec[t] @ RT[:, 2 * H:])
+            xp.matmul(R[:2 * H], h, out=gr)
+            gr += xw[t, :2 * H]                                        # W x + R h + b for r, z
+            _act_into(xp, gate_activation, gr)
+            xp.multiply(gt[:H], h, out=rt)                             # r ⊙ h_{t−1}
+            xp.matmul(R[2 * H:], rt, out=hh)
+            hh += xw[t, 2 * H:]                                        # W_h x + R_h (r ⊙ h) + b_h
         else:
-            hr = h @ RT                                                # (N, 3H)
-            if rb is not None:
-                hr = hr + rb
-            gt[:, :2 * H] = _act(xp, gate_activation, xw[t][:, :2 * H] + hr[:, :2 * H])
-            rec[t] = hr[:, 2 * H:]
-            gt[:, 2 * H:] = _act(xp, state_activation, xw[t][:, 2 * H:] + gt[:, :H] * rec[t])
-        z, hh = gt[:, H:2 * H], gt[:, 2 * H:]
-        h_new = hh + z * (h - hh)                                      # (1 − z) ⊙ h̃ + z ⊙ h_{t−1}
+            xp.matmul(R, h, out=hr)                                    # R h_{t−1} (+ b_R): (3H, N)
+            if rbc is not None:
+                hr += rbc
+            xp.add(xw[t, :2 * H], hr[:2 * H], out=gr)
+            _act_into(xp, gate_activation, gr)
+            rt[...] = hr[2 * H:]
+            xp.multiply(gt[:H], rt, out=hh)
+            hh += xw[t, 2 * H:]                                        # W_h x + b_h + r ⊙ (R_h h (+ b_Rh))
+        _act_into(xp, state_activation, hh)
+        z, h_new = gt[H:2 * H], hs[:, t + 1]
+        xp.subtract(h, hh, out=h_new)                                  # h_t = h̃ + z ⊙ (h_{t−1} − h̃)
+        h_new *= z                                                     #     = (1 − z) ⊙ h̃ + z ⊙ h_{t−1}
+        h_new += hh
         if m is not None:
-            h_new = m[t] * h_new + (1 - m[t]) * h
-        h = h_new
-        hs[t + 1] = h
-    y = hs[1:].transpose(1, 2, 0)
-    return y, h, (x.shape, xa, W, R, rb is not None, before, gates, hs, rec, m, state_activation, gate_activation)
+            hs[:, t + 1] = m[t] * h_new + (1 - m[t]) * h
+    y = hs[:, 1:].transpose(2, 0, 1)
+    cache = (x.shape, xa, W, R, rb is not None, before, gates, hs, rec, m, state_activation, gate_activation)
+    return y, xp.ascontiguousarray(hs[:, T].T), cache
 
 
 def gru_backward(dy, cache, dh_last=None, need_dx: bool = True):
@@ -365,51 +364,77 @@ def gru_backward(dy, cache, dh_last=None, need_dx: bool = True):
 
     Returns (dx (N, C, T) or None, dW (3H, C), dR (3H, H), db (3H,), drb (3H,) or None, dh0 (N, H)).
 
+    Feature-major as the forward (dh (H, N)); per step, into preallocated buffers:
+    da_h = dh ⊙ (1 − z) ⊙ σ_s′(h̃), da_z = dh ⊙ (h_{t−1} − h̃) ⊙ σ_g′(z), dh_{t−1} = dh ⊙ z + (the paths through r
+    and the recurrent products).
+
     Reference: :func:`minidl.functional.reference.gru_backward`.
     """
     x_shape, xa, W, R, has_rb, before, gates, hs, rec, m, sa, ga = cache
     xp = get_array_module(hs)
-    T, N, H = rec.shape
+    H, T, N = rec.shape
     dt = hs.dtype
-    dyt = None if dy is None else dy.transpose(2, 0, 1)
-    dh = xp.zeros((N, H), dtype=dt) if dh_last is None else dh_last.astype(dt, copy=True)
-    dA = xp.empty((T, N, 3 * H), dtype=dt)        # pre-activation gradients on the input side
-    dB = dA if before else xp.empty((T, N, 3 * H), dtype=dt)  # ... on the recurrent product's side
+    dyt = None if dy is None else dy.transpose(2, 1, 0)               # dyt[t] (H, N)
+    dh = xp.zeros((H, N), dtype=dt)                                  # (H, N) C-ordered, this function's own
+    if dh_last is not None:
+        dh[...] = dh_last.T
+    dhn = xp.empty((H, N), dtype=dt)                                  # dh_{t−1} being built
+    tmp, tmp2 = xp.empty((H, N), dtype=dt), xp.empty((H, N), dtype=dt)
+    dA = xp.empty((3 * H, T, N), dtype=dt)        # pre-activation gradients on the input side
+    dB = dA if before else xp.empty((3 * H, T, N), dtype=dt)  # ... on the recurrent product's side
+    RT, RT_ru, RT_h = R.T, R[:2 * H].T, R[2 * H:].T
     for t in range(T - 1, -1, -1):
         if dyt is not None:
-            dh = dh + dyt[t]
+            dh += dyt[t]
         if m is not None:
             dh_keep = (1 - m[t]) * dh
-            dh = m[t] * dh
+            dh *= m[t]
         gt = gates[t]
-        r, z, hh = gt[:, :H], gt[:, H:2 * H], gt[:, 2 * H:]
-        h_prev = hs[t]
-        da_h = dh * (1 - z) * _dact(xp, sa, hh)                        # through h̃
-        da_z = dh * (h_prev - hh) * _dact(xp, ga, z)                   # through z
-        dh_prev = dh * z
-        da, db_ = dA[t], dB[t]
-        da[:, H:2 * H] = da_z
-        da[:, 2 * H:] = da_h
+        r, z, hh = gt[:H], gt[H:2 * H], gt[2 * H:]
+        h_prev = hs[:, t]
+        da = dA[:, t]
+        da_r, da_z, da_h = da[:H], da[H:2 * H], da[2 * H:]
+        xp.subtract(1, z, out=tmp)
+        xp.multiply(dh, tmp, out=da_h)
+        _dact_into(xp, sa, hh, tmp)
+        da_h *= tmp                                                    # da_h = dh ⊙ (1 − z) ⊙ σ_s′(h̃)
+        xp.subtract(h_prev, hh, out=tmp)
+        xp.multiply(dh, tmp, out=da_z)
+        _dact_into(xp, ga, z, tmp)
+        da_z *= tmp                                                    # da_z = dh ⊙ (h_{t−1} − h̃) ⊙ σ_g′(z)
+        xp.multiply(dh, z, out=dhn)                                    # ∂h_t/∂h_{t−1} directly: z
         if before:
-            d_rh = da_h @ R[2 * H:]                                    # ∂/∂(r ⊙ h_{t−1})
-            da[:, :H] = d_rh * h_prev * _dact(xp, ga, r)
-            dh_prev = dh_prev + d_rh * r + da[:, :2 * H] @ R[:2 * H]
+            xp.matmul(RT_h, da_h, out=tmp2)                            # d(r ⊙ h_{t−1}) = R_hᵀ da_h
+            xp.multiply(tmp2, h_prev, out=da_r)
+            _dact_into(xp, ga, r, tmp)
+            da_r *= tmp                                                # da_r = d(r ⊙ h) ⊙ h_{t−1} ⊙ σ_g′(r)
+            xp.multiply(tmp2, r, out=tmp)
+            dhn += tmp                                                 # + d(r ⊙ h) ⊙ r
+            xp.matmul(RT_ru, da[:2 * H], out=tmp)
+            dhn += tmp                                                 # + R_{r,z}ᵀ da_{r,z}
         else:
-            da[:, :H] = da_h * rec[t] * _dact(xp, ga, r)                # ∂h̃/∂r = R_h h (+ b_Rh)
-            db_[:, :2 * H] = da[:, :2 * H]
-            db_[:, 2 * H:] = da_h * r
-            dh_prev = dh_prev + db_ @ R
-        dh = dh_prev if m is None else dh_prev + dh_keep
+            xp.multiply(da_h, rec[:, t], out=da_r)
+            _dact_into(xp, ga, r, tmp)
+            da_r *= tmp                                                # ∂h̃/∂r = R_h h (+ b_Rh)
+            db_ = dB[:, t]
+            db_[:2 * H] = da[:2 * H]
+            xp.multiply(da_h, r, out=db_[2 * H:])                      # d(R_h h) = da_h ⊙ r
+            xp.matmul(RT, db_, out=tmp)
+            dhn += tmp                                                 # + Rᵀ db
+        if m is not None:
+            dhn += dh_keep
+        dh, dhn = dhn, dh
     TN = T * N
+    Hm = hs[:, :T].reshape(H, TN)                                     # the columns h_{t−1}
     if before:
         dR = xp.empty_like(R)
-        dR[:2 * H] = dA[:, :, :2 * H].reshape(TN, 2 * H).T @ hs[:T].reshape(TN, H)
-        dR[2 * H:] = dA[:, :, 2 * H:].reshape(TN, H).T @ rec.reshape(TN, H)      # Σ da_hᵀ (r ⊙ h)
+        dR[:2 * H] = dA[:2 * H].reshape(2 * H, TN) @ Hm.T
+        dR[2 * H:] = dA[2 * H:].reshape(H, TN) @ rec.reshape(H, TN).T        # Σ da_h (r ⊙ h)ᵀ
     else:
-        dR = dB.reshape(TN, 3 * H).T @ hs[:T].reshape(TN, H)
-    drb = dB.reshape(TN, 3 * H).sum(axis=0) if has_rb else None
-    dx, dW, db = _input_grads(dA, xa, W, x_shape, need_dx)
-    return dx, dW, dR, db, drb, dh
+        dR = dB.reshape(3 * H, TN) @ Hm.T
+    drb = dB.reshape(3 * H, TN).sum(axis=1) if has_rb else None
+    dx, dW, db = _input_grads(dA.reshape(3 * H, TN), xa, W, x_shape, need_dx)
+    return dx, dW, dR, db, drb, xp.ascontiguousarray(dh.T)
 
 
 # ------------------------------------------------------------------------------------------------ basic recurrent
@@ -418,7 +443,7 @@ def rnn_forward(x, W, R, b, h0=None, mask=None, mask_recurrence: bool = False, a
 
     x: (N, C, T); W: (H, C); R: (H, H); b: (H,); h0 (N, H) or None; ``activation`` a name of
     :data:`minidl.functional.ELEMENTWISE_FUNCTIONS` ("Tanh", "Ramp", "LogisticSigmoid", ...).
-    Returns (y (N, H, T), s_T (N, H), cache).
+    Returns (y (N, H, T), s_T (N, H), cache).  Feature-major as :func:`lstm_forward` (s_t (H, N)).
 
     Reference: :func:`minidl.functional.reference.rnn_forward`.
     """
@@ -429,19 +454,20 @@ def rnn_forward(x, W, R, b, h0=None, mask=None, mask_recurrence: bool = False, a
     N, C, T = x.shape
     H = R.shape[1]
     dt = x.dtype
-    xw, xa = _project(x, W, b)
-    m = _time_mask(xp, mask, mask_recurrence, dt)
-    h = _zeros_like_state(xp, N, H, dt) if h0 is None else h0
-    hs = xp.empty((T + 1, N, H), dtype=dt)
-    out = xp.empty((T, N, H), dtype=dt)           # f(a_t) of the step itself
-    hs[0] = h
-    RT = xp.ascontiguousarray(R.T)
+    xw, xa = _project(x, W, b)                    # xw[t] (H, N); becomes the pre-activations a_t
+    m = None if mask is None or not mask_recurrence else xp.ascontiguousarray(mask.T.astype(dt, copy=False))
+    hs = xp.empty((H, T + 1, N), dtype=dt)        # hs[:, t] = s_{t−1}
+    hs[:, 0] = 0 if h0 is None else h0.T
+    out = xp.empty((T, H, N), dtype=dt)           # f(a_t) of the step itself
+    rh = xp.empty((H, N), dtype=dt)
     for t in range(T):
-        xw[t] += h @ RT                           # xw now holds the pre-activation a_t
-        out[t] = f(xp, xw[t])
-        h = out[t] if m is None else m[t] * out[t] + (1 - m[t]) * h
-        hs[t + 1] = h
-    return hs[1:].transpose(1, 2, 0), h, (x.shape, xa, W, R, xw, out, hs, m, activation)
+        h, a = hs[:, t], xw[t]
+        xp.matmul(R, h, out=rh)
+        a += rh                                   # a_t = W x_t + b + R s_{t−1}
+        out[t] = f(xp, a)
+        hs[:, t + 1] = out[t] if m is None else m[t] * out[t] + (1 - m[t]) * h
+    return (hs[:, 1:].transpose(2, 0, 1), xp.ascontiguousarray(hs[:, T].T),
+            (x.shape, xa, W, R, xw, out, hs, m, activation))
 
 
 def rnn_backward(dy, cache, dh_last=None, need_dx: bool = True):
@@ -452,24 +478,28 @@ def rnn_backward(dy, cache, dh_last=None, need_dx: bool = True):
     x_shape, xa, W, R, a, out, hs, m, activation = cache
     xp = get_array_module(hs)
     df = _ELEMENTWISE[activation][1]
-    T, N, H = out.shape
+    T, H, N = a.shape
     dt = hs.dtype
-    dyt = None if dy is None else dy.transpose(2, 0, 1)
-    dh = xp.zeros((N, H), dtype=dt) if dh_last is None else dh_last.astype(dt, copy=True)
-    dA = xp.empty((T, N, H), dtype=dt)
+    dyt = None if dy is None else dy.transpose(2, 1, 0)               # dyt[t] (H, N)
+    dh = xp.zeros((H, N), dtype=dt)                                  # (H, N) C-ordered, this function's own
+    if dh_last is not None:
+        dh[...] = dh_last.T
+    dA = xp.empty((H, T, N), dtype=dt)
+    RT = R.T
     for t in range(T - 1, -1, -1):
         if dyt is not None:
-            dh = dh + dyt[t]
+            dh += dyt[t]
         if m is not None:
             dh_keep = (1 - m[t]) * dh
-            dh = m[t] * dh
-        dA[t] = dh * df(xp, a[t], out[t])
-        dh = dA[t] @ R
+            dh *= m[t]
+        xp.multiply(dh, df(xp, a[t], out[t]), out=dA[:, t])          # da_t = ds_t ⊙ f′(a_t)
+        xp.matmul(RT, dA[:, t], out=dh)                                # ds_{t−1} = Rᵀ da_t
         if m is not None:
-            dh = dh + dh_keep
-    dR = dA.reshape(T * N, H).T @ hs[:T].reshape(T * N, H)
-    dx, dW, db = _input_grads(dA, xa, W, x_shape, need_dx)
-    return dx, dW, dR, db, dh
+            dh += dh_keep
+    dA2 = dA.reshape(H, T * N)
+    dR = dA2 @ hs[:, :T].reshape(H, T * N).T
+    dx, dW, db = _input_grads(dA2, xa, W, x_shape, need_dx)
+    return dx, dW, dR, db, xp.ascontiguousarray(dh.T)
 
 
 # ------------------------------------------------------------------------------------------------ last step
