@@ -383,6 +383,9 @@ def gru_backward(dy, cache, dh_last=None, need_dx: bool = True):
     tmp, tmp2 = xp.empty((H, N), dtype=dt), xp.empty((H, N), dtype=dt)
     dA = xp.empty((3 * H, T, N), dtype=dt)        # pre-activation gradients on the input side
     dB = dA if before else xp.empty((3 * H, T, N), dtype=dt)  # ... on the recurrent product's side
+    da = xp.empty((3 * H, N), dtype=dt)           # the step's, contiguous; copied into dA[:, t]
+    db_ = da if before else xp.empty((3 * H, N), dtype=dt)
+    da_r, da_z, da_h = da[:H], da[H:2 * H], da[2 * H:]
     RT, RT_ru, RT_h = R.T, R[:2 * H].T, R[2 * H:].T
     for t in range(T - 1, -1, -1):
         if dyt is not None:
@@ -393,8 +396,6 @@ def gru_backward(dy, cache, dh_last=None, need_dx: bool = True):
         gt = gates[t]
         r, z, hh = gt[:H], gt[H:2 * H], gt[2 * H:]
         h_prev = hs[:, t]
-        da = dA[:, t]
-        da_r, da_z, da_h = da[:H], da[H:2 * H], da[2 * H:]
         xp.subtract(1, z, out=tmp)
         xp.multiply(dh, tmp, out=da_h)
         _dact_into(xp, sa, hh, tmp)
@@ -417,11 +418,12 @@ def gru_backward(dy, cache, dh_last=None, need_dx: bool = True):
             xp.multiply(da_h, rec[:, t], out=da_r)
             _dact_into(xp, ga, r, tmp)
             da_r *= tmp                                                # ∂h̃/∂r = R_h h (+ b_Rh)
-            db_ = dB[:, t]
             db_[:2 * H] = da[:2 * H]
             xp.multiply(da_h, r, out=db_[2 * H:])                      # d(R_h h) = da_h ⊙ r
             xp.matmul(RT, db_, out=tmp)
             dhn += tmp                                                 # + Rᵀ db
+            dB[:, t] = db_
+        dA[:, t] = da
         if m is not None:
             dhn += dh_keep
         dh, dhn = dhn, dh
