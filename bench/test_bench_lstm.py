@@ -5,6 +5,7 @@ N 64, SGDM (lr 0.01, momentum 0.9).  Each round runs the other steps (timed here
 setup; PyTorch with 2 threads, as bench/test_bench_step.py, and with 1, as minidl's BLAS here) and then minidl
 float32's (timed by pytest-benchmark), so all see the same machine state.  Sequences/s of each
 and their ratios are printed and stored in the benchmark's ``extra_info``.  Target: minidl ≥ 0.5× PyTorch.
+A second test times minidl float32 alone with 1 and 2 BLAS threads, interleaved.
 Run: ``python -m pytest bench/test_bench_lstm.py --benchmark-enable -s``.
 """
 
@@ -110,3 +111,22 @@ def test_lstm_step_minidl_vs_pytorch_cpu(benchmark):
           f"{info['torch_1_thread_seq_per_s']} seq/s (1 thread); ratio float32 {info.get('ratio_float32_over_torch')} "
           f"(vs 1 thread {info.get('ratio_float32_over_torch_1_thread')}), float64 "
           f"{info['ratio_float64_over_torch']} ({info['blas']}; {info['allocator']})")
+
+
+def test_lstm_step_minidl_blas_threads():
+    """minidl float32's step with 1 and with 2 BLAS threads, interleaved round by round (threadpoolctl); reports
+    the medians and their ratio (asserts nothing about speed: docs/performance.md, "BLAS threads")."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    x, t = _data()
+    _, step = minidl_step("float32", x, t)
+    times: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(WARMUP):
+        step()
+    for _ in range(ROUNDS):
+        for threads in (1, 2):
+            with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+                times[threads].append(_timed(step))
+    one, two = statistics.median(times[1]), statistics.median(times[2])
+    assert one > 0 and two > 0
+    print(f"\n[lstm blas threads] minidl float32 {N / one:.1f} seq/s with 1 BLAS thread, {N / two:.1f} with 2; "
+          f"2 / 1 = {one / two:.3f}")
