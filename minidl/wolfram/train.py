@@ -43,6 +43,7 @@ from minidl.wolfram.data import (
 )
 from minidl.wolfram.losses import choose_loss
 from minidl.wolfram.options import OPTIONS, WOLFRAM_NAMES, NotSupportedYetError, is_automatic
+from minidl.wolfram.parts import SEP, describe_schedule, part_arrays, update_groups
 from minidl.wolfram.results import (
     EXPENSIVE,
     PROPERTIES,
@@ -152,7 +153,11 @@ def _network(net, loss_spec, name: ArgNames) -> _NetParts:
 
 def _part_layers(part, layers: list[str], names: list[str], arg: str) -> list[str]:
     """The array names a part selects: a layer name, "layer.array", (layer, array), a layer position (0-based,
-    negative from the end), a :class:`~minidl.wolfram.options.Span` or ``slice`` of positions, or "All"."""
+    negative from the end), a :class:`~minidl.wolfram.options.Span` or ``slice`` of positions, or "All".  A net
+    with nested parts (NetGraph, NetGANOperator: layers named "part:layer") takes paths and alternatives too
+    (:func:`minidl.wolfram.parts.part_arrays`)."""
+    if any(SEP in layer for layer in layers):
+        return part_arrays(part, layers, names, arg)
     if isinstance(part, str) and part.lower() == "all":
         return list(names)
     if isinstance(part, tuple) and len(part) == 2 and all(isinstance(p, (str, numbers.Integral)) for p in part):
@@ -396,10 +401,11 @@ class _Settings:
     measurements_spec: Any
     multipliers_spec: Any
     validation_spec: Any
+    update_schedule: Any = None          # TrainingUpdateSchedule as given (resolved against the net in _factors)
 
 
 def _parse_options(o: dict[str, Any], name: ArgNames) -> _Settings:
-    for key in ("training_update_schedule", "performance_goal"):
+    for key in ("performance_goal",):
         if not is_automatic(o[key]):
             raise NotSupportedYetError(f"{name(key)}: got {o[key]!r}; not supported yet (only 'Automatic')")
     method, subs = opt.method_spec(o["method"], name("method"))
@@ -426,7 +432,8 @@ def _parse_options(o: dict[str, Any], name: ArgNames) -> _Settings:
         gclip=_clip(subs.get("GradientClipping"), f"{name('method')} 'GradientClipping'"),
         wclip=_clip(subs.get("WeightClipping"), f"{name('method')} 'WeightClipping'"),
         loss_spec=o["loss_function"], measurements_spec=o["training_progress_measurements"],
-        multipliers_spec=o["learning_rate_multipliers"], validation_spec=o["validation_set"])
+        multipliers_spec=o["learning_rate_multipliers"], validation_spec=o["validation_set"],
+        update_schedule=o["training_update_schedule"])
 
 
 @dataclass
@@ -436,6 +443,7 @@ class _Factors:
     multipliers: dict[str, float]
     l2: float
     l2_factors: dict[str, float] | None
+    groups: list[tuple[frozenset[str], int]] | None = None   # TrainingUpdateSchedule: the engine's update_groups
 
 
 def _factors(st: _Settings, net: Network, name: ArgNames) -> _Factors:
@@ -443,18 +451,21 @@ def _factors(st: _Settings, net: Network, name: ArgNames) -> _Factors:
     resolved to arrays, L2."""
     multipliers = {} if is_automatic(st.multipliers_spec) else _part_values(
         st.multipliers_spec, net, name("learning_rate_multipliers"), 1.0, none_means=0.0)
+    groups = update_groups(st.update_schedule, [layer.name for layer in net.layers],
+                           [f"{layer.name}.{k}" for layer in net.layers for k in layer.learn_rate_factors],
+                           name("training_update_schedule"))
     for key, sub in (("gclip", "GradientClipping"), ("wclip", "WeightClipping")):
         spec = getattr(st, key)
         if not isinstance(spec, float):
             setattr(st, key, _part_values(spec, net, f"{name('method')} {sub!r}", math.inf, positive=True))
     l2_spec = st.subs.get("L2Regularization")
     if l2_spec is None:
-        return _Factors(multipliers, 0.0, None)
+        return _Factors(multipliers, 0.0, None, groups)
     arg = f"{name('method')} 'L2Regularization'"
     if isinstance(l2_spec, numbers.Real) and not isinstance(l2_spec, bool):   # Wolfram: every learned array
         return _Factors(multipliers, opt.positive_real(arg, l2_spec, allow_zero=True),
-                        {f"{layer.name}.{k}": 1.0 for layer in net.layers for k in layer.l2_factors})
-    return _Factors(multipliers, 1.0, _part_values(l2_spec, net, arg, 0.0))
+                        {f"{layer.name}.{k}": 1.0 for layer in net.layers for k in layer.l2_factors}, groups)
+    return _Factors(multipliers, 1.0, _part_values(l2_spec, net, arg, 0.0), groups)
 
 
 def _classes(net: Network, d: _Data) -> np.ndarray | None:
@@ -607,6 +618,7 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
                     normalize_inputs=True, device=st.device, dtype=st.dtype, seed=st.seed,
                     learn_rate_multipliers=factors.multipliers, l2_factors=factors.l2_factors,
                     stop_reasons=dict(obs.REASONS), freeze_frozen_statistics=True,
+                    **({"update_groups": factors.groups} if factors.groups is not None else {}),
                     names={"batch_size": name("batch_size"), "x": "data inputs", "y": "data outputs",
                            "layers": "net", "validation_x": f"{name('validation_set')} inputs",
                            "validation_y": f"{name('validation_set')} outputs"})
@@ -649,7 +661,7 @@ def _results(st: _Settings, parts: _NetParts, d: _Data, validation, sz: _Sizes, 
         trained = final.copy()
         trained.load_state_arrays(ob.best.best_arrays)
     values = _properties(book, ob.best, parts, d, validation, trained, final, st.method, st.device, sz.batch_size,
-                         sz.per_round, st.rate, lr_factors, ob.checkpointer, wanted)
+                         sz.per_round, st.rate, lr_factors, ob.checkpointer, wanted, st.update_schedule)
     values["NetTrainInputForm"] = _input_form(input_form[0], input_form[1], d, input_form[2], input_form[3])
     lazy = {"LossPlot": lambda: _loss_plot(book),
             "FinalPlots": lambda: {n: measurement_plot(n, book.batch_measures, book.round_measures,
@@ -729,7 +741,7 @@ def _loss_plot(book: obs.RoundBook):
 
 
 def _properties(book: obs.RoundBook, best, parts: _NetParts, d: _Data, validation, trained, final, method, device, B,
-                ipe, rate, lr_factors, checkpointer, wanted) -> dict[str, Any]:
+                ipe, rate, lr_factors, checkpointer, wanted, schedule=None) -> dict[str, Any]:
     total_time = book.elapsed
     batches = len(book.batch_losses)
     examples = int(sum(book.batch_sizes))
@@ -750,7 +762,7 @@ def _properties(book: obs.RoundBook, best, parts: _NetParts, d: _Data, validatio
         "RoundMeasurementsLists": book.lists("round"), "RoundPositions": np.array(book.round_positions, int),
         "TargetDevice": _device_name(device), "TotalBatches": batches,
         "TotalRounds": book.batch_rounds[-1] if book.batch_rounds else 0, "TotalTrainingTime": total_time,
-        "TrainingExamples": d.n_train, "TrainingUpdateSchedule": opt.Automatic,
+        "TrainingExamples": d.n_train, "TrainingUpdateSchedule": describe_schedule(schedule),
         "ValidationExamples": len(validation) if validation is not None else None,
         "ValidationLoss": book.validation_loss,
         "ValidationLossList": np.array([m["Loss"] for m in book.validation_measures]),
