@@ -1,5 +1,5 @@
 """NetGANOperator's losses on the discriminator's scores, per example and their gradients ([ref: NetGANOperator],
-docs/semantics-wolfram.md#18-graphs-ports-and-update-schedules).
+docs/semantics-wolfram.md#16-graphs-ports-and-update-schedules).
 
 With d = D(sample) (the real batch's scores, (N,)) and f = D(G(latent)) (the fake batch's, (N,)):
 

@@ -1,5 +1,5 @@
 """Wolfram's NetGraph with named ports, NetPort, NetExtract, NetTake and NetDrop on minidl's graph network
-(docs/wolfram.md#netgraph-and-ports, docs/semantics-wolfram.md#18-graphs-ports-and-update-schedules).
+(docs/wolfram.md#netgraph-and-ports, docs/semantics-wolfram.md#16-graphs-ports-and-update-schedules).
 
 ``NetGraph(layers, connections, **ports)`` flattens the Wolfram graph into one :class:`~minidl.network.Network`:
 

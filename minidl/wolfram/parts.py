@@ -1,5 +1,5 @@
 """Parts of a Wolfram net addressed by name, position, span and path, and TrainingUpdateSchedule
-(docs/semantics-wolfram.md#18-graphs-ports-and-update-schedules).
+(docs/semantics-wolfram.md#16-graphs-ports-and-update-schedules).
 
 A NetGraph or NetGANOperator is flattened into one minidl network; a layer of a nested part (a subnet such as
 NetGANOperator's "Generator") is named ``"<part>:<layer>"`` (:data:`SEP`), so its arrays are
@@ -150,7 +150,7 @@ def update_groups(spec, layers: Sequence[str], names: Sequence[str], arg: str = 
 
     ``spec``: Automatic/None (every array every step: None), one group, or a list of groups, each a part spec or a
     rule ``{part: s}``; the groups are cycled to the end of training, the arrays outside the current group stay
-    constant during its steps (docs/semantics-wolfram.md#18-graphs-ports-and-update-schedules).
+    constant during its steps (docs/semantics-wolfram.md#16-graphs-ports-and-update-schedules).
     """
     if is_automatic(spec):
         return None
