@@ -5,6 +5,7 @@ from minidl.layers.conv import Convolution2D
 from minidl.layers.core import Dropout, FullyConnected, ReLU, Softmax
 from minidl.layers.elementwise import Elementwise
 from minidl.layers.input import FeatureInput, ImageInput, SequenceInput
+from minidl.layers.merge import Addition, Concatenation, DepthConcatenation, MergeLayer, Threading
 from minidl.layers.normalization import BatchNormalization
 from minidl.layers.output import (
     BinaryCrossEntropyLoss,
@@ -28,4 +29,5 @@ __all__ = [
     "MeanSquaredLoss", "MeanAbsoluteLoss", "BinaryCrossEntropyLoss", "ProbabilitiesCrossEntropyLoss",
     "Elementwise", "Flatten", "Reshape", "ClassDecoder", "BooleanDecoder", "register_layer", "registered_layers",
     "RecurrentLayer", "LSTM", "BiLSTM", "GRU", "BasicRecurrent", "SequenceLast",
+    "MergeLayer", "Addition", "Concatenation", "DepthConcatenation", "Threading",
 ]
