@@ -55,13 +55,6 @@ class BatchPair(Layer):
                              "sample's shape)")
         return real
 
-    def initialize(self, input_shape, rng=None, dtype="float32", device="cpu"):
-        shapes = [tuple(s) for s in input_shape]
-        self.input_shape = shapes
-        self.output_shape = tuple(self.build(shapes, rng))
-        self.to(device, dtype)
-        return self.output_shape
-
     def forward(self, xs, training: bool = False):
         real, fake = xs
         xp = get_array_module(real)

@@ -21,7 +21,7 @@ output port → the layer that gives it, loss layer → its target port.
 >>> g = NetGraph({"evaluation": NetChain([LinearLayer(1)]), "loss": MeanSquaredLoss()},
 ...              [(NetPort("Input"), "evaluation", "loss"), ("loss", NetPort("Loss"))], Input=2)
 >>> [layer.name for layer in g.layers], g.ports.targets
-(['Input', 'evaluation:linear_1', 'loss'], {'loss': 'Target'})
+(['Input', 'evaluation:fc_1', 'loss'], {'loss': 'Target'})
 """
 
 from __future__ import annotations
@@ -272,20 +272,28 @@ def NetGraph(layers, connections: Sequence, **ports) -> Network:
 
 
 # ================================================================================================ outputs by port
-def port_outputs(net: Network, x, training: bool = False) -> dict[str, object]:
-    """A graph's forward as a dict output port → array (``x``: a dict input port → array, or one array)."""
-    ports = getattr(net, "ports", None)
-    y = net.forward(x, training=training)
-    if ports is None or not ports.outputs:
-        return y if isinstance(y, dict) else {"Output": y}
-    acts = y if isinstance(y, dict) else {net.output_layers[0].name: y}
-    out = {}
-    for port, layer in ports.outputs.items():
-        if layer in acts:
-            out[port] = acts[layer]
+def port_outputs(net: Network, x) -> dict[str, object]:
+    """A graph's output ports for ``x``: a dict port → array (input ports, and the target ports of the losses that
+    give output ports) or one array for a graph with one input.  A port given by a loss layer is each example's
+    loss (N,); a loss whose target port is not in ``x`` is left out."""
+    ports = getattr(net, "ports", None) or GraphPorts()
+    names = [layer.name for layer in net.input_layers]
+    feed = x if not isinstance(x, Mapping) else {k: v for k, v in x.items() if k in names}
+    outs = net._run(net._graph_inputs(feed, "x"), False)
+    result: dict[str, object] = {}
+    for port, name in (ports.outputs or {net.output_layers[0].name: net.output_layers[0].name}).items():
+        layer = net[name]
+        i = net._index[name]
+        if isinstance(layer, OutputLayer):
+            target = ports.targets.get(name)
+            y = outs[net._srcs[i][0][0]][net._srcs[i][0][1]]
+            if target is None:
+                result[port] = layer.example_losses(y, None)
+            elif isinstance(x, Mapping) and target in x:
+                result[port] = layer.example_losses(y, x[target])
         else:
-            raise ValueError(f"output port {port!r}: layer {layer!r} is not an output of this net")
-    return out
+            result[port] = outs[i][0]
+    return result
 
 
 # ================================================================================================ parts of a net

@@ -39,9 +39,10 @@ from minidl.wolfram.data import (
     generator_parts,
     is_generator_spec,
     named_dataset,
+    port_arrays,
     split_scaled,
 )
-from minidl.wolfram.losses import choose_loss
+from minidl.wolfram.losses import PortLosses, choose_loss, graph_losses
 from minidl.wolfram.options import OPTIONS, WOLFRAM_NAMES, NotSupportedYetError, is_automatic
 from minidl.wolfram.parts import SEP, describe_schedule, part_arrays, update_groups
 from minidl.wolfram.results import (
@@ -121,10 +122,14 @@ class _NetParts:
 
     train: Network
     attached: bool                                   # True: NetTrain attached the last layer (the loss)
+    graph: Network | None = None                     # a graph as given: it shares its layers with ``train``
+    targets: dict[str, str | None] | None = None     # graph: loss layer -> its data port (None: needs none)
 
     def returned(self) -> Network:
         """A copy at the current weights: the input's layers (no attached loss; factors as given, since NetTrain's
-        multipliers reach the engine through its config, not the layers)."""
+        multipliers reach the engine through its config, not the layers).  A graph: the graph as given."""
+        if self.graph is not None:
+            return self.graph.copy()
         dup = self.train.copy()
         return _rebuilt(dup.layers[:-1] if self.attached else dup.layers, dup)
 
@@ -140,7 +145,48 @@ def _netinitialize_defaults(net: Network) -> None:
             layer.weights_initializer = "he"
 
 
+def _graph_network(net: Network, loss_spec, name: ArgNames) -> _NetParts:
+    """A graph with ports (NetGraph, NetGANOperator): its losses per LossFunction (docs/semantics-wolfram.md#16-
+    graphs-ports-and-update-schedules), the training net made of the graph's own layers (shared: the graph as
+    given is the trained one) and the losses, pruned to what the losses need."""
+    graph = net.copy()
+    _netinitialize_defaults(graph)
+    if getattr(graph, "gan_loss", None) is not None:
+        if not is_automatic(loss_spec):
+            raise ValueError(f"{name('loss_function')}: got {loss_spec!r}; a NetGANOperator has its own losses "
+                             "(LossReal + LossFake); allowed: 'Automatic'")
+        pl = PortLosses(weights={"Loss": 1.0}, targets={"Loss": None})
+    else:
+        pl = graph_losses(graph, loss_spec, name("loss_function"))
+    layers = list(graph.layers) + [loss for loss, _ in pl.attach]
+    pairs = list(graph.connections) + [(src, loss.name) for loss, src in pl.attach]
+    keep: set[str] = set()
+    feeds: dict[str, set[str]] = {}
+    for s_, d_ in pairs:
+        feeds.setdefault(d_.split("/", 1)[0], set()).add(s_.split("/", 1)[0])
+    todo = list(pl.weights)
+    while todo:
+        n = todo.pop()
+        if n not in keep:
+            keep.add(n)
+            todo.extend(feeds.get(n, ()))
+    layers = [layer for layer in layers if layer.name in keep]
+    pairs = [(a, b) for a, b in pairs if a.split("/", 1)[0] in keep and b.split("/", 1)[0] in keep]
+    train = Network(layers, connections=pairs)
+    train.loss_weights = {k: float(w) for k, w in pl.weights.items()}
+    train.dtype, train.device, train.classes, train.decoder = graph.dtype, graph.device, graph.classes, graph.decoder
+    if graph.rng is not None:
+        train.set_rng(graph.rng)
+    return _NetParts(train, bool(pl.attach), graph, dict(pl.targets))
+
+
+def _is_graph(net) -> bool:
+    return isinstance(net, Network) and (getattr(net, "ports", None) is not None or not net.is_chain)
+
+
 def _network(net, loss_spec, name: ArgNames) -> _NetParts:
+    if _is_graph(net):
+        return _graph_network(net, loss_spec, name)
     train = copy_network(net, "net")
     _netinitialize_defaults(train)
     loss = choose_loss(train, loss_spec, name("loss_function"))  # the net: its decoder counts
@@ -225,12 +271,34 @@ class _Data:
     def probe_arrays(self, m: int) -> tuple[np.ndarray, np.ndarray]:
         """The first m training examples as arrays (for timing)."""
         if self.kind == "arrays":
-            return self.train.X[:m], self.train.Y[:m]
+            return _head(self.train.X, m), _head(self.train.Y, m)
         if self.kind == "sequences":
             return self.train.seqs[:m], self.train.Y[:m]
         if self.kind == "generator":
             return self.train.first
         return next(iter(self.train.batches(np.arange(min(m, len(self.train))), m)))
+
+
+def _head(v, m: int):
+    """The first m examples of an array or of a dict of arrays (graph ports)."""
+    return {k: a[:m] for k, a in v.items()} if isinstance(v, dict) else v[:m]
+
+
+def _pick(v, idx):
+    return {k: a[idx] for k, a in v.items()} if isinstance(v, dict) else v[idx]
+
+
+def _port_xy(data, parts: _NetParts, arg: str):
+    """A graph's port data → (X, Y) as the engine takes them: X one array or {input layer: array}, Y one array or
+    {loss layer: array} (a loss that needs no targets gets zeros)."""
+    net = parts.train
+    inputs = [layer.name for layer in net.input_layers]
+    target_ports = sorted({p for p in parts.targets.values() if p is not None})
+    arrays = port_arrays(data, inputs + [p for p in target_ports if p not in inputs], arg)
+    n = len(next(iter(arrays.values())))
+    X = {k: arrays[k] for k in inputs}
+    Y = {loss: (arrays[p] if p is not None else np.zeros(n)) for loss, p in parts.targets.items()}
+    return (X[inputs[0]] if len(X) == 1 else X), (next(iter(Y.values())) if len(Y) == 1 else Y)
 
 
 def _split_interval(spec) -> tuple[Any, opt.Interval | None]:
@@ -289,8 +357,19 @@ def _sequence_data(data, validation, seed: int, name: ArgNames, seq: tuple[bool,
 
 
 def _training_data(data, validation, batch_size: int | None, seed: int, name: ArgNames,
-                   seq: tuple[bool, bool] | None = None) -> _Data:
+                   seq: tuple[bool, bool] | None = None, parts: _NetParts | None = None) -> _Data:
     arg = "data"
+    if parts is not None and parts.graph is not None and not isinstance(data, str) and \
+            not is_generator_spec(data) and not is_source(data):
+        X, Y = _port_xy(data, parts, arg)
+        n = len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
+        n_rows, index_map, held = n, None, None
+        if isinstance(validation, Scaled):
+            train_idx, val_idx = split_scaled(n, validation.frac, seed, name("validation_set"))
+            held = (_pick(X, val_idx), _pick(Y, val_idx))
+            X, Y, index_map = _pick(X, train_idx), _pick(Y, train_idx), train_idx
+        src = ArraySource(X, Y, "data inputs", "data outputs")
+        return _Data(src, "arrays", len(src), index_map, n_rows, held, f"<{len(src)} examples of ports>")
     if seq is not None and not isinstance(data, str) and not is_generator_spec(data) and not is_source(data):
         return _sequence_data(data, validation, seed, name, seq)
     if isinstance(data, str):
@@ -322,7 +401,7 @@ def _training_data(data, validation, batch_size: int | None, seed: int, name: Ar
     return _Data(src, "arrays", len(src), index_map, n_rows, held, summary)
 
 
-def _validation_data(spec, d: _Data, data, batch_size: int, name: ArgNames):
+def _validation_data(spec, d: _Data, data, batch_size: int, name: ArgNames, parts: _NetParts | None = None):
     arg = name("validation_set")
     if spec is None:
         return None
@@ -343,6 +422,8 @@ def _validation_data(spec, d: _Data, data, batch_size: int, name: ArgNames):
         return spec
     if d.seq is not None:
         return SequenceSource(*as_sequences(spec, arg, *d.seq), f"{arg} inputs", f"{arg} outputs")
+    if parts is not None and parts.graph is not None:
+        return ArraySource(*_port_xy(spec, parts, arg), f"{arg} inputs", f"{arg} outputs")
     return ArraySource(*as_arrays(spec, arg), f"{arg} inputs", f"{arg} outputs")
 
 
@@ -604,7 +685,7 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
 
     # -- the data
     validation_spec, interval = _split_interval(st.validation_spec)
-    d = _training_data(data, validation_spec, st.batch_size, st.seed, name, _sequence_kind(parts.train))
+    d = _training_data(data, validation_spec, st.batch_size, st.seed, name, _sequence_kind(parts.train), parts)
     if d.kind == "generator" and wanted & set(EXPENSIVE):
         raise ValueError(f"prop: {sorted(wanted & set(EXPENSIVE))} need examples with an identity; a generator "
                          "makes new examples every batch")
@@ -626,7 +707,7 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
 
     # -- sizes, validation data, observers
     sz = _sizes(st, parts, d, make_config, classes)
-    validation = _validation_data(validation_spec, d, data, sz.batch_size, name)
+    validation = _validation_data(validation_spec, d, data, sz.batch_size, name, parts)
     validation_config = _validation_schedule(interval or opt.Interval("rounds", 1), sz.per_round, sz.rounds) \
         if validation is not None else {"validation_frequency": None}
     measurer = measurements.Measurer(tracked, custom_measures, classes, classifier) \
