@@ -329,7 +329,8 @@ def NetExtract(net: Network, spec):
             return to_host(net[owner[0]].params[spec[-1]]).copy()
     chosen = part_layers(spec, _layer_names(net), "NetExtract spec")
     if len(chosen) == 1:
-        return copy.deepcopy(net[chosen[0]])
+        name = chosen[0]
+        return _strip(net[name], name.rsplit(SEP, 1)[0]) if SEP in name else copy.deepcopy(net[name])
     head = chosen[0].rsplit(SEP, 1)[0] if SEP in chosen[0] else None
     if head in parts and parts[head] == chosen:
         return _extract_part(net, head)
@@ -363,7 +364,7 @@ def _ancestors(net: Network, names: set[str]) -> set[str]:
 def _subgraph(net: Network, keep: set[str], outputs: dict[str, str] | None) -> Network:
     layers = [copy.deepcopy(layer) for layer in net.layers if layer.name in keep]
     pairs = [(s, d) for s, d in net.connections if s.split("/", 1)[0] in keep and d.split("/", 1)[0] in keep]
-    if all(isinstance(x, InputLayer) for x in layers[:1]) and _is_chain_pairs(layers, pairs):
+    if net.is_chain or _is_chain_pairs(layers, pairs):
         out = Network(layers)
     else:
         out = Network(layers, connections=pairs)
