@@ -276,6 +276,10 @@ def port_outputs(net: Network, x) -> dict[str, object]:
     """A graph's output ports for ``x``: a dict port → array (input ports, and the target ports of the losses that
     give output ports) or one array for a graph with one input.  A port given by a loss layer is each example's
     loss (N,); a loss whose target port is not in ``x`` is left out."""
+    if getattr(net, "gan_loss", None) is not None:       # NetGANOperator: LossReal, LossFake, GeneratedFake
+        from minidl.wolfram.gan import gan_outputs
+
+        return gan_outputs(net, x["Sample"], x["Latent"])
     ports = getattr(net, "ports", None) or GraphPorts()
     names = [layer.name for layer in net.input_layers]
     feed = x if not isinstance(x, Mapping) else {k: v for k, v in x.items() if k in names}
@@ -344,6 +348,10 @@ def _extract_part(net: Network, part: str) -> Network:
     if first is not None:
         layers = [copy.deepcopy(first)] + layers
     out = Network(layers)
+    body = [layer for layer in layers if not isinstance(layer, InputLayer)]
+    if all(layer.initialized for layer in body):     # a trained part: shapes known, its weights kept
+        out.initialize(None if first is not None else body[0].input_shape, dtype=net.dtype or "float32",
+                       device=net.device or "cpu")
     out.dtype, out.device = net.dtype, net.device
     return out
 

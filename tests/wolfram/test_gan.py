@@ -80,3 +80,67 @@ def test_reversal_flips_the_gradient_and_the_pair_stacks_and_splits(rng):
     np.testing.assert_array_equal(db, 2 * b)
     with pytest.raises(ValueError, match="layer 'pair' input 'fake': got 3, expected 2"):
         BatchPair(name="pair").initialize([(2,), (3,)])
+
+
+# ------------------------------------------------------------------------------------------------ the operator
+def _nets(sigmoid=True):
+    from minidl import layers as L
+    from minidl.wolfram.layers import ElementwiseLayer, LinearLayer, NetChain
+
+    G = NetChain([L.FeatureInput(2, normalization="none"), LinearLayer(8), ElementwiseLayer("Tanh"), LinearLayer(1)])
+    D = [LinearLayer(8), ElementwiseLayer("Tanh"), LinearLayer(1)] + ([ElementwiseLayer("LogisticSigmoid")]
+                                                                     if sigmoid else [])
+    return G, D
+
+
+def _losses(gan, s, z):
+    from minidl.wolfram.gan import gan_outputs
+
+    o = gan_outputs(gan, s, z)
+    return o["LossReal"].mean(), o["LossFake"].mean()
+
+
+@pytest.mark.parametrize("sigmoid", [True, False])
+def test_operator_gradients_descend_for_the_discriminator_and_ascend_lossfake_for_the_generator(sigmoid, rng):
+    from minidl.wolfram.gan import NetGANOperator
+
+    gan = NetGANOperator(list(_nets(sigmoid)))
+    assert gan.gan_loss == ("JensenShannon" if sigmoid else "Wasserstein")     # Automatic from the last layer
+    assert [x.name for x in gan.input_layers] == ["Sample", "Latent"]
+    gan.initialize(rng=np.random.default_rng(0), dtype="float64")
+    s, z = rng.normal(size=(5, 1)), rng.normal(size=(5, 2))
+    y = gan.forward({"Sample": s, "Latent": z}, training=True)
+    real, fake = _losses(gan, s, z)
+    np.testing.assert_allclose(gan.loss_array(y, np.zeros(5)), real + fake, rtol=1e-13)
+    gan.backward(y, np.zeros(5))
+    grads = {k: v.copy() for k, v in gan.grads.items()}
+    eps = 1e-6
+    for name, p in gan.params.items():
+        for idx in [(0,) * p.ndim, tuple(d - 1 for d in p.shape)]:
+            old = p[idx]
+            p[idx] = old + eps
+            up = _losses(gan, s, z)
+            p[idx] = old - eps
+            down = _losses(gan, s, z)
+            p[idx] = old
+            if name.startswith("Discriminator:"):
+                expected = (up[0] + up[1] - down[0] - down[1]) / (2 * eps)     # descends LossReal + LossFake
+            else:
+                expected = -(up[1] - down[1]) / (2 * eps)                      # ascends LossFake (reversed)
+            np.testing.assert_allclose(grads[name][idx], expected, rtol=1e-6, atol=1e-9)
+
+
+def test_operator_errors():
+    from minidl import layers as L
+    from minidl.errors import NotSupportedYetError
+    from minidl.wolfram.gan import NetGANOperator
+
+    G, D = _nets()
+    with pytest.raises(NotSupportedYetError, match="BatchNormalization"):
+        NetGANOperator([G, [L.FullyConnected(4), L.BatchNormalization(), L.FullyConnected(1)]])
+    with pytest.raises(ValueError, match="loss: got 'KL'"):
+        NetGANOperator([G, D], "KL")
+    with pytest.raises(ValueError, match="the size of port 'Latent' is not known"):
+        NetGANOperator([G.layers[1:], D])
+    with pytest.raises(TypeError, match=r"allowed: \[generator, discriminator\]"):
+        NetGANOperator(G)
