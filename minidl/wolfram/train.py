@@ -25,7 +25,15 @@ from minidl.layers._params import WeightBiasLayer
 from minidl.layers.base import Layer
 from minidl.network import Network, copy_network
 from minidl.optim import ConstantSchedule, FunctionSchedule, PolynomialSchedule
-from minidl.training.data import ArraySource, SequenceSource, check_labels, is_source, sorted_classes, source_classes
+from minidl.training.data import (
+    ArraySource,
+    SequenceSource,
+    as_source,
+    check_labels,
+    is_source,
+    sorted_classes,
+    source_classes,
+)
 from minidl.training.info import InfoRecorder
 from minidl.training.trainer import EngineConfig, Trainer
 from minidl.wolfram import measurements
@@ -368,7 +376,7 @@ def _training_data(data, validation, batch_size: int | None, seed: int, name: Ar
             train_idx, val_idx = split_scaled(n, validation.frac, seed, name("validation_set"))
             held = (_pick(X, val_idx), _pick(Y, val_idx))
             X, Y, index_map = _pick(X, train_idx), _pick(Y, train_idx), train_idx
-        src = ArraySource(X, Y, "data inputs", "data outputs")
+        src = as_source(X, Y, "data inputs", "data outputs")
         return _Data(src, "arrays", len(src), index_map, n_rows, held, f"<{len(src)} examples of ports>")
     if seq is not None and not isinstance(data, str) and not is_generator_spec(data) and not is_source(data):
         return _sequence_data(data, validation, seed, name, seq)
@@ -408,7 +416,7 @@ def _validation_data(spec, d: _Data, data, batch_size: int, name: ArgNames, part
     if isinstance(spec, Scaled):
         if d.kind == "sequences":
             return SequenceSource(*d.held_out, f"{arg} inputs", f"{arg} outputs")
-        return ArraySource(*d.held_out, f"{arg} inputs", f"{arg} outputs")
+        return as_source(*d.held_out, f"{arg} inputs", f"{arg} outputs")
     if isinstance(spec, str):
         if is_automatic(spec):
             if not isinstance(data, str):
@@ -423,7 +431,7 @@ def _validation_data(spec, d: _Data, data, batch_size: int, name: ArgNames, part
     if d.seq is not None:
         return SequenceSource(*as_sequences(spec, arg, *d.seq), f"{arg} inputs", f"{arg} outputs")
     if parts is not None and parts.graph is not None:
-        return ArraySource(*_port_xy(spec, parts, arg), f"{arg} inputs", f"{arg} outputs")
+        return as_source(*_port_xy(spec, parts, arg), f"{arg} inputs", f"{arg} outputs")
     return ArraySource(*as_arrays(spec, arg), f"{arg} inputs", f"{arg} outputs")
 
 
@@ -451,7 +459,7 @@ def _seconds_per_batch(parts: _NetParts, d: _Data, batch_size: int, make_config,
         X, Y = X[:batch_size], Y[:batch_size]
     if classes is not None:
         probe.classes = classes
-    source = SequenceSource if d.kind == "sequences" else ArraySource
+    source = SequenceSource if d.kind == "sequences" else as_source
     _, info = Trainer(probe, source(X, Y, "data inputs", "data outputs"), make_config(batch_size)).run()
     t = info.time_since_start
     return float((t[-1] - t[0]) / (len(t) - 1)) if len(t) > 1 else float(t[0])
