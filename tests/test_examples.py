@@ -65,3 +65,15 @@ def test_examples_write_into_a_temporary_folder_not_the_repository(tmp_path, mon
     assert sorted(p.name for p in temp.rglob("*.png")) == ["piecewise-training-progress.png", "training-progress.png"]
     assert list(cwd.iterdir()) == []
     assert _snapshot(repo) == before
+
+
+def test_wolfram_loss_net_example_recovers_the_line_and_nettake_keeps_the_output(tmp_path):
+    result = _run("wolfram_loss_net", tmp_path)
+    assert abs(result["weight"] - [[2.0, -1.0]]).max() < 0.01 and abs(result["bias"][0] - 0.5) < 0.01
+    assert result["same"] and result["ports"] == ["Loss", "Output"]
+
+
+@pytest.mark.slow
+def test_wolfram_gan_example_matches_the_mixtures_moments(tmp_path):
+    result = _run("wolfram_gan", tmp_path)
+    assert abs(result["mean"] - result["data_mean"]) < 0.25 and abs(result["std"] - result["data_std"]) < 0.25

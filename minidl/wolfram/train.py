@@ -137,7 +137,9 @@ class _NetParts:
         """A copy at the current weights: the input's layers (no attached loss; factors as given, since NetTrain's
         multipliers reach the engine through its config, not the layers).  A graph: the graph as given."""
         if self.graph is not None:
-            return self.graph.copy()
+            dup = self.graph.copy()
+            dup.dtype, dup.device, dup.classes = self.train.dtype, self.train.device, self.train.classes
+            return dup
         dup = self.train.copy()
         return _rebuilt(dup.layers[:-1] if self.attached else dup.layers, dup)
 

@@ -69,6 +69,7 @@ def test_loss_port_is_the_loss_and_netextract_gives_the_trained_evaluation_net()
                        TrainingProgressReporting=None, WorkingPrecision="Real64")
     assert trained.ports.outputs == g.ports.outputs and g.initialized is False   # the graph as given, trained
     evaluation = NetExtract(trained, "evaluation")
+    assert trained.dtype == evaluation.dtype == evaluation.params["fc_1.weight"].dtype == np.float64
     np.testing.assert_allclose(evaluation.params["fc_1.weight"], [[2.0, -1.0]], atol=1e-4)
     np.testing.assert_allclose(evaluation.params["fc_1.bias"], [0.5], atol=1e-4)
     np.testing.assert_allclose(NetExtract(trained, ("evaluation", "fc_1", "weight")), [[2.0, -1.0]], atol=1e-4)
