@@ -59,3 +59,25 @@ def test_groups_cycle_with_counts():
 def test_bad_schedules_name_the_group(spec, message):
     with pytest.raises(ValueError, match=message):
         update_groups(spec, LAYERS, NAMES)
+
+
+def test_learning_rate_multipliers_address_nested_parts_and_the_schedule_is_a_property():
+    import numpy as np
+
+    from minidl.wolfram import NetTrain
+    from minidl.wolfram.graph import NetGraph, NetPort
+    from minidl.wolfram.layers import ElementwiseLayer, LinearLayer, NetChain
+
+    g = NetGraph({"body": NetChain([LinearLayer(3), ElementwiseLayer("Tanh")]), "head": LinearLayer(1)},
+                 [(NetPort("Input"), "body", "head", NetPort("Output"))], Input=2)
+    rng = np.random.default_rng(0)
+    data = {"Input": rng.normal(size=(32, 2)), "Output": rng.normal(size=(32, 1))}
+    opts = dict(MaxTrainingRounds=2, BatchSize=8, TrainingProgressReporting=None, WorkingPrecision="Real64")
+    start = NetTrain(g, data, LearningRateMultipliers=0, **opts)
+    res = NetTrain(g, data, "All", LearningRateMultipliers={("body", "fc_1", "weight"): 0}, **opts)
+    assert res["WeightsLearningRateMultipliers"]["body:fc_1.weight"] == 0.0
+    trained = res["TrainedNet"]
+    np.testing.assert_array_equal(trained.params["body:fc_1.weight"], start.params["body:fc_1.weight"])
+    assert not np.array_equal(trained.params["body:fc_1.bias"], start.params["body:fc_1.bias"])
+    sched = NetTrain(g, data, "TrainingUpdateSchedule", TrainingUpdateSchedule=[{"head": 2}, "body"], **opts)
+    assert sched == [{"head": 2}, "body"]
