@@ -80,6 +80,10 @@ def test_loss_port_is_the_loss_and_netextract_gives_the_trained_evaluation_net()
     kept = NetTake(trained, "Output")                                              # wanted outputs and inputs
     assert [layer.name for layer in kept.layers] == ["Input", "evaluation:fc_1"] and "Loss" not in kept.ports.outputs
     np.testing.assert_allclose(kept.forward(X[:3]), out["Output"])
+    both = NetTake(trained, (NetPort("Input"), NetPort("Output")))                  # {start, end}
+    assert [layer.name for layer in both.layers] == ["Input", "evaluation:fc_1"]
+    with pytest.raises(ValueError, match="start 'Target'"):
+        NetTake(trained, (NetPort("Target"), NetPort("Output")))
     dropped = NetDrop(trained, "Loss")
     assert [layer.name for layer in dropped.layers] == ["Input", "evaluation:fc_1"]
 
