@@ -192,7 +192,7 @@ def _check_validation_data(value, names: ArgNames):
     if is_source(value):
         return as_source(value, None, names("validation_data"), names("validation_data"))
     if isinstance(value, (tuple, list)) and len(value) == 2:
-        cells = (isinstance(value[0], (list, tuple)) and not is_port_data(value[0])) or \
+        cells = (isinstance(value[0], (list, tuple)) and not is_port_data(value[0], lists=False)) or \
             getattr(getattr(value[0], "dtype", None), "kind", "") == "O"       # (a tuple of arrays: graph inputs)
         if cells:                                              # a cell array of sequences
             return as_sequence_source(value[0], value[1], names("validation_data", 0), names("validation_data", 1))

@@ -37,9 +37,12 @@ def _is_array(v) -> bool:
     return hasattr(v, "shape") and hasattr(v, "dtype") and getattr(v, "ndim", 0) >= 1
 
 
-def is_port_data(v) -> bool:
-    """True for data given per port: a dict, or a tuple/list of arrays (not a list of labels or sequences)."""
-    return isinstance(v, dict) or (isinstance(v, (tuple, list)) and len(v) > 0 and all(_is_array(a) for a in v))
+def is_port_data(v, lists: bool = True) -> bool:
+    """True for data given per port: a dict, or a tuple (and, with ``lists``, a list) of arrays — not a list of
+    labels. ``lists=False`` where the network is not known yet: a list of arrays there is a cell array of
+    sequences."""
+    kinds = (tuple, list) if lists else tuple
+    return isinstance(v, dict) or (isinstance(v, kinds) and len(v) > 0 and all(_is_array(a) for a in v))
 
 
 class MultiArraySource(MiniBatchSource):

@@ -82,9 +82,9 @@ def layer_to_json(layer: Layer) -> dict[str, Any]:
                         f"minidl.layers.register_layer({cls.__name__}) before saving, and before loading)")
     args: dict[str, Any] = {}
     for arg in _constructor_args(cls):
-        if arg in ARRAY_ARGS:
-            continue
         attr = ALIASES.get(arg, arg)
+        if arg in ARRAY_ARGS and not isinstance(getattr(layer, attr, None), (int, float)):
+            continue  # a number under an array's name (LeakyReLU's scale) is a hyper-parameter: saved
         if not hasattr(layer, attr):
             continue
         value = getattr(layer, attr)
