@@ -169,6 +169,9 @@ class _Builder:
             part = self._part(dst.first if isinstance(dst, NetPort) else dst)
             layer = self._layer(self.entry[part])
             names = tuple(getattr(layer, "input_names", ("in",)))
+            if len(src) != len(names) and hasattr(layer, "set_num_inputs") and not layer.initialized:
+                layer.set_num_inputs(len(src))            # Wolfram's merge layers take their count from here
+                names = tuple(layer.input_names)
             if len(src) != len(names):
                 raise ValueError(f"NetGraph connection: {len(src)} sources into {part!r}, which has inputs "
                                  f"{', '.join(names)}")

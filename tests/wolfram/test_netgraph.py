@@ -144,3 +144,21 @@ def test_nettake_and_netdrop_on_chains():
     assert [layer.name for layer in NetDrop(net, -1).layers] == ["fc_1", "elementwise_1"]
     with pytest.raises(ValueError, match="NetDrop spec: got 'x'"):
         NetDrop(net, "x")
+
+
+def test_merge_layers_take_their_inputs_from_a_list_of_sources_and_train(rng):
+    from minidl.wolfram.layers import CatenateLayer, TotalLayer
+
+    g = NetGraph({"a": LinearLayer(2), "b": LinearLayer(2), "c": LinearLayer(2), "total": TotalLayer(),
+                  "cat": CatenateLayer(), "out": LinearLayer(1)},
+                 [(NetPort("Input"), "a"), (NetPort("Input"), "b"), (NetPort("Input"), "c"),
+                  (["a", "b", "c"], "total"), (["total", "a"], "cat"), ("cat", "out", NetPort("Output"))], Input=3)
+    assert g["total"].input_names == ("in1", "in2", "in3")           # the count set from the connections
+    assert ("a/out", "cat/in2") in g.connections and not g.is_chain
+    X = rng.normal(size=(64, 3))
+    Y = X @ np.array([[1.0], [-2.0], [0.5]])
+    res = NetTrain(g, {"Input": X, "Output": Y}, "All", MaxTrainingRounds=60, LearningRate=0.02,
+                   TrainingProgressReporting=None, WorkingPrecision="Real64")
+    assert res["RoundLoss"] < 0.05 * np.mean(Y ** 2)
+    out = port_outputs(res["TrainedNet"], X[:4])
+    np.testing.assert_allclose(out["Output"], res["TrainedNet"].forward(X[:4]))
