@@ -162,3 +162,18 @@ def test_merge_layers_take_their_inputs_from_a_list_of_sources_and_train(rng):
     assert res["RoundLoss"] < 0.05 * np.mean(Y ** 2)
     out = port_outputs(res["TrainedNet"], X[:4])
     np.testing.assert_allclose(out["Output"], res["TrainedNet"].forward(X[:4]))
+
+
+def test_two_output_ports_train_on_their_data_ports_with_weights(rng):
+    g = NetGraph({"lin": LinearLayer(8), "cls": LinearLayer(3), "sm": SoftmaxLayer(), "score": LinearLayer(1)},
+                 [(NetPort("Input"), "lin", "cls", "sm", NetPort("Class")), ("lin", "score", NetPort("Score"))],
+                 Input=2)
+    X = rng.normal(size=(90, 2))
+    data = {"Input": X, "Class": np.argmax(X @ rng.normal(size=(2, 3)), 1), "Score": X.sum(1, keepdims=True)}
+    opts = dict(MaxTrainingRounds=40, LearningRate=0.05, TrainingProgressReporting=None, WorkingPrecision="Real64")
+    res = NetTrain(g, data, "All", **opts)
+    assert res["RoundLossList"][-1] < 0.5 * res["RoundLossList"][0]
+    assert res["RoundMeasurements"]["ErrorRate"] < 0.4                       # chance: 2/3
+    weighted = NetTrain(g, data, "All", LossFunction={"Class": 1.0, "Score": Scaled(0.5)}, **opts)
+    assert weighted["TrainingNet"].loss_weights == {"Class": 1.0, "Score": 0.5}
+    assert set(port_outputs(weighted["TrainedNet"], X[:2])) == {"Class", "Score"}
