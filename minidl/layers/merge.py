@@ -39,14 +39,15 @@ class MultiInputLayer(Layer):
 
     def initialize(self, input_shapes, rng: np.random.Generator | None = None, dtype: Any = "float32",
                    device: str | Device = "cpu") -> Shape:
-        """Fix shapes from the per-example ``input_shapes`` (one per input, in ``input_names`` order)."""
+        """Fix shapes from the per-example ``input_shapes`` (one per input, in ``input_names`` order): Layer.initialize
+        with the count of shapes checked against the inputs (an error names the layer and its inputs)."""
         if not isinstance(input_shapes, (list, tuple)) or len(input_shapes) != self.num_inputs or not all(
                 isinstance(s, (list, tuple)) for s in input_shapes):
             raise ValueError(f"{self.describe()}: input_shapes: got {input_shapes!r}; allowed: a list of "
                              f"{self.num_inputs} shapes (one per input {', '.join(self.input_names)})")
         shapes = [tuple(None if d is None else int(d) for d in s) for s in input_shapes]
         self.input_shapes = shapes
-        self.input_shape = shapes[0]
+        self.input_shape = shapes  # a list, as Layer.initialize keeps it for several inputs
         self.output_shape = tuple(self.build(shapes, rng if rng is not None else np.random.default_rng(0)))
         self.to(device, dtype)
         return self.output_shape
