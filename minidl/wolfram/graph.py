@@ -31,6 +31,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from minidl.errors import NotSupportedYetError
 from minidl.layers import FeatureInput, ImageInput
 from minidl.layers.base import InputLayer, Layer, OutputLayer
 from minidl.network import Network
@@ -100,7 +101,6 @@ class _Builder:
         self.sizes = dict(ports)
         self.inputs: dict[str, InputLayer] = {}
         self.pairs: list[tuple[str, str]] = []
-        self.fed: set[str] = set()
         for i, (key, value) in enumerate(items):
             self._add(key, value, i)
 
@@ -117,7 +117,7 @@ class _Builder:
         elif isinstance(value, Network) or (isinstance(value, list) and all(isinstance(v, Layer) for v in value)):
             src = value if isinstance(value, Network) else Network(value)
             if not src.is_chain:
-                raise NotImplementedError_("NetGraph: a nested NetGraph part", key)
+                raise _not_yet("NetGraph: a nested NetGraph part", key)
             name = str(key) if key is not None else f"net_{i + 1}"
             dup = copy.deepcopy(src.layers)
             first = dup[0] if isinstance(dup[0], InputLayer) else None
@@ -128,7 +128,6 @@ class _Builder:
                 layer.name = f"{name}{SEP}{layer.name}"
             for a, b in zip(body, body[1:]):
                 self.pairs.append((a.name, b.name))
-                self.fed.add(b.name)
             self.layers.extend(body)
             self.entry[name], self.exit[name] = body[0].name, body[-1].name
             self.ports.parts[name] = [layer.name for layer in body]
@@ -190,7 +189,7 @@ class _Builder:
             layer = self._layer(self.entry[part])
             if port.lower() == "target" and isinstance(layer, OutputLayer):
                 if not (isinstance(src, NetPort) and src.is_graph_port):
-                    raise NotImplementedError_("NetGraph: a loss layer's Target fed by a layer (targets come "
+                    raise _not_yet("NetGraph: a loss layer's Target fed by a layer (targets come "
                                                "from a data port)", part)
                 self.ports.targets[layer.name] = str(src.first)
                 return
@@ -201,7 +200,6 @@ class _Builder:
         if isinstance(src, NetPort) and src.is_graph_port:
             self._size_input(str(src.first), self._layer(target.split("/", 1)[0]), dst)
         self.pairs.append((source, target))
-        self.fed.add(target.split("/", 1)[0])
 
     def _size_input(self, port: str, consumer: Layer, dst) -> None:
         if self.inputs.get(port) is not None:
@@ -253,9 +251,7 @@ class _Builder:
         return net
 
 
-def NotImplementedError_(what: str, part) -> Exception:
-    from minidl.errors import NotSupportedYetError
-
+def _not_yet(what: str, part) -> NotSupportedYetError:
     return NotSupportedYetError(f"{what} ({part!r}): not supported yet")
 
 
