@@ -177,3 +177,25 @@ def test_two_output_ports_train_on_their_data_ports_with_weights(rng):
     weighted = NetTrain(g, data, "All", LossFunction={"Class": 1.0, "Score": Scaled(0.5)}, **opts)
     assert weighted["TrainingNet"].loss_weights == {"Class": 1.0, "Score": 0.5}
     assert set(port_outputs(weighted["TrainedNet"], X[:2])) == {"Class", "Score"}
+
+
+def test_an_explicit_loss_computed_by_layers_trains_as_the_mean_squared_loss():
+    """The page's loss net computes the loss explicitly ("here equivalent to MeanSquaredLossLayer"): (y − t)² from
+    ThreadingLayer Subtract and Times; LossFunction "Loss" takes that port's values as each example's loss."""
+    from minidl.wolfram.layers import ThreadingLayer
+
+    explicit = NetGraph({"evaluation": NetChain([LinearLayer(1)]), "diff": ThreadingLayer("Subtract"),
+                         "square": ThreadingLayer("Times")},
+                        [(NetPort("Input"), "evaluation", NetPort("Output")), (["evaluation", NetPort("Target")], "diff"),
+                         (["diff", "diff"], "square"), ("square", NetPort("Loss"))], Input=2, Target=1)
+    assert [x.name for x in explicit.input_layers] == ["Input", "Target"]
+    X, Y = linear_data(64)
+    opts = dict(LossFunction="Loss", MaxTrainingRounds=5, BatchSize=16, TrainingProgressReporting=None,
+                WorkingPrecision="Real64")
+    a = NetTrain(explicit, {"Input": X, "Target": Y}, "All", **opts)
+    b = NetTrain(loss_net(), {"Input": X, "Target": Y}, "All", **opts)
+    np.testing.assert_allclose(a["RoundLossList"], b["RoundLossList"], rtol=1e-12)
+    np.testing.assert_allclose(NetExtract(a["TrainedNet"], "evaluation").params["fc_1.weight"],
+                               NetExtract(b["TrainedNet"], "evaluation").params["fc_1.weight"], rtol=1e-12)
+    taken = NetTake(a["TrainedNet"], "Output")
+    assert [x.name for x in taken.layers] == ["Input", "evaluation:fc_1"]
