@@ -31,13 +31,15 @@ import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from minidl.errors import NotSupportedYetError
 from minidl.layers import FeatureInput, ImageInput
 from minidl.layers.base import InputLayer, Layer, OutputLayer
 from minidl.network import Network
 from minidl.wolfram.parts import SEP, part_layers
 
-__all__ = ["NetPort", "NetGraph", "GraphPorts", "NetExtract", "NetTake", "NetDrop", "port_outputs"]
+__all__ = ["NetPort", "NetGraph", "PendingGraph", "GraphPorts", "NetExtract", "NetTake", "NetDrop", "port_outputs"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class _Builder:
         self.sizes = dict(ports)
         self.inputs: dict[str, InputLayer] = {}
         self.pairs: list[tuple[str, str]] = []
+        self.unsized: list[str] = []                 # input ports whose size only the data will tell
         for i, (key, value) in enumerate(items):
             self._add(key, value, i)
 
@@ -209,10 +212,10 @@ class _Builder:
         if given is None and isinstance(part, (str, int)):
             own = self.ports.part_inputs.get(self._part(part))
             given = own if own is not None else None
-        if given is None:
-            raise ValueError(f"NetGraph: the size of input port {port!r} is not known; give it as {port}=n "
-                             "(features), {port}=(C, H, W), or an input layer, or feed it into a net with an "
-                             "input layer")
+        if given is None:                               # NetTrain sizes it from the data (PendingGraph)
+            self.unsized.append(port)
+            self.inputs[port] = _input_layer(port, 1)
+            return
         self.inputs[port] = _input_layer(port, given)
 
     def _layer(self, name: str) -> Layer:
@@ -267,7 +270,48 @@ def NetGraph(layers, connections: Sequence, **ports) -> Network:
     Returns:
         A :class:`~minidl.network.Network` with ``ports`` (:class:`GraphPorts`).
     """
-    return _Builder(layers, ports).build(list(connections))
+    spec = (copy.deepcopy(layers), list(connections), dict(ports))
+    builder = _Builder(layers, ports)
+    net = builder.build(list(connections))
+    if builder.unsized:
+        return PendingGraph(*spec, builder.unsized)
+    return net
+
+
+class PendingGraph:
+    """A NetGraph whose input ports' sizes are not given: NetTrain sizes them from the training data (Wolfram infers
+    them the same way); ``sized({"Input": 2})`` builds the graph by hand."""
+
+    def __init__(self, layers, connections: list, ports: dict, unsized: list[str]):
+        self.layers, self.connections, self.ports, self.unsized = layers, connections, ports, list(unsized)
+
+    def sized(self, sizes: Mapping) -> Network:
+        """The graph with the missing input port sizes given (``{port: F or (C, H, W)}``)."""
+        missing = [p for p in self.unsized if p not in sizes]
+        if missing:
+            raise ValueError(f"NetGraph: the size of input ports {missing} is not known; give it as Port=n "
+                             "(features) or Port=(C, H, W), or train it with NetTrain (the data tells it)")
+        return NetGraph(self.layers, self.connections, **{**self.ports, **dict(sizes)})
+
+    def sized_from(self, data, arg: str = "data") -> Network:
+        """The graph sized from NetTrain data by port (``{port: values}`` or a list of ``{port: value}``)."""
+        sizes = {}
+        for port in self.unsized:
+            if isinstance(data, Mapping) and port in data:
+                shape = np.asarray(data[port]).shape[1:]
+            elif isinstance(data, (list, tuple)) and data and isinstance(data[0], Mapping) and port in data[0]:
+                shape = np.asarray(data[0][port]).shape
+            else:
+                raise ValueError(f"{arg}: the graph's input port {port!r} has no size and the data has no port "
+                                 f"{port!r} to take it from")
+            if len(shape) not in (1, 3):
+                raise ValueError(f"{arg}: port {port!r} holds examples of shape {shape}; allowed for an input port: "
+                                 "vectors (F,) or images (C, H, W)")
+            sizes[port] = shape
+        return self.sized(sizes)
+
+    def __repr__(self) -> str:
+        return f"PendingGraph(unsized input ports {self.unsized})"
 
 
 # ================================================================================================ outputs by port

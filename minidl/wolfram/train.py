@@ -50,6 +50,7 @@ from minidl.wolfram.data import (
     port_arrays,
     split_scaled,
 )
+from minidl.wolfram.graph import PendingGraph
 from minidl.wolfram.losses import PortLosses, choose_loss, graph_losses
 from minidl.wolfram.options import OPTIONS, WOLFRAM_NAMES, NotSupportedYetError, is_automatic
 from minidl.wolfram.parts import SEP, describe_schedule, part_arrays, update_groups
@@ -684,6 +685,8 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
     wanted = {i for i in items if isinstance(i, str)}
     customs = [i for i in items if isinstance(i, dict)]
     st = _parse_options(o, name)
+    if isinstance(net, PendingGraph):     # a NetGraph without input port sizes: the data tells them
+        net = net.sized_from(data, "data")
 
     # -- the network, its loss and its factors
     parts = _network(net, st.loss_spec, name)

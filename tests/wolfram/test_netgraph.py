@@ -43,7 +43,8 @@ def test_list_layers_positions_and_explicit_ports():
 
 
 @pytest.mark.parametrize("build, message", [
-    (lambda: NetGraph({"a": LinearLayer(1)}, [(NetPort("Input"), "a")]), "the size of input port 'Input'"),
+    (lambda: NetGraph({"a": LinearLayer(1)}, [(NetPort("Input"), "a")]).sized({}),
+     r"the size of input ports \['Input'\] is not known"),
     (lambda: NetGraph({"a": LinearLayer(1)}, [(NetPort("Input"), "b")], Input=2), "unknown part 'b'; parts: a"),
     (lambda: NetGraph({"a": LinearLayer(1)}, [(NetPort("Input"), 3)], Input=2), "part 3 is out of range"),
     (lambda: NetGraph({"a": LinearLayer(1)}, ["a"], Input=2), r"connections\[0\]: got 'a'"),
@@ -186,8 +187,9 @@ def test_an_explicit_loss_computed_by_layers_trains_as_the_mean_squared_loss():
 
     explicit = NetGraph({"evaluation": NetChain([LinearLayer(1)]), "diff": ThreadingLayer("Subtract"),
                          "square": ThreadingLayer("Times")},
-                        [(NetPort("Input"), "evaluation", NetPort("Output")), (["evaluation", NetPort("Target")], "diff"),
-                         (["diff", "diff"], "square"), ("square", NetPort("Loss"))], Input=2, Target=1)
+                        [(NetPort("Input"), "evaluation", NetPort("Output")),
+                         (["evaluation", NetPort("Target")], "diff"), (["diff", "diff"], "square"),
+                         ("square", NetPort("Loss"))], Input=2, Target=1)
     assert [x.name for x in explicit.input_layers] == ["Input", "Target"]
     X, Y = linear_data(64)
     opts = dict(LossFunction="Loss", MaxTrainingRounds=5, BatchSize=16, TrainingProgressReporting=None,
@@ -199,3 +201,21 @@ def test_an_explicit_loss_computed_by_layers_trains_as_the_mean_squared_loss():
                                NetExtract(b["TrainedNet"], "evaluation").params["fc_1.weight"], rtol=1e-12)
     taken = NetTake(a["TrainedNet"], "Output")
     assert [x.name for x in taken.layers] == ["Input", "evaluation:fc_1"]
+
+
+def test_input_port_sizes_come_from_the_data_when_not_given():
+    from minidl.wolfram.graph import PendingGraph
+
+    pending = NetGraph({"evaluation": NetChain([LinearLayer(1)]), "loss": MeanSquaredLoss()},
+                       [(NetPort("Input"), "evaluation", "loss"), ("loss", NetPort("Loss"))])
+    assert isinstance(pending, PendingGraph) and pending.unsized == ["Input"]
+    assert pending.sized({"Input": 2}).input_layers[0].size == (2,)
+    X, Y = linear_data(40)
+    opts = dict(LossFunction="Loss", MaxTrainingRounds=3, BatchSize=8, TrainingProgressReporting=None)
+    a = NetTrain(pending, {"Input": X, "Target": Y}, **opts)
+    b = NetTrain(loss_net(), {"Input": X, "Target": Y}, **opts)
+    assert a.input_layers[0].size == (2,)
+    for k, v in b.params.items():
+        np.testing.assert_array_equal(a.params[k], v)
+    with pytest.raises(ValueError, match="the graph's input port 'Input' has no size and the data has no port"):
+        NetTrain(pending, {"Inputs": X, "Target": Y}, **opts)
