@@ -63,6 +63,8 @@ class GraphPorts:
     targets: dict[str, str] = field(default_factory=dict)    # loss layer name -> data port of its targets
     parts: dict[str, list[str]] = field(default_factory=dict)   # nested part -> its layer names, in order
     part_inputs: dict[str, Layer | None] = field(default_factory=dict)  # nested part -> its own input layer
+    #: a nested NetGraph part -> (its input layers, its connections and ports in its own names), for NetExtract
+    part_graphs: dict[str, tuple] = field(default_factory=dict)
 
 
 _PORT_ALIASES = {"input": "in", "output": "out"}
@@ -104,6 +106,9 @@ class _Builder:
         self.inputs: dict[str, InputLayer] = {}
         self.pairs: list[tuple[str, str]] = []
         self.unsized: list[str] = []                 # input ports whose size only the data will tell
+        self.nested_in: dict[str, dict[str, list[str]]] = {}   # nested graph part -> its input port -> consumers
+        self.nested_out: dict[str, dict[str, str]] = {}        # nested graph part -> its output port -> layer
+        self.nested_sizes: dict[str, dict[str, InputLayer]] = {}
         for i, (key, value) in enumerate(items):
             self._add(key, value, i)
 
@@ -119,14 +124,18 @@ class _Builder:
             self.entry[name] = self.exit[name] = name
         elif isinstance(value, Network) or (isinstance(value, list) and all(isinstance(v, Layer) for v in value)):
             src = value if isinstance(value, Network) else Network(value)
-            if not src.is_chain:
-                raise _not_yet("NetGraph: a nested NetGraph part", key)
             name = str(key) if key is not None else f"net_{i + 1}"
+            if not src.is_chain or getattr(src, "ports", None) is not None and len(src.input_layers) != 1:
+                self._add_graph(name, src)
+                self.keys.append(name)
+                return
             dup = copy.deepcopy(src.layers)
             first = dup[0] if isinstance(dup[0], InputLayer) else None
             body = [layer for layer in dup if not isinstance(layer, InputLayer)]
             if not body:
                 raise ValueError(f"NetGraph part {name!r}: a net with no layers after its input")
+            if any(isinstance(layer, OutputLayer) for layer in body):
+                raise _not_yet("NetGraph: a nested NetGraph part with a loss layer", name)
             for layer in body:
                 layer.name = f"{name}{SEP}{layer.name}"
             for a, b in zip(body, body[1:]):
@@ -140,6 +149,49 @@ class _Builder:
                             "allowed: a minidl layer, a NetChain (Network) or a list of layers")
         self.keys.append(str(key) if key is not None else (self.layers[-1].name if isinstance(value, Layer)
                                                              else name))
+
+    def _add_graph(self, name: str, inner: Network) -> None:
+        """A nested NetGraph: its layers named "part:layer", its inner connections kept, its input ports'
+        consumers and its output ports' layers remembered for the outer connections."""
+        if inner.loss_layers:
+            raise _not_yet("NetGraph: a nested NetGraph part with a loss layer", name)
+        dup = copy.deepcopy(inner.layers)
+        inputs = [layer for layer in dup if isinstance(layer, InputLayer)]
+        body = [layer for layer in dup if not isinstance(layer, InputLayer)]
+        ports = getattr(inner, "ports", None)
+        own = {layer.name: layer.name for layer in dup}
+        pairs = list(inner.connections)
+        new = {layer.name: f"{name}{SEP}{layer.name}" for layer in body}
+        self.nested_in[name] = {layer.name: [] for layer in inputs}
+        self.nested_sizes[name] = {layer.name: copy.deepcopy(layer) for layer in inputs}
+        for s_, d_ in pairs:
+            (sl, sp), (dl, dp) = s_.split("/", 1), d_.split("/", 1)
+            if sl in self.nested_in[name]:
+                self.nested_in[name][sl].append(f"{new[dl]}/{dp}")
+            else:
+                self.pairs.append((f"{new[sl]}/{sp}", f"{new[dl]}/{dp}"))
+        outs = ports.outputs if ports is not None and ports.outputs else \
+            {layer.name: layer.name for layer in inner.output_layers}
+        self.nested_out[name] = {port: new[layer] for port, layer in outs.items()}
+        for layer in body:
+            layer.name = new[layer.name]
+        self.layers.extend(body)
+        self.entry[name] = self.exit[name] = None
+        self.ports.parts[name] = [layer.name for layer in body]
+        self.ports.part_inputs[name] = None
+        self.ports.part_graphs[name] = ([copy.deepcopy(x) for x in inputs], pairs, copy.deepcopy(ports), own)
+
+    def _nested_port(self, part: str, port, side: str) -> str:
+        table = self.nested_in[part] if side == "input" else self.nested_out[part]
+        if port is None:
+            if len(table) != 1:
+                raise ValueError(f"NetGraph connection: part {part!r} has {side} ports {list(table)}; name one as "
+                                 f"NetPort({part!r}, port)")
+            return next(iter(table))
+        if port not in table:
+            raise ValueError(f"NetGraph connection: part {part!r} has no {side} port {port!r}; allowed: "
+                             f"{list(table)}")
+        return port
 
     # -- references
     def _part(self, ref) -> str:
@@ -161,9 +213,13 @@ class _Builder:
             return self._graph_input(str(ref.first)) + "/out"
         if isinstance(ref, NetPort):
             part = self._part(ref.first)
+            if part in self.nested_out:
+                return self.nested_out[part][self._nested_port(part, str(ref.second), "output")]
             out = _PORT_ALIASES.get(str(ref.second).lower(), str(ref.second))
             return f"{self.exit[part]}/{out}"
         part = self._part(ref)
+        if part in self.nested_out:
+            return self.nested_out[part][self._nested_port(part, None, "output")]
         return self.exit[part]
 
     def connect(self, src, dst) -> None:
@@ -185,6 +241,16 @@ class _Builder:
             if port in self.ports.outputs:
                 raise ValueError(f"NetGraph connection: output port {port!r} is connected twice")
             self.ports.outputs[port] = self._source(src).split("/", 1)[0]
+            return
+        nested = self._part(dst.first if isinstance(dst, NetPort) else dst)
+        if nested in self.nested_in:                     # into a nested graph: every consumer of its input port
+            port = self._nested_port(nested, str(dst.second) if isinstance(dst, NetPort) else None, "input")
+            source = self._source(src)
+            if isinstance(src, NetPort) and src.is_graph_port and self.inputs.get(str(src.first)) is None:
+                given = self.sizes.get(str(src.first), self.nested_sizes[nested][port])
+                self.inputs[str(src.first)] = _input_layer(str(src.first), given)
+            for consumer in self.nested_in[nested][port]:
+                self.pairs.append((source, consumer))
             return
         if isinstance(dst, NetPort):
             part = self._part(dst.first)
@@ -386,6 +452,16 @@ def NetExtract(net: Network, spec):
 
 def _extract_part(net: Network, part: str) -> Network:
     ports = net.ports
+    if part in ports.part_graphs:                       # a nested NetGraph: rebuilt with its own names and ports
+        inputs, pairs, inner_ports, _ = ports.part_graphs[part]
+        layers = [copy.deepcopy(x) for x in inputs] + [_strip(net[n], part) for n in ports.parts[part]]
+        out = Network(layers, connections=pairs)
+        if inner_ports is not None:
+            out.ports = copy.deepcopy(inner_ports)
+        if all(layer.initialized for layer in layers if not isinstance(layer, InputLayer)):
+            out.initialize(dtype=net.dtype or "float32", device=net.device or "cpu")
+        out.dtype, out.device = net.dtype, net.device
+        return out
     layers = [_strip(net[n], part) for n in ports.parts[part]]
     first = ports.part_inputs.get(part)
     if first is not None:

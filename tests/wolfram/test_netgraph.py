@@ -56,11 +56,28 @@ def test_graph_errors_name_the_part_or_port(build, message):
         build()
 
 
-def test_nested_graph_parts_are_not_supported_yet():
-    inner = NetGraph({"a": LinearLayer(1), "b": LinearLayer(1)}, [(NetPort("Input"), "a"), (NetPort("Input"), "b")],
+def test_nested_graph_parts_are_flattened_and_extracted_as_graphs(rng):
+    from minidl.wolfram.layers import TotalLayer
+
+    inner = NetGraph({"a": LinearLayer(3), "b": LinearLayer(3), "sum": TotalLayer()},
+                     [(NetPort("Input"), "a"), (NetPort("Input"), "b"), (["a", "b"], "sum", NetPort("Output"))],
                      Input=2)
-    with pytest.raises(NotSupportedYetError, match="nested NetGraph"):
-        NetGraph({"inner": inner}, [(NetPort("Input"), "inner")], Input=2)
+    g = NetGraph({"block": inner, "head": LinearLayer(1)},
+                 [(NetPort("Input"), "block", "head", NetPort("Output"))])      # the size from the block's input
+    assert [x.name for x in g.layers] == ["Input", "block:a", "block:b", "block:sum", "head"]
+    assert ("Input/out", "block:b/in") in g.connections and ("block:sum/out", "head/in") in g.connections
+    X = rng.normal(size=(48, 2))
+    Y = X @ np.array([[1.0], [-1.0]])
+    trained = NetTrain(g, {"Input": X, "Output": Y}, MaxTrainingRounds=5, TrainingProgressReporting=None,
+                       WorkingPrecision="Real64")
+    block = NetExtract(trained, "block")
+    assert not block.is_chain and block.ports.outputs == {"Output": "sum"}
+    np.testing.assert_array_equal(block.params["a.weight"], trained.params["block:a.weight"])
+    np.testing.assert_allclose(NetTake(trained, "Output").forward(X[:3]), trained.forward(X[:3]))
+    head = NetExtract(trained, "head")
+    np.testing.assert_allclose(head.forward(block.forward(X[:3])), trained.forward(X[:3]), rtol=1e-12)
+    with pytest.raises(NotSupportedYetError, match="nested NetGraph part with a loss layer"):
+        NetGraph({"inner": loss_net()}, [(NetPort("Input"), "inner")], Input=2)
 
 
 def test_loss_port_is_the_loss_and_netextract_gives_the_trained_evaluation_net():
