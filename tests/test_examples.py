@@ -119,3 +119,14 @@ def test_wolfram_sequence_example_trains_on_lists_of_vectors():
     assert (res["TotalRounds"], res["TotalBatches"], res["TrainingExamples"]) == (3, 12, 96)
     assert 0 <= result["accuracy"] <= 1
     assert result["accuracy"] == pytest.approx(1 - res["ValidationMeasurements"]["ErrorRate"], abs=0.1)
+
+
+def test_wolfram_loss_net_example_recovers_the_line_and_nettake_keeps_the_output(tmp_path):
+    result = _run("wolfram_loss_net", tmp_path)
+    assert abs(result["weight"] - [[2.0, -1.0]]).max() < 0.01 and abs(result["bias"][0] - 0.5) < 0.01
+    assert result["same"] and result["ports"] == ["Loss", "Output"]
+
+
+def test_wolfram_gan_example_matches_the_mixtures_moments(tmp_path):   # --quick: about 5 s on 2 cores
+    result = _run("wolfram_gan", tmp_path)
+    assert abs(result["mean"] - result["data_mean"]) < 0.25 and abs(result["std"] - result["data_std"]) < 0.25

@@ -28,6 +28,8 @@ This package translates and does nothing else (docs/wolfram.md; rules in docs/se
 from minidl.layers.output import MeanSquaredLoss
 from minidl.wolfram import datasets, layers, measurements
 from minidl.wolfram.data import DATASETS, GeneratorSource, Scaled
+from minidl.wolfram.gan import NetGANOperator
+from minidl.wolfram.graph import NetDrop, NetExtract, NetGraph, NetPort, NetTake
 from minidl.wolfram.layers import (
     BasicRecurrentLayer,
     CatenateLayer,
@@ -52,6 +54,7 @@ from minidl.wolfram.layers import (
 )
 from minidl.wolfram.observers import ProgressInfo
 from minidl.wolfram.options import All, Automatic, Quantity, Span
+from minidl.wolfram.parts import Alternatives
 from minidl.wolfram.results import PROPERTIES, NetTrainResultsObject
 from minidl.wolfram.train import NetTrain, net_train
 
@@ -61,3 +64,4 @@ __all__ = ["NetTrain", "net_train", "Scaled", "All", "Automatic", "DATASETS", "P
            "FlattenLayer", "ReshapeLayer", "CrossEntropyLossLayer", "MeanSquaredLossLayer", "MeanAbsoluteLossLayer",
            "NetDecoder", "NetChain", "LongShortTermMemoryLayer", "GatedRecurrentLayer", "BasicRecurrentLayer",
            "SequenceLastLayer", "CatenateLayer", "TotalLayer", "ThreadingLayer", "PoolingLayer", "DeconvolutionLayer"]
+__all__ += ["NetGraph", "NetPort", "NetExtract", "NetTake", "NetDrop", "NetGANOperator", "Alternatives"]
