@@ -27,9 +27,9 @@ from typing import Any
 from minidl.layers.base import InputLayer, Layer, OutputLayer
 from minidl.matlab.display import _choice, _int_vector, _parse_pairs
 
-__all__ = ["LayerGraph", "ConnectionTable", "layerGraph", "addLayers", "removeLayers", "connectLayers",
-           "disconnectLayers", "replaceLayer", "plot", "additionLayer", "concatenationLayer",
-           "depthConcatenationLayer"]
+__all__ = ["LayerGraph", "ConnectionTable", "network_connections", "network_display", "layerGraph", "addLayers",
+           "removeLayers", "connectLayers", "disconnectLayers", "replaceLayer", "plot", "additionLayer",
+           "concatenationLayer", "depthConcatenationLayer"]
 
 Edge = tuple[str, str, str, str]  # (source layer, its output port, destination layer, its input port)
 
@@ -481,6 +481,31 @@ def plot(lgraph: Any, ax: Any = None):
     if isinstance(lgraph, Network):
         return plot_network(lgraph, ax=ax)
     raise TypeError(f"plot: lgraph: got {type(lgraph).__name__}; allowed: a LayerGraph or a minidl Network")
+
+
+# ---------------------------------------------------------------------------------------- trained networks
+def network_connections(net) -> ConnectionTable:
+    """MATLAB's ``net.Connections`` of a trained network (a DAG network or a chain), as :class:`ConnectionTable`."""
+    g = layerGraph(_network("network_connections", net))
+    return g.Connections
+
+
+def network_display(net) -> str:
+    """MATLAB's display of a trained network: ``DAGNetwork with properties:`` (``SeriesNetwork`` for a chain) and its
+    Layers, Connections, InputNames, OutputNames (a DAGNetwork) or Layers (a SeriesNetwork)."""
+    net = _network("network_display", net)
+    g = layerGraph(net)
+    if getattr(net, "is_chain", True):
+        return f"  SeriesNetwork with properties:\n\n    Layers: [{len(g.Layers)}x1 nnet.cnn.layer.Layer]"
+    return "  DAGNetwork with properties:" + repr(g).split("LayerGraph with properties:", 1)[1]
+
+
+def _network(func: str, net):
+    from minidl.network import Network
+
+    if not isinstance(net, Network):
+        raise TypeError(f"{func}: net: got {type(net).__name__}; allowed: a minidl Network")
+    return net
 
 
 # ---------------------------------------------------------------------------------------- merge layers
