@@ -10,7 +10,7 @@ Hand-written layers and textbook optimizer equations on NumPy (CPU) or CuPy (NVI
 - ``minidl.datasets``: embedded synthetic digits; ``minidl.testing``: gradient checks for your own audits.
 """
 
-from minidl import backend, datasets, functional, layers, optim, testing, training
+from minidl import backend, datasets, functional, layers, network, optim, testing, training
 from minidl.errors import NotSupportedYetError
 from minidl.matlab.options import TrainingOptions, training_options
 from minidl.matlab.train import train_network
@@ -37,7 +37,13 @@ def _save_info_figure(info, path, **kwargs):
     return save_info_figure(info, path, **kwargs)
 
 
+def _plot_network(net, **kwargs):
+    from minidl.reporting.graph_plot import plot_network  # matplotlib is imported only when a graph is drawn
+    return plot_network(net, **kwargs)
+
+
 training.info.PLOTTERS.update(plot=_plot_info, save=_save_info_figure)  # the engine's record draws through these
+network.PLOTTERS["network"] = _plot_network                               # Network.plot() draws through this
 
 __version__ = "0.1.0"
 

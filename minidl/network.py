@@ -1,9 +1,11 @@
-"""An ordered list of layers: shapes, initialization, forward, loss, backward, prediction, state as plain arrays."""
+"""A network of layers: an ordered chain or a directed acyclic graph (docs/graphs.md); shapes, initialization,
+forward, loss, backward, prediction, state as plain arrays."""
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import heapq
 import html
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -11,13 +13,16 @@ from typing import Any
 import numpy as np
 
 from minidl import sequences as S
-from minidl.backend import Device, device_of, get_device, to_device, to_host
+from minidl.backend import Device, device_of, get_array_module, get_device, to_device, to_host
 from minidl.errors import NotSupportedYetError
 from minidl.layers.base import InputLayer, Layer, OutputLayer
 from minidl.layers.core import Softmax
 from minidl.layers.output import ClassDecoder, ClassificationOutput
 
 DTYPES = ("float32", "float64")
+#: ``"network"``: the function :meth:`Network.plot` draws with (minidl registers
+#: :func:`minidl.reporting.graph_plot.plot_network`; the network itself never imports the reporting layer)
+PLOTTERS: dict[str, Any] = {}
 
 
 def check_dtype(dtype: Any, arg: str = "dtype") -> np.dtype:
@@ -29,6 +34,53 @@ def check_dtype(dtype: Any, arg: str = "dtype") -> np.dtype:
     if dt is None or dt.name not in DTYPES:
         raise ValueError(f"{arg}: got {dtype!r}; allowed: 'float32', 'float64'")
     return dt
+
+
+def _first(names: tuple[str, ...], default: str) -> str:
+    return names[0] if names else default
+
+
+def _endpoint(text: str, by_name: dict[str, Layer], side: str, k: int) -> tuple[str, str]:
+    """``"layer"`` or ``"layer/port"`` → (layer name, port name), checked against the layer's ports."""
+    name, _, port = text.partition("/")
+    if name not in by_name:
+        raise ValueError(f"connections[{k}]: {'source' if side == 'output' else 'destination'} {text!r} names no "
+                         f"layer; layers: {list(by_name)}")
+    ports = by_name[name].output_names if side == "output" else by_name[name].input_names
+    if not port:
+        if len(ports) != 1:
+            raise ValueError(f"connections[{k}]: layer {name!r} has {side}s {list(ports)}; allowed: name one as "
+                             f"'{name}/<{side}>'" if ports else f"connections[{k}]: layer {name!r} has no {side}s")
+        return name, ports[0]
+    if port not in ports:
+        raise ValueError(f"connections[{k}]: layer {name!r} has no {side} {port!r}; allowed: {list(ports)}")
+    return name, port
+
+
+def chain_connections(layers: Sequence[Layer]) -> list[tuple[str, str]]:
+    """The (source, destination) pairs that connect ``layers`` one after the other (naming unnamed layers as
+    :class:`Network` does), as MATLAB's ``layerGraph(layers)`` connects an array.
+
+    >>> from minidl import layers as L
+    >>> chain_connections([L.FeatureInput(3), L.FullyConnected(2, name="fc")])
+    [('featureinput_1', 'fc')]
+    """
+    _assign_names(list(layers))
+    return [(a.name, b.name) for a, b in zip(layers, layers[1:])]
+
+
+def _assign_names(layers: list[Layer]) -> None:
+    counts: dict[str, int] = {}
+    taken = {layer.name for layer in layers if layer.name}
+    for layer in layers:
+        counts[layer.kind] = counts.get(layer.kind, 0) + 1
+        if layer.name is None:
+            name, n = f"{layer.kind}_{counts[layer.kind]}", counts[layer.kind]
+            while name in taken:
+                n += 1
+                name = f"{layer.kind}_{n}"
+            layer.name = name
+            taken.add(name)
 
 
 class Network:
@@ -45,19 +97,22 @@ class Network:
     (4, 2)
     """
 
-    def __init__(self, layers: Sequence[Layer]):
+    def __init__(self, layers: Sequence[Layer], connections: Sequence[tuple[str, str]] | None = None):
         if isinstance(layers, Network):
+            if connections is None and not layers.is_chain:
+                connections = layers.connections
             layers = layers.layers
         if not isinstance(layers, (list, tuple)) or not layers:
             raise TypeError(f"layers: got {type(layers).__name__}; allowed: a non-empty list of minidl layers")
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layers[{i}]: got {type(layer).__name__}; allowed: a minidl layer")
-            if isinstance(layer, OutputLayer) and i != len(layers) - 1:
+            if connections is None and isinstance(layer, OutputLayer) and i != len(layers) - 1:
                 raise ValueError(f"layers[{i}]: {type(layer).__name__} must be the last layer")
-            if isinstance(layer, InputLayer) and i != 0:
+            if connections is None and isinstance(layer, InputLayer) and i != 0:
                 raise ValueError(f"layers[{i}]: {type(layer).__name__} must be the first layer")
-        if isinstance(layers[-1], ClassificationOutput) and (len(layers) < 2 or not isinstance(layers[-2], Softmax)):
+        if connections is None and isinstance(layers[-1], ClassificationOutput) and (
+                len(layers) < 2 or not isinstance(layers[-2], Softmax)):
             got = type(layers[-2]).__name__ if len(layers) > 1 else "nothing"
             raise ValueError(f"layers[{len(layers) - 1}]: ClassificationOutput must follow a Softmax layer (got "
                              f"{got} before it); allowed: ..., Softmax(), ClassificationOutput() (MATLAB refuses "
@@ -66,24 +121,110 @@ class Network:
             raise ValueError("layers: the same layer object appears twice; give each position its own layer")
         self.layers: list[Layer] = list(layers)
         self._name_layers()
+        if connections is None:
+            self._set_chain()
+        else:
+            self._set_graph(connections)
+        self.loss_weights: dict[str, float] = {layer.name: 1.0 for layer in self.loss_layers}
         self.classes: np.ndarray | None = None  # the labels the class indices stand for (set when trained)
         self.dtype: np.dtype | None = None
         self.device: Device | None = None
         self.rng: np.random.Generator | None = None
         self.decoder = None  # ClassDecoder | BooleanDecoder (minidl.layers.output): how ``net(x)`` reads outputs
 
+    # ---------------------------------------------------------------- the graph
+    def _set_chain(self) -> None:
+        """A chain: each layer feeds the next (``connections`` None, or connections that say exactly that)."""
+        layers = self.layers
+        self.is_chain = True
+        self.order = layers
+        self.connections = [(f"{a.name}/{_first(a.output_names, 'out')}", f"{b.name}/{_first(b.input_names, 'in')}")
+                            for a, b in zip(layers, layers[1:])]
+        self.input_layers = [layers[0]] if isinstance(layers[0], InputLayer) else []
+        self.output_layers = [layers[-1]]
+        self._index = {layer.name: i for i, layer in enumerate(layers)}
+        n = len(layers)
+        self._srcs = [[]] + [[(i, 0)] for i in range(n - 1)]
+        self._dsts = [[[(i + 1, 0)]] for i in range(n - 1)] + [[[]]]
+
+    def _set_graph(self, connections: Sequence[tuple[str, str]]) -> None:
+        """Parse and check ``connections``, order the layers (Kahn), find the inputs, outputs and the chain case."""
+        given = self.layers
+        by_name = {layer.name: layer for layer in given}
+        index = {layer.name: i for i, layer in enumerate(given)}
+        if isinstance(connections, (str, bytes)) or not isinstance(connections, Sequence):
+            raise TypeError(f"connections: got {type(connections).__name__}; allowed: a list of (source, "
+                            "destination) string pairs such as ('conv_1', 'add_1/in2')")
+        feeds: dict[tuple[str, str], tuple[str, str]] = {}          # (dst layer, in port) -> (src layer, out port)
+        for k, pair in enumerate(connections):
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(e, str) for e in pair)):
+                raise ValueError(f"connections[{k}]: got {pair!r}; allowed: a (source, destination) pair of strings "
+                                 "'layer' or 'layer/port'")
+            src = _endpoint(pair[0], by_name, "output", k)
+            dst = _endpoint(pair[1], by_name, "input", k)
+            if dst in feeds:
+                a, b = feeds[dst]
+                raise ValueError(f"layer {dst[0]!r} input {dst[1]!r} is connected twice: from '{a}/{b}' and from "
+                                 f"'{src[0]}/{src[1]}' (connections[{k}]); allowed: one source per input")
+            feeds[dst] = src
+        for layer in given:
+            for port in layer.input_names:
+                if (layer.name, port) not in feeds:
+                    raise ValueError(f"layer {layer.name!r} input {port!r} is not connected; allowed: connect it "
+                                     f"('<source>', '{layer.name}/{port}')")
+        preds: dict[str, set[str]] = {layer.name: set() for layer in given}
+        succs: dict[str, set[str]] = {layer.name: set() for layer in given}
+        for (d, _), (s_, _) in feeds.items():
+            preds[d].add(s_)
+            succs[s_].add(d)
+        waiting = {name: len(p) for name, p in preds.items()}
+        ready = [index[name] for name, c in waiting.items() if c == 0]
+        heapq.heapify(ready)
+        order: list[Layer] = []
+        while ready:
+            layer = given[heapq.heappop(ready)]
+            order.append(layer)
+            for d in succs[layer.name]:
+                waiting[d] -= 1
+                if waiting[d] == 0:
+                    heapq.heappush(ready, index[d])
+        if len(order) != len(given):
+            left = {name for name, c in waiting.items() if c > 0}
+            node, seen = min(left, key=index.__getitem__), []
+            while node not in seen:                     # walk back through predecessors still waiting: a loop
+                seen.append(node)
+                node = min((p for p in preds[node] if p in left), key=index.__getitem__)
+            cycle = seen[seen.index(node):][::-1]
+            raise ValueError(f"connections: a cycle through layers {cycle}; allowed: a directed acyclic graph")
+        pos = self._index = {layer.name: i for i, layer in enumerate(order)}
+        self.layers = self.order = order
+        self._srcs = [[(pos[feeds[(layer.name, p)][0]], order[pos[feeds[(layer.name, p)][0]]].output_names.index(
+            feeds[(layer.name, p)][1])) for p in layer.input_names] for layer in order]
+        self._dsts = [[[] for _ in (layer.output_names or ("out",))] for layer in order]
+        for i, srcs in enumerate(self._srcs):
+            for q, (j, p) in enumerate(srcs):
+                self._dsts[j][p].append((i, q))
+        self.connections = [(f"{order[j].name}/{order[j].output_names[p]}", f"{layer.name}/{layer.input_names[q]}")
+                            for i, layer in enumerate(order) for q, (j, p) in enumerate(self._srcs[i])]
+        self.input_layers = [layer for layer in order if isinstance(layer, InputLayer)]
+        self.output_layers = [layer for i, layer in enumerate(order)
+                              if isinstance(layer, OutputLayer) or not any(self._dsts[i])]
+        for i, layer in enumerate(order):
+            if isinstance(layer, ClassificationOutput) and not isinstance(order[self._srcs[i][0][0]], Softmax):
+                raise ValueError(f"layer {layer.name!r} input 'in': ClassificationOutput must follow a Softmax layer "
+                                 f"(got {type(order[self._srcs[i][0][0]]).__name__} "
+                                 f"{order[self._srcs[i][0][0]].name!r}); allowed: a Softmax feeding it (MATLAB "
+                                 "refuses this network too)")
+        n = len(order)
+        self.is_chain = n > 1 and all(
+            self._srcs[i + 1] == [(i, 0)] and self._dsts[i] == [[(i + 1, 0)]] for i in range(n - 1)) and \
+            not self._srcs[0] and len(self.output_layers) == 1
+        #: layers whose every input comes straight from an input layer (their dx is skipped, as in a chain)
+        self._fed_by_inputs = [i for i in range(n) if self._srcs[i] and all(
+            isinstance(order[j], InputLayer) for j, _ in self._srcs[i])]
+
     def _name_layers(self) -> None:
-        counts: dict[str, int] = {}
-        taken = {layer.name for layer in self.layers if layer.name}
-        for layer in self.layers:
-            counts[layer.kind] = counts.get(layer.kind, 0) + 1
-            if layer.name is None:
-                name, n = f"{layer.kind}_{counts[layer.kind]}", counts[layer.kind]
-                while name in taken:
-                    n += 1
-                    name = f"{layer.kind}_{n}"
-                layer.name = name
-                taken.add(name)
+        _assign_names(self.layers)
         names = [layer.name for layer in self.layers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -92,23 +233,42 @@ class Network:
     # ---------------------------------------------------------------- structure
     @property
     def input_layer(self) -> InputLayer | None:
-        """The first layer when it is an input layer."""
-        return self.layers[0] if isinstance(self.layers[0], InputLayer) else None
+        """The network's one input layer (a chain: the first layer when it is one); None with several inputs."""
+        if self.is_chain:
+            return self.layers[0] if isinstance(self.layers[0], InputLayer) else None
+        return self.input_layers[0] if len(self.input_layers) == 1 else None
 
     @property
     def output_layer(self) -> OutputLayer | None:
-        """The last layer when it is an output (loss) layer."""
-        return self.layers[-1] if isinstance(self.layers[-1], OutputLayer) else None
+        """The loss layer (a chain: the last layer when it is one); with several losses the first of
+        :attr:`loss_layers`."""
+        if self.is_chain:
+            return self.layers[-1] if isinstance(self.layers[-1], OutputLayer) else None
+        losses = self.loss_layers
+        return losses[0] if losses else None
+
+    @property
+    def loss_layers(self) -> list[OutputLayer]:
+        """The output (loss) layers, in :attr:`layers` order."""
+        return [layer for layer in self.output_layers if isinstance(layer, OutputLayer)]
+
+    @property
+    def classification_layer(self) -> ClassificationOutput | None:
+        """The first classification loss of :attr:`loss_layers` (its accuracy is the one reported), or None."""
+        return next((layer for layer in self.loss_layers if isinstance(layer, ClassificationOutput)), None)
 
     @property
     def is_classifier(self) -> bool:
-        """True when the loss is cross-entropy (classification), False for regression."""
-        return isinstance(self.output_layer, ClassificationOutput)
+        """True when the loss is cross-entropy (classification), False for regression; with several losses, True
+        when one of them is a classification loss."""
+        if self.is_chain:
+            return isinstance(self.output_layer, ClassificationOutput)
+        return self.classification_layer is not None
 
     @property
     def is_sequence(self) -> bool:
         """True when the input layer takes sequences (a SequenceInput): data are (N, C, T) or lists of (C, Tᵢ)."""
-        return bool(getattr(self.input_layer, "is_sequence", False))
+        return any(getattr(layer, "is_sequence", False) for layer in (self.input_layers or [self.input_layer]))
 
     @property
     def sequence_output(self) -> bool:
@@ -122,14 +282,18 @@ class Network:
         return all(layer.initialized for layer in self.layers)
 
     @property
-    def input_shape(self) -> tuple[int, ...] | None:
-        """Per-example input shape (no N)."""
-        return self.layers[0].input_shape
+    def input_shape(self) -> tuple[int, ...] | dict[str, tuple[int, ...]] | None:
+        """Per-example input shape (no N); several inputs: ``{input layer name: shape}``."""
+        if self.is_chain or len(self.input_layers) == 1:
+            return (self.layers[0] if self.is_chain else self.input_layers[0]).input_shape
+        return {layer.name: layer.input_shape for layer in self.input_layers}
 
     @property
-    def output_shape(self) -> tuple[int, ...] | None:
-        """Per-example output shape (no N)."""
-        return self.layers[-1].output_shape
+    def output_shape(self) -> tuple[int, ...] | dict[str, Any] | None:
+        """Per-example output shape (no N); several outputs: ``{output layer name: shape}``."""
+        if self.is_chain or len(self.output_layers) == 1:
+            return self.output_layers[0].output_shape
+        return {layer.name: layer.output_shape for layer in self.output_layers}
 
     def __getitem__(self, name: str | int) -> Layer:
         if isinstance(name, int):
@@ -151,6 +315,8 @@ class Network:
         (in layer order), cast to ``dtype`` and moved to ``device``; existing weights are kept.  Returns self.
         """
         dt = check_dtype(dtype)
+        if not self.is_chain:
+            return self._initialize_graph(input_shape, rng, dt, device)
         if input_shape is None:
             if self.input_layer is None:
                 raise ValueError("input_shape: got None; allowed: the per-example input shape (the network has no "
@@ -169,6 +335,49 @@ class Network:
         if self.rng is None:
             self.set_rng(rng)
         return self
+
+    def _initialize_graph(self, input_shape, rng, dt: np.dtype, device) -> Network:
+        """Shapes through the graph in :attr:`layers` order: each layer gets its sources' output shapes (a list for
+        a layer with several inputs); a layer's size error is raised naming it."""
+        names = [layer.name for layer in self.input_layers]
+        if input_shape is None:
+            shapes = [layer.size for layer in self.input_layers]
+        elif isinstance(input_shape, dict):
+            if set(input_shape) != set(names):
+                raise ValueError(f"input_shape: got keys {sorted(input_shape)}; allowed: the input layers {names}")
+            shapes = [input_shape[n] for n in names]
+        elif len(names) > 1:
+            if not isinstance(input_shape, (list, tuple)) or len(input_shape) != len(names) or \
+                    not all(isinstance(v, (list, tuple)) for v in input_shape):
+                raise ValueError(f"input_shape: got {input_shape!r}; allowed: one shape per input layer {names} (a "
+                                 "list or a dict by name)")
+            shapes = list(input_shape)
+        else:
+            shapes = [input_shape]
+        rng = rng if rng is not None else np.random.default_rng(0)
+        at = {id(layer): k for k, layer in enumerate(self.input_layers)}
+        for i, layer in enumerate(self.layers):
+            src = self._srcs[i]
+            if not src:
+                shape = shapes[at[id(layer)]] if id(layer) in at else ()
+                shape = tuple(None if s is None else int(s) for s in shape)
+            else:
+                got = [self._output_shape_of(j, p) for j, p in src]
+                shape = got if len(layer.input_names) != 1 else got[0]
+            try:
+                layer.initialize(shape, rng=rng, dtype=dt, device=device)
+            except ValueError as e:
+                if str(e).startswith(f"layer {layer.name!r}"):
+                    raise
+                raise ValueError(f"layer {layer.name!r}: {e}") from e
+        self.dtype, self.device = dt, get_device(device)
+        if self.rng is None:
+            self.set_rng(rng)
+        return self
+
+    def _output_shape_of(self, j: int, p: int):
+        layer = self.layers[j]
+        return layer.output_shape[p] if len(layer.output_names) > 1 else layer.output_shape
 
     def set_rng(self, rng: np.random.Generator) -> None:
         """Give the layers that draw random numbers (dropout) the run's one host generator."""
@@ -204,9 +413,53 @@ class Network:
         (as ``forward(x, training, mask=mask)``), the others are called as ``forward(x, training)``.
         """
         self._check_ready()
-        for layer in self.layers:
-            x = layer.forward(x, training, mask=mask) if layer.uses_mask else layer.forward(x, training)
-        return x
+        if self.is_chain and not isinstance(x, dict):
+            for layer in self.layers:
+                x = layer.forward(x, training, mask=mask) if layer.uses_mask else layer.forward(x, training)
+            return x
+        outs = self._run(self._graph_inputs(x, "x"), training, mask)
+        return self._sinks(outs)
+
+    def _graph_inputs(self, x, arg: str) -> list:
+        """x for the input layers, in :attr:`input_layers` order: an array (one input), a dict by name or a tuple."""
+        names = [layer.name for layer in self.input_layers]
+        if isinstance(x, dict):
+            if set(x) != set(names):
+                raise ValueError(f"{arg}: got a dict with keys {sorted(x)}; allowed: the input layers' names {names}")
+            return [x[n] for n in names]
+        if len(names) > 1:
+            if not isinstance(x, (tuple, list)) or len(x) != len(names):
+                raise ValueError(f"{arg}: got {type(x).__name__}; allowed: a tuple of {len(names)} arrays (one per "
+                                 f"input layer {names}) or a dict by name")
+            return list(x)
+        return [x]
+
+    def _run(self, inputs: list, training: bool, mask=None, stop: int | None = None) -> list:
+        """Every layer's outputs (a tuple per layer) in :attr:`layers` order, up to layer ``stop``."""
+        outs: list = [None] * len(self.layers)
+        k = 0
+        for i, layer in enumerate(self.layers):
+            src = self._srcs[i]
+            if not src:
+                x, k = (inputs[k], k + 1) if isinstance(layer, InputLayer) else (None, k)
+            elif len(layer.input_names) == 1:
+                j, p = src[0]
+                x = outs[j][p]
+            else:
+                x = [outs[j][p] for j, p in src]
+            y = layer.forward(x, training, mask=mask) if layer.uses_mask else layer.forward(x, training)
+            outs[i] = tuple(y) if len(layer.output_names) > 1 else (y,)
+            if i == stop:
+                break
+        return outs
+
+    def _sinks(self, outs: list):
+        """The network's outputs from :meth:`_run`'s: an array (one output) or ``{output layer name: array}``."""
+        got = {}
+        for layer in self.output_layers:
+            y = outs[self._index[layer.name]]
+            got[layer.name] = y if len(layer.output_names) > 1 else y[0]
+        return next(iter(got.values())) if len(got) == 1 else got
 
     def _require_output(self) -> OutputLayer:
         if self.output_layer is None:
@@ -216,22 +469,56 @@ class Network:
 
     def loss(self, y, t, mask=None) -> float:
         """The mean data loss over the batch (float).  y: forward's output; t: class indices (N,), one-hot (N, K),
-        or regression targets (N, R); sequence-to-sequence: (N, T) class indices or (N, R, T), with ``mask``."""
+        or regression targets (N, R); sequence-to-sequence: (N, T) class indices or (N, R, T), with ``mask``.
+        Several losses: y and t dicts by loss layer name; the total Σ weight·loss (:attr:`loss_weights`)."""
         return float(self.loss_array(y, t, mask))
 
     def loss_array(self, y, t, mask=None):
         """The mean data loss as a 0-d array on the device (no host round trip).  ``mask`` (N, T) is passed to the
-        loss only when given (sequence-to-sequence batches)."""
-        out = self._require_output()
-        return out.loss_array(y, t) if mask is None else out.loss_array(y, t, mask=mask)
+        loss only when given (sequence-to-sequence batches).  Several losses: Σ weight·loss."""
+        if self.is_chain:
+            out = self._require_output()
+            return out.loss_array(y, t) if mask is None else out.loss_array(y, t, mask=mask)
+        total = None
+        for out, yy, tt, w in self._loss_terms(y, t):
+            value = out.loss_array(yy, tt) if mask is None else out.loss_array(yy, tt, mask=mask)
+            value = value if w == 1.0 else value * w
+            total = value if total is None else total + value
+        return total
+
+    def _loss_terms(self, y, t) -> list:
+        """(loss layer, its y, its t, its weight) for each loss layer."""
+        losses = self.loss_layers
+        if not losses:
+            self._require_output()
+        one = len(losses) == 1
+        out = []
+        for layer in losses:
+            yy = y[layer.name] if isinstance(y, dict) else y
+            if isinstance(t, dict):
+                if layer.name not in t:
+                    raise ValueError(f"t: no targets for the loss layer {layer.name!r}; got keys {sorted(t)}")
+                tt = t[layer.name]
+            elif one:
+                tt = t
+            else:
+                raise ValueError(f"t: got {type(t).__name__}; allowed: a dict of targets by loss layer name "
+                                 f"{[x.name for x in losses]}")
+            out.append((layer, yy, tt, float(self.loss_weights.get(layer.name, 1.0))))
+        return out
 
     def backward(self, y, t, need_input_gradient: bool = False, mask=None):
         """Backpropagate the loss of (y, t) through every layer after a training forward; fills ``grads``.
 
         The first layer after the input skips its input gradient unless ``need_input_gradient`` (nothing before it
         learns).  Returns dL/dx at that layer's input, or None when it was skipped.  ``mask`` (N, T): the real
-        steps of a sequence-to-sequence batch, passed to the loss gradient (only when given).
+        steps of a sequence-to-sequence batch, passed to the loss gradient (only when given).  A graph: layers in
+        reverse :attr:`layers` order, the gradients of an output feeding several layers summed; returns the
+        gradient at each input layer's output (a dict by name with several inputs); a layer no loss reaches gets
+        zero gradients.
         """
+        if not self.is_chain:
+            return self._graph_backward(y, t, need_input_gradient, mask)
         out = self._require_output()
         dy = out.loss_gradient(y, t) if mask is None else out.loss_gradient(y, t, mask=mask)
         body = [layer for layer in self.layers[:-1] if not isinstance(layer, InputLayer)]
@@ -245,6 +532,38 @@ class Network:
         finally:
             first.compute_input_gradient = saved
         return dy
+
+    def _graph_backward(self, y, t, need_input_gradient: bool, mask):
+        layers = self.layers
+        dys: list = [[None] * max(1, len(layer.output_names)) for layer in layers]
+        for out, yy, tt, w in self._loss_terms(y, t):
+            g = out.loss_gradient(yy, tt) if mask is None else out.loss_gradient(yy, tt, mask=mask)
+            dys[self._index[out.name]][0] = g if w == 1.0 else g * w
+        first = [layers[i] for i in self._fed_by_inputs]
+        saved = [layer.compute_input_gradient for layer in first]
+        for layer in first:
+            layer.compute_input_gradient = need_input_gradient
+        try:
+            for i in range(len(layers) - 1, -1, -1):
+                layer, src = layers[i], self._srcs[i]
+                if not src:
+                    continue
+                got = dys[i]
+                if all(g is None for g in got):             # nothing reached this layer: no gradient through it
+                    layer._cache = None
+                    xp = get_array_module(next(iter(layer.params.values()))) if layer.params else np
+                    layer.grads = {k: xp.zeros_like(v) for k, v in layer.params.items()}
+                    continue
+                dx = layer.backward(got if len(layer.output_names) > 1 else got[0])
+                dxs = dx if len(layer.input_names) != 1 else [dx]
+                for (j, p), g in zip(src, dxs):
+                    if g is not None:
+                        dys[j][p] = g if dys[j][p] is None else dys[j][p] + g
+        finally:
+            for layer, old in zip(first, saved):
+                layer.compute_input_gradient = old
+        grads = {layer.name: dys[self._index[layer.name]][0] for layer in self.input_layers}
+        return next(iter(grads.values())) if len(grads) == 1 else grads
 
     def predict(self, x, batch_size: int = 128, sequence_length: str | int = "longest",
                 sequence_padding_value: float = 0.0, sequence_padding_direction: str = "right"):
@@ -261,6 +580,8 @@ class Network:
         the whole-sequence one; the network's carried state is left as it was).  Sequence-to-sequence outputs come
         back as a list of (K, Tᵢ) arrays, each trimmed to its sequence's steps; sequence-to-label as (N, K).
         """
+        if not self.is_chain:
+            return self._graph_activations(x, None, batch_size)
         return self.activations(x, len(self.layers) - 1, batch_size, sequence_length, sequence_padding_value,
                                 sequence_padding_direction)
 
@@ -274,6 +595,8 @@ class Network:
         if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool) and not 0 <= layer < len(self):
             raise ValueError(f"layer: got {layer!r}; allowed: 0 to {len(self) - 1} or a layer name")
         stop = self.layers.index(self[layer if isinstance(layer, str) else int(layer)])
+        if not self.is_chain:
+            return self._graph_activations(x, stop, batch_size)
         if self.is_sequence:
             return self._sequence_activations(x, stop, batch_size, sequence_length, sequence_padding_value,
                                               sequence_padding_direction, update_state=False)
@@ -285,6 +608,36 @@ class Network:
             outs.append(to_host(y))
         shape = tuple(self.layers[stop].output_shape)
         return np.concatenate(outs) if outs else np.zeros((0,) + shape, dtype=self.dtype)
+
+    def _graph_activations(self, x, stop: int | None, batch_size: int):
+        """A graph's outputs (``stop`` None: :meth:`forward`'s, as host arrays or a dict of them) or layer ``stop``'s
+        output for x (one input: as :meth:`predict`; several: a dict by input layer name or a tuple of arrays)."""
+        self._check_ready()
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size: got {batch_size!r}; allowed: a positive integer")
+        if self.is_sequence:
+            raise NotSupportedYetError("predict: a graph network with a sequence input; allowed: a chain network "
+                                       "for sequences (graphs of sequences are not built yet)")
+        if len(self.input_layers) == 1 and not isinstance(x, dict):
+            batches = ([chunk] for chunk in self._input_batches(x, batch_size))
+        else:
+            xs = [np.asarray(to_host(v)) for v in self._graph_inputs(x, "x")]
+            for layer, v in zip(self.input_layers, xs):
+                if tuple(v.shape[1:]) != tuple(layer.input_shape) or len(v) != len(xs[0]):
+                    raise ValueError(f"x[{layer.name!r}]: got shape {tuple(v.shape)}; expected (N, "
+                                     f"{', '.join(map(str, layer.input_shape))}) with the N of the first input "
+                                     f"({len(xs[0])})")
+            batches = ([v[i:i + batch_size] for v in xs] for i in range(0, len(xs[0]), batch_size))
+        got: list = []
+        for chunk in batches:
+            outs = self._run([to_device(v, self.device, dtype=self.dtype) for v in chunk], False, stop=stop)
+            y = outs[stop][0] if stop is not None else self._sinks(outs)
+            got.append({k: to_host(v) for k, v in y.items()} if isinstance(y, dict) else to_host(y))
+        if stop is not None:
+            return np.concatenate(got)
+        if got and isinstance(got[0], dict):
+            return {k: np.concatenate([g[k] for g in got]) for k in got[0]}
+        return np.concatenate(got)
 
     # ---------------------------------------------------------------- sequences and recurrent state
     def _sequence_activations(self, x, stop: int, batch_size: int, sequence_length, value, direction,
@@ -524,23 +877,42 @@ class Network:
 
     # ---------------------------------------------------------------- display
     def summary(self) -> Summary:
-        """A table: layer name, description, output size, learnables (and their count).
+        """A table: layer name, (a graph: the inputs feeding it,) description, output size, learnables (and their
+        count).
 
         The text (a ``str``; ``print(net.summary())``); in a notebook, ``net.summary()`` as a cell's value shows as
         an HTML table (``_repr_html_``).
         """
-        rows = [("#", "Name", "Description", "Output size", "Learnables")]
+        graph = not self.is_chain
+        rows = [("#", "Name") + (("Inputs",) if graph else ()) + ("Description", "Output size", "Learnables")]
         total = 0
+
+        def size(shape) -> str:
+            return "x".join("T" if d is None else str(d) for d in shape)
+
         for i, layer in enumerate(self.layers, 1):
-            shp = "x".join("T" if d is None else str(d) for d in layer.output_shape) if layer.output_shape else "?"
+            out = layer.output_shape
+            shp = "?" if out is None else ", ".join(map(size, out)) if isinstance(out, list) else size(out) or "?"
             learn = ", ".join(f"{k} {'x'.join(map(str, v.shape))}" for k, v in layer.params.items())
             total += sum(int(v.size) for v in layer.params.values())
-            rows.append((str(i), layer.name, layer.describe().split(": ", 1)[-1], shp, learn or "-"))
-        widths = [max(len(r[c]) for r in rows) for c in range(5)]
+            inputs = ", ".join(self.layers[j].name if len(self.layers[j].output_names) == 1 else
+                               f"{self.layers[j].name}/{self.layers[j].output_names[p]}"
+                               for j, p in self._srcs[i - 1]) or "-"
+            rows.append((str(i), layer.name) + ((inputs,) if graph else ()) +
+                        (layer.describe().split(": ", 1)[-1], shp, learn or "-"))
+        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         lines.append(f"Total learnables: {total}")
         return Summary("\n".join(lines), rows, total)
+
+    def plot(self, ax=None):
+        """A picture of the network (:func:`minidl.reporting.plot_network`: boxes with layer names and output sizes,
+        arrows for connections); returns the matplotlib Axes."""
+        if "network" not in PLOTTERS:
+            raise RuntimeError("no network plotter is registered; import minidl (it registers "
+                               "minidl.reporting.graph_plot.plot_network) or set minidl.network.PLOTTERS['network']")
+        return PLOTTERS["network"](self, ax=ax)
 
     def __repr__(self) -> str:
         return f"Network({len(self.layers)} layers: {', '.join(layer.name for layer in self.layers)})"

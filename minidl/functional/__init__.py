@@ -5,7 +5,18 @@ Equations: docs/layers.md.  :mod:`minidl.functional.reference` holds every op ag
 reference each fast function names in its docstring; ``minidl.testing.check_op`` compares the two).
 """
 
-from minidl.functional.activation import relu_backward, relu_forward, softmax_backward, softmax_forward
+from minidl.functional.activation import (
+    clipped_relu_backward,
+    clipped_relu_forward,
+    elu_backward,
+    elu_forward,
+    leaky_relu_backward,
+    leaky_relu_forward,
+    relu_backward,
+    relu_forward,
+    softmax_backward,
+    softmax_forward,
+)
 from minidl.functional.batchnorm import (
     batchnorm_backward,
     batchnorm_forward,
@@ -13,7 +24,20 @@ from minidl.functional.batchnorm import (
     channel_moments,
     merge_moments,
 )
-from minidl.functional.conv import conv2d_backward, conv2d_forward, conv_output_size, same_padding
+from minidl.functional.conv import (
+    conv2d_backward,
+    conv2d_forward,
+    conv_output_size,
+    grouped_conv2d_backward,
+    grouped_conv2d_forward,
+    same_padding,
+)
+from minidl.functional.conv_transposed import (
+    conv_transpose2d_backward,
+    conv_transpose2d_forward,
+    same_cropping,
+    transposed_output_size,
+)
 from minidl.functional.dense import dense_backward, dense_forward
 from minidl.functional.dropout import dropout_backward, dropout_forward
 from minidl.functional.elementwise import FUNCTIONS as ELEMENTWISE_FUNCTIONS
@@ -35,13 +59,20 @@ from minidl.functional.losses import (
     mean_squared_gradient,
     mean_squared_loss,
 )
+from minidl.functional.normalization_lrn import lrn_backward, lrn_forward
 from minidl.functional.pooling import (
     avgpool2d_backward,
     avgpool2d_forward,
+    global_avgpool2d_backward,
+    global_avgpool2d_forward,
+    global_maxpool2d_backward,
+    global_maxpool2d_forward,
     maxpool2d_backward,
     maxpool2d_forward,
+    maxpool2d_indices,
     pool_output_size,
 )
+from minidl.functional.unpooling import maxunpool2d_backward, maxunpool2d_forward
 
 __all__ = [
     "relu_forward", "relu_backward", "softmax_forward", "softmax_backward",
@@ -55,4 +86,9 @@ __all__ = [
     "elementwise_forward", "elementwise_backward", "ELEMENTWISE_FUNCTIONS",
     "binary_cross_entropy_loss", "binary_cross_entropy_gradient", "binary_cross_entropy_example_losses",
     "mean_absolute_loss", "mean_absolute_gradient", "mean_absolute_example_losses",
+    "leaky_relu_forward", "leaky_relu_backward", "clipped_relu_forward", "clipped_relu_backward", "elu_forward",
+    "elu_backward", "global_avgpool2d_forward", "global_avgpool2d_backward", "global_maxpool2d_forward",
+    "global_maxpool2d_backward", "maxpool2d_indices", "lrn_forward", "lrn_backward", "grouped_conv2d_forward",
+    "grouped_conv2d_backward", "conv_transpose2d_forward", "conv_transpose2d_backward", "transposed_output_size",
+    "same_cropping", "maxunpool2d_forward", "maxunpool2d_backward",
 ]

@@ -1,4 +1,4 @@
-"""ReLU and softmax (docs/layers.md)."""
+"""ReLU, leaky ReLU, clipped ReLU, ELU and softmax (docs/layers.md)."""
 
 from __future__ import annotations
 
@@ -42,3 +42,63 @@ def softmax_backward(dy, y):
     Reference: :func:`minidl.functional.reference.softmax_backward` (the full Jacobian, written out).
     """
     return y * (dy - (dy * y).sum(axis=1, keepdims=True))
+
+
+def leaky_relu_forward(x, scale: float = 0.01):
+    """y = x for x > 0, scale·x otherwise (MATLAB leakyReluLayer).  x: any shape.  Returns (y, cache = (x > 0, scale)).
+
+    Reference: :func:`minidl.functional.reference.leaky_relu_forward`.
+    """
+    xp = get_array_module(x)
+    mask = x > 0
+    return xp.where(mask, x, x * x.dtype.type(scale)), (mask, scale)
+
+
+def leaky_relu_backward(dy, cache):
+    """dx = dy for x > 0, scale·dy otherwise (the slope `scale` is taken at x = 0).
+
+    Reference: :func:`minidl.functional.reference.leaky_relu_backward`.
+    """
+    mask, scale = cache
+    xp = get_array_module(dy)
+    return xp.where(mask, dy, dy * dy.dtype.type(scale))
+
+
+def clipped_relu_forward(x, ceiling: float):
+    """y = min(max(x, 0), ceiling) (MATLAB clippedReluLayer).  x: any shape.  Returns (y, cache = 0 < x < ceiling).
+
+    Reference: :func:`minidl.functional.reference.clipped_relu_forward`.
+    """
+    xp = get_array_module(x)
+    inside = (x > 0) & (x < ceiling)
+    return xp.clip(x, 0, ceiling).astype(x.dtype, copy=False), inside
+
+
+def clipped_relu_backward(dy, inside):
+    """dx = dy · [0 < x < ceiling] (the derivative 0 is taken at both kinks).
+
+    Reference: :func:`minidl.functional.reference.clipped_relu_backward`.
+    """
+    xp = get_array_module(dy)
+    return xp.multiply(dy, inside, dtype=dy.dtype)
+
+
+def elu_forward(x, alpha: float = 1.0):
+    """y = x for x > 0, α·(eˣ − 1) otherwise (MATLAB eluLayer).  x: any shape.  Returns (y, cache = (x > 0, y, α)).
+
+    Reference: :func:`minidl.functional.reference.elu_forward`.
+    """
+    xp = get_array_module(x)
+    mask = x > 0
+    y = xp.where(mask, x, x.dtype.type(alpha) * xp.expm1(xp.minimum(x, 0)))  # expm1: exact near 0; min: no overflow
+    return y, (mask, y, alpha)
+
+
+def elu_backward(dy, cache):
+    """dx = dy for x > 0, dy·(y + α) = dy·α·eˣ otherwise.
+
+    Reference: :func:`minidl.functional.reference.elu_backward`.
+    """
+    mask, y, alpha = cache
+    xp = get_array_module(dy)
+    return xp.where(mask, dy, dy * (y + y.dtype.type(alpha)))

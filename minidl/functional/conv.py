@@ -22,7 +22,7 @@ from minidl.backend import get_array_module
 
 __all__ = ["conv2d_forward", "conv2d_backward", "conv_output_size", "same_padding", "im2col", "col2im", "span",
            "check_stride", "check_padding", "check_dilation", "check_images", "int_tuple",
-           "scratch"]
+           "scratch", "grouped_conv2d_forward", "grouped_conv2d_backward"]
 
 Pair = tuple[int, int]
 Quad = tuple[int, int, int, int]
@@ -296,4 +296,73 @@ def conv2d_backward(dy, cache, need_dx: bool = True, workspace: dict | None = No
         return None, dW, db
     dcol = xp.matmul(W2.T, dy2, out=scratch(workspace, "dcol", col.shape, col.dtype, xp))  # (C·KH·KW, N·OH·OW)
     dx = col2im(dcol.reshape(c, kh, kw, n, oh, ow), x_shape, stride, padding, dilation)
+    return dx, dW, db
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Grouped convolution (G groups; channel-wise when G = C)
+# ------------------------------------------------------------------------------------------------------------------
+
+def _check_grouped_args(x, W, b, groups):
+    check_images("x", x)
+    check_images("W", W)
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 or x.shape[1] % groups \
+            or W.shape[0] % groups:
+        raise ValueError(f"groups: got {groups!r} for x with C = {x.shape[1]} channels and W with F = {W.shape[0]} "
+                         "filters; allowed: a positive integer dividing both")
+    if W.shape[1] * groups != x.shape[1]:
+        raise ValueError(f"W: got shape {tuple(W.shape)} with {W.shape[1]} channels per group, but x of shape "
+                         f"{tuple(x.shape)} has C = {x.shape[1]} = {groups} groups of {x.shape[1] // groups}; "
+                         f"allowed: W of shape (F, {x.shape[1] // groups}, KH, KW)")
+    if W.dtype != x.dtype or b.dtype != x.dtype:
+        raise TypeError(f"W, b: got dtypes {W.dtype}, {b.dtype}; allowed: x's dtype {x.dtype}")
+    if tuple(b.shape) != (W.shape[0],):
+        raise ValueError(f"b: got shape {tuple(b.shape)}; allowed: shape ({W.shape[0]},) (one bias per filter)")
+
+
+def grouped_conv2d_forward(x, W, b, groups: int, stride: Pair = (1, 1), padding: Quad = (0, 0, 0, 0),
+                           dilation: Pair = (1, 1)):
+    """Grouped convolution: the C channels and the F filters split into G groups; filter f of group g = f // (F/G)
+    sees only the channels of group g:
+
+        y[n, f, oh, ow] = b[f] + Σ_{c'<C/G} Σ_kh Σ_kw W[f, c', kh, kw] · x[n, g·C/G + c', oh·SH − PT + kh·DH, …]
+
+    x: (N, C, H, W), W: (F, C/G, KH, KW), b: (F,).  Returns (y (N, F, OH, OW), cache).  G = C with C/G = 1 is a
+    channel-wise (depth-wise) convolution.  The columns of :func:`im2col` hold the (c, kh, kw) rows of each group
+    together, so the G products are one batched matrix product (G, F/G, C/G·KH·KW) @ (G, C/G·KH·KW, N·OH·OW).
+    Reference: :func:`minidl.functional.reference.grouped_conv2d_forward`.
+    """
+    _check_grouped_args(x, W, b, groups)
+    stride, padding, dilation = check_stride(stride), check_padding(padding), check_dilation(dilation)
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    f, cg, kh, kw = W.shape
+    oh, ow = conv_output_size((h, w), (kh, kw), stride, padding, dilation)
+    col = im2col(x, (kh, kw), stride, padding, dilation, (oh, ow)).reshape(groups, cg * kh * kw, n * oh * ow)
+    W3 = W.reshape(groups, f // groups, cg * kh * kw)
+    y3 = xp.matmul(W3, col)  # (G, F/G, N·OH·OW): y₂ of each group
+    y = xp.empty((n, f, oh, ow), dtype=x.dtype)
+    xp.add(y3.reshape(f, n, oh * ow).transpose(1, 0, 2), b.reshape(f, 1), out=y.reshape(n, f, oh * ow))
+    return y, (col, W3, W.shape, x.shape, groups, stride, padding, dilation)
+
+
+def grouped_conv2d_backward(dy, cache, need_dx: bool = True):
+    """Gradients of grouped_conv2d_forward, group by group in one batched product each:
+    dW₃ = dy₃ · colᵀ, db = Σ_{n,oh,ow} dy, dcol = W₃ᵀ · dy₃, dx = col2im(dcol).
+
+    dy: (N, F, OH, OW) → (dx (N, C, H, W) or None, dW (F, C/G, KH, KW), db (F,)).
+    Reference: :func:`minidl.functional.reference.grouped_conv2d_backward`.
+    """
+    col, W3, w_shape, x_shape, groups, stride, padding, dilation = cache
+    xp = get_array_module(dy)
+    n, f, oh, ow = dy.shape
+    cg, kh, kw = w_shape[1:]
+    dy2 = dy.reshape(n, f, oh * ow).transpose(1, 0, 2).reshape(f, n * oh * ow)
+    db = dy2.sum(axis=1)
+    dy3 = dy2.reshape(groups, f // groups, n * oh * ow)
+    dW = xp.matmul(dy3, col.transpose(0, 2, 1)).reshape(w_shape)  # (G, F/G, C/G·KH·KW)
+    if not need_dx:
+        return None, dW, db
+    dcol = xp.matmul(W3.transpose(0, 2, 1), dy3)  # (G, C/G·KH·KW, N·OH·OW)
+    dx = col2im(dcol.reshape(groups * cg, kh, kw, n, oh, ow), x_shape, stride, padding, dilation)
     return dx, dW, db

@@ -17,7 +17,9 @@ from __future__ import annotations
 from minidl.backend import get_array_module
 from minidl.functional.conv import Pair, Quad, check_images, check_padding, check_stride, int_tuple, span
 
-__all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
+__all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward", "maxpool2d_indices",
+           "global_avgpool2d_forward", "global_avgpool2d_backward", "global_maxpool2d_forward",
+           "global_maxpool2d_backward",
            "pool_output_size"]
 
 
@@ -148,4 +150,64 @@ def avgpool2d_backward(dy, cache):
     dx = xp.zeros(x_shape, dtype=dy.dtype)
     for _, (ro, co), (ri, ci) in _offsets(x_shape, pool, stride, padding, dy.shape[2:]):
         dx[:, :, ri, ci] += g[:, :, ro, co]
+    return dx
+
+
+def maxpool2d_indices(cache):
+    """The flat position h·W + w, in its (n, c) plane of x, of each window's first maximum: int64 (N, C, OH, OW)
+    (PyTorch's ``max_pool2d(return_indices=True)`` numbering), from the cache of :func:`maxpool2d_forward`.
+
+    With k = i·KW + j the window offset of the maximum: h = oh·SH − PT + i, w = ow·SW − PL + j.
+    """
+    arg, x_shape, pool, stride, padding = cache
+    xp = get_array_module(arg)
+    n, c, oh, ow = arg.shape
+    k = arg.astype(xp.int64)
+    rows = xp.arange(oh, dtype=xp.int64).reshape(oh, 1) * stride[0] - padding[0] + k // pool[1]
+    cols = xp.arange(ow, dtype=xp.int64) * stride[1] - padding[2] + k % pool[1]
+    return rows * x_shape[3] + cols
+
+
+def global_avgpool2d_forward(x):
+    """y[n, c, 0, 0] = Σ_{h,w} x[n, c, h, w] / (H·W).  x: (N, C, H, W) → y: (N, C, 1, 1).  Returns (y, x.shape).
+
+    Reference: :func:`minidl.functional.reference.global_avgpool2d_forward`.
+    """
+    check_images("x", x)
+    return x.mean(axis=(2, 3), keepdims=True), x.shape
+
+
+def global_avgpool2d_backward(dy, x_shape):
+    """dx[n, c, h, w] = dy[n, c, 0, 0] / (H·W).  dy: (N, C, 1, 1) → dx: (N, C, H, W).
+
+    Reference: :func:`minidl.functional.reference.global_avgpool2d_backward`.
+    """
+    xp = get_array_module(dy)
+    return xp.broadcast_to(dy / (x_shape[2] * x_shape[3]), x_shape).copy()
+
+
+def global_maxpool2d_forward(x):
+    """y[n, c, 0, 0] = max_{h,w} x[n, c, h, w].  x: (N, C, H, W) → y: (N, C, 1, 1).
+
+    Returns (y, cache); the cache holds the flat position h·W + w of the FIRST maximum in row-major order (the
+    tie rule of :func:`maxpool2d_forward`), which alone receives the gradient.
+    Reference: :func:`minidl.functional.reference.global_maxpool2d_forward`.
+    """
+    check_images("x", x)
+    n, c, h, w = x.shape
+    flat = x.reshape(n, c, h * w)
+    arg = flat.argmax(axis=2)  # the first maximum
+    return flat.max(axis=2).reshape(n, c, 1, 1), (arg, x.shape)
+
+
+def global_maxpool2d_backward(dy, cache):
+    """dx[n, c, first argmax] = dy[n, c, 0, 0]; every other element gets 0.  dy: (N, C, 1, 1).
+
+    Reference: :func:`minidl.functional.reference.global_maxpool2d_backward`.
+    """
+    arg, (n, c, h, w) = cache
+    xp = get_array_module(dy)
+    dx = xp.zeros((n, c, h, w), dtype=dy.dtype)
+    where = xp.arange(n * c, dtype=xp.int64) * (h * w) + arg.reshape(-1)  # one distinct element per (n, c) plane
+    dx.reshape(-1)[where] = dy.reshape(-1)
     return dx

@@ -31,7 +31,12 @@ __all__ = ["conv2d_forward", "conv2d_backward", "maxpool2d_forward", "maxpool2d_
            "cross_entropy_loss", "cross_entropy_gradient", "half_mse_loss", "half_mse_gradient", "mean_squared_loss",
            "mean_squared_gradient", "elementwise_forward", "elementwise_backward",
            "binary_cross_entropy_loss", "binary_cross_entropy_gradient", "mean_absolute_loss", "mean_absolute_gradient",
-           "lstm_forward", "gru_forward", "rnn_forward", "sequence_last_forward"]
+           "lstm_forward", "gru_forward", "rnn_forward", "sequence_last_forward",
+           "leaky_relu_forward", "leaky_relu_backward", "clipped_relu_forward", "clipped_relu_backward", "elu_forward",
+           "elu_backward", "global_avgpool2d_forward", "global_avgpool2d_backward", "global_maxpool2d_forward",
+           "global_maxpool2d_backward", "lrn_forward", "lrn_backward", "grouped_conv2d_forward",
+           "grouped_conv2d_backward", "conv_transpose2d_forward", "conv_transpose2d_backward", "maxunpool2d_forward",
+           "maxunpool2d_backward"]
 
 
 def _f64(*arrays):
@@ -726,3 +731,248 @@ def sequence_last_forward(x, mask=None):
             last = max(t for t in range(T) if mask[n, t] > 0)
         y[n] = x[n, :, last]
     return y
+
+
+# ------------------------------------------------------------------------------------------------ the era's layers
+def leaky_relu_forward(x, scale=0.01):
+    """y = x if x > 0 else scale·x, element by element.
+
+    >>> leaky_relu_forward(np.array([-2.0, 3.0]), 0.1)
+    array([-0.2,  3. ])
+    """
+    (x,) = _f64(x)
+    return np.array([v if v > 0 else scale * v for v in x.ravel()]).reshape(x.shape)
+
+
+def leaky_relu_backward(dy, x, scale=0.01):
+    """dx = dy if x > 0 else scale·dy."""
+    dy, x = _f64(dy, x)
+    return np.array([g if v > 0 else scale * g for g, v in zip(dy.ravel(), x.ravel())]).reshape(x.shape)
+
+
+def clipped_relu_forward(x, ceiling):
+    """y = 0 if x < 0, x if 0 ≤ x ≤ ceiling, ceiling above.
+
+    >>> clipped_relu_forward(np.array([-1.0, 0.5, 7.0]), 6.0)
+    array([0. , 0.5, 6. ])
+    """
+    (x,) = _f64(x)
+    return np.array([0.0 if v < 0 else ceiling if v > ceiling else v for v in x.ravel()]).reshape(x.shape)
+
+
+def clipped_relu_backward(dy, x, ceiling):
+    """dx = dy where 0 < x < ceiling, else 0."""
+    dy, x = _f64(dy, x)
+    return np.array([g if 0 < v < ceiling else 0.0 for g, v in zip(dy.ravel(), x.ravel())]).reshape(x.shape)
+
+
+def elu_forward(x, alpha=1.0):
+    """y = x if x > 0 else α·(eˣ − 1).
+
+    >>> elu_forward(np.array([-1.0, 2.0]), 2.0).round(6)
+    array([-1.264241,  2.      ])
+    """
+    (x,) = _f64(x)
+    return np.array([v if v > 0 else alpha * (math.exp(v) - 1) for v in x.ravel()]).reshape(x.shape)
+
+
+def elu_backward(dy, x, alpha=1.0):
+    """dx = dy if x > 0 else dy·α·eˣ."""
+    dy, x = _f64(dy, x)
+    return np.array([g if v > 0 else g * alpha * math.exp(v) for g, v in zip(dy.ravel(), x.ravel())]
+                    ).reshape(x.shape)
+
+
+def global_avgpool2d_forward(x):
+    """y[n,c,0,0] = Σ_h Σ_w x[n,c,h,w] / (H·W).  x: (N, C, H, W) → (N, C, 1, 1)."""
+    (x,) = _f64(x)
+    N, C, H, W = x.shape
+    y = np.zeros((N, C, 1, 1))
+    for n in range(N):
+        for c in range(C):
+            y[n, c, 0, 0] = sum(x[n, c, h, w] for h in range(H) for w in range(W)) / (H * W)
+    return y
+
+
+def global_avgpool2d_backward(dy, x):
+    """dx[n,c,h,w] = dy[n,c,0,0] / (H·W)."""
+    dy, x = _f64(dy, x)
+    N, C, H, W = x.shape
+    dx = np.zeros(x.shape)
+    for n in range(N):
+        for c in range(C):
+            for h in range(H):
+                for w in range(W):
+                    dx[n, c, h, w] = dy[n, c, 0, 0] / (H * W)
+    return dx
+
+
+def _first_argmax(plane):
+    """(h, w) of the first maximum of a 2-D plane in row-major order."""
+    best = None
+    for h in range(plane.shape[0]):
+        for w in range(plane.shape[1]):
+            if best is None or plane[h, w] > plane[best]:
+                best = (h, w)
+    return best
+
+
+def global_maxpool2d_forward(x):
+    """y[n,c,0,0] = max_{h,w} x[n,c,h,w].  x: (N, C, H, W) → (N, C, 1, 1)."""
+    (x,) = _f64(x)
+    N, C = x.shape[:2]
+    y = np.zeros((N, C, 1, 1))
+    for n in range(N):
+        for c in range(C):
+            y[n, c, 0, 0] = x[n, c][_first_argmax(x[n, c])]
+    return y
+
+
+def global_maxpool2d_backward(dy, x):
+    """dx = dy at the first maximum (row-major) of each (n, c) plane, 0 elsewhere."""
+    dy, x = _f64(dy, x)
+    dx = np.zeros(x.shape)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            h, w = _first_argmax(x[n, c])
+            dx[n, c, h, w] = dy[n, c, 0, 0]
+    return dx
+
+
+def _lrn_window(c, C, size):
+    """The channels j of c's window: c − ⌊size/2⌋ … c + ⌊(size − 1)/2⌋, inside [0, C)."""
+    return [j for j in range(c - size // 2, c + (size - 1) // 2 + 1) if 0 <= j < C]
+
+
+def lrn_forward(x, size, alpha=1e-4, beta=0.75, k=2.0):
+    """y[n,c,h,w] = x[n,c,h,w] / (k + α/size · Σ_{j ∈ window(c)} x[n,j,h,w]²)^β, one element at a time.
+
+    >>> lrn_forward(np.ones((1, 3, 1, 1)), 3, alpha=3.0, beta=1.0, k=1.0).ravel()   # sums of squares 2, 3, 2
+    array([0.33333333, 0.25      , 0.33333333])
+    """
+    (x,) = _f64(x)
+    N, C = x.shape[:2]
+    y = np.zeros(x.shape)
+    for n in range(N):
+        for c in range(C):
+            for pos in np.ndindex(*x.shape[2:]):
+                s = sum(x[(n, j) + pos] ** 2 for j in _lrn_window(c, C, size))
+                y[(n, c) + pos] = x[(n, c) + pos] / (k + alpha / size * s) ** beta
+    return y
+
+
+def lrn_backward(dy, x, size, alpha=1e-4, beta=0.75, k=2.0):
+    """dx[j] = Σ_c dy[c]·∂y[c]/∂x[j] with ∂y[c]/∂x[j] = [c = j]·d_c^(−β) − β·x[c]·d_c^(−β−1)·(α/size)·2·x[j]
+    for j in c's window (d_c = k + α/size·S_c), element by element."""
+    dy, x = _f64(dy, x)
+    N, C = x.shape[:2]
+    dx = np.zeros(x.shape)
+    for n in range(N):
+        for pos in np.ndindex(*x.shape[2:]):
+            for c in range(C):
+                window = _lrn_window(c, C, size)
+                d = k + alpha / size * sum(x[(n, j) + pos] ** 2 for j in window)
+                for j in window:
+                    partial = -beta * x[(n, c) + pos] * d ** (-beta - 1) * (alpha / size) * 2 * x[(n, j) + pos]
+                    if j == c:
+                        partial += d ** -beta
+                    dx[(n, j) + pos] += dy[(n, c) + pos] * partial
+    return dx
+
+
+def grouped_conv2d_forward(x, W, b, groups, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1)):
+    """Group g's filters f ∈ [g·F/G, (g+1)·F/G) convolve group g's channels c ∈ [g·C/G, (g+1)·C/G): the plain
+    :func:`conv2d_forward` once per group.  x: (N, C, H, W), W: (F, C/G, KH, KW), b: (F,) → (N, F, OH, OW)."""
+    x, W, b = _f64(x, W, b)
+    cg, fg = x.shape[1] // groups, W.shape[0] // groups
+    return np.concatenate([conv2d_forward(x[:, g * cg:(g + 1) * cg], W[g * fg:(g + 1) * fg],
+                                          b[g * fg:(g + 1) * fg], stride, padding, dilation)
+                           for g in range(groups)], axis=1)
+
+
+def grouped_conv2d_backward(dy, x, W, b, groups, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1)):
+    """:func:`conv2d_backward` once per group → (dx, dW, db)."""
+    dy, x, W, b = _f64(dy, x, W, b)
+    cg, fg = x.shape[1] // groups, W.shape[0] // groups
+    parts = [conv2d_backward(dy[:, g * fg:(g + 1) * fg], x[:, g * cg:(g + 1) * cg], W[g * fg:(g + 1) * fg],
+                             b[g * fg:(g + 1) * fg], stride, padding, dilation) for g in range(groups)]
+    return (np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]))
+
+
+def conv_transpose2d_forward(x, W, b, stride=(1, 1), cropping=(0, 0, 0, 0)):
+    """Each input pixel x[n,c,h,w] adds W[c,f,kh,kw]·x[n,c,h,w] to the uncropped output at (h·SH + kh, w·SW + kw);
+    then PT, PB rows and PL, PR columns are cropped and b[f] added.  x: (N, C, H, W), W: (C, F, KH, KW), b: (F,)
+    → (N, F, SH·(H−1) + KH − PT − PB, SW·(W−1) + KW − PL − PR).
+
+    >>> conv_transpose2d_forward(np.ones((1, 1, 1, 2)), np.ones((1, 1, 1, 2)), np.zeros(1), (1, 2))[0, 0]
+    array([[1., 1., 1., 1.]])
+    """
+    x, W, b = _f64(x, W, b)
+    N, C, H, Wd = x.shape
+    F, KH, KW = W.shape[1:]
+    (SH, SW), (PT, PB, PL, PR) = stride, cropping
+    full = np.zeros((N, F, SH * (H - 1) + KH, SW * (Wd - 1) + KW))
+    for n in range(N):
+        for c in range(C):
+            for h in range(H):
+                for w in range(Wd):
+                    for f in range(F):
+                        for kh in range(KH):
+                            for kw in range(KW):
+                                full[n, f, h * SH + kh, w * SW + kw] += W[c, f, kh, kw] * x[n, c, h, w]
+    y = full[:, :, PT:full.shape[2] - PB, PL:full.shape[3] - PR].copy()
+    for f in range(F):
+        y[:, f] += b[f]
+    return y
+
+
+def conv_transpose2d_backward(dy, x, W, b, stride=(1, 1), cropping=(0, 0, 0, 0)):
+    """dx[n,c,h,w] = Σ W[c,f,kh,kw]·dy[n,f,oh,ow] and dW[c,f,kh,kw] = Σ x[n,c,h,w]·dy[n,f,oh,ow] over the taps whose
+    output (oh, ow) = (h·SH + kh − PT, w·SW + kw − PL) survives the cropping; db[f] = Σ dy[n,f,·,·]."""
+    dy, x, W = _f64(dy, x, W)
+    N, C, H, Wd = x.shape
+    F, KH, KW = W.shape[1:]
+    (SH, SW), (PT, _, PL, _) = stride, cropping
+    OH, OW = dy.shape[2:]
+    dx, dW = np.zeros(x.shape), np.zeros(W.shape)
+    for n in range(N):
+        for c in range(C):
+            for h in range(H):
+                for w in range(Wd):
+                    for f in range(F):
+                        for kh in range(KH):
+                            for kw in range(KW):
+                                oh, ow = h * SH + kh - PT, w * SW + kw - PL
+                                if 0 <= oh < OH and 0 <= ow < OW:
+                                    dx[n, c, h, w] += W[c, f, kh, kw] * dy[n, f, oh, ow]
+                                    dW[c, f, kh, kw] += x[n, c, h, w] * dy[n, f, oh, ow]
+    return dx, dW, dy.sum(axis=(0, 2, 3))
+
+
+def maxunpool2d_forward(x, indices, out_hw):
+    """y[n, c, idx // W, idx % W] += x[n, c, oh, ow] with idx = indices[n, c, oh, ow]; zero elsewhere.
+    x, indices: (N, C, OH, OW) → y: (N, C, H, W).
+
+    >>> maxunpool2d_forward(np.array([[[[5.0, 6.0]]]]), np.array([[[[3, 0]]]]), (2, 2))[0, 0]
+    array([[6., 0.],
+           [0., 5.]])
+    """
+    (x,) = _f64(x)
+    H, W = out_hw
+    y = np.zeros(x.shape[:2] + (H, W))
+    for n, c, oh, ow in np.ndindex(*x.shape):
+        idx = int(indices[n, c, oh, ow])
+        y[n, c, idx // W, idx % W] += x[n, c, oh, ow]
+    return y
+
+
+def maxunpool2d_backward(dy, x, indices, out_hw):
+    """dx[n, c, oh, ow] = dy[n, c, idx // W, idx % W]."""
+    dy, x = _f64(dy, x)
+    W = out_hw[1]
+    dx = np.zeros(x.shape)
+    for n, c, oh, ow in np.ndindex(*x.shape):
+        idx = int(indices[n, c, oh, ow])
+        dx[n, c, oh, ow] = dy[n, c, idx // W, idx % W]
+    return dx

@@ -33,6 +33,12 @@ class Layer:
     #: local parameter key -> (default learn-rate factor, default L2 factor); MATLAB defaults
     #: (docs/semantics-matlab.md#3-l2-regularization-and-gradient-clipping).
     factor_defaults: Mapping[str, tuple[float, float]] = {}
+    #: the input and output ports (docs/graphs.md); a layer with several inputs takes lists (``build(shapes)``,
+    #: ``forward(xs)``, ``backward`` returns one dx per input), one with several outputs returns tuples (``build``
+    #: a list of shapes, ``forward`` a tuple, ``backward(dys)`` one dy per output, None where none arrived).
+    #: An instance may set its own (e.g. ``("in1", "in2", "in3")``).
+    input_names: tuple[str, ...] = ("in",)
+    output_names: tuple[str, ...] = ("out",)
 
     def __init__(self, name: str | None = None, **factors: float):
         if name is not None and (not isinstance(name, str) or not name or "." in name):
@@ -70,17 +76,23 @@ class Layer:
         """True once the layer knows its input shape (and has its parameters)."""
         return self.output_shape is not None
 
-    def initialize(self, input_shape: Shape, rng: np.random.Generator | None = None, dtype: Any = "float32",
-                   device: str | Device = "cpu") -> Shape:
+    def initialize(self, input_shape: Shape | list[Shape], rng: np.random.Generator | None = None,
+                   dtype: Any = "float32", device: str | Device = "cpu") -> Shape | list[Shape]:
         """Fix shapes from the per-example ``input_shape`` (no N), create parameters; return the output shape.
 
+        A layer with several inputs takes a list of shapes (one per ``input_names``); one with several outputs
+        returns a list of shapes (one per ``output_names``).
         Parameters already present (given arrays, or a trained layer) are kept; only missing ones are drawn from
         ``rng`` on the host in float64, then cast to ``dtype`` and moved to ``device`` (the same seed gives the same
         weights on every device).
         """
-        input_shape = tuple(None if s is None else int(s) for s in input_shape)  # None: a time axis (any length)
+        if len(self.input_names) > 1:                   # several inputs: a list of shapes, one per input port
+            input_shape = [_shape(s) for s in input_shape]
+        else:
+            input_shape = _shape(input_shape)           # None: a time axis (any length)
         self.input_shape = input_shape
-        self.output_shape = tuple(self.build(input_shape, rng if rng is not None else np.random.default_rng(0)))
+        out = self.build(input_shape, rng if rng is not None else np.random.default_rng(0))
+        self.output_shape = [_shape(s) for s in out] if len(self.output_names) > 1 else tuple(out)
         self.to(device, dtype)
         return self.output_shape
 
@@ -131,10 +143,15 @@ class Layer:
                              f"{', '.join('T' if s is None else str(s) for s in shape)})")
 
 
+def _shape(shape) -> Shape:
+    return tuple(None if s is None else int(s) for s in shape)
+
+
 class InputLayer(Layer):
     """Marks the network's input: its size and an optional normalization set from the training data."""
 
     kind = "input"
+    input_names: tuple[str, ...] = ()
     #: True for an input of sequences (N, C, T): the network is then a sequence network (minidl.sequences)
     is_sequence = False
 
@@ -146,6 +163,7 @@ class OutputLayer(Layer):
     """The loss at the end of a network: ``loss(y, t)`` and ``loss_gradient(y, t)``; forward is the identity."""
 
     kind = "output"
+    output_names: tuple[str, ...] = ()
 
     def forward(self, x, training: bool = False):
         return x

@@ -1,10 +1,24 @@
-"""2-D convolution layer (math in minidl.functional.conv; equations in docs/layers.md)."""
+"""2-D convolution layers: plain, grouped (channel-wise) and transposed (math in minidl.functional.conv and
+minidl.functional.conv_transposed; equations in docs/layers.md)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from minidl.functional.conv import conv2d_backward, conv2d_forward, conv_output_size, same_padding
+from minidl.functional.conv import (
+    conv2d_backward,
+    conv2d_forward,
+    conv_output_size,
+    grouped_conv2d_backward,
+    grouped_conv2d_forward,
+    same_padding,
+)
+from minidl.functional.conv_transposed import (
+    conv_transpose2d_backward,
+    conv_transpose2d_forward,
+    same_cropping,
+    transposed_output_size,
+)
 from minidl.layers._params import WeightBiasLayer
 from minidl.layers.base import Shape
 
@@ -119,3 +133,130 @@ class Convolution2D(WeightBiasLayer):
         if self.dilation != (1, 1):
             text += f", dilation [{self.dilation[0]} {self.dilation[1]}]"
         return text
+
+
+class GroupedConvolution2D(WeightBiasLayer):
+    """Grouped convolution (MATLAB groupedConvolution2dLayer): the C input channels split into G groups of C/G; each
+    group has its own ``num_filters_per_group`` filters W: (G·F_g, C/G, KH, KW) (group g's filters are rows
+    g·F_g … (g+1)·F_g − 1), bias b: (G·F_g,); output G·F_g channels, group by group.
+
+    ``num_groups``: a positive integer dividing C, or "channel-wise" (G = C: a depth-wise convolution, C/G = 1).
+    ``padding`` as Convolution2D.  fan_in = C/G·KH·KW and fan_out = F_g·KH·KW for 'glorot' and 'he' (one group's
+    convolution).  Math: :func:`minidl.functional.conv.grouped_conv2d_forward`.
+    """
+
+    kind = "groupconv"
+
+    def __init__(self, filter_size, num_filters_per_group: int, num_groups, stride=1, padding=0, dilation=1,
+                 weights_initializer="normal", bias_initializer="zeros", weights=None, bias=None,
+                 name: str | None = None, **factors: float):
+        super().__init__(weights_initializer=weights_initializer, bias_initializer=bias_initializer,
+                         weights=weights, bias=bias, name=name, **factors)
+        self.filter_size = hw_pair("filter_size", filter_size)
+        if not _is_int(num_filters_per_group) or num_filters_per_group < 1:
+            raise ValueError(f"num_filters_per_group: got {num_filters_per_group!r}; allowed: a positive integer")
+        self.num_filters_per_group = int(num_filters_per_group)
+        if num_groups != "channel-wise" and (not _is_int(num_groups) or num_groups < 1):
+            raise ValueError(f"num_groups: got {num_groups!r}; allowed: a positive integer or 'channel-wise'")
+        self.num_groups = num_groups if num_groups == "channel-wise" else int(num_groups)
+        self.stride = hw_pair("stride", stride)
+        self.dilation = hw_pair("dilation", dilation)
+        self.padding = padding_spec(padding)
+        self.pad: tuple[int, int, int, int] | None = None
+        self.groups: int | None = None  # G, fixed by build
+
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+        check_image_shape(self, input_shape)
+        c, h, w = input_shape
+        g = c if self.num_groups == "channel-wise" else self.num_groups
+        if c % g:
+            raise ValueError(f"input_shape: got {tuple(input_shape)} for {self.describe()}: {c} channels do not "
+                             f"split into num_groups={g} groups; allowed: a number of groups dividing {c}")
+        self.groups = g
+        kh, kw = self.filter_size
+        self.pad = same_padding((h, w), self.filter_size, self.stride, self.dilation) \
+            if self.padding == "same" else self.padding
+        try:
+            oh, ow = conv_output_size((h, w), self.filter_size, self.stride, self.pad, self.dilation)
+        except ValueError as e:
+            raise ValueError(f"input_shape: got {tuple(input_shape)}, too small for {self.describe()}: {e}") from None
+        fg, cg = self.num_filters_per_group, c // g
+        self._make_params((g * fg, cg, kh, kw), (g * fg,), cg * kh * kw, fg * kh * kw, rng)
+        return g * fg, oh, ow
+
+    def forward(self, x, training: bool = False):
+        self._check_input(x)
+        y, cache = grouped_conv2d_forward(x, self.params["weight"], self.params["bias"], self.groups, self.stride,
+                                          self.pad, self.dilation)
+        self._cache = cache if training else None
+        return y
+
+    def backward(self, dy):
+        dx, self.grads["weight"], self.grads["bias"] = grouped_conv2d_backward(
+            dy, self._need_cache(), need_dx=self.compute_input_gradient)
+        return dx
+
+    def describe(self) -> str:
+        kh, kw = self.filter_size
+        groups = "channel-wise" if self.num_groups == "channel-wise" else f"{self.num_groups} groups of"
+        return (f"{self.name or self.kind}: {groups} {self.num_filters_per_group} {kh}x{kw} convolutions with stride "
+                f"[{self.stride[0]} {self.stride[1]}] and padding {format_padding(self.padding)}")
+
+
+class TransposedConvolution2D(WeightBiasLayer):
+    """Transposed convolution (MATLAB transposedConv2dLayer, Wolfram DeconvolutionLayer): W: (C, F, KH, KW) (PyTorch's
+    conv_transpose2d layout), b: (F,).  Output OH = SH·(H − 1) + KH − PT − PB (and the same for W).
+
+    ``cropping``: p, (pt_b, pl_r) (top-bottom, left-right), (t, b, l, r), or 'same' (output = stride·input; the
+    total filter − stride split as 'same' padding: top/left ⌊total/2⌋).  fan_in = F·KH·KW and fan_out = C·KH·KW
+    for 'glorot' and 'he' (those of the convolution F → C it transposes).
+    Math: :mod:`minidl.functional.conv_transposed`.
+    """
+
+    kind = "transconv"
+
+    def __init__(self, filter_size, num_filters: int, stride=1, cropping=0, weights_initializer="normal",
+                 bias_initializer="zeros", weights=None, bias=None, name: str | None = None, **factors: float):
+        super().__init__(weights_initializer=weights_initializer, bias_initializer=bias_initializer,
+                         weights=weights, bias=bias, name=name, **factors)
+        self.filter_size = hw_pair("filter_size", filter_size)
+        if not _is_int(num_filters) or num_filters < 1:
+            raise ValueError(f"num_filters: got {num_filters!r}; allowed: a positive integer")
+        self.num_filters = int(num_filters)
+        self.stride = hw_pair("stride", stride)
+        try:
+            self.cropping = padding_spec(cropping)
+        except ValueError:
+            raise ValueError(f"cropping: got {cropping!r}; allowed: 'same', an integer >= 0, (top-bottom, "
+                             "left-right) or (top, bottom, left, right) of integers >= 0") from None
+        self.crop: tuple[int, int, int, int] | None = None  # (PT, PB, PL, PR), fixed by build
+
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+        check_image_shape(self, input_shape)
+        c, h, w = input_shape
+        kh, kw = self.filter_size
+        try:
+            self.crop = same_cropping((h, w), self.filter_size, self.stride) if self.cropping == "same" \
+                else self.cropping
+            oh, ow = transposed_output_size((h, w), self.filter_size, self.stride, self.crop)
+        except ValueError as e:
+            raise ValueError(f"input_shape: got {tuple(input_shape)} for {self.describe()}: {e}") from None
+        f = self.num_filters
+        self._make_params((c, f, kh, kw), (f,), f * kh * kw, c * kh * kw, rng)
+        return f, oh, ow
+
+    def forward(self, x, training: bool = False):
+        self._check_input(x)
+        y, cache = conv_transpose2d_forward(x, self.params["weight"], self.params["bias"], self.stride, self.crop)
+        self._cache = cache if training else None
+        return y
+
+    def backward(self, dy):
+        dx, self.grads["weight"], self.grads["bias"] = conv_transpose2d_backward(
+            dy, self._need_cache(), need_dx=self.compute_input_gradient)
+        return dx
+
+    def describe(self) -> str:
+        kh, kw = self.filter_size
+        return (f"{self.name or self.kind}: {self.num_filters} {kh}x{kw} transposed convolutions with stride "
+                f"[{self.stride[0]} {self.stride[1]}] and cropping {format_padding(self.cropping)}")

@@ -18,7 +18,8 @@ from minidl._checks import check_positive_int
 from minidl.backend import Device, get_array_module
 from minidl.layers.base import Layer, Shape
 
-__all__ = ["Addition", "Concatenation", "DepthConcatenation", "Threading", "MergeLayer", "format_shape"]
+__all__ = ["Addition", "Concatenation", "DepthConcatenation", "Threading", "MergeLayer", "MultiInputLayer",
+           "format_shape"]
 
 
 def format_shape(shape: Shape) -> str:
@@ -26,27 +27,15 @@ def format_shape(shape: Shape) -> str:
     return "x".join("T" if s is None else str(s) for s in shape)
 
 
-class MergeLayer(Layer):
-    """A layer with ``num_inputs`` inputs "in1", …, "inN" and one output (the base of the merge layers)."""
+class MultiInputLayer(Layer):
+    """A layer with several inputs (``input_names``): ``build`` and ``forward`` take lists, ``backward`` returns one.
 
-    kind = "merge"
-    input_names: tuple[str, ...] = ("in1", "in2")   # per instance: set_num_inputs
+    Subclasses set ``input_names`` (per class or per instance) and ``num_inputs`` to match.
+    """
+
+    input_names: tuple[str, ...] = ("in1", "in2")
     output_names: tuple[str, ...] = ("out",)
-
-    def __init__(self, num_inputs: int = 2, name: str | None = None):
-        super().__init__(name=name)
-        self.set_num_inputs(num_inputs)
-        self.input_shapes: list[Shape] | None = None
-
-    def set_num_inputs(self, num_inputs: int) -> None:
-        """Fix the number of inputs (Wolfram's layers take it from the connections); before initialization only."""
-        n = check_positive_int("num_inputs", num_inputs, wrong_type=ValueError)
-        if n < 2:
-            raise ValueError(f"num_inputs: got {num_inputs!r}; allowed: an integer >= 2")
-        if getattr(self, "output_shape", None) is not None:
-            raise ValueError(f"{self.describe()}: num_inputs cannot change after initialization")
-        self.num_inputs = n
-        self.input_names = tuple(f"in{i + 1}" for i in range(n))
+    num_inputs = 2
 
     def initialize(self, input_shapes, rng: np.random.Generator | None = None, dtype: Any = "float32",
                    device: str | Device = "cpu") -> Shape:
@@ -70,13 +59,35 @@ class MergeLayer(Layer):
             raise ValueError(f"{self.describe()}: forward got {type(xs).__name__}"
                              f"{'' if not isinstance(xs, (list, tuple)) else f' of {len(xs)} arrays'}; allowed: "
                              f"a list of {self.num_inputs} arrays ({', '.join(self.input_names)})")
-        if self.input_shapes is not None:
+        shapes = getattr(self, "input_shapes", None)
+        if shapes is not None:
             n = xs[0].shape[0]
-            for i, (x, shape) in enumerate(zip(xs, self.input_shapes)):
+            for i, (x, shape) in enumerate(zip(xs, shapes)):
                 if x.shape[0] != n or len(x.shape) != len(shape) + 1 or any(
                         s is not None and s != d for s, d in zip(shape, x.shape[1:])):
                     raise ValueError(f"{self._where(i)}: got an array of shape {tuple(x.shape)}; expected (N={n}, "
                                      f"{', '.join('T' if s is None else str(s) for s in shape)})")
+
+
+class MergeLayer(MultiInputLayer):
+    """A layer with ``num_inputs`` inputs "in1", …, "inN" and one output (the base of the merge layers)."""
+
+    kind = "merge"
+
+    def __init__(self, num_inputs: int = 2, name: str | None = None):
+        super().__init__(name=name)
+        self.set_num_inputs(num_inputs)
+        self.input_shapes: list[Shape] | None = None
+
+    def set_num_inputs(self, num_inputs: int) -> None:
+        """Fix the number of inputs (Wolfram's layers take it from the connections); before initialization only."""
+        n = check_positive_int("num_inputs", num_inputs, wrong_type=ValueError)
+        if n < 2:
+            raise ValueError(f"num_inputs: got {num_inputs!r}; allowed: an integer >= 2")
+        if getattr(self, "output_shape", None) is not None:
+            raise ValueError(f"{self.describe()}: num_inputs cannot change after initialization")
+        self.num_inputs = n
+        self.input_names = tuple(f"in{i + 1}" for i in range(n))
 
     def _same_shapes(self, input_shapes: list[Shape], skip_axis: int | None = None) -> None:
         """Every input's shape equals in1's (except along ``skip_axis``, a per-example axis), else a ValueError

@@ -1,12 +1,13 @@
-"""Batch normalization layer (math in minidl.functional.batchnorm; equations in docs/layers.md)."""
+"""Batch and cross-channel normalization layers (math in minidl.functional.batchnorm; equations in docs/layers.md)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from minidl import functional as F
-from minidl._checks import check_finite_positive, check_real
+from minidl._checks import check_finite_positive, check_positive_int, check_real
 from minidl.backend import get_array_module
+from minidl.functional.normalization_lrn import lrn_backward, lrn_forward
 from minidl.layers.base import Layer, Shape
 from minidl.layers.init import initialize_array
 
@@ -92,3 +93,43 @@ class BatchNormalization(Layer):
     def describe(self) -> str:
         c = self.input_shape[0] if self.input_shape else "?"
         return f"{self.name or self.kind}: batch normalization with {c} channels"
+
+
+class CrossChannelNormalization(Layer):
+    """Local response normalization across channels (MATLAB crossChannelNormalizationLayer):
+
+        y = x / (K + α·ss/windowChannelSize)^β,   ss = Σ x² over the window of ``window_channel_size`` channels
+
+    centred on each channel (for an even size one channel further down than up; math and window in
+    :mod:`minidl.functional.normalization_lrn`).  Images (C, H, W); no learnable arrays.
+    """
+
+    kind = "crossnorm"
+
+    def __init__(self, window_channel_size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0,
+                 name: str | None = None):
+        super().__init__(name=name)
+        self.window_channel_size = check_positive_int("window_channel_size", window_channel_size,
+                                                      wrong_type=ValueError)
+        self.alpha = check_real("alpha", alpha)
+        self.beta = check_finite_positive("beta", beta)
+        self.k = check_finite_positive("k", k)
+
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+        if len(input_shape) != 3:
+            raise ValueError(f"input_shape: got {tuple(input_shape)} for {self.describe()}; allowed: images "
+                             "(C, H, W)")
+        return input_shape
+
+    def forward(self, x, training: bool = False):
+        self._check_input(x)
+        y, cache = lrn_forward(x, self.window_channel_size, self.alpha, self.beta, self.k)
+        self._cache = cache if training else None
+        return y
+
+    def backward(self, dy):
+        return lrn_backward(dy, self._need_cache())
+
+    def describe(self) -> str:
+        return (f"{self.name or self.kind}: cross channel normalization with {self.window_channel_size} channels per "
+                f"element (alpha {self.alpha:g}, beta {self.beta:g}, K {self.k:g})")

@@ -24,6 +24,7 @@ from minidl._checks import ArgNames, check_choice, check_positive_int, check_rea
 from minidl.errors import NotSupportedYetError
 from minidl.optim import SGDM, Adam, RMSProp, register_method
 from minidl.training.data import as_sequence_source, as_source, is_source
+from minidl.training.graph import is_port_data
 
 __all__ = ["TrainingOptions", "training_options", "NotSupportedYetError", "SOLVERS", "OPTION_NAMES"]
 
@@ -191,7 +192,8 @@ def _check_validation_data(value, names: ArgNames):
     if is_source(value):
         return as_source(value, None, names("validation_data"), names("validation_data"))
     if isinstance(value, (tuple, list)) and len(value) == 2:
-        cells = isinstance(value[0], (list, tuple)) or getattr(getattr(value[0], "dtype", None), "kind", "") == "O"
+        cells = (isinstance(value[0], (list, tuple)) and not is_port_data(value[0], lists=False)) or \
+            getattr(getattr(value[0], "dtype", None), "kind", "") == "O"       # (a tuple of arrays: graph inputs)
         if cells:                                              # a cell array of sequences
             return as_sequence_source(value[0], value[1], names("validation_data", 0), names("validation_data", 1))
         return as_source(value[0], value[1], names("validation_data", 0), names("validation_data", 1))

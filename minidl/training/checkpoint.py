@@ -116,8 +116,10 @@ def restore_network(manifest: dict[str, Any], arrays: dict[str, np.ndarray], *, 
             got = "none" if classes is None else f"dtype {classes.dtype.str}, shape {classes.shape}"
             raise ValueError(f"{where}: the class list ('classes') is missing or mistyped (got {got}; the manifest "
                              f"says a list of dtype {manifest['classes']})")
-        if tuple(d for d in net.output_shape if d is not None) != (len(classes),):  # (K,) or (K, None): per step
-            raise ValueError(f"{where}: {len(classes)} classes but the network outputs {net.output_shape}")
+        out = net.output_shape if net.is_chain or net.classification_layer is None else \
+            net.classification_layer.input_shape              # a graph: what its first classification loss receives
+        if tuple(d for d in out if d is not None) != (len(classes),):  # (K,) or (K, None): per step
+            raise ValueError(f"{where}: {len(classes)} classes but the network outputs {out}")
         if len(np.unique(classes)) != len(classes):
             raise ValueError(f"{where}: the class list holds repeated labels")
         net.classes = np.array(classes)

@@ -215,7 +215,9 @@ def is_source(obj) -> bool:
 
 
 def as_source(X, Y=None, arg_x: str = "X", arg_y: str = "Y"):
-    """A mini-batch source from arrays (X, Y) or a source (Y must then be None)."""
+    """A mini-batch source from arrays (X, Y) or a source (Y must then be None); X or Y given per port (a dict, or a
+    tuple/list of arrays: several inputs or losses of a graph network) gives a
+    :class:`minidl.training.graph.MultiArraySource`."""
     if is_source(X):
         if Y is not None:
             raise TypeError(f"{arg_y}: got {type(Y).__name__} together with a mini-batch source in {arg_x}; "
@@ -226,6 +228,10 @@ def as_source(X, Y=None, arg_x: str = "X", arg_y: str = "Y"):
     if Y is None:
         raise TypeError(f"{arg_y}: got None; allowed: the labels or responses for the observations in {arg_x} "
                         "(or give a mini-batch source)")
+    from minidl.training.graph import MultiArraySource, is_port_data  # data by port, for graph networks
+
+    if is_port_data(X) or is_port_data(Y):
+        return MultiArraySource(X, Y, arg_x, arg_y)
     return ArraySource(X, Y, arg_x, arg_y)
 
 

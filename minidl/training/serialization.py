@@ -82,9 +82,9 @@ def layer_to_json(layer: Layer) -> dict[str, Any]:
                         f"minidl.layers.register_layer({cls.__name__}) before saving, and before loading)")
     args: dict[str, Any] = {}
     for arg in _constructor_args(cls):
-        if arg in ARRAY_ARGS:
-            continue
         attr = ALIASES.get(arg, arg)
+        if arg in ARRAY_ARGS and not isinstance(getattr(layer, attr, None), (int, float)):
+            continue  # a number under an array's name (LeakyReLU's scale) is a hyper-parameter: saved
         if not hasattr(layer, attr):
             continue
         value = getattr(layer, attr)
@@ -112,9 +112,15 @@ def layer_from_json(spec: dict[str, Any]) -> Layer:
 
 
 def network_to_json(net) -> dict[str, Any]:
-    """The architecture of a Network: its layers in order and its per-example input shape."""
-    return {"layers": [layer_to_json(layer) for layer in net.layers],
-            "input_shape": None if net.input_shape is None else list(net.input_shape)}
+    """The architecture of a Network: its layers in order and its per-example input shape; a graph (not a chain)
+    adds its ``"connections"`` (normalized ``["a/out", "b/in"]`` pairs) and no input shape when it has several
+    inputs (each input layer's size gives its own)."""
+    shape = net.input_shape
+    out = {"layers": [layer_to_json(layer) for layer in net.layers],
+           "input_shape": None if shape is None or isinstance(shape, dict) else list(shape)}
+    if not net.is_chain:
+        out["connections"] = [list(pair) for pair in net.connections]
+    return out
 
 
 def network_from_json(spec: dict[str, Any]):
@@ -123,4 +129,10 @@ def network_from_json(spec: dict[str, Any]):
 
     if not isinstance(spec, dict) or not isinstance(spec.get("layers"), list):
         raise ValueError("architecture: expected {'layers': [...], 'input_shape': [...]}")
-    return Network([layer_from_json(s) for s in spec["layers"]])
+    connections = spec.get("connections")
+    if connections is not None and not (isinstance(connections, list) and all(
+            isinstance(c, list) and len(c) == 2 and all(isinstance(e, str) for e in c) for c in connections)):
+        raise ValueError(f"architecture: 'connections' is {connections!r:.80}; allowed: a list of [source, "
+                         "destination] string pairs")
+    return Network([layer_from_json(s) for s in spec["layers"]],
+                   None if connections is None else [tuple(c) for c in connections])

@@ -38,6 +38,7 @@ from minidl.optim.schedules import Schedule
 from minidl.training import events as ev
 from minidl.training.data import ArraySource, PreparedSource, peek_shape, source_classes
 from minidl.training.events import Observer, TrainingState
+from minidl.training.graph import GraphPart, MultiArraySource
 from minidl.training.info import InfoRecorder, TrainingInfo
 from minidl.training.sequence import SequencePart
 
@@ -85,6 +86,9 @@ class EngineConfig:
     seed: int = 0                             # the one host generator: weights, shuffles, dropout masks
     time_limit: float = math.inf              # seconds (Wolfram TimeGoal)
     record_example_losses: bool = False       # ITERATION: state.example_losses = ℓₙ of the batch (Wolfram)
+    #: partial updates (Wolfram TrainingUpdateSchedule): a cycle of (parameter names updated, number of consecutive
+    #: iterations); the other arrays are frozen for those iterations (no pre-steps, no update, state untouched)
+    update_groups: list[tuple[frozenset[str], int]] | None = None
     freeze_frozen_statistics: bool = False    # Wolfram: a batch norm whose arrays are all frozen (factor 0) keeps
                                               # its moving statistics too
     record_outputs: bool = False              # state.batch_/validation_outputs and _targets (host copies; Wolfram
@@ -172,7 +176,7 @@ class Trainer:
 
     # ================================================================================================ set-up
     def _setup(self, resume: tuple[dict, dict] | None) -> None:
-        cfg, net = self.config, self.net
+        cfg, net, data = self.config, self.net, self.raw_data
         self._check_config()
         self.device = named_device(cfg.name("device"), cfg.device)  # a GPU refused names the dialect's option
         self.dtype = check_dtype(cfg.dtype, "precision")
@@ -182,6 +186,10 @@ class Trainer:
                              "ClassificationOutput or RegressionOutput")
         self.classifier = net.is_classifier
         self.seq = SequencePart(self) if net.input_layer is not None and net.input_layer.is_sequence else None
+        self.graph = GraphPart(self) if not net.is_chain and self.seq is None else None   # several ports
+        if self.graph is None and isinstance(data, MultiArraySource):
+            raise ValueError(f"{cfg.name('x')}: got data by port (a tuple or dict of arrays); the network is a chain "
+                             "with one input and one loss; allowed: one array of inputs and one of targets")
         n = len(self.raw_data)
         self.n = n
         B = cfg.batch_size
@@ -192,11 +200,14 @@ class Trainer:
                              f"at most {n} (the partial mini-batch of every epoch is dropped)")
         if self.seq is not None:            # sequences: their own data set-up (minidl.training.sequence)
             self.seq.setup(resume)
+        elif self.graph is not None:        # a graph: inputs and targets by port (minidl.training.graph)
+            self.graph.setup(resume)
         else:
             self._setup_data(resume)
         # solver plumbing: per-array factors (the layers', times the config's multipliers), frozen arrays, pre-steps
         self.lr_factors = {k: f * cfg.learn_rate_multipliers.get(k, 1.0) for k, f in net.learn_rate_factors.items()}
         self.frozen = frozen_names(self.lr_factors)
+        self._groups = self._update_groups()
         self._still_statistics = [layer for layer in net.layers if cfg.freeze_frozen_statistics
                                   and isinstance(layer, BatchNormalization) and layer.params
                                   and all(f"{layer.name}.{k}" in self.frozen for k in layer.params)]
@@ -258,6 +269,39 @@ class Trainer:
                                              self.train.n_responses)
         self.n_val = 0 if self.validation is None else len(self.validation)
         self._check_representable(self.validation, "validation_x", "validation_y")
+
+    def _update_groups(self) -> list[tuple[int, frozenset[str], dict[str, float]]] | None:
+        """``update_groups`` checked: (iterations, frozen names, learn-rate factors) per group of the cycle."""
+        groups = self.config.update_groups
+        if groups is None:
+            return None
+        names = set(self.net.params)
+        if not isinstance(groups, (list, tuple)) or not groups:
+            raise ValueError(f"update_groups: got {groups!r}; allowed: a non-empty list of (parameter names, count)")
+        out = []
+        for k, group in enumerate(groups):
+            if not (isinstance(group, (tuple, list)) and len(group) == 2):
+                raise ValueError(f"update_groups[{k}]: got {group!r}; allowed: (a set of parameter names, a count)")
+            members, count = frozenset(group[0]), group[1]
+            check_positive_int(f"update_groups[{k}] count", count, wrong_type=ValueError)
+            unknown = sorted(members - names)
+            if unknown:
+                raise ValueError(f"update_groups[{k}]: {unknown[:5]} name no parameter; allowed: names of "
+                                 "net.params")
+            frozen = self.frozen | frozenset(names - members)
+            out.append((int(count), frozen, {n: (0.0 if n in frozen else f) for n, f in self.lr_factors.items()}))
+        return out
+
+    def _group(self, iteration: int) -> tuple[frozenset[str], dict[str, float]]:
+        """The frozen names and learn-rate factors of ``iteration`` (1-based) in the update-group cycle."""
+        if self._groups is None:
+            return self.frozen, self.lr_factors
+        at = (iteration - 1) % sum(c for c, _, _ in self._groups)
+        for count, frozen, factors in self._groups:
+            if at < count:
+                return frozen, factors
+            at -= count
+        raise AssertionError("unreachable")
 
     def _compose(self, n: int, B: int) -> np.ndarray:
         """'fill': the (ipe, B) batch compositions of the run: a permutation of the N examples (in order with
@@ -443,9 +487,10 @@ class Trainer:
                     start = self.next_batch * B
                     if chunk:                   # sequences: the schedule's total is the (restated) iteration count
                         total = self.state.max_iterations
+                    b = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)   # a graph: x by input
                     with self._guard.update():  # an iteration is atomic: a second Ctrl-C waits for its end
                         self._iteration(x, t, cfg.schedule(self.epoch, self.iteration + 1, total),
-                                        self.order[start:start + len(x)], *chunk)
+                                        self.order[start:start + b], *chunk)
                     if self.next_batch == self.ipe and self.stop_kind != ev.NON_FINITE:
                         self._emit(ev.EPOCH_END)
                     if self.stop_kind is None and (self._guard.requested or (
@@ -473,10 +518,13 @@ class Trainer:
         mask = None
         if self.seq is not None:
             mask = self.seq.advance(mask_host, last)
-        elif not isinstance(self.train.source, ArraySource):
+        elif self.graph is None and not isinstance(self.train.source, ArraySource):
             check_representable(f"{self.config.name('x')} (mini-batch {self.next_batch})", x_host, self.dtype)
-        x = to_device(x_host, self.device, dtype=self.dtype)
-        t = to_device(t_host, self.device, dtype=None if self.classifier else self.dtype)
+        if self.graph is not None:          # dicts by port (streamed inputs were checked as they were read)
+            x, t = self.graph.to_device(x_host, t_host)
+        else:
+            x = to_device(x_host, self.device, dtype=self.dtype)
+            t = to_device(t_host, self.device, dtype=None if self.classifier else self.dtype)
         saved_state = {layer.name: dict(layer.state) for layer in self.net.layers if layer.state}
         self._pending = saved_state            # a failure before this update is accepted rolls back to here
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite values are checked below
@@ -505,7 +553,8 @@ class Trainer:
         y = net.forward(x, training=True) if mask is None else net.forward(x, training=True, mask=mask)
         self._outputs = y if cfg.record_outputs else None
         loss = net.loss_array(y, t, **kw)               # data loss only (the L2 term is never reported)
-        examples = net.output_layer.example_losses(y, t, **kw) if cfg.record_example_losses else None  # ℓₙ, (B,)
+        examples = None if not cfg.record_example_losses else self.graph.example_losses(y, t) if self.graph \
+            else net.output_layer.example_losses(y, t, **kw)   # ℓₙ, (B,)
         net.backward(y, t, **kw)
         params, grads = net.params, net.grads
         xp = get_array_module(y)
@@ -513,13 +562,16 @@ class Trainer:
         reported = [loss, gnorm]
         if self.seq is not None:
             reported.extend(self.seq.metrics(y, t, kw))  # hits (real steps of sequence-to-sequence outputs)
+        elif self.graph is not None:
+            reported.extend(self.graph.metrics(y, t, loss))  # hits of the first classification loss
         elif self.classifier:
             reported.append((xp.argmax(y, axis=1) == t).sum().astype(loss.dtype))
         self._save_params(params)
-        self.pipeline(grads, params, skip=self.frozen)              # L2 → clipping (or clipping → L2)
-        cfg.optimizer.step(params, grads, lr, self.lr_factors)      # θ ← step(θ, g, lr·factor_i)
+        frozen, factors = self._group(self.iteration) if self._groups is not None else (self.frozen, self.lr_factors)
+        self.pipeline(grads, params, skip=frozen)                   # L2 → clipping (or clipping → L2)
+        cfg.optimizer.step(params, grads, lr, factors)              # θ ← step(θ, g, lr·factor_i)
         if isinstance(cfg.weight_clip, dict) or math.isfinite(cfg.weight_clip):
-            clip_weights(params, cfg.weight_clip, skip=self.frozen)
+            clip_weights(params, cfg.weight_clip, skip=frozen)
         ok = None
         for p in params.values():
             f = xp.isfinite(p).all()
@@ -569,7 +621,8 @@ class Trainer:
             s.training_accuracy, s.training_rmse = 100.0 * hits_h / len(indices), None
         else:  # RMSE from the loss, as the output layer defines it (see _rmse)
             s.training_accuracy = None
-            s.training_rmse = self._rmse(loss_h) if math.isfinite(loss_h) else loss_h
+            own = loss_h if hits_h is None else hits_h   # several regression losses: the first one's own value
+            s.training_rmse = self._rmse(own) if math.isfinite(own) else own
         s.validation_loss = s.validation_accuracy = s.validation_rmse = None
         s.validation_outputs = s.validation_targets = None
         validate = finite and self.validation is not None and (
@@ -668,6 +721,8 @@ class Trainer:
     def _evaluate(self, source: PreparedSource, order: np.ndarray) -> tuple[float, float]:
         if self.seq is not None:
             return self.seq.evaluate(source, order)
+        if self.graph is not None:
+            return self.graph.evaluate(source, order)
         net, out = self.net, self.net.output_layer
         B = self.config.validation_batch_size or self.config.batch_size
         loss_sum = hits = None
@@ -749,7 +804,9 @@ class Trainer:
             for layer in bns:
                 layer.start_population_pass()
             for x_host, *_ in self.train.batches(np.arange(self.n), cfg.batch_size):  # all data, unshuffled
-                self.net.forward(to_device(x_host, self.device, dtype=self.dtype), training=False)
+                x = self.graph.to_device(x_host, None)[0] if self.graph is not None else \
+                    to_device(x_host, self.device, dtype=self.dtype)
+                self.net.forward(x, training=False)
             for layer in bns:
                 layer.finish_population_pass()                     # exact merge of the per-batch moments
             xp = get_array_module(bns[0].params["scale"])
