@@ -43,7 +43,9 @@ def residual_network(width: int = 16) -> dl.Network:
         L.ClassificationOutput(name="output"),
     ]
     skip = L.Convolution2D(1, w2, stride=2, name="skip_conv")
-    connections = chain_connections(main_path) + [("relu_1", "skip_conv"), ("skip_conv", "add/in2")]
+    connections = (chain_connections(main_path[:10])                      # input -> ... -> relu_3
+                   + [("relu_3", "add/in1"), ("relu_1", "skip_conv"), ("skip_conv", "add/in2")]
+                   + chain_connections(main_path[10:]))                    # add -> ... -> output
     return dl.Network(main_path + [skip], connections)
 
 
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
     net = residual_network(4 if args.quick else 16)
     print(net.summary())
     options = dl.training_options("sgdm", max_epochs=3 if args.quick else 8, shuffle="every-epoch",
+                                  mini_batch_size=32 if args.quick else 128,
                                   validation_data=(X[idx], labels[idx]), validation_frequency=30, verbose=False)
     trained, info = dl.train_network(X[keep], labels[keep], net, options)
 

@@ -214,8 +214,9 @@ def _destination_text(layer: Layer, name: str, port: str) -> str:
 
 def _is_chain(layers: Sequence[Layer], edges: Sequence[Edge]) -> bool:
     """True when the edges are exactly the sequential connections of the layers in order."""
-    return list(edges) == _sequential(layers) and all(
-        len(input_ports(a)) <= 1 and len(output_ports(a)) <= 1 for a in layers)
+    if any(len(input_ports(a)) > 1 or len(output_ports(a)) > 1 for a in layers) or len(edges) != len(layers) - 1:
+        return False
+    return all((s, d) == (a.name, b.name) for (s, _, d, _), a, b in zip(edges, layers[:-1], layers[1:]))
 
 
 def _sequential(layers: Sequence[Layer]) -> list[Edge]:
@@ -465,11 +466,11 @@ def replaceLayer(lgraph: LayerGraph, layerName: str, larray: Any, *args: Any, **
 
 
 def plot(lgraph: Any, ax: Any = None):
-    """MATLAB ``plot(lgraph)``: a picture of the graph (``minidl.reporting.plot_network``: boxes with the layer
-    names and, where the shapes can be inferred, the output sizes; arrows for the connections).  Also takes a
-    trained network.  Returns what plot_network returns."""
+    """MATLAB ``plot(lgraph)``: a picture of the graph (``minidl.reporting.graph_plot.plot_network``: boxes with
+    the layer names and, where the shapes can be inferred, the output sizes; arrows for the connections).  Also
+    takes a trained network.  Returns what plot_network returns."""
     from minidl.network import Network
-    from minidl.reporting import plot_network
+    from minidl.reporting.graph_plot import plot_network
 
     if isinstance(lgraph, LayerGraph):
         net = lgraph.to_network("plot")

@@ -57,7 +57,8 @@ def _residual_network():
             L.Addition(2, name="add"), L.FullyConnected(3, name="fc"), L.Softmax(name="softmax"),
             L.ClassificationOutput(name="out")]
     skip = L.Convolution2D(1, 4, name="skip")
-    return dl.Network(main + [skip], chain_connections(main) + [("relu_1", "skip"), ("skip", "add/in2")])
+    pairs = chain_connections(main[:6]) + [("relu_2", "add/in1"), ("relu_1", "skip"), ("skip", "add/in2")]
+    return dl.Network(main + [skip], pairs + chain_connections(main[6:]))
 
 
 def test_a_layer_graph_builds_the_same_network_as_network_with_connections_bit_for_bit():
@@ -104,11 +105,11 @@ def _example(name: str):
 
 @pytest.fixture(scope="module")
 def trained():
-    """The MATLAB residual example's graph (4/8 filters) trained 2 epochs on 800 digits (a few seconds)."""
+    """The MATLAB residual example's graph (4/8 filters) trained 2 epochs on 800 digits (about 1 s)."""
     lgraph = _example("matlab_residual_digits").residual_graph(4)
     X, Y = _digits(800)
-    options = trainingOptions('sgdm', 'MaxEpochs', 2, 'Shuffle', 'every-epoch', 'Verbose', False,
-                              'InitialLearnRate', 0.05, 'Seed', 0)
+    options = trainingOptions('sgdm', 'MaxEpochs', 2, 'MiniBatchSize', 32, 'Shuffle', 'every-epoch', 'Verbose', False,
+                              'InitialLearnRate', 0.05)
     before = list(lgraph.Connections), lgraph.names
     net, info = trainNetwork(X, Y, lgraph, options)
     assert (list(lgraph.Connections), lgraph.names) == before and not lgraph.Layers[1].initialized  # unchanged
@@ -121,7 +122,7 @@ def test_a_trained_dag_network_classifies_the_test_digits_above_a_stated_accurac
     XT, YT, _ = digitTest4DArrayData()
     XT, YT = XT[:, :, :, :500], YT[:500]
     accuracy = float(np.mean(classify(net, XT) == YT))
-    assert accuracy >= 0.6, accuracy          # measured 0.xx; chance is 0.1
+    assert accuracy >= 0.7, accuracy          # measured 0.794 (2 epochs, about 1 s); chance is 0.1
     labels, scores = classify(net, XT[:, :, :, :20], return_scores=True)
     assert np.array_equal(scores, predict(net, XT[:, :, :, :20]))
     assert np.array_equal(labels, net.classes[np.argmax(scores, axis=1)])
