@@ -15,7 +15,7 @@ The four outputs have the same height and width and are joined along the channel
 
 Trained on the digits with trainNetwork; classify and activations read the DAG network.
 
-Run:  python examples/inception_block.py [--quick]    (--quick: 1000 images, 2 epochs, a few seconds)
+Run:  python examples/inception_block.py [--quick]    (--quick: 1000 images, 3 epochs, a few seconds)
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def inception_graph(width: int = 4):
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", default=os.environ.get("MINIDL_QUICK") == "1",
-                        help="a seconds-long run (1000 images, 2 epochs)")
+                        help="a seconds-long run (1000 images, 3 epochs)")
     parser.add_argument("--out", default=None, help="unused (the example writes nothing); kept for the test runner")
     args = parser.parse_args(argv)
 
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         XTrain, YTrain = XTrain[:, :, :, :1000], YTrain[:1000]
     lgraph = inception_graph()
-    options = trainingOptions('adam', 'MaxEpochs', 2 if args.quick else 6, 'MiniBatchSize', 64,
+    options = trainingOptions('adam', 'MaxEpochs', 3 if args.quick else 6, 'MiniBatchSize', 32,
                               'InitialLearnRate', 0.01, 'Shuffle', 'every-epoch', 'Verbose', False)
     net, info = trainNetwork(XTrain, YTrain, lgraph, options)
 

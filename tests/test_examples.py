@@ -69,18 +69,18 @@ def test_examples_write_into_a_temporary_folder_not_the_repository(tmp_path, mon
 
 def test_matlab_residual_digits_example_trains_a_dag_network(tmp_path):
     result = _run("matlab_residual_digits", tmp_path)
-    assert result["test_accuracy"] >= 0.6            # 3 epochs on 800 digits; chance is 0.1
+    assert result["test_accuracy"] >= 0.65           # measured 0.778 (3 epochs on 800 digits); chance 0.1
     assert result["skip_shape"] == (14, 14, 8, 2)
     assert not result["net"].is_chain
 
 
 def test_residual_digits_example_trains_network_with_connections(tmp_path):
     result = _run("residual_digits", tmp_path)
-    assert result["test_accuracy"] >= 0.6
+    assert result["test_accuracy"] >= 0.65           # measured 0.778, as the MATLAB example's (the same network)
     assert not result["net"].is_chain
 
 
 def test_inception_block_example_joins_four_branches(tmp_path):
     result = _run("inception_block", tmp_path)
     assert result["inception_shape"] == (14, 14, 20, 2)   # 4 + 8 + 4 + 4 channels
-    assert result["test_accuracy"] >= 0.5
+    assert result["test_accuracy"] >= 0.65           # measured 0.792 (3 epochs on 1000 digits)
