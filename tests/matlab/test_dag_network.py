@@ -201,3 +201,11 @@ def test_a_dag_network_displays_as_matlab_and_shows_its_connections(trained):
     assert ('skipConv', 'add/in2') in set(table) and ('relu_1', 'skipConv') in set(table)
     chain = dl.Network([L.FeatureInput(2, normalization="none"), L.FullyConnected(2)])
     assert network_display(chain).startswith("  SeriesNetwork with properties:")
+
+
+def test_net_layers_of_a_dag_network_name_the_merge_layers_as_matlab():
+    from minidl.matlab import layer_array
+
+    net = _residual_graph().to_network().initialize()
+    assert layer_array(net)['add'].Class == "nnet.cnn.layer.AdditionLayer"
+    assert [v.Name for v in layer_array(net)] == [layer.name for layer in net.layers]
