@@ -10,50 +10,6 @@ from minidl.network import Network, chain_connections
 from minidl.testing import gradient_check
 
 
-class _Add(Layer):
-    """Tiny merge layer for these tests: the sum of its inputs (LAYERS builds the real one)."""
-
-    kind = "tadd"
-
-    def __init__(self, n=2, name=None):
-        super().__init__(name)
-        self.input_names = tuple(f"in{i + 1}" for i in range(n))
-
-    def build(self, shapes, rng):
-        for k, s in enumerate(shapes[1:], 2):
-            if s != shapes[0]:
-                raise ValueError(f"input 'in{k}': got {'x'.join(map(str, s))}, expected "
-                                 f"{'x'.join(map(str, shapes[0]))} like 'in1'")
-        return shapes[0]
-
-    def forward(self, xs, training=False):
-        y = xs[0]
-        for x in xs[1:]:
-            y = y + x
-        return y
-
-    def backward(self, dy):
-        return [dy] * len(self.input_names)
-
-
-class _Concat(Layer):
-    """Tiny concatenation along the feature axis (axis 1) for these tests."""
-
-    kind = "tcat"
-    input_names = ("in1", "in2")
-
-    def build(self, shapes, rng):
-        return (shapes[0][0] + shapes[1][0],) + tuple(shapes[0][1:])
-
-    def forward(self, xs, training=False):
-        self._cache = xs[0].shape[1]
-        return np.concatenate(xs, axis=1)
-
-    def backward(self, dy):
-        k = self._need_cache()
-        return [dy[:, :k], dy[:, k:]]
-
-
 class _Split(Layer):
     """Two outputs: the first k features and the rest."""
 
@@ -80,7 +36,7 @@ def _chain_layers():
 def _residual(dtype="float64", seed=0):
     layers = [L.FeatureInput(4, normalization="none", name="in"), L.FullyConnected(4, name="fc1"),
               L.Elementwise("Tanh", name="t"), L.FullyConnected(4, name="fc2"),
-              _Add(2, name="add"), L.FullyConnected(3, name="head"), L.Softmax(name="sm"),
+              L.Addition(2, name="add"), L.FullyConnected(3, name="head"), L.Softmax(name="sm"),
               L.ClassificationOutput(name="loss")]
     conns = [("in", "fc1"), ("fc1", "t"), ("t", "fc2"), ("fc2", "add/in1"), ("in", "add/in2"), ("add", "head"),
              ("head", "sm"), ("sm", "loss")]
@@ -123,14 +79,16 @@ def test_order_is_kahn_with_ties_in_given_order_and_ports_normalized():
 
 
 @pytest.mark.parametrize("layers, conns, match", [
-    (lambda: [L.FeatureInput(2, name="i"), L.FullyConnected(2, name="a"), _Add(2, name="s")],
+    (lambda: [L.FeatureInput(2, name="i"), L.FullyConnected(2, name="a"), L.Addition(2, name="s")],
      [("i", "s/in1"), ("s", "a"), ("a", "s/in2")], r"cycle through layers \['(s', 'a|a', 's)'\]"),
-    (lambda: [L.FeatureInput(2, name="i"), _Add(2, name="s")], [("i", "s/in1")],
+    (lambda: [L.FeatureInput(2, name="i"), L.Addition(2, name="s")], [("i", "s/in1")],
      "layer 's' input 'in2' is not connected"),
     (lambda: [L.FeatureInput(2, name="i"), L.FullyConnected(2, name="a")], [("i", "b")], "'b' names no layer"),
-    (lambda: [L.FeatureInput(2, name="i"), _Add(2, name="s")], [("i", "s/in3")], "layer 's' has no input 'in3'"),
-    (lambda: [L.FeatureInput(2, name="i"), _Add(2, name="s")], [("i", "s")], "layer 's' has inputs"),
-    (lambda: [L.FeatureInput(2, name="i"), L.FullyConnected(2, name="a"), _Add(2, name="s")],
+    (lambda: [L.FeatureInput(2, name="i"), L.Addition(2, name="s")], [("i", "s/in3")], "layer 's' has no input 'in3'"),
+    (lambda: [L.FeatureInput(2, name="i"), L.Addition(2, name="s")], [("i", "s")], "layer 's' has inputs"),
+    (lambda: [L.FeatureInput(2, name="i"), L.FullyConnected(2, name="a"), L.RegressionOutput(name="o")],
+     [("i", "a"), ("a", "o"), ("o", "a")], "layer 'o' has no outputs"),
+    (lambda: [L.FeatureInput(2, name="i"), L.FullyConnected(2, name="a"), L.Addition(2, name="s")],
      [("i", "a"), ("i", "s/in1"), ("a", "s/in1"), ("a", "s/in2")], "layer 's' input 'in1' is connected twice"),
     (lambda: [L.FeatureInput(2, name="i"), L.FullyConnected(2, name="i")], [("i", "i")], r"\['i'\] appear more"),
     (lambda: [L.FeatureInput(2, name="i"), L.FullyConnected(2, name="a"), L.ClassificationOutput(name="c")],
@@ -142,9 +100,10 @@ def test_graph_errors_name_the_layer_and_port(layers, conns, match):
 
 
 def test_size_mismatch_found_while_shapes_are_inferred_names_layer_and_port():
-    layers = [L.FeatureInput(4, normalization="none", name="i"), L.FullyConnected(3, name="a"), _Add(2, name="add")]
+    layers = [L.FeatureInput(4, normalization="none", name="i"), L.FullyConnected(3, name="a"),
+              L.Addition(2, name="add")]
     net = Network(layers, [("i", "a"), ("a", "add/in1"), ("i", "add/in2")])
-    with pytest.raises(ValueError, match="layer 'add': input 'in2': got 4, expected 3 like 'in1'"):
+    with pytest.raises(ValueError, match="layer 'add' input 'in2': got 4, expected 3 like 'in1'"):
         net.initialize()
 
 
@@ -177,7 +136,7 @@ def test_residual_gradients_float64(rng):
 
 def test_concatenation_and_fan_out_gradients_float64(rng):
     layers = [L.FeatureInput(3, normalization="none", name="i"), L.FullyConnected(4, name="a"),
-              L.FullyConnected(2, name="b"), L.FullyConnected(5, name="c"), _Concat(name="cat"),
+              L.FullyConnected(2, name="b"), L.FullyConnected(5, name="c"), L.Concatenation(1, 2, name="cat"),
               L.FullyConnected(2, name="r"), L.RegressionOutput(name="loss")]
     conns = [("i", "a"), ("a", "b"), ("a", "c"), ("b", "cat/in1"), ("c", "cat/in2"), ("cat", "r"), ("r", "loss")]
     net = Network(layers, conns).initialize(rng=np.random.default_rng(2), dtype="float64")
@@ -190,7 +149,7 @@ def test_concatenation_and_fan_out_gradients_float64(rng):
 
 def test_two_inputs_two_weighted_losses_gradients_float64(rng):
     layers = [L.FeatureInput(3, normalization="none", name="x1"), L.FeatureInput(2, normalization="none", name="x2"),
-              L.FullyConnected(4, name="a"), L.FullyConnected(4, name="b"), _Add(2, name="add"),
+              L.FullyConnected(4, name="a"), L.FullyConnected(4, name="b"), L.Addition(2, name="add"),
               L.FullyConnected(3, name="h1"), L.Softmax(name="sm"), L.ClassificationOutput(name="cls"),
               L.FullyConnected(2, name="h2"), L.RegressionOutput(name="reg")]
     conns = [("x1", "a"), ("x2", "b"), ("a", "add/in1"), ("b", "add/in2"), ("add", "h1"), ("h1", "sm"),
@@ -250,9 +209,8 @@ def test_predict_and_activations_of_a_graph(rng):
     full = net.predict(x, batch_size=3)
     np.testing.assert_allclose(full, net.forward(x), rtol=1e-14)
     np.testing.assert_allclose(net.activations(x, "add", batch_size=2), net.activations(x, 4), rtol=0)
-    two = Network([L.FeatureInput(2, normalization="none", name="a"), L.FeatureInput(2, normalization="none",
-                                                                                      name="b"), _Add(2, name="s")],
-                  [("a", "s/in1"), ("b", "s/in2")]).initialize(dtype="float64")
+    inputs = [L.FeatureInput(2, normalization="none", name=n) for n in "ab"]
+    two = Network(inputs + [L.Addition(2, name="s")], [("a", "s/in1"), ("b", "s/in2")]).initialize(dtype="float64")
     xa, xb = rng.standard_normal((5, 2)), rng.standard_normal((5, 2))
     np.testing.assert_allclose(two.predict({"a": xa, "b": xb}, batch_size=2), xa + xb, rtol=1e-15)
     np.testing.assert_allclose(two.predict((xa, xb)), xa + xb, rtol=1e-15)

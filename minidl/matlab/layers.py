@@ -327,18 +327,32 @@ def reluLayer(*args: Any, **kwargs: Any) -> L.ReLU:
     return L.ReLU(name=_name("reluLayer", opts))
 
 
-def _pooling(func: str, cls, poolSize, args, kwargs):
+def _pooling(func: str, cls, poolSize, args, kwargs, extra: tuple[str, ...] = ()):
     size = _int_vector(func, "poolSize", poolSize, (1, 2), 1)
-    opts = _parse_pairs(func, args, kwargs, ("Stride", "Padding", "Name"))
+    opts = _parse_pairs(func, args, kwargs, ("Stride", "Padding", "Name") + extra)
     stride = _hw(_int_vector(func, "Stride", opts.get("Stride", 1), (1, 2), 1))
     padding = _padding(func, opts.get("Padding", 0))
-    return _engine_call(func, {"pool_size": "poolSize", "stride": "Stride", "padding": "Padding", "name": "Name"},
-                        lambda: cls(_hw(size), stride=stride, padding=padding, name=_name(func, opts)))
+    more = {}
+    if "HasUnpoolingOutputs" in opts:
+        more["has_unpooling_outputs"] = _logical(func, "HasUnpoolingOutputs", opts["HasUnpoolingOutputs"])
+    return _engine_call(func, {"pool_size": "poolSize", "stride": "Stride", "padding": "Padding", "name": "Name",
+                               "has_unpooling_outputs": "HasUnpoolingOutputs"},
+                        lambda: cls(_hw(size), stride=stride, padding=padding, name=_name(func, opts), **more))
+
+
+def _logical(func: str, arg: str, value: Any) -> bool:
+    """A MATLAB logical: true/false, 1/0."""
+    v = _to_python(value)
+    if isinstance(v, bool) or (isinstance(v, numbers.Real) and v in (0, 1)):
+        return bool(v)
+    raise ValueError(f"{func}: '{arg}': got {value!r}; allowed: true or false (1 or 0)")
 
 
 def maxPooling2dLayer(poolSize, *args: Any, **kwargs: Any) -> MaxPooling2D:
-    """MATLAB ``maxPooling2dLayer(poolSize, 'Stride', s, 'Padding', p, 'Name', n)``; Stride defaults to 1 (MATLAB)."""
-    return _pooling("maxPooling2dLayer", MaxPooling2D, poolSize, args, kwargs)
+    """MATLAB ``maxPooling2dLayer(poolSize, 'Stride', s, 'Padding', p, 'HasUnpoolingOutputs', tf, 'Name', n)``;
+    Stride defaults to 1 (MATLAB).  'HasUnpoolingOutputs' true: the outputs 'out', 'indices' and 'size' for a
+    maxUnpooling2dLayer (MaxPooling2D(has_unpooling_outputs=True); the indices are minidl's, see docs/layers.md)."""
+    return _pooling("maxPooling2dLayer", MaxPooling2D, poolSize, args, kwargs, ("HasUnpoolingOutputs",))
 
 
 def averagePooling2dLayer(poolSize, *args: Any, **kwargs: Any) -> AveragePooling2D:
@@ -498,3 +512,187 @@ def gruLayer(numHiddenUnits, *args: Any, **kwargs: Any) -> L.GRU:
                          "only with 'recurrent-bias-after-multiplication'")
     _check_sizes(func, kw, 3 * h, h, h)
     return _engine_call(func, _RNN_ENGINE_NAMES, lambda: L.GRU(h, name=_name(func, opts), **kw))
+
+
+# ------------------------------------------------------------------------------------------------ the era's layers
+def _leading_number(func: str, arg: str, args: tuple, default: Any) -> tuple[Any, tuple]:
+    """An optional leading positional number (leakyReluLayer(0.2, 'Name', n)) → (value, the remaining args)."""
+    if args and not isinstance(args[0], str):
+        return _to_python(args[0]), args[1:]
+    return default, args
+
+
+def leakyReluLayer(*args: Any, **kwargs: Any) -> L.LeakyReLU:
+    """MATLAB ``leakyReluLayer(scale = 0.01, 'Name', n)`` → ``LeakyReLU(scale)``: y = x (x > 0), scale·x otherwise."""
+    func = "leakyReluLayer"
+    scale, args = _leading_number(func, "scale", args, 0.01)
+    opts = _parse_pairs(func, args, kwargs, ("Name",))
+    return _engine_call(func, {"scale": "scale", "name": "Name"}, lambda: L.LeakyReLU(scale, name=_name(func, opts)))
+
+
+def clippedReluLayer(ceiling, *args: Any, **kwargs: Any) -> L.ClippedReLU:
+    """MATLAB ``clippedReluLayer(ceiling, 'Name', n)`` → ``ClippedReLU(ceiling)``: y = min(max(x, 0), ceiling)."""
+    func = "clippedReluLayer"
+    opts = _parse_pairs(func, args, kwargs, ("Name",))
+    return _engine_call(func, {"ceiling": "ceiling", "name": "Name"},
+                        lambda: L.ClippedReLU(_to_python(ceiling), name=_name(func, opts)))
+
+
+def eluLayer(*args: Any, **kwargs: Any) -> L.ELU:
+    """MATLAB ``eluLayer(alpha = 1, 'Name', n)`` → ``ELU(alpha)``: y = x (x > 0), α·(eˣ − 1) otherwise."""
+    func = "eluLayer"
+    alpha, args = _leading_number(func, "alpha", args, 1.0)
+    opts = _parse_pairs(func, args, kwargs, ("Name",))
+    return _engine_call(func, {"alpha": "alpha", "name": "Name"}, lambda: L.ELU(alpha, name=_name(func, opts)))
+
+
+def tanhLayer(*args: Any, **kwargs: Any) -> L.Tanh:
+    """MATLAB ``tanhLayer('Name', n)`` → ``Tanh()``."""
+    opts = _parse_pairs("tanhLayer", args, kwargs, ("Name",))
+    return L.Tanh(name=_name("tanhLayer", opts))
+
+
+def sigmoidLayer(*args: Any, **kwargs: Any) -> L.Sigmoid:
+    """MATLAB ``sigmoidLayer('Name', n)`` → ``Sigmoid()``: y = 1/(1 + e^(−x)).
+
+    Later than the era of the other layers here (MATLAB added sigmoidLayer in R2020b, after trainingOptions'
+    reference release); offered because the issue lists it.
+    """
+    opts = _parse_pairs("sigmoidLayer", args, kwargs, ("Name",))
+    return L.Sigmoid(name=_name("sigmoidLayer", opts))
+
+
+def globalAveragePooling2dLayer(*args: Any, **kwargs: Any) -> L.GlobalAveragePooling2D:
+    """MATLAB ``globalAveragePooling2dLayer('Name', n)`` → ``GlobalAveragePooling2D()``: 1×1×C means."""
+    opts = _parse_pairs("globalAveragePooling2dLayer", args, kwargs, ("Name",))
+    return L.GlobalAveragePooling2D(name=_name("globalAveragePooling2dLayer", opts))
+
+
+def globalMaxPooling2dLayer(*args: Any, **kwargs: Any) -> L.GlobalMaxPooling2D:
+    """MATLAB ``globalMaxPooling2dLayer('Name', n)`` → ``GlobalMaxPooling2D()``: 1×1×C maxima."""
+    opts = _parse_pairs("globalMaxPooling2dLayer", args, kwargs, ("Name",))
+    return L.GlobalMaxPooling2D(name=_name("globalMaxPooling2dLayer", opts))
+
+
+def crossChannelNormalizationLayer(windowChannelSize, *args: Any, **kwargs: Any) -> L.CrossChannelNormalization:
+    """MATLAB ``crossChannelNormalizationLayer(windowChannelSize, 'Alpha', 1e-4, 'Beta', 0.75, 'K', 2, 'Name', n)``
+    → ``CrossChannelNormalization``: x / (K + α·ss/windowChannelSize)^β, ss the sum of squares over the window."""
+    func = "crossChannelNormalizationLayer"
+    (size,) = _int_vector(func, "windowChannelSize", windowChannelSize, (1,), 1)
+    opts = _parse_pairs(func, args, kwargs, ("Alpha", "Beta", "K", "Name"))
+    return _engine_call(func, {"window_channel_size": "windowChannelSize", "alpha": "Alpha", "beta": "Beta",
+                               "k": "K", "name": "Name"},
+                        lambda: L.CrossChannelNormalization(
+                            size, alpha=_to_python(opts.get("Alpha", 1e-4)), beta=_to_python(opts.get("Beta", 0.75)),
+                            k=_to_python(opts.get("K", 2.0)), name=_name(func, opts)))
+
+
+def _grouped_weights(w: np.ndarray, shape: tuple | None = None) -> np.ndarray:
+    """MATLAB grouped convolution weights h×w×(C/G)×F_g×G (trailing singletons may be missing) → (G·F_g, C/G, KH, KW):
+    filter f of group g becomes row g·F_g + f."""
+    w = w.reshape(w.shape + (1,) * (5 - w.ndim))
+    kh, kw, cg, fg, g = w.shape
+    return w.transpose(4, 3, 2, 0, 1).reshape(g * fg, cg, kh, kw)
+
+
+def _grouped_bias(b: np.ndarray, fg: int) -> np.ndarray:
+    """MATLAB grouped bias 1×1×F_g×G → (G·F_g,) in group-major order (bias(1, 1, f, g) at g·F_g + f)."""
+    if b.ndim <= 2:
+        return b.reshape(-1)
+    b = b.reshape(b.shape + (1,) * (4 - b.ndim))
+    return b[0, 0].T.reshape(-1)
+
+
+def groupedConvolution2dLayer(filterSize, numFiltersPerGroup, numGroups, *args: Any,
+                              **kwargs: Any) -> L.GroupedConvolution2D:
+    """MATLAB ``groupedConvolution2dLayer(filterSize, numFiltersPerGroup, numGroups | 'channel-wise', 'Stride', s,
+    'DilationFactor', d, 'Padding', p, ...)`` → ``GroupedConvolution2D``.
+
+    'Weights' h×w×(C/G)×F_g×G → (G·F_g, C/G, KH, KW); 'Bias' 1×1×F_g×G → (G·F_g,); initializers (a function gets
+    [h w C/G F_g G]) and the four factors as convolution2dLayer.
+    """
+    func = "groupedConvolution2dLayer"
+    fs = _int_vector(func, "filterSize", filterSize, (1, 2), 1)
+    (fg,) = _int_vector(func, "numFiltersPerGroup", numFiltersPerGroup, (1,), 1)
+    if isinstance(numGroups, str):
+        groups: Any = _choice(func, "numGroups", numGroups, ("channel-wise",))
+    else:
+        (groups,) = _int_vector(func, "numGroups", numGroups, (1,), 1)
+    opts = _parse_pairs(func, args, kwargs, ("Stride", "Padding", "DilationFactor", "PaddingValue") + _WB_NAMES)
+    stride = _hw(_int_vector(func, "Stride", opts.get("Stride", 1), (1, 2), 1))
+    dilation = _hw(_int_vector(func, "DilationFactor", opts.get("DilationFactor", 1), (1, 2), 1))
+    padding = _padding(func, opts.get("Padding", 0))
+    if _to_python(opts.get("PaddingValue", 0)) != 0:
+        raise ValueError(f"{func}: 'PaddingValue': got {opts['PaddingValue']!r}; allowed: 0 (zero padding)")
+    weights, bias = opts.pop("Weights", None), opts.pop("Bias", None)
+    kw = _weight_bias(func, opts, _grouped_weights,
+                      lambda s: (s[2], s[3], s[1], fg, s[0] // fg), lambda s: (1, 1, fg, s[0] // fg))
+    if isinstance(kw.get("bias_initializer"), _MatlabInitializer):  # its 1×1×F_g×G array: group-major order
+        kw["bias_initializer"].convert = lambda b, shape=None: _grouped_bias(b, fg)
+    kh, kw_ = fs * 2 if len(fs) == 1 else fs
+    if weights is not None and np.size(weights) > 0:
+        kw["weights"] = _grouped_weights(_host_array(func, "Weights", weights, (2, 3, 4, 5)))
+        f, cg, h, w = kw["weights"].shape
+        if (h, w) != (kh, kw_) or f % fg or (groups != "channel-wise" and f != fg * groups):
+            raise ValueError(f"{func}: 'Weights': got an array of size {h}x{w}x{cg}x{fg}x{f // fg}; allowed: "
+                             f"{kh}x{kw_}x(C/G)x{fg}x{'G' if groups == 'channel-wise' else groups} (filterSize x "
+                             f"channels per group x numFiltersPerGroup x numGroups)")
+    if bias is not None and np.size(bias) > 0:
+        kw["bias"] = _grouped_bias(_host_array(func, "Bias", bias, (0, 1, 2, 3, 4)), fg)
+    return _engine_call(func, {"filter_size": "filterSize", "num_filters_per_group": "numFiltersPerGroup",
+                               "num_groups": "numGroups", "stride": "Stride", "padding": "Padding",
+                               "dilation": "DilationFactor"} | _WB_ENGINE_NAMES,
+                        lambda: L.GroupedConvolution2D(_hw(fs), fg, groups, stride=stride, padding=padding,
+                                                       dilation=dilation, name=_name(func, opts), **kw))
+
+
+def _cropping(func: str, value: Any) -> str | int | tuple[int, ...]:
+    """MATLAB 'Cropping': 'same', c, [a b] (top-bottom, left-right) or [t b l r] → minidl's cropping argument."""
+    if isinstance(value, str) and value.lower() == "same":
+        return "same"
+    try:
+        return _hw(_int_vector(func, "Cropping", value, (1, 2, 4), 0))
+    except ValueError:
+        raise ValueError(f"{func}: 'Cropping': got {value!r}; allowed: 'same', an integer c, [a b] or [t b l r] of "
+                         "integers >= 0") from None
+
+
+def transposedConv2dLayer(filterSize, numFilters, *args: Any, **kwargs: Any) -> L.TransposedConvolution2D:
+    """MATLAB ``transposedConv2dLayer(filterSize, numFilters, 'Stride', s, 'Cropping', c, ...)`` →
+    ``TransposedConvolution2D``: output stride·(in − 1) + filter − (top + bottom cropping); 'same': stride·in.
+
+    'Weights' h×w×F×C → (C, F, KH, KW); 'Bias' 1×1×F → (F,); initializers (a function gets [h w F C]) and the four
+    factors as convolution2dLayer.
+    """
+    func = "transposedConv2dLayer"
+    fs = _int_vector(func, "filterSize", filterSize, (1, 2), 1)
+    (nf,) = _int_vector(func, "numFilters", numFilters, (1,), 1)
+    opts = _parse_pairs(func, args, kwargs, ("Stride", "Cropping") + _WB_NAMES)
+    stride = _hw(_int_vector(func, "Stride", opts.get("Stride", 1), (1, 2), 1))
+    cropping = _cropping(func, opts.get("Cropping", 0))
+    kw = _weight_bias(func, opts, _conv_weights, lambda s: (s[2], s[3], s[1], s[0]), lambda s: (1, 1, s[0]))
+    kh, kw_ = fs * 2 if len(fs) == 1 else fs
+    if "weights" in kw and (kw["weights"].shape[2:] != (kh, kw_) or kw["weights"].shape[1] != nf):
+        c, f, h, w = kw["weights"].shape
+        raise ValueError(f"{func}: 'Weights': got an array of size {h}x{w}x{f}x{c}; allowed: {kh}x{kw_}x{nf}xC "
+                         "(filterSize x numFilters x channels)")
+    if "bias" in kw and kw["bias"].shape != (nf,):
+        raise ValueError(f"{func}: 'Bias': got {kw['bias'].size} values; allowed: 1x1x{nf} (one per filter)")
+    return _engine_call(func, {"filter_size": "filterSize", "num_filters": "numFilters", "stride": "Stride",
+                               "cropping": "Cropping"} | _WB_ENGINE_NAMES,
+                        lambda: L.TransposedConvolution2D(_hw(fs), nf, stride=stride, cropping=cropping,
+                                                          name=_name(func, opts), **kw))
+
+
+def maxUnpooling2dLayer(*args: Any, **kwargs: Any) -> L.MaxUnpooling2D:
+    """MATLAB ``maxUnpooling2dLayer('Name', n)`` → ``MaxUnpooling2D()``: inputs 'in', 'indices', 'size' from a
+    maxPooling2dLayer with 'HasUnpoolingOutputs' true."""
+    opts = _parse_pairs("maxUnpooling2dLayer", args, kwargs, ("Name",))
+    return L.MaxUnpooling2D(name=_name("maxUnpooling2dLayer", opts))
+
+
+def flattenLayer(*args: Any, **kwargs: Any) -> L.Flatten:
+    """MATLAB ``flattenLayer('Name', n)`` → ``Flatten(order='matlab')``: an H×W×C image becomes a vector in MATLAB's
+    column-major order (element (h, w, c) at h + H·w + H·W·c), so weights after it keep MATLAB's layout."""
+    opts = _parse_pairs("flattenLayer", args, kwargs, ("Name",))
+    return L.Flatten(order="matlab", name=_name("flattenLayer", opts))

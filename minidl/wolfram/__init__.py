@@ -30,7 +30,9 @@ from minidl.wolfram import datasets, layers, measurements
 from minidl.wolfram.data import DATASETS, GeneratorSource, Scaled
 from minidl.wolfram.layers import (
     BasicRecurrentLayer,
+    CatenateLayer,
     CrossEntropyLossLayer,
+    DeconvolutionLayer,
     DropoutLayer,
     ElementwiseLayer,
     FlattenLayer,
@@ -41,9 +43,12 @@ from minidl.wolfram.layers import (
     MeanSquaredLossLayer,
     NetChain,
     NetDecoder,
+    PoolingLayer,
     ReshapeLayer,
     SequenceLastLayer,
     SoftmaxLayer,
+    ThreadingLayer,
+    TotalLayer,
 )
 from minidl.wolfram.observers import ProgressInfo
 from minidl.wolfram.options import All, Automatic, Quantity, Span
@@ -55,4 +60,4 @@ __all__ = ["NetTrain", "net_train", "Scaled", "All", "Automatic", "DATASETS", "P
            "datasets", "layers", "measurements", "LinearLayer", "ElementwiseLayer", "SoftmaxLayer", "DropoutLayer",
            "FlattenLayer", "ReshapeLayer", "CrossEntropyLossLayer", "MeanSquaredLossLayer", "MeanAbsoluteLossLayer",
            "NetDecoder", "NetChain", "LongShortTermMemoryLayer", "GatedRecurrentLayer", "BasicRecurrentLayer",
-           "SequenceLastLayer"]
+           "SequenceLastLayer", "CatenateLayer", "TotalLayer", "ThreadingLayer", "PoolingLayer", "DeconvolutionLayer"]

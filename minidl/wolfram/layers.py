@@ -22,6 +22,12 @@ Wolfram                                        minidl
 ``GatedRecurrentLayer[n]``                     ``GatedRecurrentLayer(n)`` → :class:`~minidl.layers.GRU`
 ``BasicRecurrentLayer[n]``                     ``BasicRecurrentLayer(n)`` → :class:`~minidl.layers.BasicRecurrent`
 ``SequenceLastLayer[]``                        ``SequenceLastLayer()`` → :class:`~minidl.layers.SequenceLast`
+``CatenateLayer[]``, ``CatenateLayer[n]``      ``CatenateLayer(n, inputs)`` → :class:`~minidl.layers.Concatenation`
+``TotalLayer[]``                               ``TotalLayer(inputs)`` → :class:`~minidl.layers.Addition`
+``ThreadingLayer[Plus]``, ``[Times]``, ...     ``ThreadingLayer("Times", inputs)`` → :class:`~minidl.layers.Threading`
+``PoolingLayer[{h, w}, s]``                    ``PoolingLayer((h, w), s, Function="Mean")`` → Max/AveragePooling2D
+``PoolingLayer`` over the whole image          ``PoolingLayer("All", Function="Max")`` → GlobalMax/AveragePooling2D
+``DeconvolutionLayer[n, {h, w}]``              ``DeconvolutionLayer(n, (h, w), s, PaddingSize=p)`` → TransposedConv.
 =============================================  ===============================================================
 
 The recurrent layers compute each varying-length sequence exactly (``mask_recurrence=True``: a padded step keeps
@@ -49,7 +55,8 @@ from minidl.network import Network
 __all__ = ["LinearLayer", "ElementwiseLayer", "SoftmaxLayer", "DropoutLayer", "FlattenLayer", "ReshapeLayer",
            "CrossEntropyLossLayer", "MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "NetDecoder", "NetChain",
            "LongShortTermMemoryLayer", "GatedRecurrentLayer", "BasicRecurrentLayer", "SequenceLastLayer",
-           "ELEMENTWISE_ALIASES", "ELEMENTWISE_NOT_YET"]
+           "ELEMENTWISE_ALIASES", "ELEMENTWISE_NOT_YET", "CatenateLayer", "TotalLayer", "ThreadingLayer",
+           "PoolingLayer", "DeconvolutionLayer", "THREADING_FUNCTIONS"]
 
 #: Wolfram's other names for the functions built (ElementwiseLayer["ReLU"], ElementwiseLayer["Sigmoid"], ...).
 ELEMENTWISE_ALIASES = {"ReLU": "Ramp", "RectifiedLinearUnit": "Ramp", "Sigmoid": "LogisticSigmoid",
@@ -285,3 +292,88 @@ def BasicRecurrentLayer(n: int, activation="Tanh", name: str | None = None, **op
 def SequenceLastLayer(name: str | None = None) -> L.SequenceLast:
     """Wolfram SequenceLastLayer[]: the last element of each (varying-length) sequence, (N, C, T) → (N, C)."""
     return L.SequenceLast(name=name)
+
+
+# ------------------------------------------------------------------------------------------------ graph-era layers
+def _num_inputs(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"inputs: got {n!r}; allowed: an integer >= 2 (the number of arrays in the input list)")
+    return n
+
+
+def CatenateLayer(level: int = 1, inputs: int = 2, name: str | None = None) -> L.Concatenation:
+    """Wolfram CatenateLayer[] / CatenateLayer[n]: the list of input arrays joined at level n (default 1: the first
+    axis of each array, the channels of C×H×W) → ``Concatenation(dim=level)`` (minidl's dim counts the axes after N,
+    as Wolfram's levels do).  ``inputs``: the length of the input list (a NetGraph sets it from its connections)."""
+    if isinstance(level, bool) or not isinstance(level, int) or level == 0:
+        raise ValueError(f"level: got {level!r}; allowed: a positive integer")
+    if level < 0:
+        raise NotSupportedYetError(f"level: got {level!r}; not supported yet (negative levels count from the end in "
+                                   "Wolfram; built: a positive level)")
+    return L.Concatenation(level, _num_inputs(inputs), name=name)
+
+
+def TotalLayer(inputs: int = 2, name: str | None = None) -> L.Addition:
+    """Wolfram TotalLayer[]: the sum of a list of input arrays of one shape → ``Addition(inputs)``."""
+    return L.Addition(_num_inputs(inputs), name=name)
+
+
+#: ThreadingLayer functions: Wolfram's symbol names, and the Python functions that spell them.
+THREADING_FUNCTIONS = {"Plus": "Plus", "Times": "Times", "Subtract": "Subtract", "Divide": "Divide",
+                       "add": "Plus", "mul": "Times", "multiply": "Times", "sub": "Subtract", "subtract": "Subtract",
+                       "truediv": "Divide", "divide": "Divide", "true_divide": "Divide"}
+
+
+def ThreadingLayer(f, inputs: int = 2, name: str | None = None) -> L.Threading:
+    """Wolfram ThreadingLayer[f]: f applied element by element across the input arrays (one shape) →
+    ``Threading(f)``.  f: "Plus", "Times", "Subtract", "Divide", or operator.add / np.multiply / ... of those;
+    other functions (pure functions) are not built yet."""
+    key = f if isinstance(f, str) else getattr(f, "__name__", None)
+    if key not in THREADING_FUNCTIONS:
+        raise NotSupportedYetError(f"f: got {f!r}; not supported yet (built: Plus, Times, Subtract, Divide)")
+    return L.Threading(THREADING_FUNCTIONS[key], _num_inputs(inputs), name=name)
+
+
+def _pool_function(f) -> str:
+    key = f if isinstance(f, str) else getattr(f, "__name__", None)
+    table = {"Max": "Max", "max": "Max", "amax": "Max", "Mean": "Mean", "mean": "Mean"}
+    if key not in table:
+        raise NotSupportedYetError(f"Function: got {f!r}; not supported yet (built: Max, Mean)")
+    return table[key]
+
+
+def PoolingLayer(kernel, stride=1, name: str | None = None, **options) -> L.Layer:
+    """Wolfram PoolingLayer[{h, w}, stride, "Function" -> Max | Mean, "PaddingSize" -> p] on C×H×W images →
+    ``MaxPooling2D`` / ``AveragePooling2D``; ``kernel="All"`` (the window covering the whole image, Wolfram's
+    global form) → ``GlobalMaxPooling2D`` / ``GlobalAveragePooling2D`` (output C×1×1).
+
+    Options: ``Function`` (default Max, as Wolfram), ``PaddingSize`` (Max only: padded elements never win; a padded
+    Mean's count is not stated on Wolfram's page, so it is not built).
+    """
+    unknown = sorted(set(options) - {"Function", "PaddingSize"})
+    if unknown:
+        raise ValueError(f"PoolingLayer: unknown option {unknown[0]!r}; allowed: Function, PaddingSize")
+    function = _pool_function(options.get("Function", "Max"))
+    padding = options.get("PaddingSize", 0)
+    if kernel == "All":
+        if padding != 0 or stride != 1:
+            raise ValueError(f"PoolingLayer: the global form (kernel 'All') takes no stride or PaddingSize; got "
+                             f"stride {stride!r}, PaddingSize {padding!r}")
+        return (L.GlobalMaxPooling2D if function == "Max" else L.GlobalAveragePooling2D)(name=name)
+    if function == "Mean" and padding != 0:
+        raise NotSupportedYetError(f"PaddingSize: got {padding!r} with Function Mean; not supported yet (whether "
+                                   "Wolfram's Mean counts the padding is not stated; built: PaddingSize 0)")
+    cls = L.MaxPooling2D if function == "Max" else L.AveragePooling2D
+    return cls(kernel, stride=stride, padding=padding, name=name)
+
+
+def DeconvolutionLayer(n: int, kernel, stride=1, name: str | None = None, **options) -> L.TransposedConvolution2D:
+    """Wolfram DeconvolutionLayer[n, {h, w}, "Stride" -> s, "PaddingSize" -> p]: n output channels, output size
+    s·(in − 1) + k − 2p → ``TransposedConvolution2D(kernel, n, stride, cropping=p)`` (Wolfram's PaddingSize of a
+    deconvolution removes rows and columns: minidl's cropping).  Given "Weights"/"Biases" arrays and other options
+    are not built yet."""
+    for key in options:
+        if key != "PaddingSize":
+            raise NotSupportedYetError(f"DeconvolutionLayer: option {key!r} is not supported yet (built: "
+                                       "PaddingSize)")
+    return L.TransposedConvolution2D(kernel, n, stride=stride, cropping=options.get("PaddingSize", 0), name=name)

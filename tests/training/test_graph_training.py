@@ -7,40 +7,9 @@ import pytest
 import minidl as dl
 from minidl import layers as L
 from minidl import train_network, training_options
-from minidl.layers import base
-from minidl.layers.base import Layer
 from minidl.network import Network, chain_connections
 from minidl.training import EngineConfig, Trainer, load_network, read_checkpoint, save_network
 from minidl.training.graph import MultiArraySource
-
-
-class _Add(Layer):
-    """Tiny merge layer for these tests: the sum of its inputs."""
-
-    kind = "tadd"
-
-    def __init__(self, n=2, name=None):
-        super().__init__(name)
-        self.n = n
-        self.input_names = tuple(f"in{i + 1}" for i in range(n))
-
-    def build(self, shapes, rng):
-        return shapes[0]
-
-    def forward(self, xs, training=False):
-        y = xs[0]
-        for x in xs[1:]:
-            y = y + x
-        return y
-
-    def backward(self, dy):
-        return [dy] * self.n
-
-
-@pytest.fixture(autouse=True)
-def _registered(monkeypatch):
-    """The test merge layer saves and loads while these tests run (and is unregistered after)."""
-    monkeypatch.setitem(base._REGISTERED, "TestGraphAdd", _Add)
 
 
 def _data(n=60, seed=0):
@@ -53,7 +22,7 @@ def _data(n=60, seed=0):
 def _residual():
     layers = [L.FeatureInput(4, normalization="zscore", name="in"), L.FullyConnected(4, name="fc1"),
               L.BatchNormalization(name="bn"), L.ReLU(name="r"), L.FullyConnected(4, name="fc2"),
-              _Add(2, name="add"), L.Dropout(0.2, name="drop"), L.FullyConnected(3, name="head"),
+              L.Addition(2, name="add"), L.Dropout(0.2, name="drop"), L.FullyConnected(3, name="head"),
               L.Softmax(name="sm"), L.ClassificationOutput(name="loss")]
     conns = [("in", "fc1"), ("fc1", "bn"), ("bn", "r"), ("r", "fc2"), ("fc2", "add/in1"), ("in", "add/in2"),
              ("add", "drop"), ("drop", "head"), ("head", "sm"), ("sm", "loss")]
@@ -120,7 +89,7 @@ def test_save_and_load_rebuild_the_same_graph(tmp_path):
 def _two_heads():
     layers = [L.FeatureInput(3, normalization="none", name="x1"), L.FeatureInput(2, normalization="zscore",
                                                                                  name="x2"),
-              L.FullyConnected(5, name="a"), L.FullyConnected(5, name="b"), _Add(2, name="add"), L.ReLU(name="r"),
+              L.FullyConnected(5, name="a"), L.FullyConnected(5, name="b"), L.Addition(2, name="add"), L.ReLU(name="r"),
               L.FullyConnected(2, name="h1"), L.Softmax(name="sm"), L.ClassificationOutput(name="cls"),
               L.FullyConnected(1, name="h2"), L.RegressionOutput(name="reg")]
     conns = [("x1", "a"), ("x2", "b"), ("a", "add/in1"), ("b", "add/in2"), ("add", "r"), ("r", "h1"),
