@@ -35,7 +35,7 @@ from minidl.training.data import MiniBatchSource, is_source
 from minidl.wolfram import datasets as _remote
 
 __all__ = ["Scaled", "DATASETS", "named_dataset", "as_arrays", "GeneratorSource", "is_generator_spec",
-           "split_scaled", "OUTPUT_PORTS", "as_sequences"]
+           "split_scaled", "OUTPUT_PORTS", "as_sequences", "port_arrays"]
 
 #: Accepted names of the output port in a mapping of ports (Wolfram: the net's output, or a loss layer's Target).
 OUTPUT_PORTS = ("Output", "Target")
@@ -311,3 +311,34 @@ def as_sequences(data: Any, arg: str, per_step: bool, classifier: bool) -> tuple
         else:
             Y.append((a[:, None] if a.ndim == 1 else a).T)   # T numbers (1, T) or T vectors (T, R) → (R, T)
     return X, Y
+
+
+# ------------------------------------------------------------------------------------------------ port data (graphs)
+def port_arrays(data, ports: list[str], arg: str = "data") -> dict[str, np.ndarray]:
+    """NetTrain data for a graph: ``{port: values}`` (Wolfram ``<|port1 -> {...}, port2 -> {...}|>``) or a list of
+    ``{port: value}``, one per example, → ``{port: (N, ...) array}`` for each of ``ports`` (every one must be
+    present, with the same N); other keys are an error naming the ports allowed.
+
+    >>> port_arrays([{"Input": [1.0, 2.0], "Target": 3.0}, {"Input": [0.0, 1.0], "Target": 1.0}], ["Input", "Target"])
+    {'Input': array([[1., 2.],
+           [0., 1.]]), 'Target': array([3., 1.])}
+    """
+    if isinstance(data, (list, tuple)) and data and all(isinstance(r, Mapping) for r in data):
+        keys = set(data[0])
+        for i, row in enumerate(data):
+            if set(row) != keys:
+                raise ValueError(f"{arg}[{i}]: got ports {sorted(row)}; the first example has {sorted(keys)}")
+        data = {k: [row[k] for row in data] for k in data[0]}
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{arg}: got {type(data).__name__}; allowed for a net with ports {', '.join(ports)}: a dict "
+                        "{port: values} or a list of {port: value}, one per example")
+    extra = [k for k in data if k not in ports]
+    missing = [p for p in ports if p not in data]
+    if missing or extra:
+        raise ValueError(f"{arg}: got ports {sorted(map(str, data))}; the net takes {', '.join(map(repr, ports))}"
+                         + (f" (missing {missing})" if missing else "") + (f" (unknown {extra})" if extra else ""))
+    out = {p: np.asarray(data[p]) for p in ports}
+    n = {p: len(v) for p, v in out.items()}
+    if len(set(n.values())) > 1:
+        raise ValueError(f"{arg}: the ports have different numbers of examples: {n}")
+    return out

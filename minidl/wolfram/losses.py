@@ -12,7 +12,11 @@ The layers themselves live with the other output layers in :mod:`minidl.layers.o
 from __future__ import annotations
 
 import copy
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from minidl.backend import get_array_module
 from minidl.errors import NotSupportedYetError
 from minidl.layers.base import Layer, OutputLayer
 from minidl.layers.core import Softmax
@@ -26,7 +30,7 @@ from minidl.layers.output import (
 )
 from minidl.network import Network
 
-__all__ = ["choose_loss", "LOSS_NAMES"]
+__all__ = ["choose_loss", "LOSS_NAMES", "PortLoss", "PortLosses", "graph_losses"]
 
 
 # ------------------------------------------------------------------------------------------------ LossFunction
@@ -87,3 +91,113 @@ def choose_loss(layers: list[Layer] | Network, spec, arg: str = "LossFunction") 
         raise ValueError(f"{arg}: cross-entropy needs class probabilities, but the network ends in "
                          f"{type(last).__name__}; allowed: a network ending in Softmax")
     return layer
+
+
+# ------------------------------------------------------------------------------------------------ graphs: ports
+class PortLoss(OutputLayer):
+    """A graph output port that IS the loss (LossFunction -> "Loss"): its values y (N,) or (N, ...) are each
+    example's loss, summed over the non-N axes; loss = Σₙ ℓₙ / N.  The targets are not used."""
+
+    kind = "portloss"
+
+    def loss_array(self, y, t=None, mask=None):
+        return self.example_losses(y).sum() / y.dtype.type(y.shape[0])
+
+    def loss_gradient(self, y, t=None, mask=None):
+        xp = get_array_module(y)
+        return xp.full_like(y, 1 / y.shape[0])
+
+    def example_losses(self, y, t=None, mask=None):
+        return y.reshape(y.shape[0], -1).sum(axis=1)
+
+    def describe(self) -> str:
+        return f"{self.name or self.kind}: the port's values are the loss (mean over the batch)"
+
+
+@dataclass
+class PortLosses:
+    """How NetTrain trains a graph: the losses (loss layer name → the layer giving its input, its data port or
+    None, its weight) and the layers to attach."""
+
+    attach: list[tuple[OutputLayer, str]] = field(default_factory=list)   # (new loss layer, the layer it takes)
+    weights: dict[str, float] = field(default_factory=dict)               # loss layer -> weight
+    targets: dict[str, str | None] = field(default_factory=dict)          # loss layer -> data port (None: none)
+
+
+def _automatic_port_loss(source: Layer, name: str) -> OutputLayer:
+    """Automatic on one output port: cross-entropy after a Softmax, else the mean squared loss."""
+    return ClassificationOutput(name=name, sequence_reduction="mean") if isinstance(source, Softmax) else \
+        MeanSquaredLoss(name=name)
+
+
+def graph_losses(net: Network, spec, arg: str = "LossFunction") -> PortLosses:
+    """The LossFunction rule for a graph with output ports (docs/semantics-wolfram.md#18-graphs-ports-and-update-
+    schedules):
+
+    - Automatic: every output port is a loss: a port given by a loss layer is that loss; any other gets the
+      automatic loss (cross-entropy after a Softmax, else mean squared) whose Target is the data port of the same
+      name as the output port;
+    - a port name ("Loss"): that port IS the loss (a loss layer's value, or a layer's values taken as each
+      example's loss: :class:`PortLoss`); the other ports are not trained;
+    - a list of ports: the sum of their losses;
+    - a dict {port: loss} (or a list of (port, loss) pairs): loss a loss layer or name attached to the port
+      (Target from the data port of the port's name), or ``Scaled(r)``: the port's Automatic loss times r.
+    """
+    from minidl.wolfram.data import Scaled
+
+    ports = net.ports
+    names = {layer.name for layer in net.layers}
+
+    def source(port: str) -> Layer:
+        if port not in ports.outputs:
+            raise ValueError(f"{arg}: got port {port!r}; the net's output ports are "
+                             f"{', '.join(map(repr, ports.outputs)) or 'none'}")
+        return net[ports.outputs[port]]
+
+    def fresh(port: str) -> str:
+        name = port if port not in names else f"{port}Loss"
+        names.add(name)
+        return name
+
+    out = PortLosses()
+
+    def automatic(port: str, weight: float, as_loss: bool) -> None:
+        layer = source(port)
+        if isinstance(layer, OutputLayer):
+            out.weights[layer.name] = weight
+            out.targets[layer.name] = ports.targets.get(layer.name, "Target")
+        elif as_loss:
+            loss = PortLoss(name=fresh(port))
+            out.attach.append((loss, layer.name))
+            out.weights[loss.name], out.targets[loss.name] = weight, None
+        else:
+            loss = _automatic_port_loss(layer, fresh(port))
+            out.attach.append((loss, layer.name))
+            out.weights[loss.name], out.targets[loss.name] = weight, port
+
+    if spec is None or (isinstance(spec, str) and spec.lower() == "automatic"):
+        for port in ports.outputs:
+            automatic(port, 1.0, False)
+        return out
+    if isinstance(spec, str):
+        automatic(spec, 1.0, True)
+        return out
+    if isinstance(spec, list) and all(isinstance(p, str) for p in spec):
+        for port in spec:
+            automatic(port, 1.0, True)
+        return out
+    rules = list(spec.items()) if isinstance(spec, Mapping) else spec
+    if not isinstance(rules, (list, tuple)) or not all(isinstance(r, tuple) and len(r) == 2 for r in rules):
+        raise TypeError(f"{arg}: got {spec!r}; allowed: 'Automatic', an output port name, a list of them, or a "
+                        "dict {port: loss layer | loss name | Scaled(r)}")
+    for port, loss in rules:
+        if isinstance(loss, Scaled) or (isinstance(loss, numbers.Real) and not isinstance(loss, bool)):
+            weight = loss.frac if isinstance(loss, Scaled) else float(loss)
+            automatic(port, weight, False)
+            continue
+        layer = source(port)
+        attached = choose_loss([layer], loss, f"{arg}[{port!r}]")
+        attached.name = fresh(port)
+        out.attach.append((attached, layer.name))
+        out.weights[attached.name], out.targets[attached.name] = 1.0, port
+    return out

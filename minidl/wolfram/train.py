@@ -25,7 +25,15 @@ from minidl.layers._params import WeightBiasLayer
 from minidl.layers.base import Layer
 from minidl.network import Network, copy_network
 from minidl.optim import ConstantSchedule, FunctionSchedule, PolynomialSchedule
-from minidl.training.data import ArraySource, SequenceSource, check_labels, is_source, sorted_classes, source_classes
+from minidl.training.data import (
+    ArraySource,
+    SequenceSource,
+    as_source,
+    check_labels,
+    is_source,
+    sorted_classes,
+    source_classes,
+)
 from minidl.training.info import InfoRecorder
 from minidl.training.trainer import EngineConfig, Trainer
 from minidl.wolfram import measurements
@@ -39,10 +47,12 @@ from minidl.wolfram.data import (
     generator_parts,
     is_generator_spec,
     named_dataset,
+    port_arrays,
     split_scaled,
 )
-from minidl.wolfram.losses import choose_loss
+from minidl.wolfram.losses import PortLosses, choose_loss, graph_losses
 from minidl.wolfram.options import OPTIONS, WOLFRAM_NAMES, NotSupportedYetError, is_automatic
+from minidl.wolfram.parts import SEP, describe_schedule, part_arrays, update_groups
 from minidl.wolfram.results import (
     EXPENSIVE,
     PROPERTIES,
@@ -120,10 +130,16 @@ class _NetParts:
 
     train: Network
     attached: bool                                   # True: NetTrain attached the last layer (the loss)
+    graph: Network | None = None                     # a graph as given: it shares its layers with ``train``
+    targets: dict[str, str | None] | None = None     # graph: loss layer -> its data port (None: needs none)
 
     def returned(self) -> Network:
         """A copy at the current weights: the input's layers (no attached loss; factors as given, since NetTrain's
-        multipliers reach the engine through its config, not the layers)."""
+        multipliers reach the engine through its config, not the layers).  A graph: the graph as given."""
+        if self.graph is not None:
+            dup = self.graph.copy()
+            dup.dtype, dup.device, dup.classes = self.train.dtype, self.train.device, self.train.classes
+            return dup
         dup = self.train.copy()
         return _rebuilt(dup.layers[:-1] if self.attached else dup.layers, dup)
 
@@ -139,7 +155,48 @@ def _netinitialize_defaults(net: Network) -> None:
             layer.weights_initializer = "he"
 
 
+def _graph_network(net: Network, loss_spec, name: ArgNames) -> _NetParts:
+    """A graph with ports (NetGraph, NetGANOperator): its losses per LossFunction (docs/semantics-wolfram.md#16-
+    graphs-ports-and-update-schedules), the training net made of the graph's own layers (shared: the graph as
+    given is the trained one) and the losses, pruned to what the losses need."""
+    graph = net.copy()
+    _netinitialize_defaults(graph)
+    if getattr(graph, "gan_loss", None) is not None:
+        if not is_automatic(loss_spec):
+            raise ValueError(f"{name('loss_function')}: got {loss_spec!r}; a NetGANOperator has its own losses "
+                             "(LossReal + LossFake); allowed: 'Automatic'")
+        pl = PortLosses(weights={"Loss": 1.0}, targets={"Loss": None})
+    else:
+        pl = graph_losses(graph, loss_spec, name("loss_function"))
+    layers = list(graph.layers) + [loss for loss, _ in pl.attach]
+    pairs = list(graph.connections) + [(src, loss.name) for loss, src in pl.attach]
+    keep: set[str] = set()
+    feeds: dict[str, set[str]] = {}
+    for s_, d_ in pairs:
+        feeds.setdefault(d_.split("/", 1)[0], set()).add(s_.split("/", 1)[0])
+    todo = list(pl.weights)
+    while todo:
+        n = todo.pop()
+        if n not in keep:
+            keep.add(n)
+            todo.extend(feeds.get(n, ()))
+    layers = [layer for layer in layers if layer.name in keep]
+    pairs = [(a, b) for a, b in pairs if a.split("/", 1)[0] in keep and b.split("/", 1)[0] in keep]
+    train = Network(layers, connections=pairs)
+    train.loss_weights = {k: float(w) for k, w in pl.weights.items()}
+    train.dtype, train.device, train.classes, train.decoder = graph.dtype, graph.device, graph.classes, graph.decoder
+    if graph.rng is not None:
+        train.set_rng(graph.rng)
+    return _NetParts(train, bool(pl.attach), graph, dict(pl.targets))
+
+
+def _is_graph(net) -> bool:
+    return isinstance(net, Network) and (getattr(net, "ports", None) is not None or not net.is_chain)
+
+
 def _network(net, loss_spec, name: ArgNames) -> _NetParts:
+    if _is_graph(net):
+        return _graph_network(net, loss_spec, name)
     train = copy_network(net, "net")
     _netinitialize_defaults(train)
     loss = choose_loss(train, loss_spec, name("loss_function"))  # the net: its decoder counts
@@ -152,7 +209,11 @@ def _network(net, loss_spec, name: ArgNames) -> _NetParts:
 
 def _part_layers(part, layers: list[str], names: list[str], arg: str) -> list[str]:
     """The array names a part selects: a layer name, "layer.array", (layer, array), a layer position (0-based,
-    negative from the end), a :class:`~minidl.wolfram.options.Span` or ``slice`` of positions, or "All"."""
+    negative from the end), a :class:`~minidl.wolfram.options.Span` or ``slice`` of positions, or "All".  A net
+    with nested parts (NetGraph, NetGANOperator: layers named "part:layer") takes paths and alternatives too
+    (:func:`minidl.wolfram.parts.part_arrays`)."""
+    if any(SEP in layer for layer in layers):
+        return part_arrays(part, layers, names, arg)
     if isinstance(part, str) and part.lower() == "all":
         return list(names)
     if isinstance(part, tuple) and len(part) == 2 and all(isinstance(p, (str, numbers.Integral)) for p in part):
@@ -220,12 +281,34 @@ class _Data:
     def probe_arrays(self, m: int) -> tuple[np.ndarray, np.ndarray]:
         """The first m training examples as arrays (for timing)."""
         if self.kind == "arrays":
-            return self.train.X[:m], self.train.Y[:m]
+            return _head(self.train.X, m), _head(self.train.Y, m)
         if self.kind == "sequences":
             return self.train.seqs[:m], self.train.Y[:m]
         if self.kind == "generator":
             return self.train.first
         return next(iter(self.train.batches(np.arange(min(m, len(self.train))), m)))
+
+
+def _head(v, m: int):
+    """The first m examples of an array or of a dict of arrays (graph ports)."""
+    return {k: a[:m] for k, a in v.items()} if isinstance(v, dict) else v[:m]
+
+
+def _pick(v, idx):
+    return {k: a[idx] for k, a in v.items()} if isinstance(v, dict) else v[idx]
+
+
+def _port_xy(data, parts: _NetParts, arg: str):
+    """A graph's port data → (X, Y) as the engine takes them: X one array or {input layer: array}, Y one array or
+    {loss layer: array} (a loss that needs no targets gets zeros)."""
+    net = parts.train
+    inputs = [layer.name for layer in net.input_layers]
+    target_ports = sorted({p for p in parts.targets.values() if p is not None})
+    arrays = port_arrays(data, inputs + [p for p in target_ports if p not in inputs], arg)
+    n = len(next(iter(arrays.values())))
+    X = {k: arrays[k] for k in inputs}
+    Y = {loss: (arrays[p] if p is not None else np.zeros(n)) for loss, p in parts.targets.items()}
+    return (X[inputs[0]] if len(X) == 1 else X), (next(iter(Y.values())) if len(Y) == 1 else Y)
 
 
 def _split_interval(spec) -> tuple[Any, opt.Interval | None]:
@@ -284,8 +367,19 @@ def _sequence_data(data, validation, seed: int, name: ArgNames, seq: tuple[bool,
 
 
 def _training_data(data, validation, batch_size: int | None, seed: int, name: ArgNames,
-                   seq: tuple[bool, bool] | None = None) -> _Data:
+                   seq: tuple[bool, bool] | None = None, parts: _NetParts | None = None) -> _Data:
     arg = "data"
+    if parts is not None and parts.graph is not None and not isinstance(data, str) and \
+            not is_generator_spec(data) and not is_source(data):
+        X, Y = _port_xy(data, parts, arg)
+        n = len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
+        n_rows, index_map, held = n, None, None
+        if isinstance(validation, Scaled):
+            train_idx, val_idx = split_scaled(n, validation.frac, seed, name("validation_set"))
+            held = (_pick(X, val_idx), _pick(Y, val_idx))
+            X, Y, index_map = _pick(X, train_idx), _pick(Y, train_idx), train_idx
+        src = as_source(X, Y, "data inputs", "data outputs")
+        return _Data(src, "arrays", len(src), index_map, n_rows, held, f"<{len(src)} examples of ports>")
     if seq is not None and not isinstance(data, str) and not is_generator_spec(data) and not is_source(data):
         return _sequence_data(data, validation, seed, name, seq)
     if isinstance(data, str):
@@ -317,14 +411,14 @@ def _training_data(data, validation, batch_size: int | None, seed: int, name: Ar
     return _Data(src, "arrays", len(src), index_map, n_rows, held, summary)
 
 
-def _validation_data(spec, d: _Data, data, batch_size: int, name: ArgNames):
+def _validation_data(spec, d: _Data, data, batch_size: int, name: ArgNames, parts: _NetParts | None = None):
     arg = name("validation_set")
     if spec is None:
         return None
     if isinstance(spec, Scaled):
         if d.kind == "sequences":
             return SequenceSource(*d.held_out, f"{arg} inputs", f"{arg} outputs")
-        return ArraySource(*d.held_out, f"{arg} inputs", f"{arg} outputs")
+        return as_source(*d.held_out, f"{arg} inputs", f"{arg} outputs")
     if isinstance(spec, str):
         if is_automatic(spec):
             if not isinstance(data, str):
@@ -338,6 +432,8 @@ def _validation_data(spec, d: _Data, data, batch_size: int, name: ArgNames):
         return spec
     if d.seq is not None:
         return SequenceSource(*as_sequences(spec, arg, *d.seq), f"{arg} inputs", f"{arg} outputs")
+    if parts is not None and parts.graph is not None:
+        return as_source(*_port_xy(spec, parts, arg), f"{arg} inputs", f"{arg} outputs")
     return ArraySource(*as_arrays(spec, arg), f"{arg} inputs", f"{arg} outputs")
 
 
@@ -365,7 +461,7 @@ def _seconds_per_batch(parts: _NetParts, d: _Data, batch_size: int, make_config,
         X, Y = X[:batch_size], Y[:batch_size]
     if classes is not None:
         probe.classes = classes
-    source = SequenceSource if d.kind == "sequences" else ArraySource
+    source = SequenceSource if d.kind == "sequences" else as_source
     _, info = Trainer(probe, source(X, Y, "data inputs", "data outputs"), make_config(batch_size)).run()
     t = info.time_since_start
     return float((t[-1] - t[0]) / (len(t) - 1)) if len(t) > 1 else float(t[0])
@@ -396,10 +492,11 @@ class _Settings:
     measurements_spec: Any
     multipliers_spec: Any
     validation_spec: Any
+    update_schedule: Any = None          # TrainingUpdateSchedule as given (resolved against the net in _factors)
 
 
 def _parse_options(o: dict[str, Any], name: ArgNames) -> _Settings:
-    for key in ("training_update_schedule", "performance_goal"):
+    for key in ("performance_goal",):
         if not is_automatic(o[key]):
             raise NotSupportedYetError(f"{name(key)}: got {o[key]!r}; not supported yet (only 'Automatic')")
     method, subs = opt.method_spec(o["method"], name("method"))
@@ -426,7 +523,8 @@ def _parse_options(o: dict[str, Any], name: ArgNames) -> _Settings:
         gclip=_clip(subs.get("GradientClipping"), f"{name('method')} 'GradientClipping'"),
         wclip=_clip(subs.get("WeightClipping"), f"{name('method')} 'WeightClipping'"),
         loss_spec=o["loss_function"], measurements_spec=o["training_progress_measurements"],
-        multipliers_spec=o["learning_rate_multipliers"], validation_spec=o["validation_set"])
+        multipliers_spec=o["learning_rate_multipliers"], validation_spec=o["validation_set"],
+        update_schedule=o["training_update_schedule"])
 
 
 @dataclass
@@ -436,6 +534,7 @@ class _Factors:
     multipliers: dict[str, float]
     l2: float
     l2_factors: dict[str, float] | None
+    groups: list[tuple[frozenset[str], int]] | None = None   # TrainingUpdateSchedule: the engine's update_groups
 
 
 def _factors(st: _Settings, net: Network, name: ArgNames) -> _Factors:
@@ -443,18 +542,21 @@ def _factors(st: _Settings, net: Network, name: ArgNames) -> _Factors:
     resolved to arrays, L2."""
     multipliers = {} if is_automatic(st.multipliers_spec) else _part_values(
         st.multipliers_spec, net, name("learning_rate_multipliers"), 1.0, none_means=0.0)
+    groups = update_groups(st.update_schedule, [layer.name for layer in net.layers],
+                           [f"{layer.name}.{k}" for layer in net.layers for k in layer.learn_rate_factors],
+                           name("training_update_schedule"))
     for key, sub in (("gclip", "GradientClipping"), ("wclip", "WeightClipping")):
         spec = getattr(st, key)
         if not isinstance(spec, float):
             setattr(st, key, _part_values(spec, net, f"{name('method')} {sub!r}", math.inf, positive=True))
     l2_spec = st.subs.get("L2Regularization")
     if l2_spec is None:
-        return _Factors(multipliers, 0.0, None)
+        return _Factors(multipliers, 0.0, None, groups)
     arg = f"{name('method')} 'L2Regularization'"
     if isinstance(l2_spec, numbers.Real) and not isinstance(l2_spec, bool):   # Wolfram: every learned array
         return _Factors(multipliers, opt.positive_real(arg, l2_spec, allow_zero=True),
-                        {f"{layer.name}.{k}": 1.0 for layer in net.layers for k in layer.l2_factors})
-    return _Factors(multipliers, 1.0, _part_values(l2_spec, net, arg, 0.0))
+                        {f"{layer.name}.{k}": 1.0 for layer in net.layers for k in layer.l2_factors}, groups)
+    return _Factors(multipliers, 1.0, _part_values(l2_spec, net, arg, 0.0), groups)
 
 
 def _classes(net: Network, d: _Data) -> np.ndarray | None:
@@ -593,7 +695,7 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
 
     # -- the data
     validation_spec, interval = _split_interval(st.validation_spec)
-    d = _training_data(data, validation_spec, st.batch_size, st.seed, name, _sequence_kind(parts.train))
+    d = _training_data(data, validation_spec, st.batch_size, st.seed, name, _sequence_kind(parts.train), parts)
     if d.kind == "generator" and wanted & set(EXPENSIVE):
         raise ValueError(f"prop: {sorted(wanted & set(EXPENSIVE))} need examples with an identity; a generator "
                          "makes new examples every batch")
@@ -607,6 +709,7 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
                     normalize_inputs=True, device=st.device, dtype=st.dtype, seed=st.seed,
                     learn_rate_multipliers=factors.multipliers, l2_factors=factors.l2_factors,
                     stop_reasons=dict(obs.REASONS), freeze_frozen_statistics=True,
+                    **({"update_groups": factors.groups} if factors.groups is not None else {}),
                     names={"batch_size": name("batch_size"), "x": "data inputs", "y": "data outputs",
                            "layers": "net", "validation_x": f"{name('validation_set')} inputs",
                            "validation_y": f"{name('validation_set')} outputs"})
@@ -614,7 +717,7 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
 
     # -- sizes, validation data, observers
     sz = _sizes(st, parts, d, make_config, classes)
-    validation = _validation_data(validation_spec, d, data, sz.batch_size, name)
+    validation = _validation_data(validation_spec, d, data, sz.batch_size, name, parts)
     validation_config = _validation_schedule(interval or opt.Interval("rounds", 1), sz.per_round, sz.rounds) \
         if validation is not None else {"validation_frequency": None}
     measurer = measurements.Measurer(tracked, custom_measures, classes, classifier) \
@@ -649,7 +752,7 @@ def _results(st: _Settings, parts: _NetParts, d: _Data, validation, sz: _Sizes, 
         trained = final.copy()
         trained.load_state_arrays(ob.best.best_arrays)
     values = _properties(book, ob.best, parts, d, validation, trained, final, st.method, st.device, sz.batch_size,
-                         sz.per_round, st.rate, lr_factors, ob.checkpointer, wanted)
+                         sz.per_round, st.rate, lr_factors, ob.checkpointer, wanted, st.update_schedule)
     values["NetTrainInputForm"] = _input_form(input_form[0], input_form[1], d, input_form[2], input_form[3])
     lazy = {"LossPlot": lambda: _loss_plot(book),
             "FinalPlots": lambda: {n: measurement_plot(n, book.batch_measures, book.round_measures,
@@ -729,7 +832,7 @@ def _loss_plot(book: obs.RoundBook):
 
 
 def _properties(book: obs.RoundBook, best, parts: _NetParts, d: _Data, validation, trained, final, method, device, B,
-                ipe, rate, lr_factors, checkpointer, wanted) -> dict[str, Any]:
+                ipe, rate, lr_factors, checkpointer, wanted, schedule=None) -> dict[str, Any]:
     total_time = book.elapsed
     batches = len(book.batch_losses)
     examples = int(sum(book.batch_sizes))
@@ -750,7 +853,7 @@ def _properties(book: obs.RoundBook, best, parts: _NetParts, d: _Data, validatio
         "RoundMeasurementsLists": book.lists("round"), "RoundPositions": np.array(book.round_positions, int),
         "TargetDevice": _device_name(device), "TotalBatches": batches,
         "TotalRounds": book.batch_rounds[-1] if book.batch_rounds else 0, "TotalTrainingTime": total_time,
-        "TrainingExamples": d.n_train, "TrainingUpdateSchedule": opt.Automatic,
+        "TrainingExamples": d.n_train, "TrainingUpdateSchedule": describe_schedule(schedule),
         "ValidationExamples": len(validation) if validation is not None else None,
         "ValidationLoss": book.validation_loss,
         "ValidationLossList": np.array([m["Loss"] for m in book.validation_measures]),

@@ -94,7 +94,7 @@ def test_learning_rate_defaults_per_method(method, rate):
     ({"RandomSeeding": -1}, ValueError, "RandomSeeding: got -1; allowed: an integer ≥ 0"),
     ({"TargetDevice": "TPU"}, ValueError, "TargetDevice: got 'TPU'; allowed: 'CPU', 'GPU'"),
     ({"WorkingPrecision": "Real16"}, ValueError, "WorkingPrecision: got 'Real16'"),
-    ({"TrainingUpdateSchedule": ["a", "b"]}, NotSupportedYetError, "TrainingUpdateSchedule: .*not supported yet"),
+    ({"TrainingUpdateSchedule": ["a", "b"]}, ValueError, r"TrainingUpdateSchedule\[0\]: got part 'a'"),
     ({"PerformanceGoal": "TrainingSpeed"}, NotSupportedYetError, "PerformanceGoal: .*not supported yet"),
     ({"LossFunction": "HingeLoss"}, ValueError, "LossFunction: got 'HingeLoss'; allowed: 'Automatic'"),
     ({"LossFunction": "ContrastiveLoss"}, NotSupportedYetError, "LossFunction: got 'ContrastiveLoss'"),
