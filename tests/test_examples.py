@@ -84,6 +84,13 @@ def test_inception_block_example_joins_four_branches(tmp_path):
     result = _run("inception_block", tmp_path)
     assert result["inception_shape"] == (14, 14, 20, 2)   # 4 + 8 + 4 + 4 channels
     assert result["test_accuracy"] >= 0.65           # measured 0.792 (3 epochs on 1000 digits)
+
+
+def test_wolfram_residual_digits_example_trains_a_netgraph_with_a_total_layer(tmp_path):
+    result = _run("wolfram_residual_digits", tmp_path)
+    assert result["test_accuracy"] >= 0.65           # measured 0.820 (3 rounds on 1000 digits)
+    assert not result["net"].is_chain and type(result["net"]["add"]).__name__ == "Addition"
+
 def test_wolfram_loss_net_example_recovers_the_line_and_nettake_keeps_the_output(tmp_path):
     result = _run("wolfram_loss_net", tmp_path)
     assert abs(result["weight"] - [[2.0, -1.0]]).max() < 0.01 and abs(result["bias"][0] - 0.5) < 0.01
