@@ -209,3 +209,15 @@ def test_net_layers_of_a_dag_network_name_the_merge_layers_as_matlab():
     net = _residual_graph().to_network().initialize()
     assert layer_array(net)['add'].Class == "nnet.cnn.layer.AdditionLayer"
     assert [v.Name for v in layer_array(net)] == [layer.name for layer in net.layers]
+
+
+def test_train_network_takes_a_layer_graph_with_a_datastore():
+    from minidl.training.data import ArraySource
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((40, 1, 8, 8)), np.array(list("abc") * 13 + ["a"])
+    lgraph = _residual_graph()
+    options = trainingOptions('sgdm', 'MaxEpochs', 1, 'MiniBatchSize', 10, 'Verbose', False)
+    net, info = trainNetwork(ArraySource(X, Y), lgraph, options)   # trainNetwork(ds, lgraph, options)
+    assert not net.is_chain and len(info.TrainingLoss) == 4 and np.all(np.isfinite(info.TrainingLoss))
+    assert list(net.classes) == ["a", "b", "c"]
