@@ -221,3 +221,21 @@ def test_train_network_takes_a_layer_graph_with_a_datastore():
     net, info = trainNetwork(ArraySource(X, Y), lgraph, options)   # trainNetwork(ds, lgraph, options)
     assert not net.is_chain and len(info.TrainingLoss) == 4 and np.all(np.isfinite(info.TrainingLoss))
     assert list(net.classes) == ["a", "b", "c"]
+
+
+def test_a_sequence_layer_graph_trains_and_its_prediction_is_not_built_yet():
+    from minidl.errors import NotSupportedYetError
+    from minidl.matlab import lstmLayer, sequenceInputLayer
+
+    g = layerGraph([sequenceInputLayer(3, 'Name', 'in'), lstmLayer(4, 'OutputMode', 'last', 'Name', 'l1'),
+                    additionLayer(2, 'Name', 'add'), fullyConnectedLayer(2, 'Name', 'fc'), softmaxLayer('Name', 'sm'),
+                    classificationLayer('Name', 'out')])
+    g = addLayers(g, lstmLayer(4, 'OutputMode', 'last', 'Name', 'l2'))
+    g = connectLayers(connectLayers(g, 'in', 'l2'), 'l2', 'add/in2')
+    rng = np.random.default_rng(0)
+    X = [rng.standard_normal((3, int(t))) for t in rng.integers(3, 8, 20)]
+    options = trainingOptions('adam', 'MaxEpochs', 2, 'MiniBatchSize', 5, 'Verbose', False)
+    net, info = trainNetwork(X, np.array(['a', 'b'] * 10), g, options)
+    assert not net.is_chain and len(info.TrainingLoss) == 8 and np.all(np.isfinite(info.TrainingLoss))
+    with pytest.raises(NotSupportedYetError, match="graph network with a sequence input"):
+        classify(net, X[:3])
