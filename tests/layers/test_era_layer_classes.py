@@ -198,3 +198,15 @@ def test_float32_in_float32_out(rng):
         dx = layer.backward(np.ones_like(y))
         assert y.dtype == np.float32 and dx.dtype == np.float32, type(layer).__name__
         assert all(g.dtype == np.float32 for g in layer.grads.values())
+
+
+def test_he_initializer_fans():
+    """'he' draws N(0, 2/fan_in): grouped convolution fan_in = C/G·KH·KW (one group), transposed convolution
+    fan_in = F·KH·KW (the convolution F → C it transposes) — docs/layers.md's decision."""
+    rng = np.random.default_rng(0)
+    grouped = L.GroupedConvolution2D(3, 64, 4, weights_initializer="he")
+    grouped.initialize((32, 5, 5), rng=rng, dtype="float64")
+    assert abs(grouped.params["weight"].std() / np.sqrt(2 / (8 * 9)) - 1) < 0.03
+    transposed = L.TransposedConvolution2D(3, 64, weights_initializer="he")
+    transposed.initialize((32, 5, 5), rng=rng, dtype="float64")
+    assert abs(transposed.params["weight"].std() / np.sqrt(2 / (64 * 9)) - 1) < 0.03
