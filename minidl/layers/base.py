@@ -209,7 +209,8 @@ class OutputLayer(Layer):
 
 
 # ------------------------------------------------------------------------------------------------ the registry
-_BASES = frozenset({"Layer", "InputLayer", "OutputLayer", "WeightBiasLayer", "RecurrentLayer"})
+_BASES = frozenset({"Layer", "InputLayer", "OutputLayer", "WeightBiasLayer", "RecurrentLayer", "MultiInputLayer",
+                    "MergeLayer"})
 #: Layer classes the user registered for saving and loading, by the name a saved file gives them.
 _REGISTERED: dict[str, type[Layer]] = {}
 

@@ -30,6 +30,7 @@ import numpy as np
 from minidl._checks import check_positive_int, check_representable, named_device
 from minidl._threads import training_threads
 from minidl.backend import Device, get_array_module, to_device, to_host
+from minidl.errors import NotSupportedYetError
 from minidl.layers.normalization import BatchNormalization
 from minidl.network import Network, check_dtype
 from minidl.optim import GradientPipeline, clip_weights, frozen_names, global_norm
@@ -185,6 +186,9 @@ class Trainer:
             raise ValueError(f"{cfg.name('layers')}: the network has no output layer; allowed: layers ending in "
                              "ClassificationOutput or RegressionOutput")
         self.classifier = net.is_classifier
+        if not net.is_chain and net.is_sequence:
+            raise NotSupportedYetError(f"{cfg.name('layers')}: a graph network with a sequence input; not "
+                                       "supported yet (sequences train as a chain of layers; docs/graphs.md)")
         self.seq = SequencePart(self) if net.input_layer is not None and net.input_layer.is_sequence else None
         self.graph = GraphPart(self) if not net.is_chain and self.seq is None else None   # several ports
         if self.graph is None and isinstance(data, MultiArraySource):
@@ -531,7 +535,10 @@ class Trainer:
             reported, examples, xp = self._step(x, t, lr, mask)
             loss_h, gnorm_h, hits_h, ok_h, examples_h = self._read(xp, reported, examples)
         if self.config.record_outputs:                     # a second host read, only when asked for
-            self.state.batch_outputs, self.state.batch_targets = to_host(self._outputs), t_host
+            out = self._outputs                            # a graph: {output layer name: host array}
+            self.state.batch_outputs = {k: to_host(v) for k, v in out.items()} if isinstance(out, dict) else \
+                to_host(out)
+            self.state.batch_targets = t_host
         finite = math.isfinite(loss_h) and math.isfinite(gnorm_h) and ok_h == 1.0
         self._pending = None
         if finite:

@@ -151,9 +151,77 @@ def test_update_groups_freeze_the_other_arrays_in_turn():
     cfg = EngineConfig(optimizer=dl.optim.SGDM(momentum=0.9), schedule=dl.optim.ConstantSchedule(0.05),
                        batch_size=10, max_epochs=1, dtype="float64", shuffle="never",
                        update_groups=[(frozenset(first), 1), (frozenset(rest), 2)])
-    Trainer(net, MultiArraySource(X, Y), cfg, observers=[Watch()]).run()
+    _, info = Trainer(net, MultiArraySource(X, Y), cfg, observers=[Watch()]).run()
+    assert len(seen) == 4 and info.training_loss.shape == (4,)
     states = [before] + seen
     for it in range(1, len(states)):
         moved = {k.split("/", 1)[1] for k, v in states[it].items()
                  if k.startswith("params/") and not np.array_equal(v, states[it - 1][k])}
         assert moved == (first if it % 3 == 1 else rest), it
+
+
+def _first_iteration(net, X, Y, **kw):
+    """(the network before training, info) of a one-epoch run with shuffle 'never' (the first batch: rows 0-9)."""
+    for layer in net.input_layers:     # the statistics the engine computes from all of X (zscore inputs)
+        if getattr(layer, "needs_statistics", False):
+            layer.set_statistics([X[1] if layer.name == "x2" else X])
+    net.initialize(rng=np.random.default_rng(0), dtype="float64")
+    before = net.copy()
+    _, info = train_network(X, Y, net, _opts(max_epochs=1, shuffle="never", **kw))
+    return before, info
+
+
+def test_the_reported_loss_is_the_weighted_total_and_the_accuracy_the_first_classification_loss():
+    X, Y = _two_data()
+    before, info = _first_iteration(_two_heads(), X, Y)
+    xb = {"x1": X[0][:10], "x2": X[1][:10]}
+    tb = {"cls": Y["cls"][:10], "reg": Y["reg"][:10]}
+    y = before.forward(xb)
+    total = before["cls"].loss(y["cls"], tb["cls"]) + 0.5 * before["reg"].loss(y["reg"], tb["reg"])
+    assert info.training_loss[0] == pytest.approx(total, rel=1e-13)
+    assert info.training_accuracy[0] == pytest.approx(100.0 * np.mean(np.argmax(y["cls"], 1) == tb["cls"]))
+
+
+def test_several_regression_losses_report_the_first_losss_own_rmse():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((30, 3))
+    Y = (X[:, :2], X[:, 2:] * 2)
+    layers = [L.FeatureInput(3, normalization="none", name="x"), L.FullyConnected(2, name="h1"),
+              L.RegressionOutput(name="r1"), L.FullyConnected(1, name="h2"), L.RegressionOutput(name="r2")]
+    net = Network(layers, [("x", "h1"), ("h1", "r1"), ("x", "h2"), ("h2", "r2")])
+    net.loss_weights["r2"] = 3.0
+    before, info = _first_iteration(net, X, Y)
+    y = before.forward(X[:10])
+    own = before["r1"].loss(y["r1"], Y[0][:10])
+    assert info.training_loss[0] == pytest.approx(own + 3.0 * before["r2"].loss(y["r2"], Y[1][:10]), rel=1e-13)
+    # r1's RMSE as RegressionOutput defines it (MATLAB: squared errors summed over the responses), not the total's
+    assert info.training_rmse[0] == pytest.approx(np.sqrt(np.mean(np.sum((y["r1"] - Y[0][:10]) ** 2, 1))), rel=1e-12)
+
+
+def test_example_losses_and_outputs_of_a_graph_batch_are_recorded():
+    X, Y = _two_data()
+    net = _two_heads()
+    got = []
+
+    class Watch(dl.training.Observer):
+        def on_event(self, state):
+            if state.event == "iteration":
+                got.append((state.training_loss, state.example_losses, state.batch_outputs, state.batch_targets))
+
+    cfg = EngineConfig(optimizer=dl.optim.SGDM(momentum=0.9), schedule=dl.optim.ConstantSchedule(0.05),
+                       batch_size=10, max_epochs=1, dtype="float64", record_example_losses=True, record_outputs=True)
+    Trainer(net, MultiArraySource(X, Y), cfg, observers=[Watch()]).run()
+    loss, examples, outputs, targets = got[0]
+    assert examples.shape == (10,) and np.mean(examples) == pytest.approx(loss, rel=1e-12)   # Σ weight·ℓₙ
+    assert set(outputs) == {"cls", "reg"} and outputs["reg"].shape == (10, 1) and set(targets) == {"cls", "reg"}
+
+
+def test_a_graph_of_sequences_is_refused_as_not_supported_yet():
+    layers = [L.SequenceInput(2, name="s"), L.LSTM(3, output_mode="last", name="l"), L.FullyConnected(2, name="a"),
+              L.FullyConnected(2, name="b"), L.Addition(2, name="add"), L.Softmax(name="sm"),
+              L.ClassificationOutput(name="c")]
+    net = Network(layers, [("s", "l"), ("l", "a"), ("l", "b"), ("a", "add/in1"), ("b", "add/in2"), ("add", "sm"),
+                           ("sm", "c")])
+    X = [np.ones((2, 5)), np.zeros((2, 4))]
+    with pytest.raises(dl.NotSupportedYetError, match="a graph network with a sequence input"):
+        train_network(X, np.array([0, 1]), net, _opts(mini_batch_size=2))

@@ -203,6 +203,22 @@ EXAMPLES = {
     "GRU": lambda: L.GRU(2, reset_gate_mode="recurrent-bias-after-multiplication", recurrent_bias_learn_rate_factor=2),
     "BasicRecurrent": lambda: L.BasicRecurrent(3, activation="Ramp"),
     "SequenceLast": L.SequenceLast,
+    # issue 14: the era's layers and the merge layers (graph networks save them too)
+    "Addition": lambda: L.Addition(3, name="add"),
+    "Concatenation": lambda: L.Concatenation(2, 3),
+    "DepthConcatenation": lambda: L.DepthConcatenation(2),
+    "Threading": lambda: L.Threading("Times", 2),
+    "LeakyReLU": lambda: L.LeakyReLU(0.2),
+    "ClippedReLU": lambda: L.ClippedReLU(6.0),
+    "ELU": lambda: L.ELU(0.5),
+    "Tanh": L.Tanh,
+    "Sigmoid": L.Sigmoid,
+    "GlobalAveragePooling2D": L.GlobalAveragePooling2D,
+    "GlobalMaxPooling2D": L.GlobalMaxPooling2D,
+    "CrossChannelNormalization": lambda: L.CrossChannelNormalization(3, alpha=2e-4, beta=0.5, k=1.0),
+    "GroupedConvolution2D": lambda: L.GroupedConvolution2D(3, 2, 4, stride=2, padding=1),
+    "TransposedConvolution2D": lambda: L.TransposedConvolution2D((3, 2), 4, stride=2, cropping=1),
+    "MaxUnpooling2D": L.MaxUnpooling2D,
 }
 
 
