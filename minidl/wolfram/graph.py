@@ -169,6 +169,9 @@ class _Builder:
             part = self._part(dst.first if isinstance(dst, NetPort) else dst)
             layer = self._layer(self.entry[part])
             names = tuple(getattr(layer, "input_names", ("in",)))
+            if len(src) != len(names) and hasattr(layer, "set_num_inputs") and not layer.initialized:
+                layer.set_num_inputs(len(src))            # Wolfram's merge layers take their count from here
+                names = tuple(layer.input_names)
             if len(src) != len(names):
                 raise ValueError(f"NetGraph connection: {len(src)} sources into {part!r}, which has inputs "
                                  f"{', '.join(names)}")
@@ -369,6 +372,19 @@ def _ancestors(net: Network, names: set[str]) -> set[str]:
     return seen
 
 
+def _descendants(net: Network, names: set[str]) -> set[str]:
+    feeds: dict[str, set[str]] = {}
+    for s, d in net.connections:
+        feeds.setdefault(s.split("/", 1)[0], set()).add(d.split("/", 1)[0])
+    seen, todo = set(), list(names)
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(feeds.get(n, ()))
+    return seen
+
+
 def _subgraph(net: Network, keep: set[str], outputs: dict[str, str] | None) -> Network:
     layers = [copy.deepcopy(layer) for layer in net.layers if layer.name in keep]
     pairs = [(s, d) for s, d in net.connections if s.split("/", 1)[0] in keep and d.split("/", 1)[0] in keep]
@@ -395,11 +411,26 @@ def _is_chain_pairs(layers: list[Layer], pairs) -> bool:
 
 def NetTake(net: Network, spec) -> Network:
     """Wolfram NetTake: a chain's first n layers (``n``), layers m … n (``(m, n)``, 0-based, inclusive) or up to a
-    named layer; a graph's part that computes the given output ports (``["Output"]`` or ``NetPort("Output")``,
-    a list of them): the layers they depend on, the other outputs (a "Loss" port and its loss) removed."""
+    named layer; a graph's part that computes the given output ports (``"Output"`` or ``NetPort("Output")``, a
+    list of them): the layers they depend on, the other outputs (a "Loss" port and its loss) removed;
+    ``(NetPort("Input"), NetPort("Output"))``: the same, checked to need only the given inputs."""
     if not getattr(net, "is_chain", True) or getattr(net, "ports", None) is not None:
-        wanted = spec if isinstance(spec, list) else [spec]
         ports = getattr(net, "ports", GraphPorts())
+        if isinstance(spec, tuple) and len(spec) == 2:      # {start, end}: from the given inputs to the outputs
+            starts = spec[0] if isinstance(spec[0], list) else [spec[0]]
+            names = [s.first if isinstance(s, NetPort) else s for s in starts]
+            for n in names:
+                if n not in ports.inputs and not any(layer.name == n for layer in net.layers):
+                    raise ValueError(f"NetTake spec: start {n!r}; allowed: input ports ({', '.join(ports.inputs)}) "
+                                     "or layer names")
+            taken = NetTake(net, spec[1])
+            below = _descendants(net, {ports.inputs.get(n, n) for n in names})
+            missing = [layer.name for layer in taken.input_layers if layer.name not in below]
+            if missing:
+                raise ValueError(f"NetTake spec: the outputs {spec[1]!r} also need the inputs {missing}; allowed: "
+                                 "start from every input they need")
+            return taken
+        wanted = spec if isinstance(spec, list) else [spec]
         outs: dict[str, str] = {}
         for w in wanted:
             p = w.first if isinstance(w, NetPort) else w

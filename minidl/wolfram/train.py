@@ -569,7 +569,10 @@ def _classes(net: Network, d: _Data) -> np.ndarray | None:
     if net.classes is not None:
         return np.asarray(net.classes)
     if d.kind == "arrays":
-        return sorted_classes(check_labels(d.train.Y, None, "data outputs"), "data outputs")
+        Y = d.train.Y
+        if isinstance(Y, dict):                   # a graph: the labels of its (first) classification loss
+            Y = Y[net.classification_layer.name]
+        return sorted_classes(check_labels(Y, None, "data outputs"), "data outputs")
     if d.kind == "sequences":
         return sorted_classes(d.train.labels(), "data outputs")
     return source_classes(d.train, "data outputs")

@@ -80,6 +80,10 @@ def test_loss_port_is_the_loss_and_netextract_gives_the_trained_evaluation_net()
     kept = NetTake(trained, "Output")                                              # wanted outputs and inputs
     assert [layer.name for layer in kept.layers] == ["Input", "evaluation:fc_1"] and "Loss" not in kept.ports.outputs
     np.testing.assert_allclose(kept.forward(X[:3]), out["Output"])
+    both = NetTake(trained, (NetPort("Input"), NetPort("Output")))                  # {start, end}
+    assert [layer.name for layer in both.layers] == ["Input", "evaluation:fc_1"]
+    with pytest.raises(ValueError, match="start 'Target'"):
+        NetTake(trained, (NetPort("Target"), NetPort("Output")))
     dropped = NetDrop(trained, "Loss")
     assert [layer.name for layer in dropped.layers] == ["Input", "evaluation:fc_1"]
 
@@ -140,3 +144,36 @@ def test_nettake_and_netdrop_on_chains():
     assert [layer.name for layer in NetDrop(net, -1).layers] == ["fc_1", "elementwise_1"]
     with pytest.raises(ValueError, match="NetDrop spec: got 'x'"):
         NetDrop(net, "x")
+
+
+def test_merge_layers_take_their_inputs_from_a_list_of_sources_and_train(rng):
+    from minidl.wolfram.layers import CatenateLayer, TotalLayer
+
+    g = NetGraph({"a": LinearLayer(2), "b": LinearLayer(2), "c": LinearLayer(2), "total": TotalLayer(),
+                  "cat": CatenateLayer(), "out": LinearLayer(1)},
+                 [(NetPort("Input"), "a"), (NetPort("Input"), "b"), (NetPort("Input"), "c"),
+                  (["a", "b", "c"], "total"), (["total", "a"], "cat"), ("cat", "out", NetPort("Output"))], Input=3)
+    assert g["total"].input_names == ("in1", "in2", "in3")           # the count set from the connections
+    assert ("a/out", "cat/in2") in g.connections and not g.is_chain
+    X = rng.normal(size=(64, 3))
+    Y = X @ np.array([[1.0], [-2.0], [0.5]])
+    res = NetTrain(g, {"Input": X, "Output": Y}, "All", MaxTrainingRounds=60, LearningRate=0.02,
+                   TrainingProgressReporting=None, WorkingPrecision="Real64")
+    assert res["RoundLoss"] < 0.05 * np.mean(Y ** 2)
+    out = port_outputs(res["TrainedNet"], X[:4])
+    np.testing.assert_allclose(out["Output"], res["TrainedNet"].forward(X[:4]))
+
+
+def test_two_output_ports_train_on_their_data_ports_with_weights(rng):
+    g = NetGraph({"lin": LinearLayer(8), "cls": LinearLayer(3), "sm": SoftmaxLayer(), "score": LinearLayer(1)},
+                 [(NetPort("Input"), "lin", "cls", "sm", NetPort("Class")), ("lin", "score", NetPort("Score"))],
+                 Input=2)
+    X = rng.normal(size=(90, 2))
+    data = {"Input": X, "Class": np.argmax(X @ rng.normal(size=(2, 3)), 1), "Score": X.sum(1, keepdims=True)}
+    opts = dict(MaxTrainingRounds=40, LearningRate=0.05, TrainingProgressReporting=None, WorkingPrecision="Real64")
+    res = NetTrain(g, data, "All", **opts)
+    assert res["RoundLossList"][-1] < 0.5 * res["RoundLossList"][0]
+    assert res["RoundMeasurements"]["ErrorRate"] < 0.4                       # chance: 2/3
+    weighted = NetTrain(g, data, "All", LossFunction={"Class": 1.0, "Score": Scaled(0.5)}, **opts)
+    assert weighted["TrainingNet"].loss_weights == {"Class": 1.0, "Score": 0.5}
+    assert set(port_outputs(weighted["TrainedNet"], X[:2])) == {"Class", "Score"}
