@@ -25,6 +25,7 @@ from minidl.matlab import (
     layerGraph,
     predict,
     reluLayer,
+    replaceLayer,
     softmaxLayer,
     trainingOptions,
     trainNetwork,
@@ -237,3 +238,19 @@ def test_a_sequence_layer_graph_is_not_built_yet_and_train_network_says_so():
     options = trainingOptions('adam', 'MaxEpochs', 2, 'MiniBatchSize', 5, 'Verbose', False)
     with pytest.raises(NotSupportedYetError, match="layers: a graph network with a sequence input"):
         trainNetwork(X, np.array(['a', 'b'] * 10), g, options)
+
+
+def test_transfer_learning_layer_graph_of_a_trained_net_replace_layer_and_train_keeps_the_trained_weights():
+    """MATLAB's workflow: lgraph = layerGraph(net); replaceLayer the head; trainNetwork starts from net's weights."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((8, 8, 1, 30)), np.array(list("abc") * 10)
+    options = trainingOptions('sgdm', 'MaxEpochs', 1, 'MiniBatchSize', 10, 'Verbose', False)
+    net, _ = trainNetwork(X, Y, _residual_graph(), options)
+    g = replaceLayer(layerGraph(net), 'fc', fullyConnectedLayer(2, 'Name', 'fc_new'))
+    g = replaceLayer(g, 'out', classificationLayer('Name', 'out_new'))
+    assert ('softmax', 'out_new') in set(g.Connections) and ('add', 'fc_new') in set(g.Connections)
+    tiny = trainingOptions('sgdm', 'MaxEpochs', 1, 'MiniBatchSize', 10, 'Verbose', False, 'InitialLearnRate', 1e-12)
+    net2, _ = trainNetwork(X, np.array(list("xy") * 15), g, tiny)
+    np.testing.assert_allclose(net2.params['conv_1.weight'], net.params['conv_1.weight'], atol=1e-9)
+    assert list(net2.classes) == ['x', 'y'] and net2['fc_new'].output_shape == (2,)
+    assert net.params['fc.weight'].shape == (3, 256)                      # the trained net is left as it was
