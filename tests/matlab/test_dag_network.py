@@ -254,3 +254,15 @@ def test_transfer_learning_layer_graph_of_a_trained_net_replace_layer_and_train_
     np.testing.assert_allclose(net2.params['conv_1.weight'], net.params['conv_1.weight'], atol=1e-9)
     assert list(net2.classes) == ['x', 'y'] and net2['fc_new'].output_shape == (2,)
     assert net.params['fc.weight'].shape == (3, 256)                      # the trained net is left as it was
+
+
+def test_training_a_layer_graph_equals_training_the_network_built_directly_bit_for_bit():
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((8, 8, 1, 30)), np.array(list("abc") * 10)
+    options = trainingOptions('sgdm', 'MaxEpochs', 2, 'MiniBatchSize', 10, 'Verbose', False, 'Precision', 'double')
+    a, info_a = trainNetwork(X, Y, _residual_graph(), options)
+    b, info_b = trainNetwork(X, Y, _residual_network(), options)
+    assert list(a.params) == list(b.params)
+    for k in a.params:
+        assert np.array_equal(a.params[k], b.params[k]), k
+    assert np.array_equal(info_a.TrainingLoss, info_b.TrainingLoss)
