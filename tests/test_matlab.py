@@ -310,7 +310,7 @@ def test_layer_constructors_make_minidl_layers(make, cls, attrs):
     (lambda: M.convolution2dLayer([3, 2], 8, "Weights", np.zeros((2, 3, 1, 8))), ["'Weights'", "2x3x1x8", "3x2xCx8"]),
     (lambda: M.convolution2dLayer(3, 8, "Weights", np.zeros((3, 3, 1, 4))), ["'Weights'", "3x3xCx8"]),
     (lambda: M.convolution2dLayer(3, 8, "Bias", np.zeros((1, 1, 4))), ["'Bias'", "1x1x8"]),
-    (lambda: M.maxPooling2dLayer(2, "Stride", 2, "HasUnpoolingOutputs", True), ["'HasUnpoolingOutputs'"]),
+    (lambda: M.maxPooling2dLayer(2, "Stride", 2, "HasUnpoolingOutputs", "yes"), ["'HasUnpoolingOutputs'", "'yes'"]),
     (lambda: M.averagePooling2dLayer(0), ["'poolSize'"]),
     (lambda: M.dropoutLayer(1.5), ["'probability'", "1.5"]),
     (lambda: M.batchNormalizationLayer("Epsilon", -1), ["'Epsilon'", "-1"]),
