@@ -121,6 +121,31 @@ def test_wolfram_sequence_example_trains_on_lists_of_vectors():
     assert result["accuracy"] == pytest.approx(1 - res["ValidationMeasurements"]["ErrorRate"], abs=0.1)
 
 
+
+def test_matlab_residual_digits_example_trains_a_dag_network(tmp_path):
+    result = _run("matlab_residual_digits", tmp_path)
+    assert result["test_accuracy"] >= 0.65           # measured 0.778 (3 epochs on 800 digits); chance 0.1
+    assert result["skip_shape"] == (14, 14, 8, 2)
+    assert not result["net"].is_chain
+
+
+def test_residual_digits_example_trains_network_with_connections(tmp_path):
+    result = _run("residual_digits", tmp_path)
+    assert result["test_accuracy"] >= 0.65           # measured 0.778, as the MATLAB example's (the same network)
+    assert not result["net"].is_chain
+
+
+def test_inception_block_example_joins_four_branches(tmp_path):
+    result = _run("inception_block", tmp_path)
+    assert result["inception_shape"] == (14, 14, 20, 2)   # 4 + 8 + 4 + 4 channels
+    assert result["test_accuracy"] >= 0.65           # measured 0.792 (3 epochs on 1000 digits)
+
+
+def test_wolfram_residual_digits_example_trains_a_netgraph_with_a_total_layer(tmp_path):
+    result = _run("wolfram_residual_digits", tmp_path)
+    assert result["test_accuracy"] >= 0.65           # measured 0.820 (3 rounds on 1000 digits)
+    assert not result["net"].is_chain and type(result["net"]["add"]).__name__ == "Addition"
+
 def test_wolfram_loss_net_example_recovers_the_line_and_nettake_keeps_the_output(tmp_path):
     result = _run("wolfram_loss_net", tmp_path)
     assert abs(result["weight"] - [[2.0, -1.0]]).max() < 0.01 and abs(result["bias"][0] - 0.5) < 0.01

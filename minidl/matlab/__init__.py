@@ -40,6 +40,10 @@ What maps to what
   files (:mod:`~minidl.matlab.interop`, needs scipy: ``pip install minidl[mat]``).
 - ``imageDatastore``, ``splitEachLabel``, ``augmentedImageDatastore``, ``imageDataAugmenter``
   (:mod:`~minidl.matlab.datastore`): image folders as mini-batch sources, ``trainNetwork(ds, layers, options)``.
+- ``layerGraph``, ``addLayers``, ``removeLayers``, ``connectLayers``, ``disconnectLayers``, ``replaceLayer``,
+  ``plot`` (``minidl.matlab.graph.plot``: not exported by name, it would shadow matplotlib's) and the merge layers
+  ``additionLayer``, ``concatenationLayer``, ``depthConcatenationLayer`` (:mod:`~minidl.matlab.graph`); a
+  LayerGraph trains as a DAG network (``trainNetwork(X, Y, lgraph, options)``).
 - ``digitTrain4DArrayData()`` / ``digitTest4DArrayData()`` over ``minidl.datasets``; the sequence sets
   ``waveformTrainData()``, ``activityTrainData()``, ``seasonalTrainData()`` (and their ``...TestData``) as lists
   of C×T matrices for MATLAB's cell arrays (docs/sequences.md).
@@ -66,6 +70,19 @@ from minidl.matlab.datastore import (
     splitEachLabel,
 )
 from minidl.matlab.display import MatlabStruct, format_value
+from minidl.matlab.graph import (
+    ConnectionTable,
+    LayerGraph,
+    additionLayer,
+    addLayers,
+    concatenationLayer,
+    connectLayers,
+    depthConcatenationLayer,
+    disconnectLayers,
+    layerGraph,
+    removeLayers,
+    replaceLayer,
+)
 from minidl.matlab.interop import LayerArray, export_mat, import_mat, layer_array
 from minidl.matlab.layers import (
     averagePooling2dLayer,
@@ -133,6 +150,8 @@ __all__ = [
     "sequenceInputLayer", "predictAndUpdateState", "classifyAndUpdateState", "resetState",
     "waveformTrainData", "waveformTestData", "activityTrainData", "activityTestData", "seasonalTrainData",
     "seasonalTestData",
+    "LayerGraph", "ConnectionTable", "layerGraph", "addLayers", "removeLayers", "connectLayers", "disconnectLayers",
+    "replaceLayer", "additionLayer", "concatenationLayer", "depthConcatenationLayer",
     "leakyReluLayer", "clippedReluLayer", "eluLayer", "tanhLayer", "sigmoidLayer", "globalAveragePooling2dLayer",
     "globalMaxPooling2dLayer", "crossChannelNormalizationLayer", "groupedConvolution2dLayer", "transposedConv2dLayer",
     "maxUnpooling2dLayer", "flattenLayer",

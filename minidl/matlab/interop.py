@@ -63,6 +63,11 @@ MATLAB_CLASSES: dict[type, str] = {
     L.LSTM: "nnet.cnn.layer.LSTMLayer", L.BiLSTM: "nnet.cnn.layer.BiLSTMLayer", L.GRU: "nnet.cnn.layer.GRULayer",
 }
 
+#: the merge layers of layer graphs (minidl.matlab.graph)
+MATLAB_CLASSES.update({L.Addition: "nnet.cnn.layer.AdditionLayer",
+                       L.DepthConcatenation: "nnet.cnn.layer.DepthConcatenationLayer",
+                       L.Concatenation: "nnet.cnn.layer.ConcatenationLayer"})
+
 
 # ================================================================================================ layouts
 def _fc_to_matlab(w: np.ndarray, input_shape: tuple[int, ...] | None) -> np.ndarray:

@@ -29,6 +29,7 @@ from minidl.matlab.arrays import (
     sequence_predictors,
     sequence_responses,
 )
+from minidl.matlab.graph import LayerGraph
 from minidl.matlab.names import TrainingOptions as MatlabOptions
 from minidl.matlab.options import TrainingOptions
 from minidl.matlab.predict import classify, predict  # noqa: F401  (their old home; kept importable)
@@ -240,7 +241,8 @@ def trainNetwork(X, Y, layers=None, options=None, **engine_kwargs: Any) -> tuple
             per row, as MATLAB's featureInputLayer takes them).
         Y: labels (N,) of any hashable kind (MATLAB categorical ≈ an array of strings or integers; classes in
             sorted order; an N×1 column is accepted), or responses (N,), N×R, or H×W×C×N images.
-        layers: a list of layers (MATLAB's layer array) or a Network; None only with ``resume_from``.
+        layers: a list of layers (MATLAB's layer array), a LayerGraph (``layerGraph(...)``: a DAG network) or a
+            Network; None only with ``resume_from``.
         options: from :func:`trainingOptions` (or the engine's own options object).
         **engine_kwargs: minidl extensions passed to ``minidl.train_network`` as they are: ``resume_from`` (a
             checkpoint folder), ``device``, ``observers``, ``stream`` (where the verbose table goes).
@@ -253,14 +255,19 @@ def trainNetwork(X, Y, layers=None, options=None, **engine_kwargs: Any) -> tuple
     """
     if is_source(X) and options is None:  # trainNetwork(ds, layers, options)
         X, Y, layers, options = X, None, Y, layers
+        if isinstance(layers, LayerGraph):  # a DAG network (docs/semantics-matlab.md §13, layer graphs)
+            layers = layers.to_network("trainNetwork")
         engine = _engine_options(options)
         net, info = train_network(X, [layers] if isinstance(layers, L.Layer) else layers, engine, **engine_kwargs)
         return net, TrainingInfoStruct(info, net.is_classifier)
     engine = _engine_options(options)
     if isinstance(layers, L.Layer):
         layers = [layers]
+    if isinstance(layers, LayerGraph):  # a DAG network (docs/semantics-matlab.md §13, layer graphs)
+        layers = layers.to_network("trainNetwork")
     if layers is not None and not isinstance(layers, (list, tuple, Network)):
-        raise TypeError(f"layers: got {type(layers).__name__}; allowed: a list of layers or a Network")
+        raise TypeError(f"layers: got {type(layers).__name__}; allowed: a list of layers, a LayerGraph or a "
+                        "Network")
     first = (layers.layers if isinstance(layers, Network) else layers)[0] if layers else None
     if getattr(first, "is_sequence", False) or (layers is None and is_sequence_cells(X)):  # sequence network
         x = sequence_predictors(X, "X")
