@@ -9,6 +9,10 @@ from contextlib import redirect_stdout
 import numpy as np
 import pytest
 
+#: The examples run end to end (seconds each): the slow set, which CI runs (`pytest -m slow`); the default local
+#: run stays under 90 s.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 

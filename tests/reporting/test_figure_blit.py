@@ -151,6 +151,7 @@ def test_the_background_is_grabbed_again_after_a_draw_event():
     assert fig.blitter.full_draws == 2
 
 
+@pytest.mark.slow  # pixel comparisons of whole figures (1-2 s): CI's slow set
 def test_the_blitted_picture_equals_a_full_redraw_of_the_same_state():
     states = run_states()
     fig = live()
@@ -169,6 +170,7 @@ class FixedClock(datetime.datetime):
         return cls(2026, 1, 2, 3, 4, 5)
 
 
+@pytest.mark.slow  # pixel comparisons of whole figures (1-2 s): CI's slow set
 def test_the_final_picture_is_the_one_drawn_without_blitting(tmp_path, monkeypatch):
     monkeypatch.setattr(F, "datetime", FixedClock)  # both runs started at the same second
     states = run_states()
@@ -190,6 +192,7 @@ def test_the_final_picture_is_the_one_drawn_without_blitting(tmp_path, monkeypat
     assert blitting.plot.limits() == plain.plot.limits()
 
 
+@pytest.mark.slow  # pixel comparisons of whole figures (1-2 s): CI's slow set
 def test_window_and_notebook_draw_at_start_and_the_file_does_not(monkeypatch, tmp_path):
     import IPython.display
     import matplotlib.pyplot as plt
@@ -325,6 +328,7 @@ def test_the_throttle_gives_two_redraws_a_second_when_a_redraw_costs_little(monk
         plt.close("all")
 
 
+@pytest.mark.slow  # pixel comparisons of whole figures (1-2 s): CI's slow set
 def test_the_screen_gets_every_changed_pixel(monkeypatch):
     """A stand-in screen that receives what ``canvas.blit`` copies (and a whole draw) stays equal to the canvas."""
     import math

@@ -8,6 +8,10 @@ from contextlib import redirect_stdout
 import numpy as np
 import pytest
 
+#: The examples run end to end (seconds each): the slow set, which CI runs (`pytest -m slow`); the default local
+#: run stays under 90 s.
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
