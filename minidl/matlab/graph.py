@@ -34,6 +34,13 @@ __all__ = ["LayerGraph", "ConnectionTable", "network_connections", "network_disp
 Edge = tuple[str, str, str, str]  # (source layer, its output port, destination layer, its input port)
 
 
+def _name(layer: Layer) -> str:
+    """The name of a layer in a graph: set, since layerGraph, addLayers and replaceLayer name every layer they take
+    (:func:`_named`) and a network names its layers when it is built."""
+    assert layer.name is not None, "a graph layer is always named"
+    return layer.name
+
+
 def input_ports(layer: Layer) -> tuple[str, ...]:
     """The layer's input port names: ``("in",)`` for a one-input layer, ``()`` for an input layer."""
     names = getattr(layer, "input_names", None)
@@ -58,7 +65,7 @@ class ConnectionTable:
     """
 
     def __init__(self, rows: Sequence[tuple[str, str]]):
-        self._rows = [tuple(r) for r in rows]
+        self._rows: list[tuple[str, str]] = [(s, d) for s, d in rows]
 
     @property
     def Source(self) -> list[str]:  # noqa: N802  (MATLAB's name)
@@ -136,18 +143,18 @@ class LayerGraph:
     @property
     def InputNames(self) -> list[str]:  # noqa: N802
         """The names of the input layers."""
-        return [layer.name for layer in self._layers if isinstance(layer, InputLayer)]
+        return [_name(layer) for layer in self._layers if isinstance(layer, InputLayer)]
 
     @property
     def OutputNames(self) -> list[str]:  # noqa: N802
         """The names of the output (loss) layers."""
-        return [layer.name for layer in self._layers if isinstance(layer, OutputLayer)]
+        return [_name(layer) for layer in self._layers if isinstance(layer, OutputLayer)]
 
     # ------------------------------------------------------------ minidl's view
     @property
     def names(self) -> list[str]:
         """The layer names, in the order the layers were added."""
-        return [layer.name for layer in self._layers]
+        return [_name(layer) for layer in self._layers]
 
     @property
     def connections(self) -> list[tuple[str, str]]:
@@ -155,12 +162,12 @@ class LayerGraph:
         return [(f"{s}/{sp}", f"{d}/{dp}") for s, sp, d, dp in self._edges]
 
     def _by_name(self) -> dict[str, Layer]:
-        return {layer.name: layer for layer in self._layers}
+        return {_name(layer): layer for layer in self._layers}
 
     def unconnected_inputs(self) -> list[tuple[str, str]]:
         """(layer, input port) pairs that no connection feeds, in layer order."""
         fed = {(d, dp) for _, _, d, dp in self._edges}
-        return [(layer.name, p) for layer in self._layers for p in input_ports(layer) if (layer.name, p) not in fed]
+        return [(_name(layer), p) for layer in self._layers for p in input_ports(layer) if (layer.name, p) not in fed]
 
     def to_network(self, func: str = "trainNetwork"):
         """A ``minidl.Network`` of copies of the layers with the graph's connections (the argument is unchanged).
@@ -221,7 +228,7 @@ def _is_chain(layers: Sequence[Layer], edges: Sequence[Edge]) -> bool:
 
 def _sequential(layers: Sequence[Layer]) -> list[Edge]:
     """Each layer's first output to the next layer's first input (MATLAB's rule for a layer array)."""
-    out = []
+    out: list[Edge] = []
     for a, b in zip(layers[:-1], layers[1:]):
         outs, ins = output_ports(a), input_ports(b)
         if not outs:
@@ -230,7 +237,7 @@ def _sequential(layers: Sequence[Layer]) -> list[Edge]:
         if not ins:
             raise ValueError(f"layers: layer '{b.name}' ({type(b).__name__}) has no input to connect layer "
                              f"'{a.name}' to; allowed: an input layer first in an array")
-        out.append((a.name, outs[0], b.name, ins[0]))
+        out.append((_name(a), outs[0], _name(b), ins[0]))
     return out
 
 
@@ -320,13 +327,16 @@ def _path(edges: Sequence[Edge], start: str, goal: str) -> list[str] | None:
     nexts: dict[str, list[str]] = {}
     for s, _, d, _ in edges:
         nexts.setdefault(s, []).append(d)
-    stack, parent = [start], {start: None}
+    stack = [start]
+    parent: dict[str, str | None] = {start: None}     # node -> the node it was reached from (None: the start)
     while stack:
         node = stack.pop()
         if node == goal:
             path = [node]
-            while parent[path[-1]] is not None:
-                path.append(parent[path[-1]])
+            prev = parent[node]
+            while prev is not None:
+                path.append(prev)
+                prev = parent[prev]
             return path[::-1]
         for d in nexts.get(node, ()):
             if d not in parent:
@@ -456,9 +466,9 @@ def replaceLayer(lgraph: LayerGraph, layerName: str, larray: Any, *args: Any, **
         if d == layerName and s == layerName:
             continue
         if d == layerName:
-            edges.append((s, sp, first.name, match(dp, input_ports(old), input_ports(first), first, "input")))
+            edges.append((s, sp, _name(first), match(dp, input_ports(old), input_ports(first), first, "input")))
         elif s == layerName:
-            edges.append((last.name, match(sp, output_ports(old), output_ports(last), last, "output"), d, dp))
+            edges.append((_name(last), match(sp, output_ports(old), output_ports(last), last, "output"), d, dp))
         else:
             edges.append(e)
     i = g._layers.index(old)

@@ -18,6 +18,7 @@ LearningRateMultipliers address them as "Generator" and "Discriminator".
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING, Protocol, cast
 
 from minidl.backend import get_array_module
 from minidl.errors import NotSupportedYetError
@@ -25,6 +26,9 @@ from minidl.functional.gan import GAN_LOSSES, gan_example_losses, gan_gradient, 
 from minidl.layers.base import InputLayer, Layer, OutputLayer
 from minidl.layers.normalization import BatchNormalization
 from minidl.wolfram.parts import SEP
+
+if TYPE_CHECKING:
+    from minidl.wolfram.graph import GraphPorts
 
 __all__ = ["GradientReversal", "BatchPair", "GANLoss", "NetGANOperator", "automatic_gan_loss", "gan_outputs"]
 
@@ -77,7 +81,10 @@ class GANLoss(OutputLayer):
         if loss not in GAN_LOSSES:
             raise ValueError(f"loss: got {loss!r}; allowed: {', '.join(map(repr, GAN_LOSSES))}")
         super().__init__(name=name)
-        self.loss = loss
+        # The GAN loss's name, kept under its constructor argument's name (saving reads each argument from the
+        # attribute of that name).  A str attribute over OutputLayer's loss() method cannot be typed; it also makes
+        # GANLoss(...).loss(y, t) uncallable (NetTrain uses loss_array).
+        self.loss = loss  # type: ignore[method-assign,assignment]
 
     def build(self, input_shape, rng):
         if tuple(input_shape) not in ((1,), ()):
@@ -139,6 +146,13 @@ def _chain(net, arg: str):
     return first, body
 
 
+class _GANNetwork(Protocol):
+    """The operator's Network: its port map and its GAN loss (attributes Network itself does not declare)."""
+
+    ports: GraphPorts
+    gan_loss: str
+
+
 def _port_input(port: str, given, own) -> InputLayer:
     from minidl.wolfram.graph import _input_layer
 
@@ -186,9 +200,11 @@ def NetGANOperator(nets, loss: str = "Automatic", Latent=None, Sample=None):
     latent = _port_input("Latent", Latent, g_in)
     if Sample is None and d_in is None:               # the generator's output size
         probe = Network([copy.deepcopy(latent)] + copy.deepcopy(g_body)).initialize()
-        Sample = tuple(probe.output_shape)
+        shape = probe.output_shape
+        assert isinstance(shape, tuple), "a chain of one-output layers, initialized: its output shape is a tuple"
+        Sample = tuple(shape)
     sample = _port_input("Sample", Sample, d_in)
-    names = {"Generator": [], "Discriminator": []}
+    names: dict[str, list[str]] = {"Generator": [], "Discriminator": []}
     for part, body in (("Generator", g_body), ("Discriminator", d_body)):
         probe = Network(body)                          # names the unnamed layers as a chain would
         for layer in probe.layers:
@@ -196,7 +212,7 @@ def NetGANOperator(nets, loss: str = "Automatic", Latent=None, Sample=None):
             names[part].append(layer.name)
     reverse, pair, lossl = GradientReversal(name="reverse"), BatchPair(name="pair"), GANLoss(kind, name="Loss")
     layers = [sample, latent] + g_body + [reverse, pair] + d_body + [lossl]
-    chain_g = [latent.name] + names["Generator"] + ["reverse"]
+    chain_g = [str(latent.name)] + names["Generator"] + ["reverse"]     # "Latent": named by its port
     pairs = [(a, b) for a, b in zip(chain_g, chain_g[1:])]
     pairs += [("reverse", "pair/fake"), ("Sample", "pair/real")]
     chain_d = ["pair"] + names["Discriminator"] + ["Loss"]
@@ -204,11 +220,12 @@ def NetGANOperator(nets, loss: str = "Automatic", Latent=None, Sample=None):
     net = Network(layers, connections=pairs)
     own_g = g_in if g_in is not None else copy.deepcopy(latent)
     own_d = d_in if d_in is not None else copy.deepcopy(sample)
-    net.ports = GraphPorts(inputs={"Sample": "Sample", "Latent": "Latent"},
+    gan = cast(_GANNetwork, net)
+    gan.ports = GraphPorts(inputs={"Sample": "Sample", "Latent": "Latent"},
                            outputs={"LossReal": "Loss", "LossFake": "Loss", "GeneratedFake": names["Generator"][-1]},
                            targets={"Loss": None}, parts=names,
                            part_inputs={"Generator": own_g, "Discriminator": own_d})
-    net.gan_loss = kind
+    gan.gan_loss = kind
     return net
 
 

@@ -30,6 +30,7 @@ import copy
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -60,11 +61,30 @@ class GraphPorts:
 
     inputs: dict[str, str] = field(default_factory=dict)     # input port -> input layer name (the same name)
     outputs: dict[str, str] = field(default_factory=dict)    # output port -> layer whose output it is
-    targets: dict[str, str] = field(default_factory=dict)    # loss layer name -> data port of its targets
+    targets: dict[str, str | None] = field(default_factory=dict)  # loss layer -> data port of its targets (None: none)
     parts: dict[str, list[str]] = field(default_factory=dict)   # nested part -> its layer names, in order
     part_inputs: dict[str, Layer | None] = field(default_factory=dict)  # nested part -> its own input layer
     #: a nested NetGraph part -> (its input layers, its connections and ports in its own names), for NetExtract
     part_graphs: dict[str, tuple] = field(default_factory=dict)
+
+
+class _WithPorts(Protocol):
+    """A Network that carries its Wolfram port map: NetGraph, NetGANOperator, NetExtract, NetTake and NetDrop set
+    ``net.ports`` on the networks they build (an attribute :class:`~minidl.network.Network` does not declare)."""
+
+    ports: GraphPorts
+
+
+def _with_ports(net: Network) -> _WithPorts:
+    """``net`` as a network with ``ports`` (the same object; reading ``ports`` raises AttributeError if unset)."""
+    return cast(_WithPorts, net)
+
+
+def _name(layer: Layer) -> str:
+    """The name of a layer of a network or of the graph being built: set (a Network names its layers when built,
+    the builder names every layer it takes)."""
+    assert layer.name is not None, "a network's layers are always named"
+    return layer.name
 
 
 _PORT_ALIASES = {"input": "in", "output": "out"}
@@ -99,11 +119,13 @@ class _Builder:
                             "or a list of them")
         self.keys: list[str] = []
         self.layers: list[Layer] = []
-        self.entry: dict[str, str] = {}          # part -> its first layer (where its input goes)
-        self.exit: dict[str, str] = {}           # part -> its last layer (what gives its output)
+        # part -> its first layer (where its input goes) / its last layer (what gives its output); None for a nested
+        # NetGraph part, whose ports are connected through nested_in / nested_out
+        self.entry: dict[str, str | None] = {}
+        self.exit: dict[str, str | None] = {}
         self.ports = GraphPorts()
         self.sizes = dict(ports)
-        self.inputs: dict[str, InputLayer] = {}
+        self.inputs: dict[str, InputLayer | None] = {}   # input port -> its layer (None: not sized yet)
         self.pairs: list[tuple[str, str]] = []
         self.unsized: list[str] = []                 # input ports whose size only the data will tell
         self.nested_in: dict[str, dict[str, list[str]]] = {}   # nested graph part -> its input port -> consumers
@@ -136,19 +158,19 @@ class _Builder:
                 raise ValueError(f"NetGraph part {name!r}: a net with no layers after its input")
             if any(isinstance(layer, OutputLayer) for layer in body):
                 raise _not_yet("NetGraph: a nested NetGraph part with a loss layer", name)
-            for layer in body:
-                layer.name = f"{name}{SEP}{layer.name}"
-            for a, b in zip(body, body[1:]):
-                self.pairs.append((a.name, b.name))
+            names = [f"{name}{SEP}{layer.name}" for layer in body]
+            for layer, new_name in zip(body, names):
+                layer.name = new_name
+            for a, b in zip(names, names[1:]):
+                self.pairs.append((a, b))
             self.layers.extend(body)
-            self.entry[name], self.exit[name] = body[0].name, body[-1].name
-            self.ports.parts[name] = [layer.name for layer in body]
+            self.entry[name], self.exit[name] = names[0], names[-1]
+            self.ports.parts[name] = names
             self.ports.part_inputs[name] = first
         else:
             raise TypeError(f"NetGraph layers[{key if key is not None else i}]: got {type(value).__name__}; "
                             "allowed: a minidl layer, a NetChain (Network) or a list of layers")
-        self.keys.append(str(key) if key is not None else (self.layers[-1].name if isinstance(value, Layer)
-                                                             else name))
+        self.keys.append(name)        # the key given, else the layer's own name or "net_<i>"
 
     def _add_graph(self, name: str, inner: Network) -> None:
         """A nested NetGraph: its layers named "part:layer", its inner connections kept, its input ports'
@@ -159,11 +181,11 @@ class _Builder:
         inputs = [layer for layer in dup if isinstance(layer, InputLayer)]
         body = [layer for layer in dup if not isinstance(layer, InputLayer)]
         ports = getattr(inner, "ports", None)
-        own = {layer.name: layer.name for layer in dup}
+        own = {_name(layer): _name(layer) for layer in dup}
         pairs = list(inner.connections)
-        new = {layer.name: f"{name}{SEP}{layer.name}" for layer in body}
-        self.nested_in[name] = {layer.name: [] for layer in inputs}
-        self.nested_sizes[name] = {layer.name: copy.deepcopy(layer) for layer in inputs}
+        new = {_name(layer): f"{name}{SEP}{layer.name}" for layer in body}
+        self.nested_in[name] = {_name(layer): [] for layer in inputs}
+        self.nested_sizes[name] = {_name(layer): copy.deepcopy(layer) for layer in inputs}
         for s_, d_ in pairs:
             (sl, sp), (dl, dp) = s_.split("/", 1), d_.split("/", 1)
             if sl in self.nested_in[name]:
@@ -171,13 +193,13 @@ class _Builder:
             else:
                 self.pairs.append((f"{new[sl]}/{sp}", f"{new[dl]}/{dp}"))
         outs = ports.outputs if ports is not None and ports.outputs else \
-            {layer.name: layer.name for layer in inner.output_layers}
+            {_name(layer): _name(layer) for layer in inner.output_layers}
         self.nested_out[name] = {port: new[layer] for port, layer in outs.items()}
         for layer in body:
-            layer.name = new[layer.name]
+            layer.name = new[_name(layer)]
         self.layers.extend(body)
         self.entry[name] = self.exit[name] = None
-        self.ports.parts[name] = [layer.name for layer in body]
+        self.ports.parts[name] = [_name(layer) for layer in body]
         self.ports.part_inputs[name] = None
         self.ports.part_graphs[name] = ([copy.deepcopy(x) for x in inputs], pairs, copy.deepcopy(ports), own)
 
@@ -196,7 +218,7 @@ class _Builder:
     # -- references
     def _part(self, ref) -> str:
         if isinstance(ref, numbers.Integral) and not isinstance(ref, bool):
-            if not -len(self.keys) <= ref < len(self.keys):
+            if not -len(self.keys) <= int(ref) < len(self.keys):
                 raise ValueError(f"NetGraph connection: part {ref} is out of range; the graph has {len(self.keys)}")
             return self.keys[ref]
         if isinstance(ref, str) and ref in self.entry:
@@ -220,7 +242,9 @@ class _Builder:
         part = self._part(ref)
         if part in self.nested_out:
             return self.nested_out[part][self._nested_port(part, None, "output")]
-        return self.exit[part]
+        end = self.exit[part]
+        assert end is not None, "only a nested NetGraph part has no exit layer, and it is handled above"
+        return end
 
     def connect(self, src, dst) -> None:
         if isinstance(src, list):                      # several sources into a multi-input part, in order
@@ -260,11 +284,13 @@ class _Builder:
                 if not (isinstance(src, NetPort) and src.is_graph_port):
                     raise _not_yet("NetGraph: a loss layer's Target fed by a layer (targets come "
                                                "from a data port)", part)
-                self.ports.targets[layer.name] = str(src.first)
+                self.ports.targets[_name(layer)] = str(src.first)
                 return
             target = f"{self.entry[part]}/{_PORT_ALIASES.get(port.lower(), port)}"
         else:
-            target = self.entry[self._part(dst)]
+            entry = self.entry[self._part(dst)]
+            assert entry is not None, "only a nested NetGraph part has no entry layer, and it is handled above"
+            target = entry
         source = self._source(src)
         if isinstance(src, NetPort) and src.is_graph_port:
             self._size_input(str(src.first), self._layer(target.split("/", 1)[0]), dst)
@@ -284,7 +310,8 @@ class _Builder:
             return
         self.inputs[port] = _input_layer(port, given)
 
-    def _layer(self, name: str) -> Layer:
+    def _layer(self, name: str | None) -> Layer:
+        """The layer named ``name``; None (a nested NetGraph part's entry) is no layer: a ValueError as any other."""
         for layer in self.layers:
             if layer.name == name:
                 return layer
@@ -306,17 +333,17 @@ class _Builder:
                     raise ValueError(f"NetGraph: loss layer {layer.name!r} has no Target connection and the data "
                                      "port 'Target' feeds another loss; connect NetPort('Target2') -> "
                                      f"NetPort({layer.name!r}, 'Target')")
-                self.ports.targets[layer.name] = "Target"
+                self.ports.targets[_name(layer)] = "Target"
         unsized = [p for p, v in self.inputs.items() if v is None]
         if unsized:
             raise ValueError(f"NetGraph: input ports {unsized} feed nothing")
-        inputs = list(self.inputs.values())
-        self.ports.inputs = {layer.name: layer.name for layer in inputs}
+        inputs = [layer for layer in self.inputs.values() if layer is not None]   # all of them: checked just above
+        self.ports.inputs = {_name(layer): _name(layer) for layer in inputs}
         for port in self.ports.outputs:
             if port in self.inputs:
                 raise ValueError(f"NetGraph: {port!r} is both an input and an output port")
-        net = Network(inputs + self.layers, connections=self.pairs)
-        net.ports = self.ports
+        net = Network([*inputs, *self.layers], connections=self.pairs)
+        _with_ports(net).ports = self.ports
         return net
 
 
@@ -324,7 +351,7 @@ def _not_yet(what: str, part) -> NotSupportedYetError:
     return NotSupportedYetError(f"{what} ({part!r}): not supported yet")
 
 
-def NetGraph(layers, connections: Sequence, **ports) -> Network:
+def NetGraph(layers, connections: Sequence, **ports) -> Network | PendingGraph:
     """Wolfram NetGraph[layers, connections, "Input" -> size]: a minidl graph network (see the module docstring).
 
     Args:
@@ -334,7 +361,8 @@ def NetGraph(layers, connections: Sequence, **ports) -> Network:
         ports: graph input port → size (F, (F,), (C, H, W)) or an input layer.
 
     Returns:
-        A :class:`~minidl.network.Network` with ``ports`` (:class:`GraphPorts`).
+        A :class:`~minidl.network.Network` with ``ports`` (:class:`GraphPorts`); a :class:`PendingGraph` when the
+        size of an input port is not known yet.
     """
     spec = (copy.deepcopy(layers), list(connections), dict(ports))
     builder = _Builder(layers, ports)
@@ -351,7 +379,7 @@ class PendingGraph:
     def __init__(self, layers, connections: list, ports: dict, unsized: list[str]):
         self.layers, self.connections, self.ports, self.unsized = layers, connections, ports, list(unsized)
 
-    def sized(self, sizes: Mapping) -> Network:
+    def sized(self, sizes: Mapping) -> Network | PendingGraph:
         """The graph with the missing input port sizes given (``{port: F or (C, H, W)}``)."""
         missing = [p for p in self.unsized if p not in sizes]
         if missing:
@@ -359,7 +387,7 @@ class PendingGraph:
                              "(features) or Port=(C, H, W), or train it with NetTrain (the data tells it)")
         return NetGraph(self.layers, self.connections, **{**self.ports, **dict(sizes)})
 
-    def sized_from(self, data, arg: str = "data") -> Network:
+    def sized_from(self, data, arg: str = "data") -> Network | PendingGraph:
         """The graph sized from NetTrain data by port (``{port: values}`` or a list of ``{port: value}``)."""
         sizes = {}
         for port in self.unsized:
@@ -411,12 +439,12 @@ def port_outputs(net: Network, x) -> dict[str, object]:
 
 # ================================================================================================ parts of a net
 def _layer_names(net: Network) -> list[str]:
-    return [layer.name for layer in net.layers if not isinstance(layer, InputLayer)]
+    return [_name(layer) for layer in net.layers if not isinstance(layer, InputLayer)]
 
 
 def _strip(layer: Layer, prefix: str) -> Layer:
     dup = copy.deepcopy(layer)
-    dup.name = dup.name[len(prefix) + 1:]
+    dup.name = _name(dup)[len(prefix) + 1:]
     return dup
 
 
@@ -445,19 +473,19 @@ def NetExtract(net: Network, spec):
         name = chosen[0]
         return _strip(net[name], name.rsplit(SEP, 1)[0]) if SEP in name else copy.deepcopy(net[name])
     head = chosen[0].rsplit(SEP, 1)[0] if SEP in chosen[0] else None
-    if head in parts and parts[head] == chosen:
+    if head is not None and head in parts and parts[head] == chosen:
         return _extract_part(net, head)
     raise ValueError(f"NetExtract spec: got {spec!r}, which selects {len(chosen)} layers; allowed: one part or layer")
 
 
 def _extract_part(net: Network, part: str) -> Network:
-    ports = net.ports
+    ports = _with_ports(net).ports
     if part in ports.part_graphs:                       # a nested NetGraph: rebuilt with its own names and ports
         inputs, pairs, inner_ports, _ = ports.part_graphs[part]
         layers = [copy.deepcopy(x) for x in inputs] + [_strip(net[n], part) for n in ports.parts[part]]
         out = Network(layers, connections=pairs)
         if inner_ports is not None:
-            out.ports = copy.deepcopy(inner_ports)
+            _with_ports(out).ports = copy.deepcopy(inner_ports)
         if all(layer.initialized for layer in layers if not isinstance(layer, InputLayer)):
             out.initialize(dtype=net.dtype or "float32", device=net.device or "cpu")
         out.dtype, out.device = net.dtype, net.device
@@ -511,7 +539,7 @@ def _subgraph(net: Network, keep: set[str], outputs: dict[str, str] | None) -> N
     out.dtype, out.device = net.dtype, net.device
     ports = getattr(net, "ports", None)
     if ports is not None:
-        out.ports = GraphPorts(
+        _with_ports(out).ports = GraphPorts(
             inputs={p: n for p, n in ports.inputs.items() if n in keep},
             outputs=outputs if outputs is not None else {p: n for p, n in ports.outputs.items() if n in keep},
             targets={n: p for n, p in ports.targets.items() if n in keep},
@@ -539,8 +567,9 @@ def NetTake(net: Network, spec) -> Network:
                 if n not in ports.inputs and not any(layer.name == n for layer in net.layers):
                     raise ValueError(f"NetTake spec: start {n!r}; allowed: input ports ({', '.join(ports.inputs)}) "
                                      "or layer names")
+            starts_at = {str(n) for n in names}          # each an input port or a layer name: checked above
             taken = NetTake(net, spec[1])
-            below = _descendants(net, {ports.inputs.get(n, n) for n in names})
+            below = _descendants(net, {ports.inputs.get(n, n) for n in starts_at})
             missing = [layer.name for layer in taken.input_layers if layer.name not in below]
             if missing:
                 raise ValueError(f"NetTake spec: the outputs {spec[1]!r} also need the inputs {missing}; allowed: "
@@ -550,7 +579,7 @@ def NetTake(net: Network, spec) -> Network:
         outs: dict[str, str] = {}
         for w in wanted:
             p = w.first if isinstance(w, NetPort) else w
-            if p in ports.outputs:
+            if isinstance(p, str) and p in ports.outputs:    # the keys are str: nothing else is in them
                 outs[p] = ports.outputs[p]
             elif isinstance(p, str) and any(layer.name == p for layer in net.layers):
                 outs[p] = p
@@ -558,7 +587,7 @@ def NetTake(net: Network, spec) -> Network:
                 raise ValueError(f"NetTake spec: got {w!r}; allowed: output ports ({', '.join(ports.outputs)}) or "
                                  "layer names")
         return _subgraph(net, _ancestors(net, set(outs.values())), outs)
-    body = [layer.name for layer in net.layers]
+    body = [_name(layer) for layer in net.layers]
     lead = 1 if isinstance(net.layers[0], InputLayer) else 0
     if isinstance(spec, str):
         stop = body.index(spec) + 1 if spec in body else None
@@ -569,7 +598,7 @@ def NetTake(net: Network, spec) -> Network:
         m, n = spec
         keep = body[:lead] + body[lead:][m:(None if n == -1 else n + 1)]
     elif isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
-        keep = body[:lead] + (body[lead:][:spec] if spec >= 0 else body[lead:][spec:])
+        keep = body[:lead] + (body[lead:][:spec] if int(spec) >= 0 else body[lead:][spec:])
     else:
         raise ValueError(f"NetTake spec: got {spec!r}; allowed: n, (m, n), a layer name or output ports")
     return _subgraph(net, set(keep), None)
@@ -586,13 +615,14 @@ def NetDrop(net: Network, spec) -> Network:
             if d not in ports.outputs and not any(layer.name == d for layer in net.layers):
                 raise ValueError(f"NetDrop spec: got {d!r}; allowed: output ports ({', '.join(ports.outputs)}) or "
                                  "layer names")
-        outs = {p: n for p, n in ports.outputs.items() if p not in names and n not in names}
-        sinks = {layer.name for layer in net.output_layers} - {ports.outputs.get(d, d) for d in names}
-        keep = _ancestors(net, set(outs.values()) | sinks) - {ports.outputs.get(d, d) for d in names}
+        dropped = {str(d) for d in names}               # each an output port or a layer name: checked above
+        outs = {p: n for p, n in ports.outputs.items() if p not in dropped and n not in dropped}
+        sinks = {_name(layer) for layer in net.output_layers} - {ports.outputs.get(d, d) for d in dropped}
+        keep = _ancestors(net, set(outs.values()) | sinks) - {ports.outputs.get(d, d) for d in dropped}
         return _subgraph(net, keep, outs)
     if isinstance(spec, bool) or not isinstance(spec, numbers.Integral):
         raise ValueError(f"NetDrop spec: got {spec!r}; allowed: n (drop the first n layers) or -n (the last n)")
     lead = 1 if isinstance(net.layers[0], InputLayer) else 0
-    body = [layer.name for layer in net.layers]
-    rest = body[lead:][spec:] if spec >= 0 else body[lead:][:spec]
+    body = [_name(layer) for layer in net.layers]
+    rest = body[lead:][spec:] if int(spec) >= 0 else body[lead:][:spec]
     return _subgraph(net, set(body[:lead] if spec == 0 or spec < 0 else []) | set(rest), None)

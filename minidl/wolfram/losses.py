@@ -144,8 +144,9 @@ def graph_losses(net: Network, spec, arg: str = "LossFunction") -> PortLosses:
       (Target from the data port of the port's name), or ``Scaled(r)``: the port's Automatic loss times r.
     """
     from minidl.wolfram.data import Scaled
+    from minidl.wolfram.graph import _with_ports
 
-    ports = net.ports
+    ports = _with_ports(net).ports
     names = {layer.name for layer in net.layers}
 
     def source(port: str) -> Layer:
@@ -163,17 +164,15 @@ def graph_losses(net: Network, spec, arg: str = "LossFunction") -> PortLosses:
 
     def automatic(port: str, weight: float, as_loss: bool) -> None:
         layer = source(port)
+        given = str(layer.name)                           # a layer of the net: the Network named it
         if isinstance(layer, OutputLayer):
-            out.weights[layer.name] = weight
-            out.targets[layer.name] = ports.targets.get(layer.name, "Target")
-        elif as_loss:
-            loss = PortLoss(name=fresh(port))
-            out.attach.append((loss, layer.name))
-            out.weights[loss.name], out.targets[loss.name] = weight, None
-        else:
-            loss = _automatic_port_loss(layer, fresh(port))
-            out.attach.append((loss, layer.name))
-            out.weights[loss.name], out.targets[loss.name] = weight, port
+            out.weights[given] = weight
+            out.targets[given] = ports.targets.get(given, "Target")
+            return
+        name = fresh(port)
+        loss: OutputLayer = PortLoss(name=name) if as_loss else _automatic_port_loss(layer, name)
+        out.attach.append((loss, given))
+        out.weights[name], out.targets[name] = weight, (None if as_loss else port)
 
     if spec is None or (isinstance(spec, str) and spec.lower() == "automatic"):
         for port in ports.outputs:
@@ -197,7 +196,9 @@ def graph_losses(net: Network, spec, arg: str = "LossFunction") -> PortLosses:
             continue
         layer = source(port)
         attached = choose_loss([layer], loss, f"{arg}[{port!r}]")
-        attached.name = fresh(port)
-        out.attach.append((attached, layer.name))
-        out.weights[attached.name], out.targets[attached.name] = 1.0, port
+        # None only for an "Automatic" loss on a port a loss layer gives (that layer is already the port's loss)
+        assert attached is not None, f"{arg}[{port!r}]: the port is given by a loss layer; its loss is that layer"
+        name = attached.name = fresh(port)
+        out.attach.append((attached, str(layer.name)))    # a layer of the net: the Network named it
+        out.weights[name], out.targets[name] = 1.0, port
     return out

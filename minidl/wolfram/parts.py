@@ -87,7 +87,7 @@ def part_layers(part, layers: Sequence[str], arg: str, prefix: str = "") -> list
         if len(part) == 1:
             return part_layers(part[0], layers, arg, prefix)
         p0 = part[0]
-        if isinstance(p0, numbers.Integral) and not isinstance(p0, bool) and -len(scope) <= p0 < len(scope):
+        if isinstance(p0, numbers.Integral) and not isinstance(p0, bool) and -len(scope) <= int(p0) < len(scope):
             head = scope[p0]
         elif isinstance(p0, str) and p0 in scope:
             head = p0
@@ -100,7 +100,7 @@ def part_layers(part, layers: Sequence[str], arg: str, prefix: str = "") -> list
     if isinstance(part, slice):
         return [n for head in scope[part] for n in _under(full(head), layers)]
     if isinstance(part, numbers.Integral) and not isinstance(part, bool):
-        if not -len(scope) <= part < len(scope):
+        if not -len(scope) <= int(part) < len(scope):
             where = f" of {prefix!r}" if prefix else ""
             raise ValueError(f"{arg}: layer position {part} is out of range; the net{where} has {len(scope)} parts")
         return _under(full(scope[part]), layers)
