@@ -77,14 +77,11 @@ class GANLoss(OutputLayer):
 
     kind = "ganloss"
 
-    def __init__(self, loss: str = "JensenShannon", name: str | None = None):
-        if loss not in GAN_LOSSES:
-            raise ValueError(f"loss: got {loss!r}; allowed: {', '.join(map(repr, GAN_LOSSES))}")
+    def __init__(self, gan_loss: str = "JensenShannon", name: str | None = None):
+        if gan_loss not in GAN_LOSSES:
+            raise ValueError(f"gan_loss: got {gan_loss!r}; allowed: {', '.join(map(repr, GAN_LOSSES))}")
         super().__init__(name=name)
-        # The GAN loss's name, kept under its constructor argument's name (saving reads each argument from the
-        # attribute of that name).  A str attribute over OutputLayer's loss() method cannot be typed; it also makes
-        # GANLoss(...).loss(y, t) uncallable (NetTrain uses loss_array).
-        self.loss = loss  # type: ignore[method-assign,assignment]
+        self.gan_loss = gan_loss          # "JensenShannon" | "Wasserstein" (an attribute named like its argument)
 
     def build(self, input_shape, rng):
         if tuple(input_shape) not in ((1,), ()):
@@ -99,11 +96,11 @@ class GANLoss(OutputLayer):
 
     def loss_real(self, y):
         """LossReal: the mean of −log D(sample) (JensenShannon) or −D(sample) (Wasserstein), a 0-d array."""
-        return gan_loss(self._halves(y)[0], self.loss, "real")
+        return gan_loss(self._halves(y)[0], self.gan_loss, "real")
 
     def loss_fake(self, y):
         """LossFake: the mean of −log(1 − D(G(latent))) or D(G(latent)), a 0-d array."""
-        return gan_loss(self._halves(y)[1], self.loss, "fake")
+        return gan_loss(self._halves(y)[1], self.gan_loss, "fake")
 
     def loss_array(self, y, t=None, mask=None):
         return self.loss_real(y) + self.loss_fake(y)
@@ -111,15 +108,15 @@ class GANLoss(OutputLayer):
     def loss_gradient(self, y, t=None, mask=None):
         real, fake = self._halves(y)
         xp = get_array_module(y)
-        return xp.concatenate([gan_gradient(real, self.loss, "real"),
-                               gan_gradient(fake, self.loss, "fake")]).reshape(y.shape)
+        return xp.concatenate([gan_gradient(real, self.gan_loss, "real"),
+                               gan_gradient(fake, self.gan_loss, "fake")]).reshape(y.shape)
 
     def example_losses(self, y, t=None, mask=None):
         real, fake = self._halves(y)
-        return gan_example_losses(real, self.loss, "real") + gan_example_losses(fake, self.loss, "fake")
+        return gan_example_losses(real, self.gan_loss, "real") + gan_example_losses(fake, self.gan_loss, "fake")
 
     def describe(self) -> str:
-        return f"{self.name or self.kind}: GAN loss ({self.loss}) LossReal + LossFake"
+        return f"{self.name or self.kind}: GAN loss ({self.gan_loss}) LossReal + LossFake"
 
 
 # ================================================================================================ the operator

@@ -190,14 +190,16 @@ def graph_losses(net: Network, spec, arg: str = "LossFunction") -> PortLosses:
         raise TypeError(f"{arg}: got {spec!r}; allowed: 'Automatic', an output port name, a list of them, or a "
                         "dict {port: loss layer | loss name | Scaled(r)}")
     for port, loss in rules:
+        if loss is None or (isinstance(loss, str) and loss.lower() == "automatic"):
+            automatic(port, 1.0, False)                   # the port's Automatic loss (a loss layer's port: itself)
+            continue
         if isinstance(loss, Scaled) or (isinstance(loss, numbers.Real) and not isinstance(loss, bool)):
             weight = loss.frac if isinstance(loss, Scaled) else float(loss)
             automatic(port, weight, False)
             continue
         layer = source(port)
-        attached = choose_loss([layer], loss, f"{arg}[{port!r}]")
-        # None only for an "Automatic" loss on a port a loss layer gives (that layer is already the port's loss)
-        assert attached is not None, f"{arg}[{port!r}]: the port is given by a loss layer; its loss is that layer"
+        attached = choose_loss([layer], loss, f"{arg}[{port!r}]")   # a loss layer's port: a ValueError naming it
+        assert attached is not None                       # None only for "Automatic", handled above
         name = attached.name = fresh(port)
         out.attach.append((attached, str(layer.name)))    # a layer of the net: the Network named it
         out.weights[name], out.targets[name] = 1.0, port

@@ -196,3 +196,11 @@ def test_the_schedule_keeps_arrays_outside_the_group_constant(schedule, frozen):
     for name, value in after.params.items():
         same = np.array_equal(value, before.params[name])
         assert same == (frozen is not None and name.startswith(frozen)), name
+
+
+def test_gan_loss_layer_keeps_outputlayer_loss_callable(rng):
+    # the GAN loss's kind is an attribute of its own name, so OutputLayer.loss(y, t) stays the mean loss
+    layer = GANLoss("Wasserstein")
+    y = rng.standard_normal((6, 1))
+    assert layer.gan_loss == "Wasserstein"
+    assert layer.loss(y, None) == pytest.approx(float(layer.loss_array(y, None)))

@@ -236,3 +236,16 @@ def test_input_port_sizes_come_from_the_data_when_not_given():
         np.testing.assert_array_equal(a.params[k], v)
     with pytest.raises(ValueError, match="the graph's input port 'Input' has no size and the data has no port"):
         NetTrain(pending, {"Inputs": X, "Target": Y}, **opts)
+
+
+def test_a_loss_layers_port_takes_automatic_and_refuses_another_loss():
+    # LossFunction {"Loss": Automatic} on a port a loss layer gives: that layer is the port's loss (it crashed);
+    # any other loss there is a ValueError naming the port and the layer
+    from minidl.wolfram.layers import MeanSquaredLossLayer
+    g = NetGraph({"lin": LinearLayer(1), "mse": MeanSquaredLossLayer()},
+                 [(NetPort("Input"), "lin", "mse"), (NetPort("Target"), NetPort("mse", "Target")),
+                  ("mse", NetPort("Loss"))], Input=2, Target=1)
+    pl = graph_losses(g, {"Loss": "Automatic"})
+    assert pl.attach == [] and pl.weights == {"mse": 1.0} and pl.targets == {"mse": "Target"}
+    with pytest.raises(ValueError, match=r"LossFunction\['Loss'\].*already ends in the loss layer MeanSquaredLoss"):
+        graph_losses(g, {"Loss": "MeanAbsoluteLoss"})
