@@ -2,6 +2,7 @@
 the optimizers no engine, and only backend.py imports CuPy (ruff's banned-import rule enforces the direct cases)."""
 
 import ast
+import functools
 import pathlib
 
 import pytest
@@ -17,7 +18,8 @@ def module_name(path: pathlib.Path) -> str:
 MODULES = {module_name(p): p for p in ROOT.rglob("*.py")}
 
 
-def imports(name: str) -> set[str]:
+@functools.cache  # each file parsed once for all the rules
+def imports(name: str) -> frozenset[str]:
     """Every minidl module ``name`` imports, at module level or inside functions (``from a import b`` names the
     module a.b when it is one, else a)."""
     path = MODULES[name]
@@ -33,7 +35,7 @@ def imports(name: str) -> set[str]:
                 base = ".".join(parts + ([base] if base else []))
             for a in node.names:
                 out.add(f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base)
-    return {m for m in out if m.split(".")[0] in ("minidl", "cupy", "cupyx")}
+    return frozenset(m for m in out if m.split(".")[0] in ("minidl", "cupy", "cupyx"))
 
 
 def reachable(start: str) -> set[str]:

@@ -62,7 +62,7 @@ def test_gradients_with_mask(kind, mask_recurrence, output_mode, rng):
     assert max(_layer_check(layer, rng.standard_normal((3, C, T)), MASK, rng=rng).values()) < 1e-5
 
 
-@pytest.mark.parametrize("kind", ["lstm", "bilstm", "gru-bias"])
+@pytest.mark.parametrize("kind", ["lstm", pytest.param("bilstm", marks=pytest.mark.slow), "gru-bias"])  # bilstm: 4 s
 def test_gradients_batch_of_one_initial_and_carried_state_on_the_standin(kind, rng):
     layer = MAKERS[kind](mask_recurrence=True)
     layer.initialize((C, None), rng=rng, dtype="float64", device="standin")

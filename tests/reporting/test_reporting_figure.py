@@ -215,6 +215,7 @@ def test_stop_button_ends_training_in_the_engine(tmp_path):
     assert (tmp_path / "p.png").read_bytes()[:8] == PNG_SIGNATURE
 
 
+@pytest.mark.slow  # about 1 s: CI's slow set
 def test_writes_are_atomic(live, tmp_path, monkeypatch):
     path = str(tmp_path / "progress.png")
     replaced = []
@@ -263,6 +264,7 @@ def test_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow  # about 1 s: CI's slow set
 def test_notebook_displays_once_then_updates_in_place(monkeypatch):
     import IPython.display
 
@@ -409,6 +411,7 @@ def test_save_info_figure_rejects_other_formats(tmp_path):
         F.save_info_figure(info_record()[0], 3)
 
 
+@pytest.mark.slow  # about 1 s: CI's slow set
 def test_engine_run_with_plots_and_its_info_figure(tmp_path):
     from minidl import layers as L
     from minidl import train_network, training_options
