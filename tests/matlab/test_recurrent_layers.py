@@ -106,6 +106,7 @@ def test_layer_array_shows_and_sets_matlab_layouts(rng):
 
 
 def test_mat_round_trip_is_bit_exact(tmp_path, rng):
+    pytest.importorskip("scipy.io")                    # the mat extra (CI's oldest environment has no scipy)
     net = _net(0, *_recurrent_layers())
     layer_array(net)["gru"].HiddenState = rng.standard_normal((H, 1))
     other = _net(5, *_recurrent_layers())
