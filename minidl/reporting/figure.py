@@ -218,6 +218,7 @@ class Blitter:
         canvas = self.figure.canvas
         areas = [self._redraw_axes(ax) for ax in axes]
         self.drawn = []
+        bands = []  # the axes' bands of new points: one copy for all (they share the x range)
         boxes = []  # regions with a box of their own (the side panel's lines): copied to the screen at once
         for i, (ax, artists, box) in enumerate(self.regions):
             texts = self._texts(artists)
@@ -228,12 +229,17 @@ class Blitter:
                 ax.draw_artist(artist)
             self.drawn.extend(artists)
             if box is None:
-                areas.append(self._bboxes[i] if span is None else self._band(ax, self._bboxes[i], span))
+                (areas if span is None else bands).append(
+                    self._bboxes[i] if span is None else self._band(ax, self._bboxes[i], span))
             else:
                 boxes.append(self._bboxes[i])
             self._drawn_texts[i] = texts
-        if boxes:  # one copy to the screen for the changed lines (each copy costs ~2 ms under Tk)
-            areas.append(Bbox.union(boxes))
+        # One copy to the screen for the bands of new points and one for the changed panel lines: a copy costs
+        # ~1.1-1.5 ms under Tk whatever its size (16,000 to 90,000 pixels measured under Xvfb), so the strip
+        # between the two axes' bands (unchanged pixels, equal on the screen) is cheaper copied than skipped.
+        for group in (bands, boxes):
+            if group:
+                areas.append(Bbox.union(group))
         for area in areas:
             canvas.blit(area)
         self.blits += 1
