@@ -348,6 +348,40 @@ def test_the_throttle_gives_two_redraws_a_second_when_a_redraw_costs_little(monk
         plt.close("all")
 
 
+def test_cheap_redraws_come_at_least_twice_a_second_at_the_default_interval(monkeypatch):
+    """The default floor is measured start to start and leaves room for the wait for the next event: 2 ms blits at
+    60 ms per iteration give >= 2 redraws/s (a 0.5 s floor from the end of a redraw gave 1.85)."""
+    import types
+
+    import matplotlib.pyplot as plt
+
+    clock = FakeClock()
+    monkeypatch.setattr(F, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    monkeypatch.setattr(Figure, "show", lambda self, *a, **k: None)
+    monkeypatch.setattr(F, "_display_mode", lambda show: "window")
+    real_render = F.TrainingProgressFigure._render_window
+
+    def costly(self, full, axes):
+        clock.now += 0.002
+        return real_render(self, full, axes)
+
+    monkeypatch.setattr(F.TrainingProgressFigure, "_render_window", costly)
+    monkeypatch.setattr(F.TrainingProgressFigure, "_pump", lambda self: None)
+    fig = F.TrainingProgressFigure()
+    try:
+        n = 300
+        base = dict(iterations_per_epoch=n, max_epochs=1, max_iterations=n, is_classifier=True)
+        fig.on_event(TrainingState(event=events.START, **base))
+        start, opened = clock.now, fig.redraw_count
+        for it in range(1, n + 1):
+            clock.now += 0.06
+            fig.on_event(TrainingState(event=events.ITERATION, iteration=it, epoch=1, training_loss=2.0 / it,
+                                       training_accuracy=50.0, time_since_start=clock.now - start, **base))
+        assert 2.0 <= (fig.redraw_count - opened) / (clock.now - start) <= 1 / fig.redraw_interval
+    finally:
+        plt.close("all")
+
+
 @pytest.mark.slow  # pixel comparisons of whole figures (1-2 s): CI's slow set
 def test_the_screen_gets_every_changed_pixel(monkeypatch):
     """A stand-in screen that receives what ``canvas.blit`` copies (and a whole draw) stays equal to the canvas."""
