@@ -21,6 +21,13 @@ from minidl.training.events import TrainingState  # noqa: E402
 from tests.reporting.test_reporting_figure import EPOCHS, IPE, N, run_states  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _in_a_temporary_folder(tmp_path, monkeypatch):
+    """A headless figure without plots_file writes training-progress.png into the working folder: keep it out of
+    the repository (a parallel test snapshots the repository to prove the examples write nothing there)."""
+    monkeypatch.chdir(tmp_path)
+
+
 def live(tmp_path=None, **kw):
     path = None if tmp_path is None else tmp_path / "progress.png"
     return F.TrainingProgressFigure(plots_file=path, show=False, redraw_interval=1e9, dpi=50, **kw)
