@@ -147,6 +147,26 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, arg: str = "path
     return atomic_write(path, lambda f: f.write(data), arg=arg)
 
 
+def write_or_check_stored(path: str | os.PathLike, data: bytes, check: bool) -> int:
+    """The tools' stored-data rule (tools/make_*_data.py): with ``check``, compare ``data`` with the file at ``path``
+    (exit status 1 and a message on stderr when they differ), else write it atomically; returns the exit status."""
+    import hashlib
+    import sys
+
+    digest = hashlib.sha256(data).hexdigest()
+    if check:
+        with open(path, "rb") as fh:
+            stored = fh.read()
+        if stored != data:
+            print(f"{path}: differs from a fresh build (fresh sha256 {digest})", file=sys.stderr)
+            return 1
+        print(f"{path}: identical to a fresh build, sha256 {digest}")
+        return 0
+    atomic_write_bytes(path, data)
+    print(f"wrote {path}: {len(data)} bytes, sha256 {digest}")
+    return 0
+
+
 def atomic_write_text(path: str | os.PathLike, text: str, *, arg: str = "path") -> str:
     """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically; returns the path."""
     return atomic_write(path, lambda f: f.write(text.encode("utf-8")), arg=arg)

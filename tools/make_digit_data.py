@@ -24,7 +24,6 @@ Needs matplotlib >= 3.11 (its fonts and TextPath as the stored file was made wit
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import os
 import sys
@@ -33,6 +32,7 @@ import zipfile
 import numpy as np
 
 from minidl import datasets as D
+from minidl._files import write_or_check_stored
 
 RASTER_SS = 4  # rasterizer samples per bank pixel along each axis
 CURVE_STEPS = 8  # straight pieces per Bézier segment
@@ -169,20 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="compare with the stored file instead of writing it")
     p.add_argument("--output", default=OUTPUT, help="where to write (default: minidl/data/digits.npz)")
     args = p.parse_args(argv)
-    data = encode(build())
-    digest = hashlib.sha256(data).hexdigest()
-    if args.check:
-        with open(args.output, "rb") as fh:
-            stored = fh.read()
-        if stored != data:
-            print(f"{args.output}: differs from a fresh build (fresh sha256 {digest})", file=sys.stderr)
-            return 1
-        print(f"{args.output}: identical to a fresh build, sha256 {digest}")
-        return 0
-    with open(args.output, "wb") as fh:
-        fh.write(data)
-    print(f"wrote {args.output}: {len(data)} bytes, sha256 {digest}")
-    return 0
+    return write_or_check_stored(args.output, encode(build()), args.check)
 
 
 if __name__ == "__main__":

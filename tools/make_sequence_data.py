@@ -35,13 +35,14 @@ report the file as different).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import os
 import sys
 import zipfile
 
 import numpy as np
+
+from minidl._files import write_or_check_stored
 
 OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "minidl", "data", "sequences.npz")
 
@@ -212,20 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="compare with the stored file instead of writing it")
     p.add_argument("--output", default=OUTPUT, help="where to write (default: minidl/data/sequences.npz)")
     args = p.parse_args(argv)
-    data = encode(build())
-    digest = hashlib.sha256(data).hexdigest()
-    if args.check:
-        with open(args.output, "rb") as fh:
-            stored = fh.read()
-        if stored != data:
-            print(f"{args.output}: differs from a fresh build (fresh sha256 {digest})", file=sys.stderr)
-            return 1
-        print(f"{args.output}: identical to a fresh build, sha256 {digest}")
-        return 0
-    with open(args.output, "wb") as fh:
-        fh.write(data)
-    print(f"wrote {args.output}: {len(data)} bytes, sha256 {digest}")
-    return 0
+    return write_or_check_stored(args.output, encode(build()), args.check)
 
 
 if __name__ == "__main__":

@@ -503,29 +503,18 @@ def _extract_part(net: Network, part: str) -> Network:
     return out
 
 
-def _ancestors(net: Network, names: set[str]) -> set[str]:
-    feeds: dict[str, set[str]] = {}
+def _reachable(net: Network, names: set[str], upstream: bool) -> set[str]:
+    """``names`` and every layer that feeds them (``upstream``) or that they feed, through the connections."""
+    links: dict[str, set[str]] = {}
     for s, d in net.connections:
-        feeds.setdefault(d.split("/", 1)[0], set()).add(s.split("/", 1)[0])
+        a, b = s.split("/", 1)[0], d.split("/", 1)[0]
+        links.setdefault(b if upstream else a, set()).add(a if upstream else b)
     seen, todo = set(), list(names)
     while todo:
         n = todo.pop()
         if n not in seen:
             seen.add(n)
-            todo.extend(feeds.get(n, ()))
-    return seen
-
-
-def _descendants(net: Network, names: set[str]) -> set[str]:
-    feeds: dict[str, set[str]] = {}
-    for s, d in net.connections:
-        feeds.setdefault(s.split("/", 1)[0], set()).add(d.split("/", 1)[0])
-    seen, todo = set(), list(names)
-    while todo:
-        n = todo.pop()
-        if n not in seen:
-            seen.add(n)
-            todo.extend(feeds.get(n, ()))
+            todo.extend(links.get(n, ()))
     return seen
 
 
@@ -569,7 +558,7 @@ def NetTake(net: Network, spec) -> Network:
                                      "or layer names")
             starts_at = {str(n) for n in names}          # each an input port or a layer name: checked above
             taken = NetTake(net, spec[1])
-            below = _descendants(net, {ports.inputs.get(n, n) for n in starts_at})
+            below = _reachable(net, {ports.inputs.get(n, n) for n in starts_at}, upstream=False)
             missing = [layer.name for layer in taken.input_layers if layer.name not in below]
             if missing:
                 raise ValueError(f"NetTake spec: the outputs {spec[1]!r} also need the inputs {missing}; allowed: "
@@ -586,7 +575,7 @@ def NetTake(net: Network, spec) -> Network:
             else:
                 raise ValueError(f"NetTake spec: got {w!r}; allowed: output ports ({', '.join(ports.outputs)}) or "
                                  "layer names")
-        return _subgraph(net, _ancestors(net, set(outs.values())), outs)
+        return _subgraph(net, _reachable(net, set(outs.values()), upstream=True), outs)
     body = [_name(layer) for layer in net.layers]
     lead = 1 if isinstance(net.layers[0], InputLayer) else 0
     if isinstance(spec, str):
@@ -618,7 +607,7 @@ def NetDrop(net: Network, spec) -> Network:
         dropped = {str(d) for d in names}               # each an output port or a layer name: checked above
         outs = {p: n for p, n in ports.outputs.items() if p not in dropped and n not in dropped}
         sinks = {_name(layer) for layer in net.output_layers} - {ports.outputs.get(d, d) for d in dropped}
-        keep = _ancestors(net, set(outs.values()) | sinks) - {ports.outputs.get(d, d) for d in dropped}
+        keep = _reachable(net, set(outs.values()) | sinks, upstream=True) - {ports.outputs.get(d, d) for d in dropped}
         return _subgraph(net, keep, outs)
     if isinstance(spec, bool) or not isinstance(spec, numbers.Integral):
         raise ValueError(f"NetDrop spec: got {spec!r}; allowed: n (drop the first n layers) or -n (the last n)")
