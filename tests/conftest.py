@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -11,6 +13,9 @@ from minidl import backend as B
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 HAVE_GPU = B.gpu_available()
+
+# the strict stand-in: only the names and keywords of CuPy (tests/cupy_names.json, tools/make_cupy_names.py)
+B.set_standin_names(json.loads(pathlib.Path(__file__).with_name("cupy_names.json").read_text(encoding="utf-8")))
 
 
 def pytest_configure(config):
