@@ -180,8 +180,8 @@ def check_finite_positive(arg: str, value) -> float:
 
 
 def check_representable(arg: str, x, dtype, what: str = "observation") -> None:
-    """ValueError naming ``arg`` when the host array ``x`` (N, ...) holds values finite as given but infinite once
-    cast to the working precision ``dtype`` (float64 data beyond float32's range, ±3.4e38).
+    """ValueError naming ``arg`` when the array ``x`` (N, ...; host or device) holds values finite as given but
+    infinite once cast to the working precision ``dtype`` (float64 data beyond float32's range, ±3.4e38).
 
     >>> import numpy as np
     >>> check_representable("X", np.array([[1.0], [1e39]]), "float32")
@@ -190,7 +190,13 @@ def check_representable(arg: str, x, dtype, what: str = "observation") -> None:
     """
     import numpy as np  # noqa: PLC0415  (the other checks need no NumPy)
 
+    from minidl.backend import get_array_module, is_device  # noqa: PLC0415
+
     dt = np.dtype(dtype)
+    if is_device(get_array_module(x)):  # a device array (CuPy's, the stand-in's): checked on a host copy
+        from minidl.backend import to_host  # noqa: PLC0415
+
+        x = to_host(x)
     x = np.asarray(x)
     if x.dtype.kind != "f" or dt.kind != "f" or np.finfo(dt).max >= np.finfo(x.dtype).max or x.size == 0:
         return

@@ -330,7 +330,8 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     def __getitem__(self, key):
         result = self._a[_unwrap(key, "indexing")]
-        _count_result(result, (self._a,), "indexing")
+        if not isinstance(result, np.generic):  # an element is a 0-d view in CuPy: no kernel
+            _count_result(result, (self._a,), "indexing")
         return _wrap(result)
 
     def __setitem__(self, key, value):
