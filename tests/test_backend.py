@@ -302,3 +302,16 @@ def test_data_checks_take_device_arrays(monkeypatch):
     _fake_cupy(monkeypatch)
     with pytest.raises(ValueError, match="X: observation 0 holds 1e.39"):
         check_representable("X", _FakeCupyArray(np.array([[1e39]])), "float32")
+
+
+def test_class_indices_are_checked_on_the_host_before_they_travel():
+    from minidl.training.data import check_class_indices
+
+    np.testing.assert_array_equal(check_class_indices(B.to_device(np.array([0, 2]), "standin"), 3), [0, 2])
+    with pytest.raises(ValueError, match=r"Y: class index -1 at position 1 is out of range; allowed: integers in "
+                                         r"\[0, 3\)"):
+        check_class_indices(np.array([0, -1, 2]), 3, "Y")          # CuPy would one-hot class 2 silently
+    with pytest.raises(ValueError, match=r"t: class index 5 at position \(1, 0\)"):
+        check_class_indices(np.array([[0, 1], [5, 0]]), 3)
+    with pytest.raises(TypeError, match="t: got class indices of dtype float64"):
+        check_class_indices(np.array([0.0]), 3)

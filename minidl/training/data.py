@@ -23,8 +23,8 @@ import numpy as np
 from minidl.backend import get_array_module, to_host
 
 __all__ = ["MiniBatchSource", "ArraySource", "as_source", "check_predictors", "check_labels", "check_responses",
-           "sorted_classes", "encode_labels", "PreparedSource", "prepare_source", "SequenceSource",
-           "check_sequences", "check_sequence_options", "sequence_chunk_counts", "as_sequence_source"]
+           "sorted_classes", "encode_labels", "check_class_indices", "PreparedSource", "prepare_source",
+           "SequenceSource", "check_sequences", "check_sequence_options", "sequence_chunk_counts", "as_sequence_source"]
 
 
 # ----------------------------------------------------------------------------------------------------------- checks
@@ -148,6 +148,27 @@ def encode_labels(labels: np.ndarray, classes: np.ndarray, arg: str = "Y") -> np
     return idx.astype(np.int64, copy=False)
 
 
+def check_class_indices(t, k: int, arg: str = "t") -> np.ndarray:
+    """Class indices ``t`` (any shape of integers) as a host array, each in [0, k); else ValueError naming ``arg``,
+    the first bad index and its value.  Checked on the host before the indices travel: on a GPU, one-hot encoding
+    (``out[rows, t] = 1``) wraps an out-of-range index silently into another class (CuPy does not raise).
+
+    >>> check_class_indices(np.array([0, 2, 3]), 3, "Y")
+    Traceback (most recent call last):
+    ValueError: Y: class index 3 at position 2 is out of range; allowed: integers in [0, 3) (one per class)
+    """
+    t = to_host(t) if get_array_module(t) is not np else np.asarray(t)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{arg}: got class indices of dtype {t.dtype}; allowed: integers in [0, {k})")
+    bad = (t < 0) | (t >= k)
+    if bad.any():
+        i = int(np.argmax(bad.reshape(-1)))
+        where = np.unravel_index(i, t.shape) if t.ndim > 1 else i
+        raise ValueError(f"{arg}: class index {int(t.reshape(-1)[i])} at position {where} is out of range; allowed: "
+                         f"integers in [0, {k}) (one per class)")
+    return t
+
+
 # ----------------------------------------------------------------------------------------------------------- sources
 class MiniBatchSource:
     """Base class of mini-batch sources: implement ``__len__`` and ``read(indices) -> (X, Y)`` (host arrays)."""
@@ -269,6 +290,8 @@ class PreparedSource:
         """Host (X, T) batches for ``order``."""
         if self._encoded is not None:
             T = self._encoded
+            if self.classifier:  # the indices the device will one-hot, checked here on the host (once)
+                check_class_indices(T, len(self.classes), self.arg_y)
             for (X, _), idx in zip(self.source.batches(order, batch_size), _chunks(order, batch_size)):
                 yield X, T[idx]
             return
@@ -283,7 +306,10 @@ class PreparedSource:
         if tuple(X.shape[1:]) != self.input_shape:
             raise ValueError(f"{where}: got observations of shape {tuple(X.shape[1:])}; expected "
                              f"{self.input_shape} like the first")
-        return X, self._targets(Y, len(X), f"{self.arg_y} (mini-batch {k})")
+        T = self._targets(Y, len(X), f"{self.arg_y} (mini-batch {k})")
+        if self.classifier:  # the indices the device will one-hot, checked on the host
+            check_class_indices(T, len(self.classes), f"{self.arg_y} (mini-batch {k})")
+        return X, T
 
 
 def _chunks(order: np.ndarray, batch_size: int):
