@@ -163,7 +163,7 @@ def check_class_indices(t, k: int, arg: str = "t") -> np.ndarray:
     bad = (t < 0) | (t >= k)
     if bad.any():
         i = int(np.argmax(bad.reshape(-1)))
-        where = np.unravel_index(i, t.shape) if t.ndim > 1 else i
+        where = tuple(int(j) for j in np.unravel_index(i, t.shape)) if t.ndim > 1 else i
         raise ValueError(f"{arg}: class index {int(t.reshape(-1)[i])} at position {where} is out of range; allowed: "
                          f"integers in [0, {k}) (one per class)")
     return t
