@@ -139,7 +139,8 @@ class StandInCounts:
     block runs, frozen when it ends)."""
 
     def __init__(self, counters: StandInCounters):
-        self._c, self._start, self._end = counters, counters._totals(), None
+        self._c, self._start = counters, counters._totals()
+        self._end: tuple[int, int, int] | None = None
 
     def _now(self) -> tuple[int, int, int]:
         end = self._end if self._end is not None else self._c._totals()

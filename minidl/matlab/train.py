@@ -125,8 +125,9 @@ def header_lines(device: Device, net: Network) -> list[str]:
     """What MATLAB prints before the verbose table (§9): "Training on single CPU." (or GPU), then "Initializing
     input data normalization." when the input layer's normalization statistics are computed before training."""
     lines = [f"Training on single {'GPU' if device.name == 'gpu' else 'CPU'}."]
-    if getattr(device, "fallback", None):  # 'auto' chose the CPU although CuPy is installed: say why, in one line
-        lines.insert(0, f"ExecutionEnvironment 'auto' uses the CPU: {' '.join(device.fallback.split())}")
+    fallback = getattr(device, "fallback", None)  # 'auto' chose the CPU although CuPy is installed: why, in one line
+    if fallback:
+        lines.insert(0, f"ExecutionEnvironment 'auto' uses the CPU: {' '.join(fallback.split())}")
     layer = net.layers[0] if net.layers else None
     if getattr(layer, "needs_statistics", False):
         lines.append("Initializing input data normalization.")
