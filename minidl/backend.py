@@ -16,6 +16,7 @@ Devices
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import numbers
@@ -37,6 +38,8 @@ __all__ = [
     "synchronize",
     "device_description",
     "standin",
+    "standin_counters",
+    "StandInCounters",
 ]
 
 DEVICE_NAMES = ("cpu", "gpu", "auto", "standin")
@@ -68,6 +71,93 @@ def gpu_available() -> bool:
         return False
 
 
+
+# --------------------------------------------------------------------------------------------------------------------
+# Counters of the stand-in: device-to-host reads and (estimated) kernel launches
+# --------------------------------------------------------------------------------------------------------------------
+
+class StandInCounts:
+    """The reads, launches and writes counted inside one ``with counters.counting() as n:`` block (live while the
+    block runs, frozen when it ends)."""
+
+    def __init__(self, counters: StandInCounters):
+        self._c, self._start, self._end = counters, counters._totals(), None
+
+    def _now(self) -> tuple[int, int, int]:
+        end = self._end if self._end is not None else self._c._totals()
+        return tuple(e - s for e, s in zip(end, self._start))  # type: ignore[return-value]
+
+    @property
+    def reads(self) -> int:
+        """Device-to-host reads (``to_host``, ``.get()``, ``float()``, ``int()``, ``bool()``, ``.item()``, ...)."""
+        return self._now()[0]
+
+    @property
+    def launches(self) -> int:
+        """Kernel launches: one per elementwise operation, reduction, matrix product, copy or fused call."""
+        return self._now()[1]
+
+    @property
+    def writes(self) -> int:
+        """Host-to-device transfers (``to_device`` / ``xp.asarray`` of host data)."""
+        return self._now()[2]
+
+    def __repr__(self):
+        return f"StandInCounts(reads={self.reads}, launches={self.launches}, writes={self.writes})"
+
+
+class StandInCounters:
+    """Totals of what the stand-in device did since the last :meth:`reset` (one process-wide object:
+    :func:`standin_counters`).
+
+    ``reads``: device-to-host reads, each a synchronisation on a real GPU; ``launches``: kernel launches as CuPy
+    would issue them (one per ufunc call, reduction, product, copy, creation that fills memory, fused call; views,
+    ``empty`` and transfers launch none); ``writes``: host-to-device transfers.
+
+    >>> import numpy as np
+    >>> with standin_counters().counting() as n:
+    ...     x = to_device(np.ones(3), "standin")
+    ...     total = float((x * 2).sum())
+    >>> (n.reads, n.launches, n.writes)
+    (1, 2, 1)
+    """
+
+    def __init__(self):
+        self.reads = 0
+        self.launches = 0
+        self.writes = 0
+
+    def _totals(self) -> tuple[int, int, int]:
+        return self.reads, self.launches, self.writes
+
+    def reset(self) -> None:
+        """Set every total to 0."""
+        self.reads = self.launches = self.writes = 0
+
+    @contextlib.contextmanager
+    def counting(self, reset: bool = False):
+        """A block whose counts are read from the yielded :class:`StandInCounts` (``reset=True`` zeroes the totals
+        first)."""
+        if reset:
+            self.reset()
+        counts = StandInCounts(self)
+        try:
+            yield counts
+        finally:
+            counts._end = self._totals()
+
+    def __repr__(self):
+        return f"StandInCounters(reads={self.reads}, launches={self.launches}, writes={self.writes})"
+
+
+_COUNTERS = StandInCounters()
+
+
+def standin_counters() -> StandInCounters:
+    """The stand-in device's counters of reads, launches and writes (see :class:`StandInCounters`)."""
+    return _COUNTERS
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # The CPU stand-in: NumPy storage with CuPy's device separation
 # --------------------------------------------------------------------------------------------------------------------
@@ -88,7 +178,8 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     # -- explicit transfer, like cupy.ndarray.get() --
     def get(self) -> np.ndarray:
-        """A host copy (numpy.ndarray)."""
+        """A host copy (numpy.ndarray): one read."""
+        _COUNTERS.reads += 1
         return self._a.copy()
 
     # -- what NumPy sees --
@@ -100,6 +191,7 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         args = _unwrap(inputs, ufunc.__name__)
         kw = {k: _unwrap(v, ufunc.__name__) for k, v in kwargs.items()}
+        _COUNTERS.launches += 1
         return _wrap(getattr(ufunc, method)(*args, **kw))
 
     def __array_function__(self, func, types, args, kwargs):
@@ -149,6 +241,7 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
 
         @functools.wraps(attr)
         def method(*args, **kwargs):
+            _COUNTERS.launches += 1
             return _wrap(attr(*_unwrap(args, name), **{k: _unwrap(v, name) for k, v in kwargs.items()}))
 
         return method
@@ -166,15 +259,18 @@ class StandInArray(np.lib.mixins.NDArrayOperatorsMixin):
         return (_wrap(v) for v in self._a)
 
     def __float__(self):
+        _COUNTERS.reads += 1
         return float(self._a)
 
     def __int__(self):
+        _COUNTERS.reads += 1
         return int(self._a)
 
     def __index__(self):
         return self._a.__index__()
 
     def __bool__(self):
+        _COUNTERS.reads += 1
         return bool(self._a)
 
     def __repr__(self):
@@ -205,6 +301,8 @@ def _unwrap(obj, where: str):
 def _wrap(obj):
     if isinstance(obj, np.ndarray):
         return StandInArray(obj)
+    if isinstance(obj, np.generic):  # a reduction or an element: a 0-d device array, as CuPy returns
+        return StandInArray(np.asarray(obj))
     if isinstance(obj, tuple):
         return tuple(_wrap(o) for o in obj)
     if isinstance(obj, list):
@@ -237,6 +335,7 @@ class _StandInNamespace(types.SimpleNamespace):
 def _standin_function(func, qualname):
     @functools.wraps(func)
     def call(*args, **kwargs):
+        _COUNTERS.launches += 1
         return _wrap(func(*_unwrap(args, qualname), **{k: _unwrap(v, qualname) for k, v in kwargs.items()}))
 
     return call
@@ -350,7 +449,8 @@ def device_of(x) -> Device:
 def to_host(x) -> np.ndarray:
     """A numpy array holding ``x`` (a no-copy view when x is already on the host)."""
     if isinstance(x, StandInArray):
-        return x._a
+        _COUNTERS.reads += 1
+        return x._a.copy()
     cp = _cupy
     if cp is not None and isinstance(x, cp.ndarray):
         return cp.asnumpy(x)
@@ -364,8 +464,11 @@ def to_device(x, device: str | Device, dtype=None):
         out = to_host(x)
         return out if dtype is None else out.astype(dtype, copy=False)
     if device.name == "standin":
+        if isinstance(x, StandInArray):
+            return x if dtype is None or x.dtype == dtype else x.astype(dtype)
+        _COUNTERS.writes += 1
         a = to_host(x)
-        return StandInArray(a if dtype is None else a.astype(dtype, copy=False))
+        return StandInArray(np.array(a, dtype=dtype, copy=True))
     cp = _import_cupy()
     if isinstance(x, StandInArray):
         x = x._a
