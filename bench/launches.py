@@ -1,4 +1,4 @@
-"""Launches per training step of the documented network on the CPU stand-in (one launch per device function call).
+"""Launches per training step of the documented network, counted by the CPU stand-in (``standin_counters``).
 
 The network of bench/test_bench_step.py (3 conv + batch norm + ReLU blocks, 2 max-pools, FC 10, softmax,
 cross-entropy), float32, batch 128, one training iteration of the engine (forward, loss, backward, norm, pre-steps,
@@ -8,18 +8,12 @@ Run: ``PYTHONPATH=$PWD python3 bench/launches.py`` (results in docs/gpu.md#launc
 
 from __future__ import annotations
 
-import pathlib
-import sys
-
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
-
-import launch_counter  # noqa: E402
-
-import minidl as dl  # noqa: E402
-from minidl.optim import SGDM, Adam, ConstantSchedule  # noqa: E402
-from minidl.training import ArraySource, EngineConfig, Trainer  # noqa: E402
+import minidl as dl
+from minidl.backend import standin_counters
+from minidl.optim import SGDM, Adam, ConstantSchedule
+from minidl.training import ArraySource, EngineConfig, Trainer
 
 L = dl.layers
 
@@ -35,7 +29,7 @@ def documented_network() -> dl.Network:
         L.FullyConnected(10), L.Softmax(), L.ClassificationOutput()])
 
 
-def launches_per_step(optimizer, batch: int = 128, **options) -> launch_counter.Counts:
+def launches_per_step(optimizer, batch: int = 128, **options) -> dict[str, int]:
     """The launches of the third iteration of a stand-in training run (two warm-up iterations before it)."""
     rng = np.random.default_rng(0)
     x = rng.random((4 * batch, 1, 28, 28))
@@ -44,14 +38,13 @@ def launches_per_step(optimizer, batch: int = 128, **options) -> launch_counter.
                           shuffle="never", validation_frequency=None, validate_first_iteration=False,
                           validate_at_end=False, device="standin", dtype="float32", **options)
     trainer = Trainer(documented_network(), ArraySource(x, t), config)
-    iteration, counts = trainer._iteration, launch_counter.Counts()
+    iteration, counts = trainer._iteration, {}
 
     def counted(*args, **kwargs):
         if trainer.iteration == 2:
-            with launch_counter.counting() as c:
+            with standin_counters().counting() as c:
                 iteration(*args, **kwargs)
-            counts.update(c)
-            counts.transfers, counts.reads = c.transfers, c.reads
+            counts.update(launches=c.launches, writes=c.writes, reads=c.reads)
         else:
             iteration(*args, **kwargs)
 
@@ -63,9 +56,7 @@ def launches_per_step(optimizer, batch: int = 128, **options) -> launch_counter.
 def main() -> None:
     for name, opt in (("sgdm", SGDM(0.9)), ("adam", Adam())):
         c = launches_per_step(opt)
-        print(f"{name}: {c.launches} launches per step, {c.transfers} host-to-device copies, {c.reads} reads")
-        if "-v" in sys.argv:
-            print("   ", dict(c.most_common()))
+        print(f"{name}: {c['launches']} launches per step, {c['writes']} host-to-device writes, {c['reads']} reads")
 
 
 if __name__ == "__main__":
