@@ -18,6 +18,7 @@ from minidl.errors import NotSupportedYetError
 from minidl.layers.base import InputLayer, Layer, OutputLayer
 from minidl.layers.core import Softmax
 from minidl.layers.output import ClassDecoder, ClassificationOutput
+from minidl.optim.flat import FlatLayout
 
 DTYPES = ("float32", "float64")
 #: ``"network"``: the function :meth:`Network.plot` draws with (minidl registers
@@ -864,6 +865,64 @@ class Network:
         """Per-array L2 factors (MATLAB: weights 1, biases 0, batch-norm scale and offset 1)."""
         return {f"{layer.name}.{k}": layer.l2_factors.get(k, 1.0) for layer in self.layers for k in layer.params}
 
+    # ---------------------------------------------------------------- flat buffers (docs/gpu.md#launches)
+    def flat_buffers(self) -> list[FlatGroup]:
+        """The parameters in one flat buffer per dtype and device, ``layer.params[k]`` being views into it.
+
+        Built on first use (the values copied in; each ``layer.params[k]`` becomes its view, so every per-array API
+        sees the same numbers) and rebuilt when an array was replaced since (a move, a load, a user's assignment):
+        a cheap identity check per array, no device work.  Each group also holds a flat gradient buffer that
+        :meth:`gather_grads` fills.
+        """
+        groups = getattr(self, "_flat", None)
+        named = [(layer, k, v) for layer in self.layers for k, v in layer.params.items()]
+        if groups is not None and groups.current(named):
+            return groups.groups
+        by_kind: dict[tuple, list] = {}
+        for layer, k, v in named:
+            by_kind.setdefault((str(v.dtype), device_of(v).name), []).append((layer, k, v))
+        built = []
+        for members in by_kind.values():
+            layout = FlatLayout({f"{layer.name}.{k}": v for layer, k, v in members})
+            params, grads = layout.zeros(), layout.zeros()
+            for layer, k, v in members:
+                view = layout.view(params, f"{layer.name}.{k}")
+                get_array_module(view).copyto(view, v)
+                layer.params[k] = view
+            built.append(FlatGroup(layout, params, grads, members))
+        self._flat = _FlatGroups(built)
+        return built
+
+    def gather_grads(self) -> list[FlatGroup]:
+        """After :meth:`backward`: every gradient into its group's flat buffer, ``layer.grads[k]`` becoming its view.
+
+        A gradient a layer wrote into the view already (in place) costs nothing; otherwise all of a group's
+        gradients go in with one concatenation (one launch), or one copy each when only some are new.
+        Returns :meth:`flat_buffers`.
+        """
+        groups = self.flat_buffers()
+        for group in groups:
+            buf = group.grads
+            new = []
+            for layer, k in group.members:
+                name = f"{layer.name}.{k}"
+                if k not in layer.grads:
+                    raise ValueError(f"{name}: no gradient; call backward after a training forward first")
+                view = group.grad_views[name]
+                if layer.grads[k] is not view:
+                    new.append((layer, k, name, view))
+            if not new:
+                continue
+            xp = get_array_module(buf)
+            if len(new) == len(group.members):        # every gradient is a new array: one concatenation
+                xp.concatenate([layer.grads[k].reshape(-1) for layer, k, _, _ in new], out=buf)
+            else:
+                for layer, k, _, view in new:
+                    xp.copyto(view, layer.grads[k])
+            for layer, k, _, view in new:
+                layer.grads[k] = view
+        return groups
+
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Every parameter and state array as host copies: ``{"params/conv_1.weight": ..., "state/...": ...}``."""
         out = {f"params/{k}": np.array(to_host(v)) for k, v in self.params.items()}
@@ -953,6 +1012,43 @@ class Summary(str):
             lines.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>")
         lines += ["</tbody>", f"<caption>Total learnables: {self.total}</caption>", "</table>"]
         return "\n".join(lines)
+
+
+class FlatGroup:
+    """The parameters of one dtype and device in one flat buffer (``params``) and their gradients in another
+    (``grads``), laid out by ``layout`` (:class:`minidl.optim.flat.FlatLayout`); ``members`` the (layer, key, array)
+    triples in layout order."""
+
+    def __init__(self, layout: FlatLayout, params, grads, members: list) -> None:
+        self.layout, self.params, self.grads = layout, params, grads
+        self.members = [(layer, k) for layer, k, _ in members]
+        self.param_views = {f"{layer.name}.{k}": layer.params[k] for layer, k, _ in members}
+        self.grad_views = layout.views(grads)
+
+    def __repr__(self) -> str:
+        return f"FlatGroup({len(self.members)} arrays, {self.layout.size} {self.layout.dtype} on " \
+               f"{self.layout.device.name})"
+
+
+class _FlatGroups:
+    """A network's flat groups and the check that they still hold its arrays (not copied with the network: a copy
+    builds its own)."""
+
+    def __init__(self, groups: list[FlatGroup]) -> None:
+        self.groups = groups
+        self._expected = [(layer, k, view) for g in groups for (layer, k), view in
+                          zip(g.members, g.param_views.values())]
+
+    def current(self, named: list) -> bool:
+        """Whether every (layer, key, array) of ``named`` is still the view this set made for it, in order."""
+        return len(named) == len(self._expected) and all(
+            a is layer and ka == kb and v is view for (a, ka, v), (layer, kb, view) in zip(named, self._expected))
+
+    def __deepcopy__(self, memo):
+        return None
+
+    def __reduce__(self):
+        return (type(None), ())
 
 
 def copy_network(layers_or_network: Network | Sequence[Layer], arg: str = "layers") -> Network:

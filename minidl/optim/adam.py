@@ -6,8 +6,23 @@ import math
 from typing import Any
 
 from minidl._checks import check_choice, check_nonnegative, check_real
-from minidl.backend import get_array_module
 from minidl.optim.base import Optimizer
+from minidl.optim.fused import fused
+
+
+def adam_equations(xp, w, g, lr, m, s, beta1: float, beta2: float, eps: float, s_div: float, c2: float,
+                   c1: float) -> None:
+    """Adam's step in place: w (θ), g, the rate lr (a scalar or per element), m and s, all one shape.
+
+    The two forms differ only in the scalars (:meth:`Adam.scalars`): matlab ``s_div = 1, c2 = √(1−β2ᵗ)``; paper
+    ``s_div = 1−β2ᵗ, c2 = 1``; both ``c1 = 1−β1ᵗ``.
+    """
+    m *= beta1                                                # m ← β1·m
+    m += (1 - beta1) * g                                      # m ← β1·m + (1−β1)·g
+    s *= beta2                                                # s ← β2·s
+    s += xp.square(g) * (1 - beta2)                           # s ← β2·s + (1−β2)·g²
+    w -= m / (xp.sqrt(s / s_div) + eps) * (lr * c2 / c1)      # matlab: θ ← θ − lr·(√(1−β2ᵗ)/(1−β1ᵗ))·m/(√s + ε)
+    #                                                           paper:  θ ← θ − lr·m̂/(√ŝ + ε)
 
 FORMS = ("matlab", "paper")
 
@@ -52,6 +67,8 @@ class Adam(Optimizer):
 
     method = "adam"
     slots = ("m", "s")
+    equations = staticmethod(adam_equations)
+    kernel = staticmethod(fused(adam_equations))
 
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8, form: str = "matlab") -> None:
         super().__init__()
@@ -60,28 +77,11 @@ class Adam(Optimizer):
         self.epsilon = check_nonnegative("epsilon", epsilon)
         self.form = check_choice("form", form, FORMS)
 
-    def _update(self, w, g, lr: float, state: dict[str, Any]) -> None:
-        xp = get_array_module(w)
-        beta1, beta2, eps, t = self.beta1, self.beta2, self.epsilon, self.t
-        m, s = state["m"], state["s"]
-        m *= beta1                    # m ← β1·m
-        m += (1 - beta1) * g          # m ← β1·m + (1−β1)·g
-        u = xp.square(g)              # u ← g²            (u: one scratch array)
-        u *= 1 - beta2                # u ← (1−β2)·g²
-        s *= beta2                    # s ← β2·s
-        s += u                        # s ← β2·s + (1−β2)·g²
-        if self.form == "matlab":
-            xp.sqrt(s, out=u)                                          # u ← √s
-            u += eps                                                   # u ← √s + ε
-            xp.divide(m, u, out=u)                                     # u ← m/(√s + ε)
-            u *= lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)     # u ← lr·(√(1−β2ᵗ)/(1−β1ᵗ))·m/(√s + ε)
-        else:
-            xp.divide(s, 1 - beta2 ** t, out=u)                        # u ← ŝ = s/(1−β2ᵗ)
-            xp.sqrt(u, out=u)                                          # u ← √ŝ
-            u += eps                                                   # u ← √ŝ + ε
-            xp.divide(m, u, out=u)                                     # u ← m/(√ŝ + ε)
-            u *= lr / (1 - beta1 ** t)                                 # u ← lr·m̂/(√ŝ + ε),  m̂ = m/(1−β1ᵗ)
-        w -= u                        # θ ← θ − u
+    def scalars(self) -> tuple[float, ...]:
+        beta1, beta2, t = self.beta1, self.beta2, self.t
+        if self.form == "matlab":   # ŝ = s, rate·√(1−β2ᵗ)/(1−β1ᵗ)
+            return beta1, beta2, self.epsilon, 1.0, math.sqrt(1 - beta2 ** t), 1 - beta1 ** t
+        return beta1, beta2, self.epsilon, 1 - beta2 ** t, 1.0, 1 - beta1 ** t   # ŝ = s/(1−β2ᵗ), m̂ = m/(1−β1ᵗ)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"method": self.method, "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon,

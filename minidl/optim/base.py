@@ -6,7 +6,7 @@ Equations and variant notes of every method: docs/optimizers.md.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from minidl._checks import check_nonnegative
@@ -22,6 +22,13 @@ class Optimizer:
     """Names of the per-array state (``"v"`` for SGDM, ``"m", "s"`` for Adam), created as zeros on first use."""
     l2_order: str = "before_clip"
     """Where the L2 term goes relative to gradient clipping for this method (read by the training engine)."""
+    equations: Callable[..., None] | None = None
+    """The method's elementwise equations, written once: ``equations(xp, w, g, lr, *slots, *self.scalars())``
+    updates w and the slot arrays in place (lr a scalar or an array like w).  The per-array step runs them as
+    :attr:`kernel`; the flat step (:mod:`minidl.optim.flat`) runs them inside one fused pass with the pre-steps.
+    None (a user's method that implements :meth:`_update` instead): the flat step falls back to :meth:`step`."""
+    kernel: Callable[..., None] | None = None
+    """``fused(equations)`` (:func:`minidl.optim.fused.fused`): one kernel per array on CuPy."""
 
     def __init__(self) -> None:
         self.t = 0  # t: steps taken (MATLAB counts iterations; frozen arrays do not stop the count)
@@ -58,7 +65,46 @@ class Optimizer:
 
     def _update(self, w, g, lr: float, state: dict[str, Any]) -> None:
         """The method's equations for one array: ``w`` (θ) updated in place from ``g`` with rate ``lr``."""
-        raise NotImplementedError
+        if self.kernel is None:
+            raise NotImplementedError(f"{type(self).__name__}: define equations (and kernel) or _update")
+        self.kernel(w, g, lr, *(state[slot] for slot in self.slots), *self.scalars())
+
+    def scalars(self) -> tuple[float, ...]:
+        """The host scalars :attr:`equations` takes after the slots, for the step being taken (t already counted)."""
+        return ()
+
+    # -- the flat step (minidl.optim.flat) -------------------------------------------------------------------------
+    def flat_slots(self, layout: Any, moving: Sequence[str]) -> list[Any]:
+        """The state as one flat buffer per slot laid out like the flat parameters (``layout``: a
+        :class:`minidl.optim.flat.FlatLayout`), ``state[name][slot]`` being views into it.
+
+        Built once per layout (existing state, e.g. restored by :meth:`load_state_dict`, is copied in; the rest is
+        zero); names in ``moving`` get their state entries on first use, as :meth:`step` creates them, so frozen
+        arrays keep having none.  Rebuilt when a state array is no longer the view (a loaded state).
+        """
+        flat = getattr(self, "_flat", None)
+        if flat is None or flat[0] is not layout or any(
+                self.state.get(name, {}).get(slot) is not view
+                for name, views in flat[2].items() for slot, view in views.items()) or \
+                any(name not in flat[2] for name in self.state if name in layout.index):
+            buffers = {slot: layout.zeros() for slot in self.slots}
+            views = {}
+            for name, state in self.state.items():
+                if name not in layout.index:
+                    continue
+                own = {slot: layout.view(buffers[slot], name) for slot in self.slots}
+                for slot, view in own.items():
+                    self._state_for(name, view)   # shape, dtype and device checked as for the per-array step
+                    get_array_module(view).copyto(view, state[slot])
+                state.update(own)
+                views[name] = own
+            flat = self._flat = (layout, buffers, views)
+        layout, buffers, views = flat
+        for name in moving:
+            if name not in views:
+                own = views[name] = {slot: layout.view(buffers[slot], name) for slot in self.slots}
+                self.state[name] = dict(own)
+        return [buffers[slot] for slot in self.slots]
 
     def _state_for(self, name: str, w) -> dict[str, Any]:
         """The state of parameter ``name``: zeros like ``w`` (same device, dtype, shape) on first use."""
@@ -75,6 +121,12 @@ class Optimizer:
                     f"{device_of(a).name}; params[{name!r}] has shape {tuple(w.shape)}, dtype {w.dtype}, device "
                     f"{device_of(w).name}; move or cast the state (minidl.backend.to_device) before loading it")
         return state
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled and deep-copied without the flat buffers (:meth:`flat_slots` rebuilds them from ``state``)."""
+        out = dict(self.__dict__)
+        out.pop("_flat", None)
+        return out
 
     # -- state -----------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -117,6 +169,7 @@ class Optimizer:
             if missing:
                 raise ValueError(f"state_dict: parameter {name!r} lacks {', '.join(f'{s}/{name}' for s in missing)}")
         self.t = int(t)
+        self._flat = None  # the flat state (if any) is rebuilt from these arrays
         self.state = {name: {slot: slots[slot] for slot in self.slots} for name, slots in state.items()}
 
     # -- display ---------------------------------------------------------------------------------------------------

@@ -5,8 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from minidl._checks import check_nonnegative, check_real
-from minidl.backend import get_array_module
 from minidl.optim.base import Optimizer
+from minidl.optim.fused import fused
+
+
+def centered_rmsprop_equations(xp, w, g, lr, n, gbar, delta, beta: float, mu: float, eps: float) -> None:
+    """Centered RMSProp's step in place: w, g, the rate lr (a scalar or per element), n, ḡ and Δ, all one shape."""
+    n *= beta                                             # n ← β·n
+    n += xp.square(g) * (1 - beta)                        # n ← β·n + (1−β)·g²
+    gbar *= beta                                          # ḡ ← β·ḡ
+    gbar += g * (1 - beta)                                # ḡ ← β·ḡ + (1−β)·g
+    delta *= mu                                           # Δ ← μ·Δ
+    delta -= g / xp.sqrt(n - xp.square(gbar) + eps) * lr  # Δ ← μ·Δ − lr·g/√(n − ḡ² + ε)
+    w += delta                                            # w ← w + Δ
 
 
 class CenteredRMSProp(Optimizer):
@@ -39,6 +50,8 @@ class CenteredRMSProp(Optimizer):
 
     method = "RMSProp"
     slots = ("n", "gbar", "delta")
+    equations = staticmethod(centered_rmsprop_equations)
+    kernel = staticmethod(fused(centered_rmsprop_equations))
 
     def __init__(self, beta: float = 0.95, momentum: float = 0.9, epsilon: float = 1e-6) -> None:
         super().__init__()
@@ -46,26 +59,8 @@ class CenteredRMSProp(Optimizer):
         self.momentum = check_real("momentum", momentum, 0.0, 1.0, high_open=True)
         self.epsilon = check_nonnegative("epsilon", epsilon)
 
-    def _update(self, w, g, lr: float, state: dict[str, Any]) -> None:
-        xp = get_array_module(w)
-        beta, mu, eps = self.beta, self.momentum, self.epsilon
-        n, gbar, delta = state["n"], state["gbar"], state["delta"]
-        u = xp.square(g)              # u ← g²            (u: one scratch array)
-        u *= 1 - beta                 # u ← (1−β)·g²
-        n *= beta                     # n ← β·n
-        n += u                        # n ← β·n + (1−β)·g²
-        xp.multiply(g, 1 - beta, out=u)  # u ← (1−β)·g
-        gbar *= beta                  # ḡ ← β·ḡ
-        gbar += u                     # ḡ ← β·ḡ + (1−β)·g
-        xp.square(gbar, out=u)        # u ← ḡ²
-        xp.subtract(n, u, out=u)      # u ← n − ḡ²
-        u += eps                      # u ← n − ḡ² + ε
-        xp.sqrt(u, out=u)             # u ← √(n − ḡ² + ε)
-        xp.divide(g, u, out=u)        # u ← g/√(n − ḡ² + ε)
-        u *= lr                       # u ← lr·g/√(n − ḡ² + ε)
-        delta *= mu                   # Δ ← μ·Δ
-        delta -= u                    # Δ ← μ·Δ − lr·g/√(n − ḡ² + ε)
-        w += delta                    # w ← w + Δ
+    def scalars(self) -> tuple[float, ...]:
+        return (self.beta, self.momentum, self.epsilon)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"method": self.method, "beta": self.beta, "momentum": self.momentum, "epsilon": self.epsilon}

@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from minidl._checks import check_nonnegative, check_real
-from minidl.backend import get_array_module
 from minidl.optim.base import Optimizer
+from minidl.optim.fused import fused
+
+
+def rmsprop_equations(xp, w, g, lr, s, beta2: float, eps: float) -> None:
+    """RMSProp's step in place: w (θ), g, the rate lr (a scalar or per element) and s, all one shape."""
+    s *= beta2                            # s ← β2·s
+    s += xp.square(g) * (1 - beta2)       # s ← β2·s + (1−β2)·g²
+    w -= g / (xp.sqrt(s) + eps) * lr      # θ ← θ − lr·g/(√s + ε)
 
 
 class RMSProp(Optimizer):
@@ -33,25 +40,16 @@ class RMSProp(Optimizer):
 
     method = "rmsprop"
     slots = ("s",)
+    equations = staticmethod(rmsprop_equations)
+    kernel = staticmethod(fused(rmsprop_equations))
 
     def __init__(self, beta2: float = 0.9, epsilon: float = 1e-8) -> None:
         super().__init__()
         self.beta2 = check_real("beta2", beta2, 0.0, 1.0, high_open=True)
         self.epsilon = check_nonnegative("epsilon", epsilon)
 
-    def _update(self, w, g, lr: float, state: dict[str, Any]) -> None:
-        xp = get_array_module(w)
-        beta2, eps = self.beta2, self.epsilon
-        s = state["s"]
-        u = xp.square(g)              # u ← g²            (u: one scratch array)
-        u *= 1 - beta2                # u ← (1−β2)·g²
-        s *= beta2                    # s ← β2·s
-        s += u                        # s ← β2·s + (1−β2)·g²
-        xp.sqrt(s, out=u)             # u ← √s
-        u += eps                      # u ← √s + ε
-        xp.divide(g, u, out=u)        # u ← g/(√s + ε)
-        u *= lr                       # u ← lr·g/(√s + ε)
-        w -= u                        # θ ← θ − lr·g/(√s + ε)
+    def scalars(self) -> tuple[float, ...]:
+        return (self.beta2, self.epsilon)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"method": self.method, "beta2": self.beta2, "epsilon": self.epsilon}

@@ -6,6 +6,14 @@ from typing import Any
 
 from minidl._checks import check_real
 from minidl.optim.base import Optimizer
+from minidl.optim.fused import fused
+
+
+def sgdm_equations(xp, w, g, lr, v, gamma: float) -> None:
+    """SGDM's step in place: w (θ), g, the rate lr (a scalar or per element) and the velocity v, all one shape."""
+    v *= gamma            # v ← γ·v
+    v -= lr * g           # v ← γ·v − lr·g
+    w += v                # θ ← θ + v
 
 
 class SGDM(Optimizer):
@@ -37,17 +45,15 @@ class SGDM(Optimizer):
     method = "sgdm"
     slots = ("v",)
     momentum_high_open = False  # γ = 1 allowed (MATLAB sgdm); a subclass may exclude it
+    equations = staticmethod(sgdm_equations)
+    kernel = staticmethod(fused(sgdm_equations))
 
     def __init__(self, momentum: float = 0.9) -> None:
         super().__init__()
         self.momentum = check_real("momentum", momentum, 0.0, 1.0, high_open=self.momentum_high_open)
 
-    def _update(self, w, g, lr: float, state: dict[str, Any]) -> None:
-        gamma = self.momentum
-        v = state["v"]
-        v *= gamma            # v ← γ·v
-        v -= lr * g           # v ← γ·v − lr·g
-        w += v                # θ ← θ + v
+    def scalars(self) -> tuple[float, ...]:
+        return (self.momentum,)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"method": self.method, "momentum": self.momentum}

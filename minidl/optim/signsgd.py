@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from minidl._checks import check_real
-from minidl.backend import get_array_module
 from minidl.optim.base import Optimizer
+from minidl.optim.fused import fused
+
+
+def signsgd_equations(xp, w, g, lr, v, mu: float) -> None:
+    """SignSGD's step in place: w, g', the rate lr (a scalar or per element) and the velocity v, all one shape."""
+    v *= mu                       # v ← μ·v
+    v -= (1 - mu) * g             # v ← μ·v − (1−μ)·g'
+    w += xp.sign(v) * lr          # w ← w + lr·sign(v)
 
 
 class SignSGD(Optimizer):
@@ -34,20 +41,15 @@ class SignSGD(Optimizer):
     method = "SignSGD"
     slots = ("v",)
     l2_order = "after_clip"
+    equations = staticmethod(signsgd_equations)
+    kernel = staticmethod(fused(signsgd_equations))
 
     def __init__(self, momentum: float = 0.93) -> None:
         super().__init__()
         self.momentum = check_real("momentum", momentum, 0.0, 1.0, high_open=True)
 
-    def _update(self, w, g, lr: float, state: dict[str, Any]) -> None:
-        xp = get_array_module(w)
-        mu = self.momentum
-        v = state["v"]
-        v *= mu                       # v ← μ·v
-        v -= (1 - mu) * g             # v ← μ·v − (1−μ)·g'
-        u = xp.sign(v)                # u ← sign(v)       (u: one scratch array)
-        u *= lr                       # u ← lr·sign(v)
-        w += u                        # w ← w + lr·sign(v)
+    def scalars(self) -> tuple[float, ...]:
+        return (self.momentum,)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"method": self.method, "momentum": self.momentum}

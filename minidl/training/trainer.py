@@ -35,6 +35,7 @@ from minidl.layers.normalization import BatchNormalization
 from minidl.network import Network, check_dtype
 from minidl.optim import GradientPipeline, clip_weights, frozen_names, global_norm
 from minidl.optim.base import Optimizer
+from minidl.optim.flat import FlatStep
 from minidl.optim.schedules import Schedule
 from minidl.training import events as ev
 from minidl.training.data import ArraySource, PreparedSource, peek_shape, source_classes
@@ -218,6 +219,7 @@ class Trainer:
         l2_factors = net.l2_factors if cfg.l2_factors is None else {k: cfg.l2_factors.get(k, 0.0) for k in net.params}
         self.pipeline = GradientPipeline(cfg.l2, l2_factors, cfg.gradient_threshold,
                                          cfg.gradient_threshold_method, cfg.l2_order or cfg.optimizer.l2_order)
+        self._flat_step = FlatStep(self.pipeline, cfg.optimizer, cfg.weight_clip)  # the same, over flat buffers
         # position: epoch = current (1-based) epoch, next_batch = next batch within it; ipe = epoch complete
         self.epoch, self.next_batch, self.iteration, self.updated = 0, self.ipe, 0, 0
         self.elapsed_before = 0.0
@@ -563,9 +565,12 @@ class Trainer:
         examples = None if not cfg.record_example_losses else self.graph.example_losses(y, t) if self.graph \
             else net.output_layer.example_losses(y, t, **kw)   # ℓₙ, (B,)
         net.backward(y, t, **kw)
+        flat = net.gather_grads() if net.params else []   # one flat buffer per dtype/device (docs/gpu.md#launches)
+        flat = flat if len(flat) == 1 else None            # several (mixed dtypes or devices): the per-array path
         params, grads = net.params, net.grads
         xp = get_array_module(y)
-        gnorm = global_norm(grads).astype(loss.dtype)   # audit: ‖∇ data loss‖₂ over all arrays
+        gnorm = (xp.sqrt(xp.dot(flat[0].grads, flat[0].grads)) if flat else global_norm(grads)).astype(loss.dtype)
+        #                                                 audit: ‖∇ data loss‖₂ over all arrays
         reported = [loss, gnorm]
         if self.seq is not None:
             reported.extend(self.seq.metrics(y, t, kw))  # hits (real steps of sequence-to-sequence outputs)
@@ -573,14 +578,17 @@ class Trainer:
             reported.extend(self.graph.metrics(y, t, loss))  # hits of the first classification loss
         elif self.classifier:
             reported.append((xp.argmax(y, axis=1) == t).sum().astype(loss.dtype))
-        self._save_params(params)
+        self._save_params({"flat": flat[0].params} if flat else params)
         frozen, factors = self._group(self.iteration) if self._groups is not None else (self.frozen, self.lr_factors)
-        self.pipeline(grads, params, skip=frozen)                   # L2 → clipping (or clipping → L2)
-        cfg.optimizer.step(params, grads, lr, factors)              # θ ← step(θ, g, lr·factor_i)
-        if isinstance(cfg.weight_clip, dict) or math.isfinite(cfg.weight_clip):
-            clip_weights(params, cfg.weight_clip, skip=frozen)
+        if flat:      # L2 → clipping (or clipping → L2) → θ ← step(θ, g, lr·factor_i) → weight clipping: one pass
+            self._flat_step(flat[0].layout, flat[0].params, flat[0].grads, lr, factors, skip=frozen)
+        else:
+            self.pipeline(grads, params, skip=frozen)                   # L2 → clipping (or clipping → L2)
+            cfg.optimizer.step(params, grads, lr, factors)              # θ ← step(θ, g, lr·factor_i)
+            if isinstance(cfg.weight_clip, dict) or math.isfinite(cfg.weight_clip):
+                clip_weights(params, cfg.weight_clip, skip=frozen)
         ok = None
-        for p in params.values():
+        for p in ([flat[0].params] if flat else params.values()):
             f = xp.isfinite(p).all()
             ok = f if ok is None else ok & f
         reported.append(ok.astype(loss.dtype))
@@ -612,7 +620,7 @@ class Trainer:
 
     def _rollback(self, saved_state) -> None:
         """After a non-finite step: the parameters and layer state of before the update (the last finite network)."""
-        self._restore_params(self.net.params, saved_state)
+        self._restore_params(self._saved_from, saved_state)   # the arrays _save_params copied (flat or per array)
 
     def _report(self, lr: float, loss_h: float, gnorm_h: float, hits_h, examples_h, indices: np.ndarray,
                 finite: bool) -> None:
@@ -652,7 +660,9 @@ class Trainer:
     def _save_params(self, params) -> None:
         """Copy every parameter into buffers kept on the device (the network before this update)."""
         self._backup_iteration = self.iteration
-        if self._backup is None or self._backup.keys() != params.keys():
+        self._saved_from = params
+        if self._backup is None or self._backup.keys() != params.keys() or any(
+                self._backup[k].shape != p.shape or self._backup[k].dtype != p.dtype for k, p in params.items()):
             self._backup = {k: get_array_module(p).empty_like(p) for k, p in params.items()}
         for k, p in params.items():
             get_array_module(p).copyto(self._backup[k], p)
