@@ -181,7 +181,7 @@ class TrainingOptions:
             return None
         if key == "CheckpointPath" and value is None:
             return ""
-        if key == "Precision" and value is not None:
+        if key == "Precision" and value is not None and value != "mixed":
             return {"float32": "single", "float64": "double"}.get(str(np.dtype(value)), str(value))
         return value
 
