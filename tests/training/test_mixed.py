@@ -143,6 +143,19 @@ def test_matlab_spelling_precision_mixed_refused_on_the_cpu():
         M.trainNetwork(X, Y, net().layers, opts)
 
 
+def test_wolfram_working_precision_mixed_trains_on_a_device(monkeypatch):
+    from minidl.backend import Device
+    from minidl.wolfram import NetTrain
+    steps = []
+    step = mixed.MixedStep.step
+    monkeypatch.setattr(mixed.MixedStep, "step", lambda self, *a: steps.append(1) or step(self, *a))
+    layers = [L.FeatureInput(4), L.FullyConnected(8), L.ReLU(), L.FullyConnected(3), L.Softmax()]
+    trained = NetTrain(layers, (X, Y), MaxTrainingRounds=3, BatchSize=16, TrainingProgressReporting=None,
+                       WorkingPrecision="Mixed", TargetDevice=Device("standin"))
+    assert all(p.dtype.name == "float32" for p in trained.params.values())
+    assert len(steps) == 18                                     # 3 rounds of 96/16 batches, each a mixed step
+
+
 def test_pythonic_precision_mixed_trains_on_the_standin():
     opts = minidl.training_options("adam", precision="mixed", max_epochs=2, mini_batch_size=16, verbose=False,
                                    initial_learn_rate=0.01)
