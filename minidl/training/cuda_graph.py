@@ -145,6 +145,11 @@ _UPDATES = {SGDM: _sgdm_update, _sgd_class(): _sgdm_update, Adam: _adam_update}
 
 
 # ------------------------------------------------------------------------------------------------ the step
+def _upload(dst, host: np.ndarray, stream) -> None:
+    """Host values into the device array ``dst`` on ``stream`` (one host-to-device copy; CuPy's ``ndarray.set``)."""
+    dst.set(host, stream=stream)
+
+
 def _view(a, i: int):
     """Element ``i`` of the vector ``a`` as a 0-d view (``a[i]`` is a copied scalar in NumPy)."""
     return a[i:i + 1].reshape(())
@@ -270,7 +275,7 @@ class GraphStep:
         with self.stream:
             cp.copyto(self.x, x)
             cp.copyto(self.t, t)
-            self.scalars[:len(host)].set(host.astype(self.dtype), stream=self.stream)
+            _upload(self.scalars[:len(host)], host.astype(self.dtype), self.stream)
             if self.graph is None and self.failed is None and self.iterations > WARMUP_ITERATIONS:
                 self._capture()
             if self.graph is not None:

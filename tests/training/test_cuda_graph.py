@@ -4,12 +4,14 @@ float64: that is the buffer plumbing (inputs, device scalars, layer state in pla
 graph relies on.  The capture itself needs CuPy on a GPU (the last test, marked gpu)."""
 
 import math
+import types
+import warnings
 
 import numpy as np
 import pytest
 
 from minidl import layers as L
-from minidl.backend import to_host
+from minidl.backend import to_device, to_host
 from minidl.network import Network
 from minidl.optim import SGD, SGDM, Adam, ConstantSchedule, RMSProp
 from minidl.training import ArraySource, EngineConfig, Trainer
@@ -174,6 +176,98 @@ def test_on_where_the_step_cannot_take_the_form_is_a_notice_and_the_ordinary_ste
 def test_a_mode_not_built_names_the_option():
     with pytest.raises(ValueError, match=r"cuda_graphs: got 'yes'; allowed: 'off', 'on', 'auto'"):
         Trainer(classifier(), ArraySource(X, Y), config("yes", SGDM(0.9))).run()
+
+
+class _FakeCupy:
+    """The stand-in's namespace seen as 'cupy', with a fake ``cupy.cuda`` whose graph "replays" by running the
+    captured step again: it drives GraphStep's CuPy branch (streams, events, pool, capture, launch, the arrays
+    re-pointed after capture) on the CPU.  Its capture runs the step (the stand-in computes eagerly), so its first
+    launch does not.  The real capture is the gpu test below."""
+
+    __name__ = "cupy"
+
+    def __init__(self, fail_capture: bool = False):
+        from minidl.backend import standin
+        self._standin, self.log = standin, []
+        fake = self
+
+        class Stream:
+            def __init__(self, non_blocking=False):
+                assert non_blocking
+            def __enter__(self):
+                return self
+            def __exit__(self, *exc):
+                return False
+            def wait_event(self, event):
+                fake.log.append("wait")
+            def begin_capture(self):
+                fake.log.append("begin_capture")
+                if fail_capture:
+                    raise RuntimeError("cudaErrorStreamCaptureUnsupported")
+                fake.capturing = True
+            def end_capture(self):
+                fake.log.append("end_capture")
+                return Graph()
+
+        class Graph:
+            def upload(self, stream):
+                fake.log.append("upload")
+            def launch(self, stream):
+                fake.log.append("launch")
+                if fake.log.count("launch") > 1:   # the first launch: the capture's run (the fake capture ran
+                    fake.step.body()               # the step, where CUDA only records it)
+
+        class Event:
+            def record(self, stream=None):
+                pass
+
+        class Pool:
+            def malloc(self, size):
+                raise AssertionError("not called by the fake")
+
+        import contextlib
+        self.cuda = types.SimpleNamespace(Stream=Stream, Event=Event, MemoryPool=Pool,
+                                          get_current_stream=lambda: Stream(True),
+                                          using_allocator=lambda malloc: contextlib.nullcontext())
+
+    def __getattr__(self, name):
+        return getattr(self._standin, name)
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["captured", "capture-fails"])
+def test_the_cupy_branch_with_a_fake_cupy(monkeypatch, fail):
+    from minidl.training import cuda_graph
+    fake = _FakeCupy(fail_capture=fail)
+    allocate = GraphStep._allocate
+
+    def allocate_as_cupy(self, x, t):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CudaGraphNotice)     # the stand-in's own notice: it is 'cupy' now
+            allocate(self, x, t)
+        self.xp, self.cupy = fake, True
+        self.stream, self.pool = fake.cuda.Stream(non_blocking=True), fake.cuda.MemoryPool()
+        fake.step = self
+
+    monkeypatch.setattr(GraphStep, "_allocate", allocate_as_cupy)
+    monkeypatch.setattr(cuda_graph, "_upload", lambda dst, host, stream: dst.__setitem__(
+        slice(None), to_device(host, "standin")))
+    eager = run("off", OPTIMIZERS["adam"], max_epochs=2)
+    trainer = Trainer(classifier(), ArraySource(X, Y), config("on", Adam(), max_epochs=2))
+    if fail:
+        with pytest.warns(CudaGraphNotice, match="capture failed .RuntimeError: cudaErrorStreamCaptureUnsupported.; "
+                                                 "the step runs eagerly"):
+            graph = trainer.run()
+    else:
+        graph = trainer.run()      # captured: no notice (filterwarnings = error)
+    assert_same(eager, graph)
+    step = trainer._graph_step
+    assert fake.log.count("begin_capture") == 1
+    if fail:
+        assert step.graph is None and "cudaErrorStreamCaptureUnsupported" in step.failed
+        assert "launch" not in fake.log
+    else:                          # 3 eager warm-up steps, the capture, then 10 − 3 launches
+        assert step.graph is not None and fake.log.count("launch") == 10 - 3
+        assert fake.log.index("end_capture") < fake.log.index("upload") < fake.log.index("launch")
 
 
 @pytest.mark.gpu
