@@ -85,7 +85,8 @@ _STRING_CHOICES = {
     "AdamForm": ("matlab", "paper"),
     "SequencePaddingDirection": ("right", "left"),
 }
-_PRECISIONS = {"single": "float32", "double": "float64", "float32": "float32", "float64": "float64"}
+_PRECISIONS = {"single": "float32", "double": "float64", "float32": "float32", "float64": "float64",
+               "mixed": "mixed"}  # 'mixed': a minidl extension (a GPU only; docs/gpu.md#mixed-precision)
 
 
 #: Error messages name the MATLAB options: 'MaxEpochs', and 'ValidationData{2}' for an element (1-based).
@@ -180,7 +181,7 @@ class TrainingOptions:
             return None
         if key == "CheckpointPath" and value is None:
             return ""
-        if key == "Precision" and value is not None:
+        if key == "Precision" and value is not None and value != "mixed":
             return {"float32": "single", "float64": "double"}.get(str(np.dtype(value)), str(value))
         return value
 

@@ -36,7 +36,7 @@ SCHEDULES = ("none", "piecewise")
 CLIP_METHODS = ("l2norm", "global-l2norm", "absolute-value")
 PLOTS = ("none", "training-progress")
 ENVIRONMENTS = ("auto", "cpu", "gpu", "multi-gpu", "parallel")
-PRECISIONS = ("float32", "float64")
+PRECISIONS = ("float32", "float64", "mixed")  # mixed: a minidl extension, a GPU only (docs/gpu.md)
 BN_STATISTICS = ("population", "moving")
 ADAM_FORMS = ("matlab", "paper")
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
@@ -457,7 +457,8 @@ def training_options(solver: str, *, names: ArgNames | None = None, **options: A
             ('auto' | 'cpu' | 'gpu'), worker_load, dispatch_in_background, sequence_length ('longest' |
             'shortest' | a positive integer S: chunks of S steps, one iteration each, the recurrent state carried),
             sequence_padding_value (0), sequence_padding_direction ('right', the reference's only behaviour |
-            'left', later releases), precision ('float32' | 'float64'), seed (0),
+            'left', later releases), precision ('float32' | 'float64' | 'mixed': float16 compute with float32
+            master weights, a GPU only), seed (0),
             batch_normalization_statistics ('population' | 'moving'), log_file (None; a .csv or .jsonl path:
             the audit log appended and flushed each epoch while training runs), output_network ('last-iteration' |
             'best-validation-loss': the network of the lowest validation loss; needs validation_data),

@@ -87,7 +87,8 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
                "max_epochs": names("max_epochs"), "shuffle": names("shuffle"),
                "validation_x": names("validation_data", 0), "validation_y": names("validation_data", 1),
                "sequence_length": names("sequence_length"), "sequence_padding_value": names("sequence_padding_value"),
-               "sequence_padding_direction": names("sequence_padding_direction")})
+               "sequence_padding_direction": names("sequence_padding_direction"),
+               "precision": names("precision"), "device": names("execution_environment")})
 
 
 def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=None,

@@ -37,6 +37,7 @@ from minidl.optim import GradientPipeline, clip_weights, frozen_names, global_no
 from minidl.optim.base import Optimizer
 from minidl.optim.flat import FlatStep
 from minidl.optim.schedules import Schedule
+from minidl.training import cuda_graph, mixed
 from minidl.training import events as ev
 from minidl.training.data import ArraySource, PreparedSource, peek_shape, source_classes
 from minidl.training.events import Observer, TrainingState
@@ -84,7 +85,10 @@ class EngineConfig:
     normalize_inputs: bool = True             # input-normalization statistics pass before training
     reset_input_normalization: bool = False   # recompute given input statistics too (not on resume)
     device: str | Device = "cpu"
-    dtype: str = "float32"
+    dtype: str = "float32"                    # 'float32' | 'float64' | 'mixed': float16 compute, float32 master
+                                              # weights, dynamic loss scaling (a GPU only; minidl.training.mixed)
+    cuda_graphs: str = "off"                  # 'off' | 'on' | 'auto': the step captured as a CUDA graph and
+                                              # replayed (CuPy; minidl.training.cuda_graph, docs/gpu.md)
     seed: int = 0                             # the one host generator: weights, shuffles, dropout masks
     time_limit: float = math.inf              # seconds (Wolfram TimeGoal)
     record_example_losses: bool = False       # ITERATION: state.example_losses = ℓₙ of the batch (Wolfram)
@@ -181,7 +185,7 @@ class Trainer:
         cfg, net, data = self.config, self.net, self.raw_data
         self._check_config()
         self.device = named_device(cfg.name("device"), cfg.device)  # a GPU refused names the dialect's option
-        self.dtype = check_dtype(cfg.dtype, "precision")
+        self.dtype = check_dtype("float32" if cfg.dtype == "mixed" else cfg.dtype, "precision")
         self.rng = np.random.default_rng(cfg.seed)
         if net.output_layer is None:
             raise ValueError(f"{cfg.name('layers')}: the network has no output layer; allowed: layers ending in "
@@ -236,6 +240,8 @@ class Trainer:
         else:
             self.order = np.arange(n)
             self.val_order = np.arange(self.n_val) if self.validation is not None else None
+        self._mixed = mixed.MixedStep(self) if cfg.dtype == "mixed" else None      # a GPU (or the stand-in) only
+        self._graph_step = cuda_graph.graph_step_for(self)                         # None: the ordinary step
         for source in (self.raw_data, self.raw_validation):  # sources that draw (augmentation): the run's generator
             if source is not None and hasattr(source, "use_generator"):
                 source.use_generator(self.rng)
@@ -531,17 +537,21 @@ class Trainer:
         else:
             x = to_device(x_host, self.device, dtype=self.dtype)
             t = to_device(t_host, self.device, dtype=None if self.classifier else self.dtype)
-        saved_state = {layer.name: dict(layer.state) for layer in self.net.layers if layer.state}
+        graph = self._graph_step if self._graph_step is not None and self._graph_step.takes(x, t) else None
+        saved_state = graph.saved_state() if graph is not None else \
+            {layer.name: dict(layer.state) for layer in self.net.layers if layer.state}
         self._pending = saved_state            # a failure before this update is accepted rolls back to here
+        step = graph.step if graph is not None else self._mixed.step if self._mixed is not None else self._step
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite values are checked below
-            reported, examples, xp = self._step(x, t, lr, mask)
+            reported, examples, xp = step(x, t, lr, mask)
             loss_h, gnorm_h, hits_h, ok_h, examples_h = self._read(xp, reported, examples)
         if self.config.record_outputs:                     # a second host read, only when asked for
             out = self._outputs                            # a graph: {output layer name: host array}
             self.state.batch_outputs = {k: to_host(v) for k, v in out.items()} if isinstance(out, dict) else \
                 to_host(out)
             self.state.batch_targets = t_host
-        finite = math.isfinite(loss_h) and math.isfinite(gnorm_h) and ok_h == 1.0
+        skipped = self._mixed is not None and self._mixed.skipped   # loss-scale overflow: update skipped, not a stop
+        finite = math.isfinite(loss_h) and (math.isfinite(gnorm_h) or skipped) and ok_h == 1.0
         self._pending = None
         if finite:
             self.updated = self.iteration
