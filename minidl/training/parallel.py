@@ -302,3 +302,187 @@ def worker_loads(worker_load: Any, size: int, dispatch_in_background: bool = Fal
     if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
         raise ValueError(f"{arg}: got {w.tolist()}; allowed: finite loads ≥ 0 with a positive sum")
     return [float(v) for v in w]
+
+
+# ==================================================================================================== engine side
+def pack_gradients(grads: dict[str, Any], extras: Sequence[Any]):
+    """One flat host buffer [every gradient, raveled in ``grads`` order, then ``extras``] in the gradients' dtype:
+    the step's one allreduce.  (The one place to change when the network keeps a flat gradient buffer.)"""
+    from minidl.backend import get_array_module, to_host
+
+    arrays = list(grads.values())
+    xp = get_array_module(arrays[0])
+    dtype = arrays[0].dtype
+    parts = [g.ravel() for g in arrays] + [xp.asarray(e, dtype=dtype).reshape(-1) for e in extras]
+    return np.ascontiguousarray(to_host(xp.concatenate(parts)))
+
+
+def unpack_gradients(flat: np.ndarray, grads: dict[str, Any]) -> np.ndarray:
+    """Copy the summed gradients of ``flat`` back into ``grads`` (in place); returns the extras that follow them."""
+    from minidl.backend import device_of, get_array_module, to_device
+
+    arrays = list(grads.values())
+    xp = get_array_module(arrays[0])
+    flat_dev = to_device(flat, device_of(arrays[0]), dtype=arrays[0].dtype)
+    at = 0
+    for g in arrays:
+        xp.copyto(g, flat_dev[at:at + g.size].reshape(g.shape))
+        at += g.size
+    return flat[at:]
+
+
+class DataParallel:
+    """The engine's part of synchronous data parallelism (docs/parallel.md), one per run of a Trainer whose
+    ``EngineConfig.communicator`` has more than one worker.
+
+    Every worker reads each whole mini-batch of B rows and computes its rows ``shares(B, loads)[rank]``; the loss
+    gradient is scaled by rows/B, batch norm reduces its sums through :meth:`reduce`, and :meth:`gradients` sums the
+    gradients, the loss, the hits, the per-example losses and the flags in ONE allreduce.  Rank 0 decides the stops
+    (:meth:`agree`, one small broadcast per iteration) and its clock is everyone's (in the allreduce).
+    """
+
+    # the extras after the gradients: [loss, hits, failed, interrupt, rank-0 clock]
+    def __init__(self, trainer: Any, comm: Communicator, loads: Sequence[float] | None):
+        self.trainer, self.comm = trainer, comm
+        self.rank, self.size = comm.rank, comm.size
+        loads = [1.0] * self.size if loads is None else [float(v) for v in loads]
+        if len(loads) != self.size:
+            raise ValueError(f"worker_loads: got {len(loads)} loads {loads}; allowed: one per worker ({self.size})")
+        shares(1, loads)                                     # checks the loads
+        self.loads = loads
+        self.clock = 0.0                                     # rank 0's elapsed seconds at the last step
+        self.interrupt = False                               # a stop asked for on some worker (the last step)
+        self.pending = False                                 # a step was summed; agree() not yet called
+        self._calls = self._skip = 0                         # reduce() calls this step (a failed worker's replay)
+
+    def rows(self, b: int) -> tuple[int, int]:
+        """This worker's rows (lo, hi) of a mini-batch of ``b``."""
+        return shares(b, self.loads)[self.rank]
+
+    def shard(self, b: int) -> tuple[int, int]:
+        """Tell the network this worker's rows of the next mini-batch of ``b`` rows; returns (lo, hi)."""
+        lo, hi = self.rows(b)
+        self.trainer.net.set_shard((lo, hi, b), self.reduce)
+        return lo, hi
+
+    def reduce(self, a):
+        """Σ over the workers of a (K,) device array (batch normalization's sums), back on its device."""
+        from minidl.backend import device_of, get_array_module, to_device, to_host
+
+        self._calls += 1
+        if self._calls <= self._skip:                        # a failed worker's replay: already exchanged
+            return get_array_module(a).zeros_like(a)
+        summed = self.comm.allreduce(np.ascontiguousarray(to_host(a)))
+        return to_device(summed, device_of(a), dtype=a.dtype)
+
+    # ------------------------------------------------------------------ the step
+    def gradients(self, x_host, t_host, to_device_pair, record_examples: bool):
+        """forward → loss → backward (× rows/B) of this worker's rows, then the one allreduce of [gradients, loss,
+        hits, ℓₙ (B), flags, clock].  Returns (loss, hits or None, ℓₙ or None, y of the whole batch or None) as
+        device scalars / host arrays, the gradients in ``net.grads`` summed.  A worker that raised contributes zeros
+        and the flag; then every worker raises :class:`WorkerFailed` (the failed worker its own exception)."""
+        tr = self.trainer
+        net, cfg = tr.net, tr.config
+        b = len(x_host)
+        lo, hi = self.shard(b)
+        self._calls = self._skip = 0
+        error = None
+        examples = None
+        try:
+            x, t = to_device_pair(x_host[lo:hi], t_host[lo:hi])
+            loss, hits, examples, y = self._local(x, t, b, hi - lo, record_examples)
+        except Exception as e:                               # keep the others in step: replay an empty share
+            error = e
+            self._skip, self._calls = self._calls, 0
+            try:
+                x, t = to_device_pair(x_host[lo:lo], t_host[lo:lo])
+                loss, hits, examples, y = self._local(x, t, b, 0, record_examples)
+            except Exception:
+                raise e from None                            # the others will time out (WorkerLost)
+        grads = net.grads
+        xp = _xp(next(iter(grads.values())))
+        dt = next(iter(grads.values())).dtype
+        ex = xp.zeros(b if record_examples else 0, dtype=dt)
+        if record_examples and examples is not None and hi > lo:
+            ex[lo:hi] = examples.astype(dt, copy=False)
+        stop = bool(tr._guard.requested) or (cfg.stop_event is not None and cfg.stop_event.is_set())
+        clock = tr._elapsed() if self.rank == 0 else 0.0
+        if error is not None:                                # nothing of this worker counts
+            for g in grads.values():
+                g[...] = 0
+            loss, hits = xp.zeros((), dt), xp.zeros((), dt)
+        flags = [loss, hits if hits is not None else xp.zeros((), dt), ex, xp.asarray(
+            [1.0 if error is not None else 0.0, 1.0 if stop else 0.0, clock], dtype=dt)]
+        summed = unpack_gradients(self.comm.allreduce(pack_gradients(grads, flags)), grads)
+        self.pending = True
+        failed, interrupt, self.clock = summed[-3], summed[-2], float(summed[-1])
+        self.interrupt = interrupt > 0
+        if failed > 0:
+            self.pending = False
+            self._raise_failure(error)
+        total_loss = xp.asarray(summed[0], dtype=dt)
+        total_hits = xp.asarray(summed[1], dtype=dt) if hits is not None else None
+        out_examples = xp.asarray(summed[2:2 + b], dtype=dt) if record_examples else None
+        whole_y = None
+        if cfg.record_outputs:
+            from minidl.backend import to_host
+
+            parts = self.comm.allgather(to_host(y))
+            whole_y = np.concatenate(parts)
+        return total_loss, total_hits, out_examples, whole_y
+
+    def _local(self, x, t, b: int, rows: int, record_examples: bool):
+        """This worker's forward, loss (× rows/B), hits, ℓₙ and backward (loss gradient × rows/B)."""
+        tr = self.trainer
+        net = tr.net
+        y = net.forward(x, training=True)
+        xp = _xp(y)
+        out = net.output_layer
+        if rows > 0:
+            loss = net.loss_array(y, t) * y.dtype.type(rows / b)      # this worker's part of the batch mean
+            examples = out.example_losses(y, t) if record_examples else None
+        else:
+            loss, examples = xp.zeros((), dtype=y.dtype), None
+        hits = (xp.argmax(y, axis=1) == t).sum().astype(y.dtype) if tr.classifier else None
+        net.backward(y, t, scale=rows / b)
+        return loss, hits, examples, y
+
+    def _raise_failure(self, error: BaseException | None) -> None:
+        """After a step in which some worker raised: all learn who; the failed worker re-raises its own error."""
+        mine = None if error is None else (self.rank, type(error).__name__, str(error))
+        reports = [r for r in self.comm.allgather(mine) if r is not None]
+        if error is not None and (self.rank == 0 or reports[0][0] == self.rank):
+            raise error
+        rank, kind, text = reports[0]
+        more = "".join(f"; worker {r} raised {k}: {m}" for r, k, m in reports[1:])
+        raise WorkerFailed(f"worker {rank} raised {kind}: {text}{more}", rank=rank, error_type=kind)
+
+    # ------------------------------------------------------------------ decisions
+    def agree(self, failure: BaseException | None = None) -> None:
+        """End of an iteration (or START): rank 0's stop decision (kind, by) reaches every worker (one broadcast);
+        ``failure`` (rank 0's observer raised) stops the others with WorkerFailed."""
+        tr = self.trainer
+        self.pending = False
+        mine = None
+        if self.rank == 0:
+            mine = (tr.stop_kind, tr.stopped_by, None if failure is None else (type(failure).__name__,
+                                                                                 str(failure)))
+        kind, by, failed = self.comm.bcast(mine)
+        if self.rank != 0:
+            if failed is not None:
+                raise WorkerFailed(f"worker 0 raised {failed[0]}: {failed[1]}", rank=0, error_type=failed[0])
+            tr.stop_kind, tr.stopped_by = kind, by
+
+    def evaluate_rows(self, b: int) -> tuple[int, int]:
+        """This worker's rows of a validation (or population-pass) batch of ``b`` rows (the network is told)."""
+        return self.shard(b)
+
+    def sum(self, values: Sequence[float]) -> list[float]:
+        """Σ over the workers of a few host numbers (validation sums), float64."""
+        return [float(v) for v in self.comm.allreduce(np.asarray(values, dtype=np.float64))]
+
+
+def _xp(a):
+    from minidl.backend import get_array_module
+
+    return get_array_module(a)
