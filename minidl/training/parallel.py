@@ -391,10 +391,13 @@ class DataParallel:
         try:
             x, t = to_device_pair(x_host[lo:hi], t_host[lo:hi])
             loss, hits, examples, y = self._local(x, t, b, hi - lo, record_examples)
+        except WorkerLost:
+            raise
         except Exception as e:                               # keep the others in step: replay an empty share
             error = e
             self._skip, self._calls = self._calls, 0
-            try:
+            try:                                             # (the run ends: a draw more on this worker is harmless)
+                net.set_shard((lo, lo, b), self.reduce)
                 x, t = to_device_pair(x_host[lo:lo], t_host[lo:lo])
                 loss, hits, examples, y = self._local(x, t, b, 0, record_examples)
             except Exception:
@@ -472,6 +475,11 @@ class DataParallel:
             if failed is not None:
                 raise WorkerFailed(f"worker 0 raised {failed[0]}: {failed[1]}", rank=0, error_type=failed[0])
             tr.stop_kind, tr.stopped_by = kind, by
+
+    @staticmethod
+    def lost(error: BaseException) -> bool:
+        """Whether ``error`` means the workers can no longer talk (then no collective is tried again)."""
+        return isinstance(error, WorkerLost)
 
     def evaluate_rows(self, b: int) -> tuple[int, int]:
         """This worker's rows of a validation (or population-pass) batch of ``b`` rows (the network is told)."""

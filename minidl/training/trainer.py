@@ -542,8 +542,8 @@ class Trainer:
                 self._stop(ev.INTERRUPT)
                 return
             except Exception as e:  # a source, a layer, an observer failed: keep what was trained, re-raise at the end
-                if self.par is not None and self.par.pending:   # rank 0 failed after the step: the others learn it
-                    self.par.agree(failure=e)
+                if self.par is not None and self.par.pending and not self.par.lost(e):   # rank 0 failed after
+                    self.par.agree(failure=e)                                        # the step: tell the others
                 if self.updated == 0:
                     raise                # nothing trained yet: the error as it is
                 self._fail(e)
@@ -662,6 +662,9 @@ class Trainer:
             self._pending = None
         self._failure = e
         self._stop(ev.FAILED, type(e).__name__)
+        if self.par is not None and self.par.lost(e):   # a worker is gone: this one finishes alone (all data)
+            self.net.set_shard(None)
+            self.par = None
 
     def _rollback(self, saved_state) -> None:
         """After a non-finite step: the parameters and layer state of before the update (the last finite network)."""
