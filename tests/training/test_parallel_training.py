@@ -303,3 +303,15 @@ def test_mpi_a_killed_worker_ends_the_run_within_the_timeout_with_the_network(re
     run = _mpi_train(3, "equal", "kill", env={"MINIDL_WORKER_TIMEOUT": "3"})
     assert "lost-ok 2 worker 2 (pid" in run.stdout, run.stdout + run.stderr
     assert time.monotonic() - t0 < 40
+
+
+def test_time_decisions_are_rank_0s():
+    def work(comm, **kw):
+        train, val = case.data()
+        return Trainer(case.network(), train, case.config(communicator=comm, **kw), validation_data=val).run()[1]
+    limited = run_workers(3, lambda comm: work(comm, time_limit=0.0))       # rank 0 stops after its first step
+    assert [len(info) for info in limited] == [1, 1, 1] and {i.stop_kind for i in limited} == {ev.TIME_LIMIT}
+    every = run_workers(2, lambda comm: work(comm, validation_seconds=0.0, validation_frequency=None))
+    for info in every:                                                       # due at each step by rank 0's clock
+        assert np.isfinite(info["validation_loss"]).all()
+        np.testing.assert_array_equal(info["validation_loss"], every[0]["validation_loss"])
