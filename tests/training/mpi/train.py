@@ -6,6 +6,7 @@ step: rank 0 must end within the timeout with the network of the last completed 
 import hashlib
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -45,6 +46,7 @@ def main() -> None:
     except WorkerLost as e:
         assert kill, e
         if comm.rank != 0:
+            time.sleep(2)                       # rank 0 finds only the worker that died
             os._exit(0)                         # MPI cannot finish normally with a rank gone
         assert len(e.minidl_info) == 3, len(e.minidl_info)
         train, val = case.data()
