@@ -395,6 +395,17 @@ class Network:
             if hasattr(layer, "rng"):
                 layer.rng = rng
 
+    def set_shard(self, rows: tuple[int, int, int] | None, reduce=None) -> None:
+        """A data-parallel worker's part of the next forwards (docs/parallel.md): ``rows`` (lo, hi, B), this worker
+        computes rows lo:hi of mini-batches of B (dropout draws the whole batch's mask and keeps those rows);
+        ``reduce`` sums a (K,) device array over the workers (batch normalization's whole-batch statistics).
+        ``set_shard(None)``: one process again."""
+        for layer in self.layers:
+            if hasattr(layer, "shard"):
+                layer.shard = rows
+            if hasattr(layer, "reduce"):
+                layer.reduce = None if rows is None else reduce
+
     def to(self, device: str | Device, dtype: Any = None) -> Network:
         """Move (and optionally cast) every parameter and state array to ``device``.  Returns self."""
         dt = check_dtype(dtype) if dtype is not None else self.dtype
@@ -516,7 +527,7 @@ class Network:
             out.append((layer, yy, tt, float(self.loss_weights.get(layer.name, 1.0))))
         return out
 
-    def backward(self, y, t, need_input_gradient: bool = False, mask=None):
+    def backward(self, y, t, need_input_gradient: bool = False, mask=None, scale: float = 1.0):
         """Backpropagate the loss of (y, t) through every layer after a training forward; fills ``grads``.
 
         The first layer after the input skips its input gradient unless ``need_input_gradient`` (nothing before it
@@ -524,12 +535,15 @@ class Network:
         steps of a sequence-to-sequence batch, passed to the loss gradient (only when given).  A graph: layers in
         reverse :attr:`layers` order, the gradients of an output feeding several layers summed; returns the
         gradient at each input layer's output (a dict by name with several inputs); a layer no loss reaches gets
-        zero gradients.
+        zero gradients.  ``scale``: the loss gradient (each loss's, weighted) times this factor first (a
+        data-parallel worker's rows/B: the gradient of the whole mini-batch's mean loss).
         """
         if not self.is_chain:
-            return self._graph_backward(y, t, need_input_gradient, mask)
+            return self._graph_backward(y, t, need_input_gradient, mask, scale)
         out = self._require_output()
         dy = out.loss_gradient(y, t) if mask is None else out.loss_gradient(y, t, mask=mask)
+        if scale != 1.0:
+            dy = dy * dy.dtype.type(scale)
         body = [layer for layer in self.layers[:-1] if not isinstance(layer, InputLayer)]
         if not body:
             return dy
@@ -542,11 +556,12 @@ class Network:
             first.compute_input_gradient = saved
         return dy
 
-    def _graph_backward(self, y, t, need_input_gradient: bool, mask):
+    def _graph_backward(self, y, t, need_input_gradient: bool, mask, scale: float = 1.0):
         layers = self.layers
         dys: list = [[None] * max(1, len(layer.output_names)) for layer in layers]
         for out, yy, tt, w in self._loss_terms(y, t):
             g = out.loss_gradient(yy, tt) if mask is None else out.loss_gradient(yy, tt, mask=mask)
+            w = w * scale
             dys[self._index[out.name]][0] = g if w == 1.0 else g * w
         first = [layers[i] for i in self._fed_by_inputs]
         saved = [layer.compute_input_gradient for layer in first]

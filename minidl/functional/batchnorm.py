@@ -3,9 +3,15 @@
 The batch statistics are a separable step, so they can later be combined across data-parallel workers and are
 merged exactly over mini-batches for MATLAB's population statistics:
 ``channel_moments`` (per-channel count, mean, variance) → ``merge_moments`` → normalize.
+
+Data-parallel workers (docs/parallel.md) pass ``reduce``, a function that sums a (K,) array over the workers: the
+forward then normalizes with the whole mini-batch's statistics (two passes: Σx and the count, then Σ(x − μ)²) and the
+backward uses the whole batch's Σdy and Σdy·x̂; with ``reduce`` None every line is the one-process computation.
 """
 
 from __future__ import annotations
+
+import math
 
 from minidl.backend import get_array_module
 
@@ -24,7 +30,7 @@ def channel_sum(x):
     xp = get_array_module(x)
     if x.ndim == 2:
         return xp.ones(x.shape[0], dtype=x.dtype) @ x
-    folded = x.reshape(x.shape[0], x.shape[1], -1)
+    folded = x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))   # (an empty batch of a worker too)
     return (folded @ xp.ones(folded.shape[2], dtype=x.dtype)).sum(axis=0)
 
 
@@ -37,12 +43,23 @@ def channel_moments(x):
     return m, mean, var
 
 
-def _centered_moments(x):
-    """(M, μ, σ², x − μ): the two-pass variance (no cancellation in float32), keeping the centered input."""
+def _centered_moments(x, reduce=None):
+    """(M, μ, σ², x − μ): the two-pass variance (no cancellation in float32), keeping the centered input.
+
+    ``reduce``: sums over the data-parallel workers (Σx with the count, then Σ(x − μ)²): the whole batch's moments.
+    """
+    xp = get_array_module(x)
     m = x.size // x.shape[1]
-    mean = channel_sum(x) / x.dtype.type(m)  # M as x's dtype: NumPy 1.x promotes float32 / int > 65535
+    sx = channel_sum(x)                      # Σx
+    if reduce is not None:                   # [Σx, M] summed over the workers
+        both = reduce(xp.concatenate([sx, xp.full(1, m, dtype=x.dtype)]))
+        sx, m = both[:-1], int(round(float(both[-1])))
+    mean = sx / x.dtype.type(m)  # M as x's dtype: NumPy 1.x promotes float32 / int > 65535
     xc = x - _per_channel(mean, x.ndim)
-    var = channel_sum(xc * xc) / x.dtype.type(m)
+    sq = channel_sum(xc * xc)                # Σ(x − μ)²
+    if reduce is not None:
+        sq = reduce(sq)
+    var = sq / x.dtype.type(m)
     return m, mean, var, xc
 
 
@@ -65,16 +82,17 @@ def merge_moments(a, b):
     return n3, mu3, var3
 
 
-def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, moments=None):
+def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, moments=None, reduce=None):
     """Training-mode batch norm: x̂ = (x − μ_B)/√(σ_B² + ε), y = γ·x̂ + β, with the batch's own statistics.
 
     x: (N, C, H, W) or (N, C); gamma, beta: (C,).  ``moments`` may pass precomputed (M, μ, σ²) (e.g. combined across
-    workers).  Returns (y, cache, (M, μ, σ²)).
+    workers).  ``reduce``: the data-parallel sum (module docstring): μ_B, σ_B² of the whole mini-batch.
+    Returns (y, cache, (M, μ, σ²)).
     Reference: :func:`minidl.functional.reference.batchnorm_forward`.
     """
     xp = get_array_module(x)
     if moments is None:
-        m, mean, var, xhat = _centered_moments(x)
+        m, mean, var, xhat = _centered_moments(x, reduce)
     else:
         m, mean, var = moments
         xhat = x - _per_channel(mean, x.ndim)
@@ -85,10 +103,12 @@ def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, moments=None):
     return y, (xhat, inv_std, gamma, m), (m, mean, var)
 
 
-def batchnorm_backward(dy, cache):
+def batchnorm_backward(dy, cache, reduce=None):
     """dx = (γ / (M √(σ²+ε))) · (M·dy − Σdy − x̂·Σ(dy·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy (sums per channel).
 
-    dy: shape of x.  Returns (dx, dgamma (C,), dbeta (C,)).  One temporary the size of x.
+    dy: shape of x.  Returns (dx, dgamma (C,), dbeta (C,)).  One temporary the size of x.  ``reduce`` (data-parallel
+    workers): dx uses the whole batch's Σdy, Σdy·x̂ (M is the whole batch's count, from the cache); the returned dγ,
+    dβ are this worker's part, summed over the workers with the other gradients.
     Reference: :func:`minidl.functional.reference.batchnorm_backward` (the staged chain rule, a different
     derivation of the same gradient).
     """
@@ -98,11 +118,15 @@ def batchnorm_backward(dy, cache):
     dbeta = channel_sum(dy)                           # dβ = Σ dy
     t = dy * xhat
     dgamma = channel_sum(t)                           # dγ = Σ dy·x̂
+    own = dgamma, dbeta
+    if reduce is not None:                            # the whole batch's [Σdy·x̂, Σdy]
+        both = reduce(xp.concatenate([dgamma, dbeta]))
+        dgamma, dbeta = both[:dgamma.shape[0]], both[dgamma.shape[0]:]
     xp.multiply(xhat, _per_channel(dgamma / dy.dtype.type(m), nd), out=t)  # M in dy's dtype (NumPy 1.x)
     xp.subtract(dy, t, out=t)                         # dy − x̂·dγ/M
     t -= _per_channel(dbeta / dy.dtype.type(m), nd)   #    − dβ/M
     t *= _per_channel(gamma * inv_std, nd)            # dx = γ/√(σ²+ε) · (dy − dβ/M − x̂·dγ/M)
-    return t, dgamma, dbeta
+    return t, own[0], own[1]
 
 
 def batchnorm_inference(x, gamma, beta, mean, var, eps: float = 1e-5):

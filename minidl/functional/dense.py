@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 
 def dense_forward(x, W, b):
     """x: (N, I) (or (N, C, H, W), flattened to I = C·H·W), W: (O, I), b: (O,).  Returns (y (N, O), cache).
 
     Reference: :func:`minidl.functional.reference.dense_forward`.
     """
-    x2 = x.reshape(x.shape[0], -1)
+    x2 = x.reshape(x.shape[0], math.prod(x.shape[1:]))   # (an empty batch of a data-parallel worker too)
     return x2 @ W.T + b, (x2, x.shape, W)
 
 

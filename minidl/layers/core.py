@@ -113,6 +113,7 @@ class Dropout(Layer):
             raise ValueError(f"probability: got {probability!r}; allowed: a number in [0, 1)")
         self.probability = float(probability)
         self.rng: np.random.Generator | None = None  # set by Network.set_rng
+        self.shard: tuple[int, int, int] | None = None  # (lo, hi, B): a data-parallel worker's rows (set_shard)
 
     def forward(self, x, training: bool = False):
         if not training:
@@ -121,7 +122,7 @@ class Dropout(Layer):
         if self.rng is None:
             raise RuntimeError(f"{self.describe()}: no random generator; call Network.set_rng(rng) "
                                "(the network's initialize does)")
-        y, self._cache = F.dropout_forward(x, self.probability, self.rng)
+        y, self._cache = F.dropout_forward(x, self.probability, self.rng, self.shard)
         return y
 
     def backward(self, dy):

@@ -37,6 +37,7 @@ class BatchNormalization(Layer):
         self._collected = None  # (M, μ, σ²) merged over batches during a population pass
         self.update_statistics = True  # False: training forwards leave the moving mean and variance as they are
         self.batch_statistics = False  # prediction mode normalizes with the batch's own μ, σ² (state untouched)
+        self.reduce = None  # data-parallel workers: the sum over workers (Network.set_shard): whole-batch statistics
 
     def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
         if len(input_shape) not in (1, 3) and not (len(input_shape) == 2 and input_shape[1] is None):
@@ -55,7 +56,7 @@ class BatchNormalization(Layer):
         self._check_input(x)
         gamma, beta = self.params["scale"], self.params["offset"]
         if training or self._collected is not None or self.batch_statistics:
-            y, cache, (m, mean, var) = F.batchnorm_forward(x, gamma, beta, self.epsilon)
+            y, cache, (m, mean, var) = F.batchnorm_forward(x, gamma, beta, self.epsilon, reduce=self.reduce)
             if training:
                 self._cache = cache
                 if self.update_statistics:  # moving averages (frozen layers of a Wolfram run keep theirs)
@@ -72,7 +73,7 @@ class BatchNormalization(Layer):
         return y
 
     def backward(self, dy):
-        dx, self.grads["scale"], self.grads["offset"] = F.batchnorm_backward(dy, self._need_cache())
+        dx, self.grads["scale"], self.grads["offset"] = F.batchnorm_backward(dy, self._need_cache(), self.reduce)
         return dx
 
     # -- population statistics (MATLAB's default BatchNormalizationStatistics 'population') --

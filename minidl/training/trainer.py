@@ -113,6 +113,9 @@ class EngineConfig:
     sequence_padding_value: float = 0.0
     sequence_padding_direction: str = "right"  # 'right' | 'left'
     sequence_loss_mask: bool = True           # False: padded steps count as real ones in the loss and the metrics
+    # data-parallel workers (docs/parallel.md): a minidl.training.parallel.Communicator; None or size 1: one process
+    communicator: Any = None
+    worker_loads: list[float] | None = None   # relative load of each worker (None: equal); see parallel.shares
 
     def name(self, key: str) -> str:
         """The user-facing name of an argument: the dialect's spelling from ``names``, else the engine's own
@@ -172,6 +175,9 @@ class Trainer:
         self.net, self.config = net, config
         self.raw_data, self.raw_validation = data, validation_data
         self.recorder = recorder if recorder is not None else InfoRecorder(settings)
+        comm = config.communicator
+        if comm is not None and comm.size > 1 and comm.rank != 0:
+            observers = ()                          # a worker other than rank 0 reports nothing: the record only
         self.observers: list[Observer] = [self.recorder, *observers]
         self.state = TrainingState()
         self.stop_kind: str | None = None
@@ -196,6 +202,7 @@ class Trainer:
                                        "supported yet (sequences train as a chain of layers; docs/graphs.md)")
         self.seq = SequencePart(self) if net.input_layer is not None and net.input_layer.is_sequence else None
         self.graph = GraphPart(self) if not net.is_chain and self.seq is None else None   # several ports
+        self.par = self._parallel()
         if self.graph is None and isinstance(data, MultiArraySource):
             raise ValueError(f"{cfg.name('x')}: got data by port (a tuple or dict of arrays); the network is a chain "
                              "with one input and one loss; allowed: one array of inputs and one of targets")
@@ -245,6 +252,24 @@ class Trainer:
         for source in (self.raw_data, self.raw_validation):  # sources that draw (augmentation): the run's generator
             if source is not None and hasattr(source, "use_generator"):
                 source.use_generator(self.rng)
+
+    def _parallel(self):
+        """The data-parallel part (minidl.training.parallel.DataParallel) when the communicator has several
+        workers, else None (the one-process code path)."""
+        cfg = self.config
+        comm = cfg.communicator
+        if comm is None or comm.size == 1:
+            return None
+        if self.seq is not None:
+            raise NotSupportedYetError(f"{cfg.name('communicator')}: {comm.size} workers for a sequence network; "
+                                       "not supported yet (MATLAB: \"Training long short-term memory networks "
+                                       "supports single CPU and GPU training only\")")
+        if self.graph is not None:
+            raise NotSupportedYetError(f"{cfg.name('communicator')}: {comm.size} workers for a layer graph; not "
+                                       "supported yet (data-parallel training takes a chain of layers)")
+        from minidl.training.parallel import DataParallel
+
+        return DataParallel(self, comm, cfg.worker_loads)
 
     def _setup_data(self, resume) -> None:
         """Images or features: the source checked and prepared, input statistics, the network initialized."""
@@ -376,10 +401,13 @@ class Trainer:
         self._failure: BaseException | None = None      # an exception after the first update: re-raised at the end
         self._failed_observer: Observer | None = None  # the observer that raised it (not called again at DONE)
         self._pending: dict | None = None              # layer state to restore if this iteration's update fails
+        self.par = None
         try:
             with training_threads(self.config.blas_threads):   # the BLAS thread count measured best, then restored
                 self._run(resume)
         finally:
+            if self.par is not None:
+                self.net.set_shard(None)              # the network computes whole batches again
             for layer in self._still_statistics:
                 layer.update_statistics = True
             for obs in self.observers:
@@ -407,6 +435,8 @@ class Trainer:
             self._start_clock()
             self._fill_static_state()
             self._emit(ev.START)
+            if self.par is not None:                # rank 0's stop at START reaches every worker
+                self.par.agree()
             if self.stop_kind is None:
                 self._loop()
             self._finish()
@@ -510,12 +540,18 @@ class Trainer:
                         self._stop(ev.INTERRUPT)
                     if self.stop_kind is None and self._elapsed() >= cfg.time_limit:
                         self._stop(ev.TIME_LIMIT)
+                    if self.par is not None:        # rank 0 decides; every worker stops at the same iteration
+                        if self.par.interrupt and self.stop_kind is None:
+                            self._stop(ev.INTERRUPT)
+                        self.par.agree()
                     if self.stop_kind is not None:
                         return
             except KeyboardInterrupt:  # raised outside the guard (an output function, a thread): stop cleanly
                 self._stop(ev.INTERRUPT)
                 return
             except Exception as e:  # a source, a layer, an observer failed: keep what was trained, re-raise at the end
+                if self.par is not None and self.par.pending and not self.par.lost(e):   # rank 0 failed after
+                    self.par.agree(failure=e)                                        # the step: tell the others
                 if self.updated == 0:
                     raise                # nothing trained yet: the error as it is
                 self._fail(e)
@@ -532,7 +568,9 @@ class Trainer:
             mask = self.seq.advance(mask_host, last)
         elif self.graph is None and not isinstance(self.train.source, ArraySource):
             check_representable(f"{self.config.name('x')} (mini-batch {self.next_batch})", x_host, self.dtype)
-        if self.graph is not None:          # dicts by port (streamed inputs were checked as they were read)
+        if self.par is not None:            # a worker's rows, moved to the device inside the step
+            x, t = x_host, t_host
+        elif self.graph is not None:        # dicts by port (streamed inputs were checked as they were read)
             x, t = self.graph.to_device(x_host, t_host)
         else:
             x = to_device(x_host, self.device, dtype=self.dtype)
@@ -548,7 +586,7 @@ class Trainer:
         if self.config.record_outputs:                     # a second host read, only when asked for
             out = self._outputs                            # a graph: {output layer name: host array}
             self.state.batch_outputs = {k: to_host(v) for k, v in out.items()} if isinstance(out, dict) else \
-                to_host(out)
+                out if self.par is not None else to_host(out)       # several workers: gathered on the host
             self.state.batch_targets = t_host
         skipped = self._mixed is not None and self._mixed.skipped   # loss-scale overflow: update skipped, not a stop
         finite = math.isfinite(loss_h) and (math.isfinite(gnorm_h) or skipped) and ok_h == 1.0
@@ -568,21 +606,29 @@ class Trainer:
         the loss and backward of sequence-to-sequence outputs (``kw``).
         """
         net, cfg = self.net, self.config
-        kw = self.seq.loss_mask(mask) if self.seq is not None else {}
-        y = net.forward(x, training=True) if mask is None else net.forward(x, training=True, mask=mask)
-        self._outputs = y if cfg.record_outputs else None
-        loss = net.loss_array(y, t, **kw)               # data loss only (the L2 term is never reported)
-        examples = None if not cfg.record_example_losses else self.graph.example_losses(y, t) if self.graph \
-            else net.output_layer.example_losses(y, t, **kw)   # ℓₙ, (B,)
-        net.backward(y, t, **kw)
+        if self.par is not None:                        # this worker's rows; gradients, loss, hits summed (one
+            loss, hits, examples, self._outputs = self.par.gradients(   # allreduce): the whole batch's from here on
+                x, t, self._to_device_pair, cfg.record_example_losses)
+            y = None
+        else:
+            kw = self.seq.loss_mask(mask) if self.seq is not None else {}
+            y = net.forward(x, training=True) if mask is None else net.forward(x, training=True, mask=mask)
+            self._outputs = y if cfg.record_outputs else None
+            loss = net.loss_array(y, t, **kw)               # data loss only (the L2 term is never reported)
+            examples = None if not cfg.record_example_losses else self.graph.example_losses(y, t) if self.graph \
+                else net.output_layer.example_losses(y, t, **kw)   # ℓₙ, (B,)
+            net.backward(y, t, **kw)
         flat = net.gather_grads() if net.params else []   # one flat buffer per dtype/device (docs/gpu.md#launches)
         flat = flat if len(flat) == 1 else None            # several (mixed dtypes or devices): the per-array path
         params, grads = net.params, net.grads
-        xp = get_array_module(y)
+        xp = get_array_module(loss)
         gnorm = (xp.sqrt(xp.dot(flat[0].grads, flat[0].grads)) if flat else global_norm(grads)).astype(loss.dtype)
         #                                                 audit: ‖∇ data loss‖₂ over all arrays
         reported = [loss, gnorm]
-        if self.seq is not None:
+        if self.par is not None:
+            if hits is not None:
+                reported.append(hits)
+        elif self.seq is not None:
             reported.extend(self.seq.metrics(y, t, kw))  # hits (real steps of sequence-to-sequence outputs)
         elif self.graph is not None:
             reported.extend(self.graph.metrics(y, t, loss))  # hits of the first classification loss
@@ -603,6 +649,11 @@ class Trainer:
             ok = f if ok is None else ok & f
         reported.append(ok.astype(loss.dtype))
         return reported, examples, xp
+
+    def _to_device_pair(self, x_host, t_host):
+        """A (chain) batch's inputs and targets on the training device."""
+        return (to_device(x_host, self.device, dtype=self.dtype),
+                to_device(t_host, self.device, dtype=None if self.classifier else self.dtype))
 
     def _read(self, xp, reported: list, examples) -> tuple[float, float, float | None, float, np.ndarray | None]:
         """The one host read of the step: (loss, ‖g‖, hits or None, all-finite flag, ℓₙ or None)."""
@@ -627,6 +678,9 @@ class Trainer:
             self._pending = None
         self._failure = e
         self._stop(ev.FAILED, type(e).__name__)
+        if self.par is not None and self.par.lost(e):   # a worker is gone: this one finishes alone (all data)
+            self.net.set_shard(None)
+            self.par = None
 
     def _rollback(self, saved_state) -> None:
         """After a non-finite step: the parameters and layer state of before the update (the last finite network)."""
@@ -653,7 +707,7 @@ class Trainer:
         validate = finite and self.validation is not None and (
             self._validation_due() or (self.config.validate_final_in_loop and self.iteration == s.max_iterations))
         if validate:
-            self._validated_at, self._validated_time = self.iteration, self._elapsed()
+            self._validated_at, self._validated_time = self.iteration, self._clock()
             s.validation_loss, metric = self._validate()
             s.validation_accuracy, s.validation_rmse = (metric, None) if self.classifier else (None, metric)
             if self.config.record_outputs:
@@ -695,7 +749,11 @@ class Trainer:
                 or (cfg.validation_frequency is not None and it % cfg.validation_frequency == 0)
                 or (cfg.validate_each_epoch and self.next_batch == self.ipe)
                 or (cfg.validation_seconds is not None
-                    and self._elapsed() - self._validated_time >= cfg.validation_seconds))
+                    and self._clock() - self._validated_time >= cfg.validation_seconds))
+
+    def _clock(self) -> float:
+        """Seconds since the start for time-based decisions: rank 0's of this step with several workers."""
+        return self._elapsed() if self.par is None else self.par.clock
 
     def _record_non_finite(self, grads, params, loss_h: float, gnorm_h: float) -> None:
         """Stop: record the iteration, what went non-finite (loss, gradient or the update) and the first array whose
@@ -756,20 +814,28 @@ class Trainer:
         xp = None
         kept: list = []                                            # (y, t) per batch when record_outputs
         for x_host, t_host in source.batches(order, B):
+            if self.par is not None:                               # this worker's rows of the batch
+                lo, hi = self.par.evaluate_rows(len(x_host))
+                x_host, t_host = x_host[lo:hi], t_host[lo:hi]
             x = to_device(x_host, self.device, dtype=self.dtype)
             t = to_device(t_host, self.device, dtype=None if self.classifier else self.dtype)
             y = net.forward(x, training=False)
             xp = get_array_module(y)
             if self.config.record_outputs:
                 kept.append((to_host(y), t_host))
-            part = out.example_losses(y, t).sum()                  # Σₙ ℓₙ
+            part = out.example_losses(y, t).sum() if len(y) else xp.zeros((), dtype=y.dtype)  # Σₙ ℓₙ
             loss_sum = part if loss_sum is None else loss_sum + part
             if self.classifier:
                 h = (xp.argmax(y, axis=1) == t).sum().astype(y.dtype)
                 hits = h if hits is None else hits + h
+        if self.par is not None and self.config.record_outputs:   # every worker's rows, batch by batch
+            kept = [(np.concatenate([k[i][0] for k in ranks]), np.concatenate([k[i][1] for k in ranks]))
+                    for ranks in [self.par.comm.allgather(kept)] for i in range(len(kept))]
         if kept:
             self._validation_outputs = tuple(np.concatenate(a) for a in zip(*kept))
         values = [float(v) for v in to_host(xp.stack([loss_sum] + ([hits] if self.classifier else [])))]
+        if self.par is not None:                                   # the sums over the workers
+            values = self.par.sum(values)
         n = len(order)
         loss = values[0] / n
         if self.classifier:
@@ -782,9 +848,12 @@ class Trainer:
         cfg, s = self.config, self.state
         self._guarded("the last validation", self._validate_last)
         best = cfg.output_best
-        if best is not None and best.best_arrays is not None:  # the kept network replaces the last one
-            self.net.load_state_arrays(best.best_arrays)
-            self.updated = best.best_iteration
+        kept = (best.best_arrays, best.best_iteration) if best is not None and best.best_arrays is not None else None
+        if self.par is not None:                # rank 0 keeps the best (its observers); every worker returns it
+            kept = self.par.comm.bcast(kept if self.par.rank == 0 else None)
+        if kept is not None:                    # the kept network replaces the last one
+            self.net.load_state_arrays(kept[0])
+            self.updated = kept[1]
         self._guarded("the population pass", self._population_statistics)
         s.final_validation_loss = s.final_validation_accuracy = s.final_validation_rmse = None
         if self.validation is not None and cfg.validate_at_end:
@@ -831,6 +900,9 @@ class Trainer:
             for layer in bns:
                 layer.start_population_pass()
             for x_host, *_ in self.train.batches(np.arange(self.n), cfg.batch_size):  # all data, unshuffled
+                if self.par is not None:            # this worker's rows; the moments are the whole batch's
+                    lo, hi = self.par.evaluate_rows(len(x_host))
+                    x_host = x_host[lo:hi]
                 x = self.graph.to_device(x_host, None)[0] if self.graph is not None else \
                     to_device(x_host, self.device, dtype=self.dtype)
                 self.net.forward(x, training=False)
