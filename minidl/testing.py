@@ -21,7 +21,8 @@ import numpy as np
 
 from minidl.backend import device_of, get_device, to_device, to_host
 
-__all__ = ["assert_allclose", "gradient_check", "check_layer", "numerical_gradient", "check_op", "spaced"]
+__all__ = ["assert_allclose", "gradient_check", "check_layer", "numerical_gradient", "check_op", "spaced",
+           "ThreadGroup", "ThreadCommunicator", "run_workers"]
 
 
 def assert_allclose(actual, desired, rtol: float = 1e-7, atol: float = 0.0, name: str = "array") -> None:
@@ -319,3 +320,96 @@ def check_op(fast: Callable[..., Any], reference: Callable[..., Any], shapes: Ma
                 raise AssertionError(f"{label}: float32 inputs gave dtype {getattr(a, 'dtype', type(a).__name__)}; "
                                      "expected float32 (every op keeps its input dtype)")
     return worst
+
+
+class ThreadGroup:
+    """``size`` in-process workers that talk through a barrier: a :class:`minidl.training.parallel.Communicator`
+    per rank for proving data-parallel maths fast (no MPI).  Sums run in rank order on every rank, so all ranks
+    get the same bits; a collective that waits ``timeout`` seconds (or whose group was aborted by a worker that
+    raised) raises :class:`minidl.training.parallel.WorkerLost`.
+
+    >>> results = run_workers(2, lambda comm: comm.allreduce(np.array([comm.rank + 1.0])).tolist())
+    >>> results
+    [[3.0], [3.0]]
+    """
+
+    def __init__(self, size: int, timeout: float = 20.0):
+        import threading
+
+        self.size, self.timeout = size, float(timeout)
+        self.barrier = threading.Barrier(size)
+        self.slots: list[Any] = [None] * size
+
+    def communicator(self, rank: int) -> ThreadCommunicator:
+        return ThreadCommunicator(self, rank)
+
+
+class ThreadCommunicator:
+    """Rank ``rank`` of a :class:`ThreadGroup` (see there)."""
+
+    def __init__(self, group: ThreadGroup, rank: int):
+        self.group, self.rank, self.size, self.timeout = group, rank, group.size, group.timeout
+
+    def _exchange(self, value: Any, what: str) -> list[Any]:
+        import threading
+
+        from minidl.training.parallel import WorkerLost
+
+        g = self.group
+        g.slots[self.rank] = value
+        try:
+            g.barrier.wait(self.timeout)          # every rank has put its value
+            values = list(g.slots)
+            g.barrier.wait(self.timeout)          # every rank has read them (the slots may be reused)
+        except threading.BrokenBarrierError:
+            raise WorkerLost(f"a worker stopped answering: no reply to {what} within {self.timeout:g} s on "
+                             f"worker {self.rank}") from None
+        return values
+
+    def allreduce(self, buf: np.ndarray) -> np.ndarray:
+        values = self._exchange(np.array(buf, copy=True), f"an allreduce of {np.size(buf)} numbers")
+        total = values[0].copy()
+        for v in values[1:]:                      # rank order: the same sum on every rank
+            total += v
+        return total
+
+    def bcast(self, obj: Any, root: int = 0) -> Any:
+        import copy
+
+        return copy.deepcopy(self._exchange(obj if self.rank == root else None, "a broadcast")[root])
+
+    def allgather(self, obj: Any) -> list[Any]:
+        import copy
+
+        return copy.deepcopy(self._exchange(obj, "an allgather"))
+
+
+def run_workers(size: int, work: Callable[[Any], Any], timeout: float = 20.0) -> list[Any]:
+    """``work(comm)`` on ``size`` threads of one :class:`ThreadGroup`; the results in rank order.  A worker that
+    raises aborts the group (the others get WorkerLost from their next collective); after all threads ended, the
+    lowest rank's error is raised, an error other than WorkerLost first."""
+    import threading
+
+    group = ThreadGroup(size, timeout)
+    results: list[Any] = [None] * size
+    errors: list[BaseException | None] = [None] * size
+
+    def body(rank: int) -> None:
+        try:
+            results[rank] = work(group.communicator(rank))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller below
+            errors[rank] = e
+            group.barrier.abort()
+
+    threads = [threading.Thread(target=body, args=(r,), name=f"minidl-worker-{r}") for r in range(size)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    from minidl.training.parallel import WorkerLost
+
+    first = [e for e in errors if e is not None and not isinstance(e, WorkerLost)] + \
+        [e for e in errors if isinstance(e, WorkerLost)]
+    if first:
+        raise first[0]                            # the cause before the WorkerLost it caused in the others
+    return results

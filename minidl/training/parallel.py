@@ -1,0 +1,304 @@
+"""Data-parallel workers: the communicator the engine talks to, each worker's rows, MATLAB's WorkerLoad rule
+(docs/parallel.md).
+
+The engine needs three collectives and nothing else: an elementwise sum of a host float array (``allreduce``), a
+small object from one worker to all (``bcast``) and one small object from each (``allgather``).
+:class:`SingleProcess` (size 1) returns its inputs; :class:`MPICommunicator` wraps an mpi4py communicator with
+non-blocking collectives polled against a deadline, so a worker that dies or hangs raises :class:`WorkerLost`
+instead of blocking the others forever.  Nothing here imports mpi4py unless an MPI launcher started this process.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import pickle
+import socket
+import time
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["Communicator", "SingleProcess", "MPICommunicator", "WorkerLost", "WorkerFailed", "shares",
+           "worker_loads", "world", "default_timeout", "LAUNCHER_VARIABLES"]
+
+#: environment variables an MPI launcher sets in the processes it starts (MPICH/Hydra, Open MPI, PMIx)
+LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+DEFAULT_TIMEOUT = 60.0
+
+
+def default_timeout() -> float:
+    """Seconds a collective waits for a peer: env ``MINIDL_WORKER_TIMEOUT`` when set, else 60."""
+    text = os.environ.get("MINIDL_WORKER_TIMEOUT")
+    if text is None or not text.strip():
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"MINIDL_WORKER_TIMEOUT: got {text!r}; allowed: a positive number of seconds")
+    return value
+
+
+@runtime_checkable
+class Communicator(Protocol):
+    """What the engine needs from a group of workers (rank 0 is the reporting worker)."""
+
+    rank: int
+    size: int
+    timeout: float
+
+    def allreduce(self, buf: np.ndarray) -> np.ndarray:
+        """Elementwise sum over ranks of a host float64/float32 array (the result; may be ``buf``, in place)."""
+
+    def bcast(self, obj: Any, root: int = 0) -> Any:
+        """``obj`` of rank ``root`` on every rank (a small picklable object)."""
+
+    def allgather(self, obj: Any) -> list[Any]:
+        """One small picklable object per rank, in rank order, on every rank."""
+
+
+class WorkerLost(RuntimeError):
+    """A worker died or stopped answering: a collective waited ``timeout`` seconds for it.
+
+    ``rank``: the worker, when known (else None); the message names it (rank and process id).
+    """
+
+    def __init__(self, message: str, rank: int | None = None):
+        super().__init__(message)
+        self.rank = rank
+
+
+class WorkerFailed(RuntimeError):
+    """A worker raised an exception; ``rank`` is that worker and the message carries its exception's type and text."""
+
+    def __init__(self, message: str, rank: int | None = None, error_type: str | None = None):
+        super().__init__(message)
+        self.rank = rank
+        self.error_type = error_type
+
+
+class SingleProcess:
+    """One worker (size 1, rank 0): every collective returns its input.  The default; imports no MPI."""
+
+    rank = 0
+    size = 1
+
+    def __init__(self, timeout: float | None = None):
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+
+    def allreduce(self, buf: np.ndarray) -> np.ndarray:
+        return buf
+
+    def bcast(self, obj: Any, root: int = 0) -> Any:
+        if root != 0:
+            raise ValueError(f"root: got {root!r}; allowed: 0 (one worker)")
+        return obj
+
+    def allgather(self, obj: Any) -> list[Any]:
+        return [obj]
+
+    def __repr__(self) -> str:
+        return "SingleProcess()"
+
+
+class MPICommunicator:
+    """An mpi4py intracommunicator with non-blocking collectives (``Iallreduce``, ``Ibcast``, ``Iallgather(v)``)
+    polled until done or until ``timeout`` seconds pass, then :class:`WorkerLost` naming the worker when it can be
+    found (a peer process on this machine that no longer exists).
+
+    The poll sleeps with a backoff from 20 µs to 1 ms, so waiting workers leave the cores to the ones computing.
+    Objects travel pickled: their byte lengths first, then the bytes.
+    """
+
+    def __init__(self, comm: Any, timeout: float | None = None):
+        self.comm = comm
+        self.rank = int(comm.Get_rank())
+        self.size = int(comm.Get_size())
+        self.timeout = default_timeout() if timeout is None else float(timeout)
+        if not (self.timeout > 0):
+            raise ValueError(f"timeout: got {timeout!r}; allowed: a positive number of seconds")
+        self.peers: list[tuple[str, int]] = []
+        self.peers = self.allgather((socket.gethostname(), os.getpid()))   # who is who, for WorkerLost's message
+
+    # ------------------------------------------------------------------ waiting
+    def _wait(self, request: Any, what: str) -> None:
+        deadline = time.monotonic() + self.timeout
+        pause = 2e-5
+        while not request.Test():
+            if time.monotonic() > deadline:
+                raise self._lost(what)
+            time.sleep(pause)
+            pause = min(2 * pause, 1e-3)
+
+    def _lost(self, what: str) -> WorkerLost:
+        """The WorkerLost error after a collective timed out: a peer on this machine whose process is gone is named."""
+        host = socket.gethostname()
+        gone = []
+        for rank, (h, pid) in enumerate(self.peers):
+            if rank != self.rank and h == host and not _alive(pid):
+                gone.append((rank, pid))
+        if gone:
+            rank, pid = gone[0]
+            more = "".join(f", worker {r} (pid {p})" for r, p in gone[1:])
+            return WorkerLost(f"worker {rank} (pid {pid}){more} stopped answering: no reply to {what} within "
+                              f"{self.timeout:g} s (the process has ended)", rank=rank)
+        who = ", ".join(f"{r} (pid {p}{'' if h == host else ' on ' + h})" for r, (h, p) in enumerate(self.peers)
+                        if r != self.rank) or "unknown"
+        return WorkerLost(f"a worker stopped answering: no reply to {what} within {self.timeout:g} s on worker "
+                          f"{self.rank}; the workers: {who}")
+
+    # ------------------------------------------------------------------ collectives
+    def allreduce(self, buf: np.ndarray) -> np.ndarray:
+        from mpi4py import MPI
+
+        if not isinstance(buf, np.ndarray) or buf.dtype not in (np.float64, np.float32):
+            raise TypeError(f"buf: got {type(buf).__name__} {getattr(buf, 'dtype', '')}; allowed: a host float64 "
+                            "or float32 numpy array")
+        send = np.ascontiguousarray(buf)
+        out = np.empty_like(send)
+        self._wait(self.comm.Iallreduce(send, out, op=MPI.SUM), f"an allreduce of {send.size} numbers")
+        return out
+
+    def bcast(self, obj: Any, root: int = 0) -> Any:
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL) if self.rank == root else b""
+        n = np.array([len(data)], dtype=np.int64)
+        self._wait(self.comm.Ibcast(n, root=root), "a broadcast")
+        raw = np.frombuffer(data, dtype=np.uint8).copy() if self.rank == root else np.empty(int(n[0]), np.uint8)
+        self._wait(self.comm.Ibcast(raw, root=root), "a broadcast")
+        return obj if self.rank == root else pickle.loads(raw.tobytes())
+
+    def allgather(self, obj: Any) -> list[Any]:
+        from mpi4py import MPI
+
+        data = np.frombuffer(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), dtype=np.uint8).copy()
+        counts = np.empty(self.size, dtype=np.int64)
+        self._wait(self.comm.Iallgather(np.array([data.size], dtype=np.int64), counts), "an allgather")
+        raw = np.empty(int(counts.sum()), dtype=np.uint8)
+        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self._wait(self.comm.Iallgatherv(data, [raw, counts.tolist(), offsets.tolist(), MPI.BYTE]), "an allgather")
+        return [pickle.loads(raw[o:o + c].tobytes()) for o, c in zip(offsets.tolist(), counts.tolist())]
+
+    def __repr__(self) -> str:
+        return f"MPICommunicator(rank={self.rank}, size={self.size}, timeout={self.timeout:g})"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine still runs (an ended one not yet reaped counts as ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+_WORLD: list[Any] = []
+
+
+def world() -> Communicator | None:
+    """The MPI world when this process was started by an MPI launcher with more than one rank (mpi4py importable
+    and ``COMM_WORLD.size > 1``), else None.  mpi4py is imported only when a launcher's variables are present
+    (:data:`LAUNCHER_VARIABLES` or ``HYDRA_*``); the communicator is made once per process.
+    """
+    if _WORLD:
+        return _WORLD[0]
+    launched = any(v in os.environ for v in LAUNCHER_VARIABLES) or any(k.startswith("HYDRA_") for k in os.environ)
+    if not launched:
+        return None
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return None
+    comm = MPI.COMM_WORLD
+    result = MPICommunicator(comm) if comm.Get_size() > 1 else None
+    _WORLD.append(result)
+    return result
+
+
+def shares(batch: int, loads: Sequence[float]) -> list[tuple[int, int]]:
+    """Row ranges (lo, hi) of each rank in a mini-batch of ``batch`` rows: rank i gets round(batch·W(i)/ΣW) rows by
+    largest remainder (ties to the lower rank), contiguous, in rank order; a load of 0 gets (lo, lo).
+
+    >>> shares(10, [1, 1, 1])
+    [(0, 4), (4, 7), (7, 10)]
+    >>> shares(5, [2, 0, 1])
+    [(0, 3), (3, 3), (3, 5)]
+    """
+    if isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 0:
+        raise ValueError(f"batch: got {batch!r}; allowed: a non-negative integer")
+    given = [float(x) for x in loads]
+    if not given or not all(math.isfinite(x) and x >= 0 for x in given) or sum(given) <= 0:
+        raise ValueError(f"loads: got {list(loads)!r}; allowed: non-negative loads with a positive sum")
+    w = [Fraction(x) for x in given]               # exact arithmetic: the same rows on every machine
+    total = sum(w, Fraction(0))
+    exact = [batch * x / total for x in w]
+    rows = [math.floor(q) for q in exact]
+    left = batch - sum(rows)
+    by_remainder = sorted(range(len(w)), key=lambda i: (-(exact[i] - rows[i]), i))
+    for i in by_remainder[:left]:
+        rows[i] += 1
+    out, lo = [], 0
+    for r in rows:
+        out.append((lo, lo + r))
+        lo += r
+    return out
+
+
+def worker_loads(worker_load: Any, size: int, dispatch_in_background: bool = False, *,
+                 arg: str = "worker_load") -> list[float]:
+    """One relative load per worker, by MATLAB's WorkerLoad rule (docs/parallel.md):
+
+    - None: every worker computes; with background dispatch and more than one worker, the last worker reads data
+      instead (MATLAB: "the default is to use one worker per machine for background data dispatch");
+    - a number in [0, 1]: that fraction of the workers computes (at least one, rounded half up), the others get 0;
+    - an integer > 1: that many workers compute (the first ones), the others get 0;
+    - a vector: one load per worker (≥ 0, a positive sum); worker i gets W(i)/ΣW of each mini-batch.
+
+    The workers of one ``size`` are treated as one machine.  ``arg`` names the option in errors.
+
+    >>> worker_loads(None, 3, False), worker_loads(0.5, 4, False), worker_loads([2, 1], 2, False)
+    ([1.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0], [2.0, 1.0])
+    """
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+        raise ValueError(f"size: got {size!r}; allowed: a positive integer")
+    if worker_load is None or (isinstance(worker_load, (list, tuple, np.ndarray)) and len(worker_load) == 0):
+        if dispatch_in_background and size > 1:
+            return [1.0] * (size - 1) + [0.0]
+        return [1.0] * size
+    if isinstance(worker_load, np.ndarray) and worker_load.ndim == 0:
+        worker_load = worker_load.item()
+    if isinstance(worker_load, bool):
+        raise TypeError(f"{arg}: got {worker_load!r}; allowed: a number in [0, 1], a positive integer or a vector "
+                        "of one load per worker")
+    if isinstance(worker_load, numbers.Real):
+        x = float(worker_load)
+        if math.isfinite(x) and 0 <= x <= 1:
+            count = max(1, math.floor(x * size + 0.5))
+        elif math.isfinite(x) and x > 1 and x == int(x):
+            count = int(x)
+            if count > size:
+                raise ValueError(f"{arg}: got {worker_load!r}; allowed: at most the {size} workers of the pool")
+        else:
+            raise ValueError(f"{arg}: got {worker_load!r}; allowed: a number in [0, 1], a positive integer or a "
+                             "vector of one load per worker")
+        return [1.0] * count + [0.0] * (size - count)
+    try:
+        w = np.asarray(worker_load, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"{arg}: got {worker_load!r}; allowed: a number in [0, 1], a positive integer or a vector "
+                        "of one load per worker") from None
+    if w.size != size:
+        raise ValueError(f"{arg}: got {w.size} loads {w.tolist()}; allowed: one value per worker ({size})")
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"{arg}: got {w.tolist()}; allowed: finite loads ≥ 0 with a positive sum")
+    return [float(v) for v in w]
