@@ -1,5 +1,6 @@
 """dispatch_in_background: a reader thread reads the next mini-batches; the run is the one without it, bit for bit."""
 
+import dataclasses
 import threading
 import time
 
@@ -8,7 +9,8 @@ import pytest
 
 from minidl import layers as L
 from minidl import train_network, training_options
-from minidl.training import MiniBatchSource, Observer
+from minidl.network import Network
+from minidl.training import EngineConfig, MiniBatchSource, Observer, Trainer
 from minidl.training import events as ev
 from minidl.training.prefetch import BackgroundReader
 
@@ -211,6 +213,29 @@ def test_no_reader_thread_is_left_after_any_stop(stop):
         assert len(info.training_loss) == (15 if stop == "max_epochs" else 3)
     except RuntimeError as e:
         assert stop == "failure" and str(e) == "an observer failed"
+    assert readers() == []
+
+
+# ------------------------------------------------------------------------------------------------ with workers
+HAVE_WORKERS = "communicator" in {f.name for f in dataclasses.fields(EngineConfig)}
+
+
+@pytest.mark.skipif(not HAVE_WORKERS, reason="EngineConfig.communicator (issue 15 item 1) is not in this checkout")
+def test_background_reading_on_data_parallel_workers_gives_the_run_without_it():
+    from minidl.matlab.train import engine_config
+    from minidl.testing import run_workers
+
+    def work(background):
+        def on(comm):
+            source = Noisy()
+            cfg = dataclasses.replace(engine_config(opts(background)), communicator=comm)
+            return (*Trainer(Network(net()), source, cfg).run(), source)
+        return run_workers(2, on)
+
+    with_reader, without = work(True), work(False)
+    for a, b in zip(with_reader, without):
+        assert_same(a, b)
+    assert "minidl-reader" in with_reader[1][2].threads
     assert readers() == []
 
 
