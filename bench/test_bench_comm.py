@@ -8,11 +8,13 @@ on a 2-core machine) and reads the medians rank 0 wrote to OUT.  Two ways of red
 
 - ``mpi``: mpi4py's blocking ``Allreduce`` (MPI's own wait: it spins on the shared-memory channel);
 - ``minidl``: :class:`minidl.training.parallel.MPICommunicator` ``.allreduce`` (what the engine pays: a
-  non-blocking ``Iallreduce`` polled with a sleep backoff from 20 µs to 1 ms, so waiting ranks free the cores).
+  non-blocking ``Iallreduce`` polled with a sleep backoff from 20 µs to 1 ms, so waiting ranks free the cores);
+- ``minidl-spin``: the same with 200 µs of polling without sleep before the backoff (a candidate, bench only).
 
-Model (ring allreduce of n bytes on N ranks): t(n) = 2(N−1)·α + 2(N−1)/N·n·β.  The fit: the intercept a from the
-smallest messages (1 KB, where n·β is negligible) and the slope b from a least-squares line through the messages
-of 1 MB and more; then α = a / (2(N−1)) and β = b·N / (2(N−1)).
+Model (ring allreduce of n bytes on N ranks): t(n) = 2(N−1)·α + 2(N−1)/N·n·β.  The fit: the slope b from a
+least-squares line through the messages of 1 MB and more, the intercept a the median of t(n) − b·n over the
+messages of 1, 4 and 16 KB (latency-bound; the median ignores one disturbed size); then α = a / (2(N−1)) and
+β = b·N / (2(N−1)).
 """
 
 from __future__ import annotations
@@ -57,9 +59,20 @@ def worker(out: str) -> None:
 
     from minidl.training.parallel import MPICommunicator
 
+    class Spinning(MPICommunicator):
+        """The engine's communicator with a different wait: Test() without sleeping for the first 200 µs, then
+        the same backoff (a candidate for the engine; measured here only)."""
+
+        def _wait(self, request, what):
+            end = time.perf_counter() + 2e-4
+            while time.perf_counter() < end:
+                if request.Test():
+                    return
+            super()._wait(request, what)
+
     comm = MPI.COMM_WORLD
-    ours = MPICommunicator(comm)
-    result: dict[str, dict[int, float]] = {"mpi": {}, "minidl": {}}
+    ours, spinning = MPICommunicator(comm), Spinning(comm)
+    result: dict[str, dict[int, float]] = {"mpi": {}, "minidl": {}, "minidl-spin": {}}
     for nbytes in SIZES:
         buf = np.ones(nbytes // 4, dtype=np.float32)
         recv = np.empty_like(buf)
@@ -67,6 +80,7 @@ def worker(out: str) -> None:
         result["mpi"][nbytes] = _time_allreduce(lambda b, r=recv: comm.Allreduce(b, r, op=MPI.SUM), buf, reps,
                                                 comm.Barrier)
         result["minidl"][nbytes] = _time_allreduce(ours.allreduce, buf, reps, comm.Barrier)
+        result["minidl-spin"][nbytes] = _time_allreduce(spinning.allreduce, buf, reps, comm.Barrier)
     # the largest over ranks: an allreduce ends for the step when the slowest rank has it
     worst = {k: {n: max(comm.allgather(v[n])) for n in SIZES} for k, v in result.items()}
     if comm.Get_rank() == 0:
@@ -75,10 +89,9 @@ def worker(out: str) -> None:
 
 def fit(times: dict[int, float], n_ranks: int) -> dict[str, float]:
     """α (s), β (s/byte) of the ring model from {bytes: seconds} (see the module docstring)."""
-    small = min(times)
     big = sorted(n for n in times if n >= 1 << 20)
     b, _ = np.polyfit(np.array(big, dtype=float), np.array([times[n] for n in big]), 1)
-    a = times[small] - b * small
+    a = statistics.median(times[n] - b * n for n in times if n <= 16 << 10)   # 1, 4, 16 KB: one outlier is ignored
     return {"alpha_s": a / (2 * (n_ranks - 1)), "beta_s_per_byte": b * n_ranks / (2 * (n_ranks - 1)),
             "intercept_s": a, "slope_s_per_byte": b}
 
@@ -97,10 +110,11 @@ def measure(n_ranks: int, tmp: Path) -> dict:
 
 def _table(n_ranks: int, m: dict) -> str:
     lines = [f"allreduce on {n_ranks} ranks (median of the slowest rank)",
-             f"{'bytes':>10} {'mpi µs':>10} {'minidl µs':>10} {'mpi GB/s':>9}"]
+             f"{'bytes':>10} {'mpi µs':>10} {'minidl µs':>10} {'spin µs':>10} {'mpi GB/s':>9}"]
     for n in SIZES:
-        t_mpi, t_ours = m["times"]["mpi"][n], m["times"]["minidl"][n]
-        lines.append(f"{n:>10} {t_mpi * 1e6:>10.1f} {t_ours * 1e6:>10.1f} {n / t_mpi / 1e9:>9.2f}")
+        t_mpi, t_ours, t_spin = (m["times"][k][n] for k in ("mpi", "minidl", "minidl-spin"))
+        lines.append(f"{n:>10} {t_mpi * 1e6:>10.1f} {t_ours * 1e6:>10.1f} {t_spin * 1e6:>10.1f} "
+                     f"{n / t_mpi / 1e9:>9.2f}")
     for kind, f in m["fit"].items():
         lines.append(f"{kind}: α = {f['alpha_s'] * 1e6:.1f} µs, β = {f['beta_s_per_byte'] * 1e9:.3f} ns/byte "
                      f"({1 / f['beta_s_per_byte'] / 1e9:.2f} GB/s)")

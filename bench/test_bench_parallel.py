@@ -61,8 +61,11 @@ class LoopClock(Observer):
 
 
 def config(**kw):
-    """The engine configuration of the documented example: sgdm, lr 0.01, momentum 0.9, L2 1e-4, one epoch."""
-    opts = training_options("sgdm", max_epochs=1, mini_batch_size=B, verbose=False, shuffle="once", seed=SEED)
+    """The engine configuration of the documented example: sgdm, lr 0.01, momentum 0.9, L2 1e-4, one epoch.  The
+    batch-norm statistics are the moving averages: no population pass after the loop, so the collectives timed are
+    the loop's own (the loop itself is the same either way)."""
+    opts = training_options("sgdm", max_epochs=1, mini_batch_size=B, verbose=False, shuffle="once", seed=SEED,
+                            batch_normalization_statistics="moving")
     return dataclasses.replace(engine_config(opts), **kw)
 
 
@@ -147,13 +150,14 @@ class TimedCommunicator:
         return self._timed("allgather", obj)
 
 
-def engine_epoch(X, Y, communicator=None) -> tuple[float, int, TimedCommunicator | None]:
-    """One epoch through the engine (Trainer, as train_network runs it): (loop seconds, iterations, the timer)."""
+def engine_epoch(X, Y, communicator=None) -> tuple[float | None, int, TimedCommunicator | None]:
+    """One epoch through the engine (Trainer, as train_network runs it): (loop seconds, iterations, the timer).
+    The loop seconds come from an observer, so they are None on a worker other than rank 0 (no observers)."""
     timed = TimedCommunicator(communicator) if communicator is not None else None
     clock = LoopClock()
     cfg = config(communicator=timed) if timed is not None else config()
-    Trainer(Network(example_layers()), ArraySource(X, Y), cfg, observers=[clock]).run()
-    return clock.loop, clock.iterations, timed
+    _, info = Trainer(Network(example_layers()), ArraySource(X, Y), cfg, observers=[clock]).run()
+    return getattr(clock, "loop", None), len(info), timed
 
 
 def mpi_worker(out: str) -> None:
@@ -244,14 +248,16 @@ def test_parallel_images_per_second(benchmark, tmp_path):
                        "issue 15 item 1, is not in this checkout)")
     else:
         result = _mpi_epochs(2, tmp_path)
-        best = [min(runs, key=lambda r: r["loop"]) for runs in result["runs"]]   # per rank
+        fastest = min(range(REPEATS), key=lambda k: result["runs"][0][k]["loop"])   # rank 0's best epoch
+        best = [runs[fastest] for runs in result["runs"]]                           # that epoch on every rank
+        step_ms = best[0]["loop"] / best[0]["iterations"] * 1e3
         rate["minidl mpiexec 2 ranks"] = best[0]["iterations"] * B / best[0]["loop"]
         for rank, run in enumerate(best):
             per_step = {k: v / run["iterations"] * 1e3 for k, v in run["seconds"].items()}
             calls = {k: v / run["iterations"] for k, v in run["calls"].items()}
             comm_lines.append(f"rank {rank}: {sum(per_step.values()):.2f} ms/step in collectives of "
-                              f"{run['loop'] / run['iterations'] * 1e3:.1f} ms/step ("
-                              + ", ".join(f"{k} {per_step[k]:.2f} ms × {calls[k]:.1f}" for k in per_step) + ")")
+                              f"{step_ms:.1f} ms/step (" + ", ".join(f"{k} {per_step[k]:.2f} ms × {calls[k]:.1f}"
+                                                                    for k in per_step) + ")")
         benchmark.extra_info["mpi_runs"] = result["runs"]
     if importlib.util.find_spec("minidl.training.launch") is None:
         skipped.append("run_parallel 2 workers: minidl.training.launch is not importable (LAUNCH, issue 15 item "
