@@ -311,6 +311,7 @@ class AugmentedImageDatastore(MiniBatchSource):
         else:
             self.labels = None if labels is None else np.asarray(labels)
         self.rng: np.random.Generator | None = None
+        self.DispatchInBackground = False  # True: trainNetwork reads it on a reader thread (minidl.training.prefetch)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -413,11 +414,14 @@ def augmentedImageDatastore(outputSize, data, *args: Any, **kwargs: Any) -> Augm
     elif not isinstance(aug, ImageDataAugmenter):
         raise TypeError(f"{func}: 'DataAugmentation': got {type(aug).__name__}; allowed: 'none' or an "
                         "imageDataAugmenter")
-    if _to_python(opts.get("DispatchInBackground", False)):
-        raise NotSupportedYetError(f"{func}: 'DispatchInBackground': got true; not supported yet (background "
-                                   "dispatch is not built)")
-    return AugmentedImageDatastore(tuple(size), data, labels, augmenter=aug,
-                                   color=_choice(func, "ColorPreprocessing", opts.get("ColorPreprocessing", "none"),
-                                                 _COLOR),
-                                   size_mode=_choice(func, "OutputSizeMode", opts.get("OutputSizeMode", "resize"),
-                                                     _SIZE_MODES))
+    out = AugmentedImageDatastore(tuple(size), data, labels, augmenter=aug,
+                                  color=_choice(func, "ColorPreprocessing", opts.get("ColorPreprocessing", "none"),
+                                                _COLOR),
+                                  size_mode=_choice(func, "OutputSizeMode", opts.get("OutputSizeMode", "resize"),
+                                                    _SIZE_MODES))
+    background = _to_python(opts.get("DispatchInBackground", False))   # trainNetwork reads it in the background
+    if not isinstance(background, (bool, int)) or background not in (0, 1):
+        raise TypeError(f"{func}: 'DispatchInBackground': got {opts['DispatchInBackground']!r}; allowed: true or "
+                        "false")
+    out.DispatchInBackground = bool(background)
+    return out

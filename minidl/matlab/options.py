@@ -249,8 +249,8 @@ def _check_worker_load(value, arg: str):
 
 
 def _check_dispatch(value, arg: str) -> bool:
-    """Accepted: background dispatch changes nothing for in-memory arrays; ``train_network`` refuses True for a
-    mini-batch source (that needs background workers, not built)."""
+    """True: a reader thread reads the next mini-batches while a step runs, for any source (the same run bit for
+    bit; minidl.training.prefetch)."""
     return _check_bool(value, arg)
 
 

@@ -19,7 +19,6 @@ import numpy as np
 from minidl import layers as L
 from minidl._checks import named_device
 from minidl.backend import Device, device_description, get_device
-from minidl.errors import NotSupportedYetError
 from minidl.matlab import records
 from minidl.matlab.arrays import (
     _is_classifier,
@@ -80,7 +79,7 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
         device=get_device(device) if device is not None else named_device(o.names("execution_environment"),
                                                                              o.execution_environment),
         dtype=o.precision,
-        seed=o.seed, stop_reasons=dict(records.STOP_REASONS),
+        seed=o.seed, stop_reasons=dict(records.STOP_REASONS), dispatch_in_background=o.dispatch_in_background,
         sequence_length=o.sequence_length, sequence_padding_value=o.sequence_padding_value,
         sequence_padding_direction=o.sequence_padding_direction, sequence_loss_mask=o.sequence_loss_mask,
         names={"x": "X", "y": "Y", "layers": "layers", "batch_size": names("mini_batch_size"),
@@ -195,11 +194,9 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
         net = copy_network(layers)
     sequences = net.input_layer is not None and net.input_layer.is_sequence
     data = as_sequence_source(X, Y, "X", "Y") if sequences else as_source(X, Y, "X", "Y")
-    if options.dispatch_in_background and not isinstance(data, ArraySource):
-        raise NotSupportedYetError(f"{options.names('dispatch_in_background')}: got True with a mini-batch source; "
-                                   "not supported yet (background dispatch needs worker processes; in-memory "
-                                   "arrays train the same without it)")
     config = engine_config(options, device)
+    if getattr(data, "DispatchInBackground", False) is True:   # a datastore's own property turns it on too (§1)
+        config.dispatch_in_background = True
     config.stop_event = stop_event
     in_memory = isinstance(data, ArraySource) or isinstance(data, SequenceSource) and data.stream is None
     if in_memory and config.batch_size > len(data):

@@ -43,6 +43,7 @@ from minidl.training.data import ArraySource, PreparedSource, peek_shape, source
 from minidl.training.events import Observer, TrainingState
 from minidl.training.graph import GraphPart, MultiArraySource
 from minidl.training.info import InfoRecorder, TrainingInfo
+from minidl.training.prefetch import BackgroundReader
 from minidl.training.sequence import SequencePart
 
 __all__ = ["EngineConfig", "Trainer", "SHUFFLE_MODES", "PARTIAL_BATCH"]
@@ -116,6 +117,8 @@ class EngineConfig:
     # data-parallel workers (docs/parallel.md): a minidl.training.parallel.Communicator; None or size 1: one process
     communicator: Any = None
     worker_loads: list[float] | None = None   # relative load of each worker (None: equal); see parallel.shares
+    dispatch_in_background: bool = False      # a reader thread reads the next mini-batches while a step runs
+                                              # (minidl.training.prefetch; the same run bit for bit)
 
     def name(self, key: str) -> str:
         """The user-facing name of an argument: the dialect's spelling from ``names``, else the engine's own
@@ -185,6 +188,7 @@ class Trainer:
         self._backup: dict[str, Any] | None = None  # device copies of the parameters before the current update
         self._backup_iteration = -1                 # the iteration whose parameters _backup holds
         self.run_id = uuid.uuid4().hex              # names this run's info-history side file in checkpoints
+        self._reader: BackgroundReader | None = None  # the epoch's reader thread (dispatch_in_background)
 
     # ================================================================================================ set-up
     def _setup(self, resume: tuple[dict, dict] | None) -> None:
@@ -523,8 +527,9 @@ class Trainer:
                 self._start_epoch()
             end = self.n if cfg.partial_batch == "keep" else self.ipe * B
             try:
-                batches = self.train.batches(self.order[self.next_batch * B:end], B) if self.seq is None else \
-                    self.seq.iterations(self.order[self.next_batch * B:end], B)   # (x, t, mask, last chunk)
+                batches = self._background(
+                    self.train.batches(self.order[self.next_batch * B:end], B) if self.seq is None else
+                    self.seq.iterations(self.order[self.next_batch * B:end], B))   # (x, t, mask, last chunk)
                 for x, t, *chunk in batches:
                     start = self.next_batch * B
                     if chunk:                   # sequences: the schedule's total is the (restated) iteration count
@@ -556,6 +561,24 @@ class Trainer:
                     raise                # nothing trained yet: the error as it is
                 self._fail(e)
                 return
+            finally:                   # the epoch's reader thread (dispatch_in_background) stopped and joined
+                if self._reader is not None:
+                    self._reader.close()
+                    self._reader = None
+
+    def _background(self, batches):
+        """``dispatch_in_background``: the epoch's batches from a reader thread (minidl.training.prefetch) when
+        that keeps the run's order of random draws; else ``batches`` as they are (read on this thread)."""
+        cfg = self.config
+        if not cfg.dispatch_in_background or (self.seq is not None and self.seq.chunked):
+            return batches                # chunked sequences: the chunk iterator resets the network's state
+        draws = hasattr(self.raw_data, "use_generator")   # the source draws from the run's generator
+        if draws and (any(getattr(layer, "rng", None) is not None for layer in self.net.layers)
+                      or self.validation is not None and (hasattr(self.raw_validation, "use_generator")
+                                                          or cfg.shuffle == "every-epoch")):
+            return batches                # the step or a validation draws too: reading ahead would reorder draws
+        self._reader = BackgroundReader(batches, generator=self.rng if draws else None)
+        return self._reader
 
     # ================================================================================================ one iteration
     def _iteration(self, x_host, t_host, lr: float, indices: np.ndarray, mask_host=None, last: bool = True) -> None:
@@ -948,12 +971,17 @@ class Trainer:
             "batch_size": self.config.batch_size, "shuffle": self.config.shuffle, "dtype": self.dtype.name,
             "elapsed": self._elapsed(), "optimizer": {"class": type(opt).__name__, "t": opt_state["t"],
                                                      "hyperparameters": opt.hyperparameters()},
-            "rng": {"bit_generator": type(self.rng.bit_generator).__name__, "state": self.rng.bit_generator.state},
+            "rng": {"bit_generator": type(self.rng.bit_generator).__name__, "state": self._generator_state()},
             "observers": observers, "run": self.run_id,
         }
         if self.seq is not None:                      # the chunk position and the carried recurrent state
             self.seq.checkpoint(training, arrays)
         return {"network": net_manifest, "training": training}, arrays
+
+    def _generator_state(self) -> dict[str, Any]:
+        """The run's generator state (a background reader's draws ahead of the main thread undone)."""
+        state = self._reader.generator_state() if self._reader is not None else None
+        return self.rng.bit_generator.state if state is None else state
 
     def _restore(self, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Check every field of the checkpoint's training state against this run, then restore it."""

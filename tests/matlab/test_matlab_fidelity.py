@@ -15,8 +15,7 @@ import pytest
 import minidl.matlab as M
 from minidl import Network
 from minidl import layers as L
-from minidl.errors import NotSupportedYetError
-from minidl.matlab.train import header_lines
+from minidl.matlab.train import engine_config, header_lines
 from minidl.matlab.verbose import VerboseTable, format_value
 from minidl.training import Observer
 from minidl.training import events as ev
@@ -319,14 +318,15 @@ def test_a_worker_load_matlab_refuses_is_an_error_naming_it(value):
         M.trainingOptions("sgdm", "WorkerLoad", value)
 
 
-def test_dispatch_in_background_is_accepted_for_arrays_and_not_yet_for_a_source():
+def test_dispatch_in_background_reads_arrays_and_a_source_in_the_background_with_the_same_result():
     o = options("DispatchInBackground", 1)
     assert o.engine.dispatch_in_background is True
+    assert engine_config(o.engine).dispatch_in_background is True
     a, ia = M.trainNetwork(X, Y, fc_net(), o)
     b, ib = M.trainNetwork(X, Y, fc_net(), options())
-    np.testing.assert_array_equal(ia.TrainingLoss, ib.TrainingLoss)  # it changes nothing for in-memory arrays
-    with pytest.raises(NotSupportedYetError, match="'DispatchInBackground': got True with a mini-batch source"):
-        M.train_network(Stream(X, Y), fc_net(), o.engine)
+    np.testing.assert_array_equal(ia.TrainingLoss, ib.TrainingLoss)  # the same run, read on a reader thread
+    _, ic = M.train_network(Stream(X, Y), fc_net(), o.engine)        # a mini-batch source too (no longer refused)
+    np.testing.assert_array_equal(ic.training_loss, ib.TrainingLoss)
 
 
 # ------------------------------------------------------------------------------------------------ item 11
