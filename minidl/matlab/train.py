@@ -98,7 +98,9 @@ def _environment_device(options: TrainingOptions) -> Device:
         try:
             return get_device("gpu")
         except RuntimeError as e:   # no CuPy, or no CUDA device: the cause, named
-            raise RuntimeError(f"{arg}: got 'multi-gpu' (one worker per GPU), but {str(e).split(' but ', 1)[-1]}") \
+            cause = str(e).split(" but ", 1)[-1].split(";", 1)[0]
+            raise RuntimeError(f"{arg}: got 'multi-gpu' (one worker per GPU), but {cause}; install minidl[cuda12] "
+                               "or minidl[cuda13] on a machine with NVIDIA GPUs, or use 'parallel' (CPU workers)") \
                 from e
     return named_device(arg, "cpu" if env == "parallel" else env)
 

@@ -45,6 +45,8 @@ _LAUNCHER_VARS = ("PMI_", "PMIX_", "HYDRA_", "OMPI_", "MPI_LOCALRANKID", "MPI_LO
 
 def require_mpi(what: str):
     """``mpi4py.MPI``, or an ImportError naming ``what`` asked for it and the extra that installs it."""
+    if "mpi4py.MPI" not in sys.modules:   # a dead worker's pending buffers are not worth a warning at exit
+        os.environ.setdefault("UCX_LOG_LEVEL", "error")
     try:
         from mpi4py import MPI
     except ImportError as e:
@@ -363,12 +365,13 @@ def train(trainer, resume=None, *, parallel: bool = False, workers: Any = None, 
         if gpus:
             use_gpu(0)
         return trainer.run(resume)
-    require_mpi(f"{workers_arg}={size} (data-parallel training)")
     timeout = default_timeout()
     shipped = dataclasses.replace(config, stop_event=None, output_best=None)   # they stay on rank 0
     _set_communicator(shipped, None, None)
     payload = _job_bytes((timeout, TrainJob(trainer.net, trainer.raw_data, shipped, trainer.raw_validation,
                                             trainer.recorder, dict(trainer.state.extra), resume, loads, gpus)))
+    require_mpi(f"{workers_arg}={size} (data-parallel training)")
+    result = None
     with _LOCK:
         pool = _get_pool(size, timeout)
         try:
@@ -388,8 +391,10 @@ def train(trainer, resume=None, *, parallel: bool = False, workers: Any = None, 
             except Exception as e:   # every rank still reports its end, so the pool serves the next call
                 error = e
             statuses = pool.statuses(None if error is None else f"{type(error).__name__}: {error}")
-        except BaseException:
+        except BaseException as e:
             _discard_pool()   # the workers' state is unknown: their processes are ended, the next call starts anew
+            if result is not None and not hasattr(e, "minidl_net"):   # lost after the caller's last iteration
+                e.minidl_net, e.minidl_info = result  # type: ignore[attr-defined]
             raise
         finally:
             _set_communicator(config, None, None)
