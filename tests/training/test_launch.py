@@ -248,7 +248,7 @@ def test_wolfram_target_device_cpu_n_trains_like_one_process(pool_env):
 def test_under_mpiexec_every_rank_trains_and_returns_the_result(n, pool_env):
     X, Y = J.problem()
     expected = J.digest(*minidl.train_network(X, Y, J.layers(), J.options()))
-    run = subprocess.run(["mpiexec", "-n", str(n), sys.executable, str(JOBS / "launch_jobs.py")],
+    run = subprocess.run([launch._mpiexec(), "-n", str(n), sys.executable, str(JOBS / "launch_jobs.py")],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     ranks = dict(re.findall(r"rank (\d) (\w+)", run.stdout))
