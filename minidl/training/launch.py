@@ -95,6 +95,28 @@ def _wait(request, timeout: float, what: str, pool: _Pool | None = None) -> None
         time.sleep(0.001)
 
 
+class _PoolCommunicator(MPICommunicator):
+    """The pool's communicator: a collective also ends as soon as the workers' job has ended (MPICH's launcher ends
+    the job when a worker dies, so the caller need not wait out the timeout), and once a worker is lost every later
+    collective fails at once (the engine's finalization after the loss does not wait again)."""
+
+    def __init__(self, comm: Any, timeout: float, process: subprocess.Popen):
+        self.process, self.lost = process, None
+        super().__init__(comm, timeout=timeout)
+
+    def _wait(self, request: Any, what: str) -> None:
+        if self.lost is not None:
+            raise WorkerLost(str(self.lost), rank=self.lost.rank)
+        deadline = time.monotonic() + self.timeout
+        pause = 2e-5
+        while not request.Test():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.lost = self._lost(what)
+                raise self.lost
+            time.sleep(pause)
+            pause = min(2 * pause, 1e-3)
+
+
 class _Pool:
     """``size - 1`` worker processes in their own mpiexec job, joined with the caller into one communicator."""
 
@@ -116,7 +138,7 @@ class _Pool:
             self.comm = inter.Merge(high=False)
             inter.Free()
             self.comm.Set_errhandler(MPI.ERRORS_RETURN)
-            self.communicator = MPICommunicator(self.comm, timeout=timeout)   # its first allgather: the pids
+            self.communicator = _PoolCommunicator(self.comm, timeout, self.process)   # 1st allgather: the pids
             self.pids = [pid for _, pid in self.communicator.peers]
         except BaseException:
             self.kill()
@@ -356,6 +378,8 @@ def train(trainer, resume=None, *, parallel: bool = False, workers: Any = None, 
         if gpus:
             use_gpu(comm.rank % gpus)
         _set_communicator(config, comm, worker_loads(worker_load, comm.size, background, arg=worker_load_arg))
+        if comm.rank != 0:    # the engine's rule (made before the communicator was known): rank 0 alone reports
+            trainer.observers = [trainer.recorder]
         return trainer.run(resume)
     if not parallel:
         return trainer.run(resume)
@@ -393,8 +417,8 @@ def train(trainer, resume=None, *, parallel: bool = False, workers: Any = None, 
             statuses = pool.statuses(None if error is None else f"{type(error).__name__}: {error}")
         except BaseException as e:
             _discard_pool()   # the workers' state is unknown: their processes are ended, the next call starts anew
-            if result is not None and not hasattr(e, "minidl_net"):   # lost after the caller's last iteration
-                e.minidl_net, e.minidl_info = result  # type: ignore[attr-defined]
+            if isinstance(e, Exception) and not hasattr(e, "minidl_net"):   # what rank 0 trained, as the engine's
+                e.minidl_net, e.minidl_info = result or (trainer.net, trainer.recorder.info)  # failures carry it
             raise
         finally:
             _set_communicator(config, None, None)

@@ -1,6 +1,6 @@
 """Shared by tests/training/test_launch.py and the processes it starts (importable by name in the pool's workers:
 the test puts this folder on PYTHONPATH).  Run as a script under ``mpiexec -n N``: trains the problem below with
-``minidl.train_network`` on every rank and prints one line per rank, ``rank <r> <digest of the result>``."""
+``minidl.train_network`` on every rank and saves each rank's result as ``<folder>/rank<r>.npz``."""
 
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ def problem(n: int = 48, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return centres[y] + 0.5 * rng.standard_normal((n, 4)), y
 
 
-def layers(middle: L.Layer | None = None) -> list[L.Layer]:
-    """A small classifier with batch norm and dropout (every part the engine shares across workers)."""
-    return [L.FeatureInput(4), L.FullyConnected(6), L.BatchNormalization(), middle or L.ReLU(), L.Dropout(0.2),
-            L.FullyConnected(3), L.Softmax(), L.ClassificationOutput()]
+def layers(first: L.Layer | None = None, bn: bool = True) -> list[L.Layer]:
+    """A small classifier with batch norm and dropout (every part the engine shares across workers); ``first``:
+    a layer right after the input."""
+    return [L.FeatureInput(4), *([first] if first is not None else []), L.FullyConnected(6),
+            *([L.BatchNormalization()] if bn else []), L.ReLU(), L.Dropout(0.2), L.FullyConnected(3), L.Softmax(),
+            L.ClassificationOutput()]
 
 
 def options(**kw):
@@ -36,7 +38,8 @@ def options(**kw):
 
 
 class RaiseOnWorker(L.ReLU):
-    """A ReLU that raises at its ``after``-th training forward in any process but ``caller`` (a failing worker)."""
+    """A ReLU that raises once, at its ``after``-th training forward, in any process but ``caller`` (a failing
+    worker; the engine's replay of an empty share after the error then runs)."""
 
     def __init__(self, caller: int, after: int = 3):
         super().__init__()
@@ -45,7 +48,7 @@ class RaiseOnWorker(L.ReLU):
     def forward(self, x, training: bool = False):
         if training and os.getpid() != self.caller:
             self.calls += 1
-            if self.calls >= self.after:
+            if self.calls == self.after:
                 raise RuntimeError(f"boom in worker pid {os.getpid()}")
         return super().forward(x, training)
 
@@ -61,7 +64,7 @@ def digest(net, info) -> str:
 
 
 if __name__ == "__main__":     # under mpiexec: every rank trains and returns (net, info)
-    env = sys.argv[1] if len(sys.argv) > 1 else "cpu"
     X, Y = problem()
-    net, info = minidl.train_network(X, Y, layers(), options(execution_environment=env, verbose=True))
-    print(f"rank {os.environ.get('PMI_RANK')} {digest(net, info)}", flush=True)
+    net, info = minidl.train_network(X, Y, layers(), options(verbose=True))
+    np.savez(os.path.join(sys.argv[1], f"rank{os.environ['PMI_RANK']}.npz"), training_loss=info.training_loss,
+             **{f"net/{k}": v for k, v in net.state_arrays().items()})
