@@ -101,7 +101,8 @@ class _PoolCommunicator(MPICommunicator):
     collective fails at once (the engine's finalization after the loss does not wait again)."""
 
     def __init__(self, comm: Any, timeout: float, process: subprocess.Popen):
-        self.process, self.lost = process, None
+        self.process = process
+        self.lost: WorkerLost | None = None
         super().__init__(comm, timeout=timeout)
 
     def _wait(self, request: Any, what: str) -> None:
@@ -131,7 +132,7 @@ class _Pool:
                    str(os.getpid())]
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
                                         env=env, start_new_session=True)
-        self.comm = None
+        self.comm: Any = None
         self.pids: list[int] = [os.getpid()]
         try:
             inter = self._accept(port, time.monotonic() + max(timeout, 30.0))
@@ -395,7 +396,7 @@ def train(trainer, resume=None, *, parallel: bool = False, workers: Any = None, 
     payload = _job_bytes((timeout, TrainJob(trainer.net, trainer.raw_data, shipped, trainer.raw_validation,
                                             trainer.recorder, dict(trainer.state.extra), resume, loads, gpus)))
     require_mpi(f"{workers_arg}={size} (data-parallel training)")
-    result = None
+    result: Any = None
     with _LOCK:
         pool = _get_pool(size, timeout)
         try:
@@ -417,8 +418,8 @@ def train(trainer, resume=None, *, parallel: bool = False, workers: Any = None, 
             statuses = pool.statuses(None if error is None else f"{type(error).__name__}: {error}")
         except BaseException as e:
             _discard_pool()   # the workers' state is unknown: their processes are ended, the next call starts anew
-            if isinstance(e, Exception) and not hasattr(e, "minidl_net"):   # what rank 0 trained, as the engine's
-                e.minidl_net, e.minidl_info = result or (trainer.net, trainer.recorder.info)  # failures carry it
+            if isinstance(e, Exception) and not hasattr(e, "minidl_net"):   # rank 0's network rides on it
+                e.minidl_net, e.minidl_info = result or (trainer.net, trainer.recorder.info)  # type: ignore[attr-defined]
             raise
         finally:
             _set_communicator(config, None, None)
