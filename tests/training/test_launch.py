@@ -221,6 +221,17 @@ def test_a_killed_worker_ends_the_run_within_the_timeout_and_leaves_no_process(p
 
 
 @pytest.mark.mpi
+def test_a_pool_that_cannot_start_is_an_error_not_a_hang(pool_env, monkeypatch):
+    monkeypatch.setenv("MINIDL_MPIEXEC", shutil.which("false") or "/bin/false")   # a launcher that exits at once
+    X, Y = J.problem()
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="the parallel pool of 2 workers did not start: mpiexec exited with "
+                                           "status 1"):
+        minidl.train_network(X, Y, J.layers(), J.options(execution_environment="parallel"), workers=2)
+    assert time.monotonic() - t0 < 30 and launch.pool_size() == 0
+
+
+@pytest.mark.mpi
 def test_a_parallel_checkpoint_resumes_in_parallel_and_on_one_process(pool_env, tmp_path):
     X, Y = J.problem()
     full, info_full = minidl.train_network(X, Y, J.layers(), J.options(execution_environment="parallel",
