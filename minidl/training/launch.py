@@ -418,6 +418,9 @@ def train(trainer, resume=None, *, parallel: bool = False, workers: Any = None, 
             statuses = pool.statuses(None if error is None else f"{type(error).__name__}: {error}")
         except BaseException as e:
             _discard_pool()   # the workers' state is unknown: their processes are ended, the next call starts anew
+            rank = getattr(e, "rank", None)
+            if isinstance(e, WorkerFailed) and rank is not None and 0 < rank < len(pool.pids) and "(pid" not in str(e):
+                e.args = (str(e).replace(f"worker {rank} ", f"worker {rank} (pid {pool.pids[rank]}) ", 1),)
             if isinstance(e, Exception) and not hasattr(e, "minidl_net"):   # rank 0's network rides on it
                 e.minidl_net, e.minidl_info = result or (trainer.net, trainer.recorder.info)  # type: ignore[attr-defined]
             raise
