@@ -248,10 +248,23 @@ def test_a_parallel_checkpoint_resumes_in_parallel_and_on_one_process(pool_env, 
 @pytest.mark.mpi
 def test_wolfram_target_device_cpu_n_trains_like_one_process(pool_env):
     X, Y = J.problem()
-    kw = dict(BatchSize=12, MaxTrainingRounds=2, TrainingProgressReporting=None, WorkingPrecision="Real64")
-    one = NetTrain(minidl.Network(J.layers()), (X, Y), **kw)
-    par = NetTrain(minidl.Network(J.layers()), (X, Y), TargetDevice=("CPU", 2), **kw)
+    one = NetTrain(minidl.Network(J.layers()), (X, Y), **J.WOLFRAM)
+    par = NetTrain(minidl.Network(J.layers()), (X, Y), TargetDevice=("CPU", 2), **J.WOLFRAM)
     assert_same(one, par)
+
+
+@pytest.mark.mpi
+def test_wolfram_under_mpiexec_every_rank_gets_the_trained_net(pool_env, tmp_path):
+    X, Y = J.problem()
+    one = NetTrain(minidl.Network(J.layers()), (X, Y), "ResultsObject", **J.WOLFRAM)
+    run = subprocess.run([launch._mpiexec(), "-n", "2", sys.executable, str(JOBS / "launch_jobs.py"), str(tmp_path),
+                          "wolfram"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    for r in range(2):
+        got = dict(np.load(tmp_path / f"rank{r}.npz"))
+        np.testing.assert_allclose(got.pop("training_loss"), one["BatchLossList"], rtol=1e-12)
+        for k, v in one["TrainedNet"].state_arrays().items():
+            np.testing.assert_allclose(got[f"net/{k}"], v, rtol=1e-12, atol=1e-14, err_msg=k)
 
 
 @pytest.mark.mpi

@@ -37,6 +37,9 @@ def options(**kw):
     return minidl.training_options("sgdm", **{**base, **kw})
 
 
+WOLFRAM = dict(BatchSize=12, MaxTrainingRounds=2, TrainingProgressReporting=None, WorkingPrecision="Real64")
+
+
 class RaiseOnWorker(L.ReLU):
     """A ReLU that raises once, at its ``after``-th training forward, in any process but ``caller`` (a failing
     worker; the engine's replay of an empty share after the error then runs)."""
@@ -65,6 +68,11 @@ def digest(net, info) -> str:
 
 if __name__ == "__main__":     # under mpiexec: every rank trains and returns (net, info)
     X, Y = problem()
-    net, info = minidl.train_network(X, Y, layers(), options(verbose=True))
+    if sys.argv[2:] == ["wolfram"]:   # NetTrain: every rank gets the trained net (and the loss list)
+        from minidl.wolfram import NetTrain
+        r = NetTrain(minidl.Network(layers()), (X, Y), "ResultsObject", **WOLFRAM)
+        net, info = r["TrainedNet"], type("Info", (), {"training_loss": r["BatchLossList"]})()
+    else:
+        net, info = minidl.train_network(X, Y, layers(), options(verbose=True))
     np.savez(os.path.join(sys.argv[1], f"rank{os.environ['PMI_RANK']}.npz"), training_loss=info.training_loss,
              **{f"net/{k}": v for k, v in net.state_arrays().items()})
