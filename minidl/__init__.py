@@ -7,10 +7,11 @@ Hand-written layers and textbook optimizer equations on NumPy (CPU) or CuPy (NVI
 - ``minidl.training_options`` / ``minidl.train_network``: the engine with MATLAB trainingOptions semantics;
 - ``minidl.net_train`` / ``minidl.wolfram``: Wolfram NetTrain on the same engine (``NetTrain``, results object);
 - ``minidl.matlab``: MATLAB spellings (``trainingOptions('sgdm', 'MaxEpochs', 20)``, H×W×C×N arrays);
+- ``minidl.parallel``: the local pool of data-parallel workers (``close_pool``, ``pool_size``);
 - ``minidl.datasets``: embedded synthetic digits; ``minidl.testing``: gradient checks for your own audits.
 """
 
-from minidl import backend, datasets, functional, layers, network, optim, testing, training
+from minidl import backend, datasets, functional, layers, network, optim, parallel, testing, training
 from minidl.errors import NotSupportedYetError
 from minidl.matlab.options import TrainingOptions, training_options
 from minidl.matlab.train import train_network
@@ -48,7 +49,7 @@ network.PLOTTERS["network"] = _plot_network                               # Netw
 __version__ = "0.1.0"
 
 __all__ = [
-    "Network", "backend", "datasets", "functional", "layers", "optim", "testing",
+    "Network", "backend", "datasets", "functional", "layers", "optim", "parallel", "testing",
     "training_options", "TrainingOptions", "train_network", "load_network", "save_network", "TrainingInfo",
     "MiniBatchSource", "ArraySource", "NotSupportedYetError", "Trainer", "EngineConfig", "net_train",
 ]

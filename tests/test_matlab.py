@@ -186,7 +186,7 @@ def test_options_are_read_only_and_properties_belong_to_the_solver():
     (("sgdm", "Plots", "tensorboard"), ValueError, ["'Plots'", "'training-progress'"]),
     (("sgdm", "Verbose", "yes"), TypeError, ["'Verbose'", "'yes'"]),
     (("sgdm", "CheckpointPath", "/no/such/folder"), ValueError, ["'CheckpointPath'", "/no/such/folder"]),
-    (("sgdm", "ExecutionEnvironment", "multi-gpu"), ValueError, ["'ExecutionEnvironment'", "not supported yet"]),
+    (("sgdm", "ExecutionEnvironment", "tpu"), ValueError, ["'ExecutionEnvironment'", "'tpu'", "'parallel'"]),
     (("sgdm", "SequenceLength", "middle"), ValueError, ["'SequenceLength'", "'middle'"]),
     (("sgdm", "Precision", "half"), ValueError, ["'Precision'", "'double'"]),
     (("sgdm", "OutputFcn", 3), TypeError, ["'OutputFcn'"]),

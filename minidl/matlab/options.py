@@ -222,17 +222,17 @@ def _check_padding_value(value, arg: str):
 
 
 def _check_environment(value, arg: str) -> str:
+    """'parallel' (a local pool of CPU workers) and 'multi-gpu' (one worker per GPU) are checked when training
+    starts: they need mpi4py and an MPI library (``pip install 'minidl[mpi]'``), 'multi-gpu' also CuPy and GPUs."""
     check_choice(arg, value, ENVIRONMENTS)
-    if value in ("multi-gpu", "parallel"):
-        raise _not_yet(arg, value, "data-parallel training is not built; use 'auto', 'cpu' or "
-                       "'gpu'")
     return value
 
 
 def _check_worker_load(value, arg: str):
     """MATLAB's forms: a fraction in [0, 1] or a positive integer of workers per machine, or a vector of
-    nonnegative loads, one per worker.  It divides work among parallel workers only ('multi-gpu', 'parallel', not
-    built), so on one CPU or GPU any valid value changes nothing and is accepted, as MATLAB accepts it."""
+    nonnegative loads, one per worker.  It divides work among parallel workers only ('multi-gpu', 'parallel', or
+    under mpiexec; minidl.training.parallel.worker_loads), so on one CPU or GPU any valid value changes nothing and
+    is accepted, as MATLAB accepts it."""
     if value is None:
         return None
     if isinstance(value, numbers.Real) and not isinstance(value, bool):

@@ -37,11 +37,13 @@ from minidl.network import Network, copy_network
 from minidl.optim import SGDM, Adam, Optimizer, RMSProp
 from minidl.optim.schedules import ConstantSchedule, EpochIterationSchedule, PiecewiseSchedule, Schedule
 from minidl.training import events as ev
+from minidl.training import launch
 from minidl.training.checkpoint import read_checkpoint, restore_network
 from minidl.training.data import ArraySource, SequenceSource, as_sequence_source, as_source, is_source
 from minidl.training.events import Observer, TrainingState
 from minidl.training.info import InfoRecorder, TrainingInfo
 from minidl.training.observers import AuditLog, Checkpointer, EarlyStopping, KeepBest, UserFunction, every_epoch
+from minidl.training.parallel import world
 from minidl.training.serialization import network_to_json
 from minidl.training.trainer import EngineConfig, Trainer
 
@@ -76,8 +78,7 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
         validation_batch_statistics=o.batch_normalization_statistics == "population",  # §7: each batch's own
         batch_norm_statistics=o.batch_normalization_statistics, normalize_inputs=True,
         reset_input_normalization=o.reset_input_normalization,
-        device=get_device(device) if device is not None else named_device(o.names("execution_environment"),
-                                                                             o.execution_environment),
+        device=get_device(device) if device is not None else _environment_device(o),
         dtype=o.precision,
         seed=o.seed, stop_reasons=dict(records.STOP_REASONS), dispatch_in_background=o.dispatch_in_background,
         sequence_length=o.sequence_length, sequence_padding_value=o.sequence_padding_value,
@@ -88,6 +89,20 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
                "sequence_length": names("sequence_length"), "sequence_padding_value": names("sequence_padding_value"),
                "sequence_padding_direction": names("sequence_padding_direction"),
                "precision": names("precision"), "device": names("execution_environment")})
+
+
+def _environment_device(options: TrainingOptions) -> Device:
+    """The device of ExecutionEnvironment: 'parallel' trains CPU workers, 'multi-gpu' one worker per GPU."""
+    env, arg = options.execution_environment, options.names("execution_environment")
+    if env == "multi-gpu":
+        try:
+            return get_device("gpu")
+        except RuntimeError as e:   # no CuPy, or no CUDA device: the cause, named
+            cause = str(e).split(" but ", 1)[-1].split(";", 1)[0]
+            raise RuntimeError(f"{arg}: got 'multi-gpu' (one worker per GPU), but {cause}; install minidl[cuda12] "
+                               "or minidl[cuda13] on a machine with NVIDIA GPUs, or use 'parallel' (CPU workers)") \
+                from e
+    return named_device(arg, "cpu" if env == "parallel" else env)
 
 
 def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=None,
@@ -121,10 +136,12 @@ def make_observers(options: TrainingOptions, settings: dict[str, Any], stream=No
     return obs
 
 
-def header_lines(device: Device, net: Network) -> list[str]:
-    """What MATLAB prints before the verbose table (§9): "Training on single CPU." (or GPU), then "Initializing
-    input data normalization." when the input layer's normalization statistics are computed before training."""
-    lines = [f"Training on single {'GPU' if device.name == 'gpu' else 'CPU'}."]
+def header_lines(device: Device, net: Network, workers: int = 1) -> list[str]:
+    """What MATLAB prints before the verbose table (§9): "Training on single CPU." (or GPU; with several workers
+    "Training on N workers (CPUs)."), then "Initializing input data normalization." when the input layer's
+    normalization statistics are computed before training."""
+    kind = "GPU" if device.name == "gpu" else "CPU"
+    lines = [f"Training on single {kind}." if workers <= 1 else f"Training on {workers} workers ({kind}s)."]
     fallback = getattr(device, "fallback", None)  # 'auto' chose the CPU although CuPy is installed: why, in one line
     if fallback:
         lines.insert(0, f"ExecutionEnvironment 'auto' uses the CPU: {' '.join(fallback.split())}")
@@ -151,7 +168,8 @@ def _parse(args: tuple) -> tuple[Any, Any, Any, Any]:
 
 
 def train_network(*args, resume_from: str | os.PathLike | None = None, device: str | Device | None = None,
-                  observers: Sequence[Observer] = (), stream=None, stop_event=None) -> tuple[Network, TrainingInfo]:
+                  observers: Sequence[Observer] = (), stream=None, stop_event=None,
+                  workers: int | None = None) -> tuple[Network, TrainingInfo]:
     """Train a network with MATLAB ``trainNetwork`` semantics; returns ``(net, info)``.
 
     ``train_network(X, Y, layers, options)`` or ``train_network(source, layers, options)``.
@@ -171,6 +189,9 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
         stop_event: a ``threading.Event`` (anything with ``is_set()``): set it from any thread to stop training
             after the current iteration ("Stopped by user"), e.g. for a training run in a worker thread, where
             Ctrl-C reaches the main thread only.
+        workers: with ``execution_environment='parallel'``, the number of worker processes, the caller included
+            (default: env MINIDL_WORKERS, else one per core; docs/parallel-launch.md).  Under ``mpiexec -n N``
+            every rank trains its share whatever the environment, and each returns ``(net, info)``.
 
     Returns:
         ``net``: the trained Network (classes set for classifiers); ``info``: a TrainingInfo record.
@@ -203,7 +224,13 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
         config.batch_size = len(data)  # §5: clamped to N for in-memory data
     settings = {**options.settings(), "hardware": device_description(config.device),
                 "execution_environment": options.execution_environment}
-    obs = make_observers(options, settings, stream, header_lines(get_device(config.device), net)) + list(observers)
+    env = options.execution_environment if device is None else "cpu"
+    gpus = launch.gpu_count() if env == "multi-gpu" else 0
+    parallel = env in ("parallel", "multi-gpu")
+    mpi_world = world()
+    size = mpi_world.size if mpi_world is not None else (gpus or launch.workers_count(workers)) if parallel else 1
+    obs = make_observers(options, settings, stream, header_lines(get_device(config.device), net, size)) + \
+        list(observers)
     if options.output_network == "best-validation-loss":  # R2021b: the network of the lowest validation loss
         if options.validation_source() is None:
             raise ValueError(f"{options._names('output_network')}: got 'best-validation-loss' without validation "
@@ -218,7 +245,8 @@ def train_network(*args, resume_from: str | os.PathLike | None = None, device: s
     recorder = InfoRecorder(settings, fields=records.INFO_FIELD_NAMES)
     trainer = Trainer(net, data, config, options.validation_source(), obs, settings, recorder=recorder)
     trainer.state.extra["settings"] = settings
-    net, info = trainer.run(resume)
+    net, info = launch.train(trainer, resume, parallel=parallel, workers=workers, gpus=gpus,
+                             worker_load=options.worker_load, worker_load_arg=options.names("worker_load"))
     if options.plots_file is not None and options.plots != "training-progress":
         info.save_figure(options.plots_file)
     return net, info

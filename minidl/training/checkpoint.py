@@ -136,6 +136,8 @@ class _NoDraws:
         self.where = where
 
     def __getattr__(self, name):
+        if name.startswith("__") or name == "where":  # pickle's and copy's probes (before ``where`` is set)
+            raise AttributeError(name)
         raise ValueError(f"{self.where}: an array the architecture needs is missing from the file")
 
 

@@ -336,6 +336,28 @@ def automatic_rounds(seconds_per_round: float) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ other options
+def target_device(value, arg: str) -> tuple[str, bool, int | None]:
+    """TargetDevice as (device name, parallel, workers): "CPU" | "GPU" (Automatic: "CPU") on one process;
+    ``{"CPU", n}``: n CPU worker processes (``{"CPU", All}``: env MINIDL_WORKERS, else one per core);
+    ``{"GPU", All}``: one worker per GPU (docs/parallel-launch.md).  ``{"GPU", k}`` (the k-th GPU) is not built.
+
+    >>> target_device(("CPU", 2), "TargetDevice"), target_device(["GPU", "All"], "TargetDevice")
+    (('cpu', True, 2), ('gpu', True, None))
+    """
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        kind, count = choice(arg, value[0], ("CPU", "GPU")), value[1]
+        if count == All:
+            return kind.lower(), True, None
+        if kind == "GPU":
+            raise NotSupportedYetError(f"{arg}: got {{\"GPU\", {count!r}}}; not supported yet (choosing one GPU); "
+                                       "allowed: \"GPU\" (the current GPU) or {\"GPU\", All} (every GPU)")
+        return "cpu", True, check_positive_int(f"{arg} {{\"CPU\", n}}", count, wrong_type=ValueError)
+    if isinstance(value, (tuple, list)):
+        raise ValueError(f"{arg}: got {value!r}; allowed: \"CPU\", \"GPU\", {{\"CPU\", n}} with n workers, "
+                         "{\"CPU\", All} or {\"GPU\", All}")
+    return ("cpu" if is_automatic(value) else choice(arg, value, ("CPU", "GPU")).lower()), False, None
+
+
 def precision(value, device_name: str, arg: str) -> str:
     """'float32', 'float64' or 'mixed' from WorkingPrecision ("Mixed" needs a GPU: float16 compute with float32
     master weights and dynamic loss scaling, minidl.training.mixed)."""

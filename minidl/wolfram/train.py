@@ -25,6 +25,7 @@ from minidl.layers._params import WeightBiasLayer
 from minidl.layers.base import Layer
 from minidl.network import Network, copy_network
 from minidl.optim import ConstantSchedule, FunctionSchedule, PolynomialSchedule
+from minidl.training import launch
 from minidl.training.data import (
     ArraySource,
     SequenceSource,
@@ -500,6 +501,8 @@ class _Settings:
     multipliers_spec: Any
     validation_spec: Any
     update_schedule: Any = None          # TrainingUpdateSchedule as given (resolved against the net in _factors)
+    parallel: bool = False               # TargetDevice {"CPU", n} / {"GPU", All}: data-parallel workers
+    workers: int | None = None           # {"CPU", n}: n (None: the default pool size, or every GPU)
 
 
 def _parse_options(o: dict[str, Any], name: ArgNames) -> _Settings:
@@ -508,7 +511,7 @@ def _parse_options(o: dict[str, Any], name: ArgNames) -> _Settings:
             raise NotSupportedYetError(f"{name(key)}: got {o[key]!r}; not supported yet (only 'Automatic')")
     method, subs = opt.method_spec(o["method"], name("method"))
     opt.make_method_optimizer(method, subs, name("method"))               # checks the sub-option values now
-    device = _device(o["target_device"], name("target_device"))
+    device, parallel, workers = _device(o["target_device"], name("target_device"))
     rate = opt.DEFAULT_LEARNING_RATE[method] if is_automatic(o["learning_rate"]) else opt.positive_real(
         name("learning_rate"), o["learning_rate"])
     return _Settings(
@@ -531,7 +534,7 @@ def _parse_options(o: dict[str, Any], name: ArgNames) -> _Settings:
         wclip=_clip(subs.get("WeightClipping"), f"{name('method')} 'WeightClipping'"),
         loss_spec=o["loss_function"], measurements_spec=o["training_progress_measurements"],
         multipliers_spec=o["learning_rate_multipliers"], validation_spec=o["validation_set"],
-        update_schedule=o["training_update_schedule"])
+        update_schedule=o["training_update_schedule"], parallel=parallel, workers=workers)
 
 
 @dataclass
@@ -747,8 +750,10 @@ def _train(net, data, prop, options: dict[str, Any], name: ArgNames, call: str, 
     ob.book.net, ob.book.source, ob.book.batch_data_ok = parts.train, d.train, d.kind == "arrays"
     trainer = Trainer(parts.train, d.train, config, validation, ob.all, ob.settings, recorder=ob.recorder)
     trainer.state.extra["settings"] = ob.settings
+    gpus = launch.gpu_count() if st.parallel and st.device.name == "gpu" else 0
     try:
-        trainer.run()
+        launch.train(trainer, None, parallel=st.parallel, workers=st.workers, gpus=gpus,
+                     workers_arg=name("target_device"))
     except Exception as e:
         if hasattr(e, "minidl_net"):   # a failed run: the net as NetTrain returns it, at its last completed batch
             e.minidl_net = parts.returned()  # type: ignore[attr-defined]
@@ -789,11 +794,12 @@ def _results(st: _Settings, parts: _NetParts, d: _Data, validation, sz: _Sizes, 
 
 
 # ================================================================================================ helpers
-def _device(value, arg: str) -> Device:
+def _device(value, arg: str) -> tuple[Device, bool, int | None]:
+    """TargetDevice as (device, parallel, workers) (:func:`minidl.wolfram.options.target_device`)."""
     if isinstance(value, Device):
-        return value
-    name = "CPU" if is_automatic(value) else opt.choice(arg, value, ("CPU", "GPU"))
-    return named_device(arg, name.lower())
+        return value, False, None
+    name, parallel, workers = opt.target_device(value, arg)
+    return named_device(arg, name), parallel, workers
 
 
 def _device_name(device: Device) -> str:

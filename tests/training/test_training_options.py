@@ -88,12 +88,9 @@ def test_to_dict_and_settings_are_plain():
     assert s["validation_data"] == "(X: 3x2 float64, Y: 3 values)"
 
 
-@pytest.mark.parametrize("option, value", [
-    ("execution_environment", "multi-gpu"), ("execution_environment", "parallel"),
-])
-def test_accepted_by_matlab_but_not_built_raises_not_supported_yet(option, value):
-    with pytest.raises(NotSupportedYetError, match=f"{option}: .*not supported yet"):
-        training_options("sgdm", **{option: value})
+@pytest.mark.parametrize("value", ["multi-gpu", "parallel"])
+def test_parallel_environments_are_built(value):    # issue 15: no longer NotSupportedYetError (docs/parallel-launch.md)
+    assert training_options("sgdm", execution_environment=value).execution_environment == value
     assert issubclass(NotSupportedYetError, NotImplementedError) and issubclass(NotSupportedYetError, ValueError)
 
 
