@@ -5,8 +5,9 @@ every value the step reads or writes must live at a fixed device address, and no
 that change between iterations. :class:`GraphStep` provides exactly that around the trainer's step:
 
 - the mini-batch is copied into preallocated buffers ``x`` (B, ...) and ``t`` (B,) or (B, R);
-- the host scalars that change every iteration travel in one device vector ``scalars`` (0-d views of it are what
-  the step reads): the learning rate and, for Adam, its bias corrections (:func:`scalars_for`);
+- the step is the trainer's own (``Trainer._step``: the flat buffers and FlatStep's one fused pass); the host
+  scalars it takes travel in one device vector ``scalars`` (0-d views of it are what the step reads): the learning
+  rate and the optimizer's scalars, Adam's bias corrections among them (:func:`scalars_for`);
 - layer state (batch-norm running mean and variance) lives in fixed buffers: the step copies the new statistics
   into them (an in-place update), and backs them up at its start for the trainer's rollback;
 - everything the trainer reads back (loss, ‖g‖, hits, all-finite flag; per-example losses) is packed into one
