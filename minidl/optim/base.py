@@ -29,6 +29,8 @@ class Optimizer:
     None (a user's method that implements :meth:`_update` instead): the flat step falls back to :meth:`step`."""
     kernel: Callable[..., None] | None = None
     """``fused(equations)`` (:func:`minidl.optim.fused.fused`): one kernel per array on CuPy."""
+    _flat: tuple[Any, dict[str, Any], dict[str, dict[str, Any]]] | None = None
+    """The flat state (layout, slot -> buffer, name -> slot -> view) of :meth:`flat_slots`; None: not built."""
 
     def __init__(self) -> None:
         self.t = 0  # t: steps taken (MATLAB counts iterations; frozen arrays do not stop the count)
@@ -82,7 +84,7 @@ class Optimizer:
         zero); names in ``moving`` get their state entries on first use, as :meth:`step` creates them, so frozen
         arrays keep having none.  Rebuilt when a state array is no longer the view (a loaded state).
         """
-        flat = getattr(self, "_flat", None)
+        flat = self._flat
         if flat is None or flat[0] is not layout or any(
                 self.state.get(name, {}).get(slot) is not view
                 for name, views in flat[2].items() for slot, view in views.items()) or \

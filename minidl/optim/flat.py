@@ -18,6 +18,7 @@ written once: the same equations as the per-array path (:mod:`minidl.optim.prest
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
@@ -162,17 +163,27 @@ class FlatStep:
             got = self._buffers[key] = (layout, layout.per_element(values, default))
         return got[1]
 
-    def __call__(self, layout: FlatLayout, w, g, learning_rate: float,
-                 lr_factors: Mapping[str, float] | None = None, skip: Collection[str] = ()) -> None:
+    def __call__(self, layout: FlatLayout, w, g, learning_rate: Any,
+                 lr_factors: Mapping[str, float] | None = None, skip: Collection[str] = (),
+                 scalars: Sequence[Any] | None = None) -> None:
+        """One step.  ``learning_rate``: a number ≥ 0, or a 0-d device array (read by the kernels when they run:
+        what a captured CUDA graph needs, minidl.training.cuda_graph).  ``scalars``: None, the optimizer counts the
+        step (t ← t + 1) and its :meth:`~minidl.optim.Optimizer.scalars` go to the kernels as numbers; or those
+        scalars for this step, the caller having counted it (0-d device arrays in the graph step)."""
         opt, pipe = self.optimizer, self.pipeline
-        if not fusable(opt):                        # a user's method (or step): the per-array path on the views
+        equations = opt.equations if fusable(opt) else None
+        if equations is None:                       # a user's method (or step): the per-array path on the views
+            if scalars is not None:
+                raise ValueError(f"scalars: given for {type(opt).__name__}, which has no fusable equations; allowed: "
+                                 "None (its own step runs)")
             params, grads = layout.views(w), layout.views(g)
             pipe(grads, params, skip=skip)
             opt.step(params, grads, learning_rate, lr_factors)
             if isinstance(self.weight_clip, dict) or math.isfinite(self.weight_clip):
                 clip_weights(params, self.weight_clip, skip=skip)
             return
-        lr = check_nonnegative("learning_rate", learning_rate)
+        lr = check_nonnegative("learning_rate", learning_rate) if isinstance(learning_rate, numbers.Real) \
+            else learning_rate                      # a 0-d device array: not read here
         factors = _check_factors(lr_factors)
         moving = [n for n in layout.names if n not in skip and factors.get(n, 1.0) != 0.0]
         runs = layout.runs(moving)
@@ -184,8 +195,9 @@ class FlatStep:
         l2 = "none" if isinstance(c, float) and c == 0.0 else \
             "before" if pipe.l2_order == "before_clip" else "after"
         slots = opt.flat_slots(layout, moving)
-        opt.t += 1                                    # t ← t + 1
-        scalars = opt.scalars()
+        if scalars is None:
+            opt.t += 1                                # t ← t + 1
+            scalars = opt.scalars()
         # clipping: a threshold per element, or the scale T/max(‖g‖, T) from norms taken before the pass
         threshold, clip, T = pipe.threshold, "none", 0.0
         if isinstance(threshold, dict) or not math.isinf(threshold):
@@ -209,7 +221,7 @@ class FlatStep:
         wclip = self.weight_clip
         wc = isinstance(wclip, dict) or not math.isinf(wclip)
         wlim = (self._element(layout, "wclip", wclip, math.inf) if isinstance(wclip, dict) else wclip) if wc else 0.0
-        kernel = _kernel(l2, clip, wc, opt.equations)
+        kernel = _kernel(l2, clip, wc, equations)
         for a, b in runs:
             kernel(w[a:b], g[a:b], _part(c, a, b), _part(T, a, b), _part(wlim, a, b), lr, _part(f, a, b),
                    *(s[a:b] for s in slots), *scalars)

@@ -92,7 +92,7 @@ def _clip_each(arrays: Mapping[str, Any], limits: Mapping[str, float], skip: Col
             get_array_module(a).clip(a, -c, c, out=a)
 
 
-def clip_weights(params: Mapping[str, Any], limit: float, skip: Collection[str] = ()) -> None:
+def clip_weights(params: Mapping[str, Any], limit: float | Mapping[str, float], skip: Collection[str] = ()) -> None:
     """After the step, clip every weight element to [−c, c] in place (Wolfram WeightClipping); ``inf`` does nothing.
     ``limit`` may be a mapping name -> c_i (per-array limits; arrays not named: no clipping)."""
     if isinstance(limit, Mapping):

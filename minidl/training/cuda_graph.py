@@ -5,8 +5,9 @@ every value the step reads or writes must live at a fixed device address, and no
 that change between iterations. :class:`GraphStep` provides exactly that around the trainer's step:
 
 - the mini-batch is copied into preallocated buffers ``x`` (B, ...) and ``t`` (B,) or (B, R);
-- the host scalars that change every iteration travel in one device vector ``scalars`` (0-d views of it are what
-  the step reads): the learning rate and, for Adam, its bias corrections (:func:`scalars_for`);
+- the step is the trainer's own (``Trainer._step``: the flat buffers and FlatStep's one fused pass); the host
+  scalars it takes travel in one device vector ``scalars`` (0-d views of it are what the step reads): the learning
+  rate and the optimizer's scalars, Adam's bias corrections among them (:func:`scalars_for`);
 - layer state (batch-norm running mean and variance) lives in fixed buffers: the step copies the new statistics
   into them (an in-place update), and backs them up at its start for the trainer's rollback;
 - everything the trainer reads back (loss, ‖g‖, hits, all-finite flag; per-example losses) is packed into one
@@ -23,15 +24,14 @@ eagerly with a one-line :class:`CudaGraphNotice` (docs/gpu.md#cuda-graphs).
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any
 
 import numpy as np
 
 from minidl.backend import get_array_module, to_device
-from minidl.optim import clip_weights, global_norm
 from minidl.optim.adam import Adam
+from minidl.optim.flat import fusable
 from minidl.optim.sgdm import SGDM
 
 __all__ = ["CudaGraphNotice", "GraphStep", "MODES", "WARMUP_ITERATIONS", "graph_step_for", "ineligible", "scalars_for"]
@@ -62,7 +62,7 @@ def ineligible(trainer) -> str | None:
     if any(getattr(layer, "rng", None) is not None or hasattr(layer, "probability") for layer in net.layers):
         return "dropout (its masks come from the host generator)"
     opt = cfg.optimizer
-    if type(opt) not in _UPDATES:
+    if type(opt) not in _BUILT or not fusable(opt):
         return f"the optimizer {type(opt).__name__} (built: SGDM, SGD, Adam)"
     return None
 
@@ -88,52 +88,16 @@ def graph_step_for(trainer) -> GraphStep | None:
     return GraphStep(trainer, mode)
 
 
-# ------------------------------------------------------------------------------------------------ device-scalar updates
+# ------------------------------------------------------------------------------------------------ device scalars
 def scalars_for(optimizer, lr: float) -> np.ndarray:
-    """The per-iteration host scalars of ``optimizer`` at its current step count ``t`` (already incremented):
+    """The per-iteration host values of the step, at ``optimizer``'s current step count ``t`` (already counted):
+    ``[lr, *optimizer.scalars()]``, what :class:`~minidl.optim.flat.FlatStep` gives its fused pass as numbers in the
+    ordinary step; the graph step uploads them into one device vector and passes 0-d views of it instead.
 
-    SGDM, SGD: [lr];  Adam 'matlab': [lr·√(1−β2ᵗ)/(1−β1ᵗ)];  Adam 'paper': [lr/(1−β1ᵗ), 1−β2ᵗ].
+    SGDM, SGD: [lr, γ];  Adam: [lr, β1, β2, ε, s_div, c2, c1] with c1 = 1−β1ᵗ and 'matlab' s_div = 1, c2 = √(1−β2ᵗ),
+    'paper' s_div = 1−β2ᵗ, c2 = 1 (:meth:`minidl.optim.Adam.scalars`).
     """
-    if isinstance(optimizer, Adam):
-        b1, b2, t = optimizer.beta1, optimizer.beta2, optimizer.t
-        if optimizer.form == "matlab":
-            return np.array([lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)])
-        return np.array([lr / (1 - b1 ** t), 1 - b2 ** t])
-    return np.array([lr])
-
-
-def _sgdm_update(opt: SGDM, w, g, state: dict[str, Any], c: list, factor: float) -> None:
-    """SGDM (:class:`~minidl.optim.SGDM`) with the rate lr = c[0] a 0-d device array."""
-    lr = c[0] if factor == 1.0 else c[0] * factor
-    v = state["v"]
-    v *= opt.momentum     # v ← γ·v
-    v -= lr * g           # v ← γ·v − lr·g
-    w += v                # θ ← θ + v
-
-
-def _adam_update(opt: Adam, w, g, state: dict[str, Any], c: list, factor: float) -> None:
-    """Adam (:class:`~minidl.optim.Adam`, both forms) with its rate and corrections in 0-d device arrays ``c``."""
-    xp = get_array_module(w)
-    beta1, beta2, eps = opt.beta1, opt.beta2, opt.epsilon
-    m, s = state["m"], state["s"]
-    m *= beta1                    # m ← β1·m
-    m += (1 - beta1) * g          # m ← β1·m + (1−β1)·g
-    u = xp.square(g)              # u ← g²
-    u *= 1 - beta2                # u ← (1−β2)·g²
-    s *= beta2                    # s ← β2·s
-    s += u                        # s ← β2·s + (1−β2)·g²
-    if opt.form == "matlab":
-        xp.sqrt(s, out=u)                                  # u ← √s
-        u += eps                                           # u ← √s + ε
-        xp.divide(m, u, out=u)                             # u ← m/(√s + ε)
-        u *= c[0] if factor == 1.0 else c[0] * factor      # u ← lr·(√(1−β2ᵗ)/(1−β1ᵗ))·m/(√s + ε)
-    else:
-        xp.divide(s, c[1], out=u)                          # u ← ŝ = s/(1−β2ᵗ)
-        xp.sqrt(u, out=u)                                  # u ← √ŝ
-        u += eps                                           # u ← √ŝ + ε
-        xp.divide(m, u, out=u)                             # u ← m/(√ŝ + ε)
-        u *= c[0] if factor == 1.0 else c[0] * factor      # u ← lr·m̂/(√ŝ + ε)
-    w -= u                        # θ ← θ − u
+    return np.array([lr, *optimizer.scalars()], dtype=np.float64)
 
 
 def _sgd_class():
@@ -141,7 +105,8 @@ def _sgd_class():
     return SGD
 
 
-_UPDATES = {SGDM: _sgdm_update, _sgd_class(): _sgdm_update, Adam: _adam_update}
+_BUILT = (SGDM, _sgd_class(), Adam)
+"""The optimizers whose graph step is tested (all run FlatStep's fused equations)."""
 
 
 # ------------------------------------------------------------------------------------------------ the step
@@ -167,7 +132,8 @@ class GraphStep:
         self.trainer, self.mode = trainer, mode
         self.iterations = 0            # steps run through this object
         self.graph = None              # cupy.cuda.Graph once captured
-        self.stream = self.pool = None
+        self.stream: Any | None = None  # cupy.cuda.Stream (non-blocking) and cupy.cuda.MemoryPool, on CuPy only
+        self.pool: Any | None = None
         self.x = self.t = None         # static buffers (allocated by the first step)
         self.failed: str | None = None  # why capture was given up (eager from then on)
         self._noticed: set[str] = set()
@@ -198,8 +164,9 @@ class GraphStep:
         self.x, self.t = xp.empty_like(x), xp.empty_like(t)
         dtype = tr.net.params[next(iter(tr.net.params))].dtype
         self.dtype = dtype
-        self.scalars = xp.zeros(2, dtype=dtype)
-        self.c = [_view(self.scalars, 0), _view(self.scalars, 1)]   # 0-d views: what the captured kernels read
+        n = len(scalars_for(tr.config.optimizer, 0.0))
+        self.scalars = xp.zeros(n, dtype=dtype)
+        self.c = [_view(self.scalars, i) for i in range(n)]   # 0-d views: what the captured kernels read
         k = 3 + (1 if tr.classifier else 0)
         self.out = xp.zeros(k, dtype=dtype)
         self.reported = [_view(self.out, i) for i in range(k)]
@@ -267,37 +234,39 @@ class GraphStep:
         return self.reported, self.examples, xp
 
     def _step_cupy(self, x, t, host: np.ndarray) -> None:
-        cp = self.xp
+        cp, stream, pool = self.xp, self.stream, self.pool
+        assert stream is not None and pool is not None          # made by _allocate on CuPy
         before = cp.cuda.get_current_stream()
         ready = cp.cuda.Event()
         ready.record(before)
-        self.stream.wait_event(ready)                           # x, t were written on the caller's stream
-        with self.stream:
+        stream.wait_event(ready)                                # x, t were written on the caller's stream
+        with stream:
             cp.copyto(self.x, x)
             cp.copyto(self.t, t)
-            _upload(self.scalars[:len(host)], host.astype(self.dtype), self.stream)
+            _upload(self.scalars[:len(host)], host.astype(self.dtype), stream)
             if self.graph is None and self.failed is None and self.iterations > WARMUP_ITERATIONS:
                 self._capture()
             if self.graph is not None:
-                self.graph.launch(self.stream)
+                self.graph.launch(stream)
             else:
-                with cp.cuda.using_allocator(self.pool.malloc):
+                with cp.cuda.using_allocator(pool.malloc):
                     self.body()
         done = cp.cuda.Event()
-        done.record(self.stream)
+        done.record(stream)
         before.wait_event(done)                                 # the trainer's read waits for the step
 
     def _capture(self) -> None:
         """Capture :meth:`body` on the non-blocking stream; on failure, eager from then on (a notice)."""
-        cp = self.xp
+        cp, stream, pool = self.xp, self.stream, self.pool
+        assert stream is not None and pool is not None          # made by _allocate on CuPy
         try:
-            with cp.cuda.using_allocator(self.pool.malloc):
-                self.stream.begin_capture()
+            with cp.cuda.using_allocator(pool.malloc):
+                stream.begin_capture()
                 try:
                     self.body()
                 finally:
-                    graph = self.stream.end_capture()
-            graph.upload(self.stream)
+                    graph = stream.end_capture()
+            graph.upload(stream)
         except Exception as e:       # an API that reads the host, an allocation the capture refuses, ...
             self.failed = f"capture failed ({type(e).__name__}: {e})"
             self.notice(self.failed)
@@ -308,40 +277,18 @@ class GraphStep:
         self.graph = graph
 
     def body(self) -> None:
-        """forward → loss → backward → ‖g‖ → L2 / clipping → optimizer (device scalars) → weight clipping → pack,
-        reading only the static buffers (Trainer._step's order and equations)."""
-        tr = self.trainer
-        net, cfg, xp = tr.net, tr.config, self.xp
+        """The trainer's own step (:meth:`Trainer._step`: forward → loss → backward → ‖g‖ → the flat pass of L2,
+        clipping, optimizer and weight clipping) on the static buffers, with the rate and the optimizer's scalars as
+        0-d views of ``scalars``; then the layer state into its fixed buffers and the values into ``out``."""
+        tr, xp = self.trainer, self.xp
         for _, _, static, backup in self.state:
             xp.copyto(backup, static)                           # the rollback's layer state
-        x, t = self.x, self.t
-        y = net.forward(x, training=True)
-        loss = net.loss_array(y, t)
+        reported, examples, _ = tr._step(self.x, self.t, self.c[0], scalars=self.c[1:])
         if self.examples is not None:
-            xp.copyto(self.examples, net.output_layer.example_losses(y, t).astype(self.dtype, copy=False))
-        net.backward(y, t)
+            xp.copyto(self.examples, examples.astype(self.dtype, copy=False))
         for layer, key, static, _ in self.state:                # new statistics into the fixed buffers
             if layer.state[key] is not static:
                 xp.copyto(static, layer.state[key])
                 layer.state[key] = static
-        params, grads = net.params, net.grads
-        reported = [loss, global_norm(grads).astype(loss.dtype)]
-        if tr.classifier:
-            reported.append((xp.argmax(y, axis=1) == t).sum().astype(loss.dtype))
-        tr._save_params(params)
-        tr.pipeline(grads, params, skip=tr.frozen)              # L2 → clipping (or clipping → L2)
-        opt = cfg.optimizer
-        update = _UPDATES[type(opt)]
-        for name, w in params.items():                          # θ ← step(θ, g, lr·factor_i)
-            factor = tr.lr_factors.get(name, 1.0)
-            if factor != 0.0:
-                update(opt, w, grads[name], opt._state_for(name, w), self.c, factor)
-        if isinstance(cfg.weight_clip, dict) or math.isfinite(cfg.weight_clip):
-            clip_weights(params, cfg.weight_clip, skip=tr.frozen)
-        ok = None
-        for p in params.values():
-            f = xp.isfinite(p).all()
-            ok = f if ok is None else ok & f
-        reported.append(ok.astype(loss.dtype))
         xp.copyto(self.out, xp.stack(reported))
-        self._y = y
+        self._y = tr._outputs

@@ -15,8 +15,9 @@ Dynamic loss scaling (:class:`LossScaler`): S starts at 2¹⁵; after 2000 conse
 S ← 2·S; on a non-finite gradient the update is skipped (parameters and optimizer state untouched, its step count
 t not advanced) and S ← S/2, the count restarting.  The rule is PyTorch's ``torch.amp.GradScaler`` (growth_factor 2,
 backoff_factor 0.5, growth_interval 2000) with its init_scale 2¹⁶ lowered to 2¹⁵; Wolfram does not document its
-scheme (docs/gpu.md#mixed-precision).  The skip decision reads one flag from the device per step (GradScaler does
-the same); a skipped iteration reports a gradient norm of inf and is not a non-finite stop.
+scheme (docs/gpu.md#mixed-precision).  The skip decision reads one flag from the device per step, a second read
+besides the trainer's packed one (GradScaler's default path does the same; the reason: docs/gpu.md#mixed-precision);
+a skipped iteration reports a gradient norm of inf and is not a non-finite stop.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ class MixedStep:
         for g in grads.values():
             f = xp.isfinite(g).all()
             finite_g = f if finite_g is None else finite_g & f
-        self.skipped = not bool(to_host(finite_g))               # the one extra read (as GradScaler's)
+        self.skipped = not bool(to_host(finite_g))   # the step's second read: docs/gpu.md#mixed-precision says why
         self.scaler.update(not self.skipped)
         gnorm = xp.full((), math.inf, dtype="float32") if self.skipped else global_norm(grads).astype("float32")
         reported = [loss.astype("float32"), gnorm]
@@ -147,6 +148,7 @@ class MixedStep:
         for p in params.values():
             f = xp.isfinite(p).all()
             ok = f if ok is None else ok & f
+        assert ok is not None                                     # a chain with learnables (net.params not empty)
         reported.append(ok.astype("float32"))
         tr._outputs = y if cfg.record_outputs else None
         return reported, examples, xp

@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -621,12 +622,13 @@ class Trainer:
             self._rollback(saved_state)
         self._report(lr, loss_h, gnorm_h, hits_h, examples_h, indices, finite)
 
-    def _step(self, x, t, lr: float, mask=None) -> tuple[list, Any, Any]:
+    def _step(self, x, t, lr: Any, mask=None, scalars: Sequence[Any] | None = None) -> tuple[list, Any, Any]:
         """forward → data loss → backward → audit norm → L2 / clipping → optimizer step → weight clipping.
 
         Returns the device values to report ([loss, ‖g‖, (hits), all-finite]), the per-example losses (or None) and
         the array module; nothing is read to the host here.  Sequences: ``mask`` (B, T) goes to the forward, and to
-        the loss and backward of sequence-to-sequence outputs (``kw``).
+        the loss and backward of sequence-to-sequence outputs (``kw``).  The graph step (minidl.training.cuda_graph)
+        passes ``lr`` and the optimizer's ``scalars`` as 0-d device arrays (:class:`FlatStep`'s arguments).
         """
         net, cfg = self.net, self.config
         if self.par is not None:                        # this worker's rows; gradients, loss, hits summed (one
@@ -643,6 +645,8 @@ class Trainer:
             net.backward(y, t, **kw)
         flat = net.gather_grads() if net.params else []   # one flat buffer per dtype/device (docs/gpu.md#launches)
         flat = flat if len(flat) == 1 else None            # several (mixed dtypes or devices): the per-array path
+        if scalars is not None and not flat:
+            raise ValueError("scalars: device scalars need one flat buffer (one dtype and device for all parameters)")
         params, grads = net.params, net.grads
         xp = get_array_module(loss)
         gnorm = (xp.sqrt(xp.dot(flat[0].grads, flat[0].grads)) if flat else global_norm(grads)).astype(loss.dtype)
@@ -660,7 +664,8 @@ class Trainer:
         self._save_params({"flat": flat[0].params} if flat else params)
         frozen, factors = self._group(self.iteration) if self._groups is not None else (self.frozen, self.lr_factors)
         if flat:      # L2 → clipping (or clipping → L2) → θ ← step(θ, g, lr·factor_i) → weight clipping: one pass
-            self._flat_step(flat[0].layout, flat[0].params, flat[0].grads, lr, factors, skip=frozen)
+            self._flat_step(flat[0].layout, flat[0].params, flat[0].grads, lr, factors, skip=frozen,
+                            scalars=scalars)
         else:
             self.pipeline(grads, params, skip=frozen)                   # L2 → clipping (or clipping → L2)
             cfg.optimizer.step(params, grads, lr, factors)              # θ ← step(θ, g, lr·factor_i)

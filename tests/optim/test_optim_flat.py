@@ -180,3 +180,43 @@ def test_the_flat_buffers_follow_replaced_arrays_and_copies():
     (own,) = twin.flat_buffers()
     own.params[...] = 0.0
     assert np.all(net.params["fc_2.bias"] == [5.0, 6.0])
+
+
+@pytest.mark.parametrize("presteps", ["plain", "l2-before-global", "factors-and-frozen"])
+@pytest.mark.parametrize("method", ["sgdm", "adam", "adam-paper", "rmsprop"])
+def test_device_scalars_give_the_numbers_of_host_scalars_bit_for_bit(method, presteps):
+    """The graph step's form (minidl.training.cuda_graph): lr a 0-d device array and the optimizer's scalars given as
+    0-d device arrays (t counted by the caller) run the same pass as numbers do; float64: bit-identical."""
+    kw, wclip, factors = PRESTEPS[presteps]
+    frozen = frozenset(n for n, f in (factors or {}).items() if f == 0)
+    rng = np.random.default_rng(5)
+    layout = FlatLayout(arrays(rng, "standin"))
+    w_host, w_dev = layout.zeros(), layout.zeros()
+    for n in layout.names:
+        layout.view(w_host, n)[...] = layout.view(w_dev, n)[...] = B.to_device(rng.standard_normal(SHAPES[n]),
+                                                                              "standin")
+    opt_host, opt_dev = FACTORIES[method](), FACTORIES[method]()
+    step_host, step_dev = FlatStep(GradientPipeline(**kw), opt_host, wclip), FlatStep(GradientPipeline(**kw),
+                                                                                     opt_dev, wclip)
+    for k in range(4):
+        g = B.to_device(3.0 * rng.standard_normal(layout.size), "standin")
+        lr = 0.05 / (k + 1)
+        step_host(layout, w_host, g.copy(), lr, factors, skip=frozen)
+        opt_dev.t += 1
+        device = B.to_device(np.array([lr, *opt_dev.scalars()]), "standin")
+        scalars = [device[i:i + 1].reshape(()) for i in range(len(device))]
+        step_dev(layout, w_dev, g.copy(), scalars[0], factors, skip=frozen, scalars=scalars[1:])
+    assert opt_dev.t == opt_host.t == 4
+    np.testing.assert_array_equal(B.to_host(w_dev), B.to_host(w_host))
+    for key, a in opt_host.state_dict().items():
+        np.testing.assert_array_equal(B.to_host(opt_dev.state_dict()[key]), B.to_host(a), err_msg=key)
+
+
+def test_scalars_for_a_method_without_equations_name_the_argument():
+    class Logged(SGDM):
+        def _update(self, w, g, lr, state):
+            super()._update(w, g, lr, state)
+
+    layout = FlatLayout(arrays(np.random.default_rng(1)))
+    with pytest.raises(ValueError, match=r"scalars: given for Logged, which has no fusable equations"):
+        FlatStep(GradientPipeline(), Logged(0.5))(layout, layout.zeros(), layout.zeros(), 0.1, scalars=(0.5,))

@@ -143,16 +143,41 @@ def test_the_layers_hold_the_static_buffers_and_one_read_carries_the_values():
 
 
 def test_scalars_for_by_hand():
+    """[lr, *optimizer.scalars()]: the values FlatStep's pass takes as numbers in the ordinary step."""
     sgdm = SGDM(0.9)
     sgdm.t = 3
-    np.testing.assert_array_equal(scalars_for(sgdm, 0.1), [0.1])
+    np.testing.assert_array_equal(scalars_for(sgdm, 0.1), [0.1, 0.9])
     adam = Adam(beta1=0.9, beta2=0.999)
     adam.t = 2
-    np.testing.assert_allclose(scalars_for(adam, 0.01), [0.01 * math.sqrt(1 - 0.999 ** 2) / (1 - 0.9 ** 2)],
-                               rtol=1e-15)
+    np.testing.assert_allclose(scalars_for(adam, 0.01), [0.01, 0.9, 0.999, 1e-8, 1.0, math.sqrt(1 - 0.999 ** 2),
+                                                         1 - 0.9 ** 2], rtol=1e-15)
     paper = Adam(form="paper")
     paper.t = 2
-    np.testing.assert_allclose(scalars_for(paper, 0.01), [0.01 / (1 - 0.81), 1 - 0.999 ** 2], rtol=1e-15)
+    np.testing.assert_allclose(scalars_for(paper, 0.01), [0.01, 0.9, 0.999, 1e-8, 1 - 0.999 ** 2, 1.0, 1 - 0.81],
+                               rtol=1e-15)
+
+
+def test_the_graph_step_runs_flatsteps_pass_with_device_scalars(monkeypatch):
+    """One copy of the maths: the graph step's update is FlatStep's fused pass, its rate and optimizer scalars 0-d
+    views of the one device vector (not numbers baked into a captured kernel); the step count is the host's."""
+    from minidl.optim import flat
+    seen = []
+    call = flat.FlatStep.__call__
+
+    def spy(self, layout, w, g, learning_rate, lr_factors=None, skip=(), scalars=None):
+        seen.append((learning_rate, scalars))
+        return call(self, layout, w, g, learning_rate, lr_factors, skip, scalars)
+
+    monkeypatch.setattr(flat.FlatStep, "__call__", spy)
+    opt = Adam()
+    trainer = Trainer(classifier(), ArraySource(X, Y), config("on", opt, max_epochs=1))
+    with pytest.warns(CudaGraphNotice):
+        trainer.run()
+    step = trainer._graph_step
+    assert len(seen) == 5 and opt.t == 5
+    for lr, scalars in seen:
+        assert lr is step.c[0] and lr.ndim == 0 and list(scalars) == step.c[1:] and len(scalars) == 6
+    np.testing.assert_array_equal(to_host(step.scalars), scalars_for(opt, 0.05))   # the last step's values
 
 
 def test_auto_off_the_gpu_is_the_ordinary_step_silently():

@@ -161,3 +161,20 @@ def test_pythonic_precision_mixed_trains_on_the_standin():
                                    initial_learn_rate=0.01)
     trained, info = minidl.train_network(X, Y, net().layers, opts, device="standin")
     assert len(info.training_loss) == 12 and all(p.dtype.name == "float32" for p in trained.params.values())
+
+
+def test_a_mixed_step_reads_twice_the_packed_values_and_the_skip_flag(monkeypatch):
+    """The ordinary step reads once per iteration (tests/test_backend.py); the mixed step reads twice: the finite-
+    gradient flag that decides the skip before the update, then the trainer's packed read (docs/gpu.md#mixed-
+    precision says why the flag is not decided on the device)."""
+    from minidl import backend as B
+    reads, real = [], Trainer._iteration
+
+    def counted(self, *args, **kwargs):
+        with B.standin_counters().counting() as n:
+            real(self, *args, **kwargs)
+        reads.append(n.reads)
+
+    monkeypatch.setattr(Trainer, "_iteration", counted)
+    Trainer(net(), ArraySource(X, Y), config(max_epochs=1)).run()
+    assert reads == [2] * 6                                      # 96 / 16 iterations
