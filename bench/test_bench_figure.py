@@ -210,10 +210,11 @@ def _live_run(mode: str, workload: str) -> dict:
     redraw = fig._redraw
 
     def logged(panel):
-        counts = fig.blitter and (fig.blitter.full_draws, fig.blitter.axes_redraws)
+        counts = fig.blitter and (fig.blitter.full_draws, fig.blitter.axes_redraws, fig.blitter.panel_redraws)
         wall, cpu = time.perf_counter(), time.process_time()
         redraw(panel)
-        if counts and fig.blitter and counts == (fig.blitter.full_draws, fig.blitter.axes_redraws):
+        if counts and fig.blitter and counts == (fig.blitter.full_draws, fig.blitter.axes_redraws,
+                                                 fig.blitter.panel_redraws):
             plain_blits.append((time.perf_counter() - wall, time.process_time() - cpu))
 
     fig._redraw = logged

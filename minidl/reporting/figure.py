@@ -129,7 +129,8 @@ class Blitter:
         self.drawn: list[Any] = []  # the artists the last blit drew
         self._bboxes: list[Bbox] = []
         self._areas: dict[Any, Bbox] = {}  # each blitted axes' area with its tick labels, as last drawn
-        self.axes_redraws = 0
+        self.axes_redraws = 0  # metric axes drawn again (see _redraw_axes), and axes of boxed regions (the panel)
+        self.panel_redraws = 0
         self._drawn_texts: list[tuple[str, ...] | None] = []
         self._canvas = figure.canvas
         self._cid = self._canvas.mpl_connect("draw_event", self._on_draw)
@@ -169,23 +170,31 @@ class Blitter:
         self._drawn_texts = [self._texts(artists) for _, artists, _ in self.regions]
 
     def _area(self, ax: Any, renderer: Any) -> Bbox:
-        """Where ``ax`` draws: the height of its padded box and its tick and axis labels, across the figure from
-        the left edge to the nearest other axes on the right (tick labels widen as the limits grow; nothing but
-        the figure's colour lies left of an axes' label)."""
+        """Where ``ax`` draws: the height of its padded box and its tick and axis labels, to the nearest other
+        axes on the right (or the figure's edge), from the figure's left edge when no axes lies on its left (tick
+        labels widen as the limits grow; nothing but the figure's colour lies left of a metric panel's label),
+        else from its own padded box (the side panel, right of the metric panels)."""
         area = self._areas.get(ax)
         if area is None:
             tight = Bbox.union([ax.get_tightbbox(renderer), ax.bbox.padded(BLIT_PAD * self.figure.dpi / 72.0)])
-            right = min((other.bbox.x0 for other in self.figure.axes
-                         if other.bbox.x0 >= ax.bbox.x1 and other.bbox.y0 < tight.y1 and other.bbox.y1 > tight.y0),
+
+            def beside(other: Any) -> bool:
+                return other is not ax and other.bbox.y0 < tight.y1 and other.bbox.y1 > tight.y0
+
+            right = min((other.bbox.x0 for other in self.figure.axes if other.bbox.x0 >= ax.bbox.x1 and beside(other)),
                         default=self.figure.bbox.x1)
-            area = Bbox([[self.figure.bbox.x0, tight.y0], [right - 1.0, tight.y1]])
+            left = self.figure.bbox.x0
+            if any(other.bbox.x1 <= ax.bbox.x0 for other in self.figure.axes if beside(other)):
+                left = tight.x0
+            area = Bbox([[left, tight.y0], [right - 1.0, tight.y1]])
             area = Bbox.intersection(area, self.figure.bbox) or area
             self._areas[ax] = area
         return area
 
     def _redraw_axes(self, ax: Any) -> Bbox:
-        """Paint ``ax``'s area in the figure's colour, draw ``ax`` there again
-        (its limits or epoch bands changed) and save the new background of its region; returns the area."""
+        """Paint ``ax``'s area in the figure's colour, draw ``ax`` there again (its limits or epoch bands changed,
+        or the side panel's labels) and save the new background of its regions (the boxes of regions with a box of
+        their own measured again: a panel value moves with its label); returns the area."""
         canvas = self.figure.canvas
         renderer = canvas.get_renderer()
         area = self._area(ax, renderer)
@@ -194,11 +203,18 @@ class Blitter:
         blank.set_figure(self.figure)  # not in the figure: painting it changes nothing there
         blank.draw(renderer)
         ax.draw(renderer)  # everything of the axes but its (animated) changing artists
+        boxed = False
         for i, (region_ax, _, box) in enumerate(self.regions):
-            if region_ax is ax and box is None:
+            if region_ax is ax:
+                if box is not None:
+                    self._bboxes[i] = self._bbox(ax, box, renderer)
+                    boxed = True
                 self.backgrounds[i] = canvas.copy_from_bbox(self._bboxes[i])
                 self._drawn_texts[i] = None
-        self.axes_redraws += 1
+        if boxed:
+            self.panel_redraws += 1
+        else:
+            self.axes_redraws += 1
         return area
 
     def full(self) -> None:
@@ -209,8 +225,9 @@ class Blitter:
         """Redraw the changed regions over the saved background (a full draw when there is none).
 
         Args:
-            axes: axes whose background changed (their limits grew, an epoch band was added): drawn again first
-                (a few tens of milliseconds instead of the whole figure's ~0.15 s).
+            axes: axes whose background changed (their limits grew, an epoch band was added, the side panel's
+                labels changed): drawn again first (a few tens of milliseconds instead of the whole figure's
+                ~0.15 s).
             span: the data x range where the axes' artists changed (new points at the right end of curves that
                 do not change behind them); only that band of each axes region goes to the screen. None: all.
         """
@@ -316,6 +333,7 @@ class TrainingProgressFigure(Observer):
         self._next_redraw = 0.0  # the redraw_interval floor
         self._next_pump = 0.0
         self._next_panel = 0.0  # the side panel's text: updated at most every PANEL_INTERVAL while training
+        self._panel_moved = False  # a label of the live side panel changed since the last picture
         self._drawn_tail: tuple[int, int, float] = (0, 0, np.nan)  # what _render last drew (see _tail)
         self._next_file = 0.0  # plots_file in a window or notebook: written at most every REDRAW_INTERVALS["file"]
         self._t_open = 0.0  # perf_counter when the figure was opened
@@ -461,7 +479,8 @@ class TrainingProgressFigure(Observer):
             self._drawn_epochs = (list(self._edges), st.max_iterations)
         plot.autoscale(None if self._finished else HEADROOM)
         if panel:
-            plot.set_panel(self._sections())
+            if plot.set_panel(self._sections()):
+                self._panel_moved = True  # a label changed: the panel's background (see _redraw)
             self._next_panel = time.perf_counter() + PANEL_INTERVAL
         status = "finished" if self._finished else "training"
         plot.subtitle.set_text(f"Started {self._start_wall:%Y-%m-%d %H:%M:%S} · {status}")
@@ -487,6 +506,9 @@ class TrainingProgressFigure(Observer):
             self.plot.live_panel(False)
         full = self.blitter is None or not self.blitter.active
         axes = [] if full else self._changed_axes(*before)
+        if self._panel_moved and not full:
+            axes.append(self.plot.panel)
+        self._panel_moved = False
         rendered = False  # whether the canvas' buffer now holds the current picture
         if self.mode == "window" and not self._closed_window:
             rendered = self._render_window(full, axes)

@@ -16,6 +16,7 @@ from PIL import Image  # noqa: E402
 
 from minidl.reporting import figure as F  # noqa: E402
 from minidl.reporting.figure_files import png_bytes  # noqa: E402
+from minidl.reporting.figure_layout import PanelValue  # noqa: E402
 from minidl.training import events  # noqa: E402
 from minidl.training.events import TrainingState  # noqa: E402
 from tests.reporting.test_reporting_figure import EPOCHS, IPE, N, run_states  # noqa: E402
@@ -73,10 +74,11 @@ def test_a_blit_draws_only_the_changing_artists(drawn_artists, monkeypatch):
     assert drawn_artists and {id(a) for a in drawn_artists} <= changing(fig)
     lines = [fig.plot.lines_raw, fig.plot.lines_smooth, fig.plot.lines_val]
     assert all(any(a is d[k] for a in drawn_artists) for d in lines for k in ("top", "loss"))
-    # of the side panel only the lines whose text changed: the iteration count, not the settings
+    # of the side panel only the values that changed: the iteration count, not its label nor the settings
     texts = [a for a in drawn_artists if hasattr(a, "get_text")]
-    assert any("Iteration: 5 of 21" in t.get_text() for t in texts)
-    assert not any("Solver" in t.get_text() for t in texts)
+    assert texts and all(isinstance(t, PanelValue) for t in texts)
+    assert any(t.get_text() == "5 of 21" and t.prefix == "Iteration: " for t in texts)
+    assert not any(t.prefix == "Solver: " for t in texts)
     assert not fig.plot.panel_bodies["Training Cycle"].get_visible()  # the section texts wait for the end
 
 
@@ -122,7 +124,9 @@ def test_the_axes_whose_limits_grow_are_drawn_again_and_only_then():
     top = max(s.training_loss for s in states[:4] if s.training_loss is not None)
     lo, hi = loss_axes.get_ylim()
     assert lo == 0 and hi == pytest.approx(F.HEADROOM * 1.06 * top)  # headroom: room to grow into
-    base = dict(iterations_per_epoch=IPE, max_epochs=EPOCHS, max_iterations=N, is_classifier=True, epoch=1)
+    # the run's settings, as run_states has them (a line of the side panel that went would redraw the panel too)
+    base = dict(iterations_per_epoch=IPE, max_epochs=EPOCHS, max_iterations=N, is_classifier=True, epoch=1,
+                base_learn_rate=0.01, has_validation=True)
     redrawn = []
     real = F.Blitter._redraw_axes
     fig.blitter._redraw_axes = lambda ax: (redrawn.append(ax), real(fig.blitter, ax))[1]
