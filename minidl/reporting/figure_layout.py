@@ -361,11 +361,11 @@ class ProgressPlot:
         return Bbox([[x0, below - 1.0], [x1, above]])
 
     def panel_value_box(self, name: str, k: int, renderer: Any) -> Any:
-        """Display box of the value of line ``k`` of section ``name``: the line's band from where the value starts
-        (less 2 pixels: a glyph may reach left of its origin) to the figure's edge, so any value fits (the label
-        ends with ``": "``, whose space keeps its ink left of the box)."""
+        """Display box of the value of line ``k`` of section ``name``: the line's band from the pixel before the one
+        where the value starts (a glyph such as ``j`` reaches a little left of its origin) to the figure's edge, so
+        any value fits (the label ends with ``": "``, whose space keeps the label's ink left of the box)."""
         band = self.panel_line_box(name, k, renderer)
-        x0 = float(np.floor(self.panel_values[name][k].origin(renderer)[0])) - 2.0
+        x0 = float(np.floor(self.panel_values[name][k].origin(renderer)[0])) - 1.0
         return Bbox([[max(band.x0, x0), band.y0], [band.x1, band.y1]])
 
     # -- epochs and x range

@@ -102,6 +102,65 @@ def test_a_blit_of_new_points_copies_to_the_screen_twice_at_most(monkeypatch):
     assert band.y1 >= top.y1 and band.y0 <= loss.y0 and band.width < 0.5 * top.width
 
 
+def test_a_blit_renders_the_changed_values_and_no_label(monkeypatch):
+    """The side panel's labels are in the saved background: a blit renders only the strings of the values that
+    changed ("5 of 21", not "Iteration: 5 of 21" nor any settings line)."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    states = run_states()
+    fig = live()
+    for s in states[:6]:
+        fig.on_event(s)
+    fig.refresh()
+    rendered = []
+    real = RendererAgg.draw_text
+    monkeypatch.setattr(RendererAgg, "draw_text",
+                        lambda self, gc, x, y, s, *a, **k: (rendered.append(s), real(self, gc, x, y, s, *a, **k))[1])
+    fig.on_event(states[6])  # iteration 5 (at 0.5 s: the elapsed time still reads "0 s")
+    fig.refresh()
+    assert fig.blitter.blits == 1 and fig.blitter.panel_redraws == 0
+    assert rendered == ["5 of 21"]  # no label, no settings line
+
+
+def test_a_value_sits_where_the_whole_line_puts_it():
+    """Its first glyph at the pen position the one-text line gives it (the label's advance), on the label's
+    baseline; a changed label moves it, and the panel is drawn again (not the metric axes)."""
+    from matplotlib.text import Text
+
+    states = run_states()
+    fig = live()
+    for s in states[:3]:  # START, iteration 1, its validation
+        fig.on_event(s)
+    fig.refresh()
+    plot, renderer = fig.plot, fig.figure.canvas.get_renderer()
+    value = plot.panel_values["Training Cycle"][1]
+    assert (value.prefix, value.get_text()) == ("Iteration: ", "1 of 21")
+    label = value.label
+    whole = Text(*label.get_position(), label.get_text() + value.get_text(), transform=label.get_transform(),
+                 fontproperties=label.get_fontproperties(), va="top", linespacing=label.get_linespacing())
+    whole.set_figure(fig.figure)
+    x, y = value.origin(renderer)
+    _, info, _ = label._get_layout(renderer)
+    dx, dy = info[1][2] if len(info[1]) == 3 else info[1][2:4]
+    x_label, y_label = label.get_transform().transform(label.get_position()) + (dx, dy)
+    line_width = renderer.get_text_width_height_descent("Iteration: 1 of 21", label.get_fontproperties(), False)[0]
+    value_width = renderer.get_text_width_height_descent("1 of 21", label.get_fontproperties(), False)[0]
+    assert x == pytest.approx(x_label + line_width - value_width) and y == pytest.approx(y_label)
+    assert whole.get_window_extent(renderer).x1 == pytest.approx(value.get_window_extent(renderer).x1)
+    box = fig.blitter._bboxes[[r[1][0] for r in fig.blitter.regions].index(value)]
+    assert box.x0 <= x - 1 and box.x1 >= value.get_window_extent(renderer).x1  # the value's box holds it
+    colon = renderer.get_text_width_height_descent("Iteration:", label.get_fontproperties(), False)[0]
+    assert box.x0 >= x_label + colon - 1.0  # not the label's ink: it ends with the colon, whose right bearing is wider
+    settings = plot.panel_values["Other Information"]
+    assert [v.prefix for v in settings[:3]] == ["Hardware resource: ", "Solver: ", "Learning rate: "]
+    metric_redraws = fig.blitter.axes_redraws
+    fig.on_event(TrainingState(**{**states[3].__dict__, "base_learn_rate": None}))  # its line goes: labels move
+    fig.refresh()
+    assert [v.prefix for v in settings[:3]] == ["Hardware resource: ", "Solver: ", "Mini-batch size: "]
+    assert fig.blitter.panel_redraws == 1 and fig.blitter.axes_redraws == metric_redraws
+    assert fig.blitter.full_draws == 1
+
+
 def assert_same_picture(fig):
     """The canvas now equals one full draw of the same state (every artist an ordinary one)."""
     blitted = buffer(fig)
@@ -431,5 +490,57 @@ def test_the_screen_gets_every_changed_pixel(monkeypatch):
         assert fig.blitter.blits > 10
         # only the band of new points (and the changed panel lines) is copied: a fraction of the figure per blit
         assert screen["copied"] / fig.blitter.blits < 0.2 * screen["image"].shape[0] * screen["image"].shape[1]
+    finally:
+        plt.close("all")
+
+
+@pytest.mark.slow  # pixel comparisons of whole figures (1-2 s): CI's slow set
+def test_the_panel_after_values_of_other_widths_equals_a_full_redraw(monkeypatch):
+    """Values that grow and shrink (the elapsed time, the learning rate, the validation loss), a line that comes
+    (the first validation): each blit clears the old value's pixels; the screen gets every changed pixel."""
+    import math
+
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(Figure, "show", lambda self, *a, **k: None)
+    monkeypatch.setattr(F, "_display_mode", lambda show: "window")
+    fig = F.TrainingProgressFigure(redraw_interval=0.0)
+    base = dict(iterations_per_epoch=IPE, max_epochs=EPOCHS, max_iterations=N, is_classifier=True,
+                has_validation=True)
+    screen = {}
+    try:
+        fig.on_event(TrainingState(event=events.START, base_learn_rate=0.01, **base))
+        canvas = fig.figure.canvas
+        real_draw = canvas.draw
+
+        def draw():
+            real_draw()
+            screen["image"] = buffer(fig).copy()
+
+        def blit(bbox=None):
+            h = screen["image"].shape[0]
+            x0, x1 = max(math.floor(bbox.x0), 0), math.ceil(bbox.x1)
+            y0, y1 = max(h - math.ceil(bbox.y1), 0), h - math.floor(bbox.y0)
+            screen["image"][y0:y1, x0:x1] = buffer(fig)[y0:y1, x0:x1]
+
+        monkeypatch.setattr(canvas, "draw", draw)
+        monkeypatch.setattr(canvas, "blit", blit)
+        draw()
+        steps = [(5, 0.01, None), (59, 0.001234, 0.0831), (61, 0.1, 0.5), (3601, 0.0001, 0.07125), (75, 0.2, 1.0),
+                 (8, 0.5, 2.0)]  # each value wider, then narrower again
+        for it, (elapsed, rate, vloss) in enumerate(steps, start=1):
+            common = dict(base, epoch=1, iteration=it, time_since_start=float(elapsed), base_learn_rate=rate)
+            fig.on_event(TrainingState(event=events.ITERATION, training_loss=1.0 / it, training_accuracy=50.0,
+                                       **common))
+            if vloss is not None:
+                fig.on_event(TrainingState(event=events.VALIDATION, validation_loss=vloss,
+                                           validation_accuracy=60.0 + it, **common))
+            fig.refresh()
+            assert np.array_equal(screen["image"], buffer(fig)), it
+        texts = {v.prefix: v.get_text() for values in fig.plot.panel_values.values() for v in values}
+        assert texts["Elapsed time: "] == "8 s" and texts["Learning rate: "] == "0.5"
+        assert texts["Validation loss: "] == "2"
+        assert fig.blitter.blits >= 5 and fig.blitter.panel_redraws == 1  # the validation lines came once
+        assert_same_picture(fig)
     finally:
         plt.close("all")
