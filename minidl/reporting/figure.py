@@ -132,6 +132,7 @@ class Blitter:
         self.axes_redraws = 0  # metric axes drawn again (see _redraw_axes), and axes of boxed regions (the panel)
         self.panel_redraws = 0
         self._drawn_texts: list[tuple[str, ...] | None] = []
+        self._reaches: list[float | None] = []  # how far right each boxed region's artists drew (see _copy_box)
         self._canvas = figure.canvas
         self._cid = self._canvas.mpl_connect("draw_event", self._on_draw)
 
@@ -168,6 +169,24 @@ class Blitter:
             for artist in artists:
                 ax.draw_artist(artist)
         self._drawn_texts = [self._texts(artists) for _, artists, _ in self.regions]
+        self._reaches = [self._reach(artists, renderer) for _, artists, _ in self.regions]
+
+    @staticmethod
+    def _reach(artists: list[Any], renderer: Any) -> float | None:
+        """The display x the artists do not draw past (their ``reach``), None when one of them cannot tell."""
+        if not artists or not all(hasattr(a, "reach") for a in artists):
+            return None
+        return max(a.reach(renderer) for a in artists)
+
+    def _copy_box(self, i: int, renderer: Any) -> Bbox:
+        """The part of boxed region ``i`` to copy to the screen after drawing its artists again: from its left
+        edge to the farther of where the old and the new artists reach (the rest shows the background on the
+        screen and on the canvas alike); the whole box when a reach is unknown."""
+        bbox, old = self._bboxes[i], self._reaches[i]
+        new = self._reaches[i] = self._reach(self.regions[i][1], renderer)
+        if old is None or new is None:
+            return bbox
+        return Bbox([[bbox.x0, bbox.y0], [min(bbox.x1, max(old, new, bbox.x0 + 1.0)), bbox.y1]])
 
     def _area(self, ax: Any, renderer: Any) -> Bbox:
         """Where ``ax`` draws: the height of its padded box and its tick and axis labels, to the nearest other
@@ -211,6 +230,7 @@ class Blitter:
                     boxed = True
                 self.backgrounds[i] = canvas.copy_from_bbox(self._bboxes[i])
                 self._drawn_texts[i] = None
+                self._reaches[i] = None  # the area goes to the screen whole
         if boxed:
             self.panel_redraws += 1
         else:
@@ -251,17 +271,27 @@ class Blitter:
                 (areas if span is None else bands).append(
                     self._bboxes[i] if span is None else self._band(ax, self._bboxes[i], span))
             else:
-                boxes.append(self._bboxes[i])
+                boxes.append(self._copy_box(i, canvas.get_renderer()))
             self._drawn_texts[i] = texts
-        # One copy to the screen for the bands of new points and one for the changed panel lines: a copy costs
-        # ~1.1-1.5 ms under Tk whatever its size (16,000 to 90,000 pixels measured under Xvfb), so the strip
-        # between the two axes' bands (unchanged pixels, equal on the screen) is cheaper copied than skipped.
+        # One copy to the screen for the bands of new points and one for the changed panel values: a copy costs
+        # ~1-1.5 ms under Tk for such boxes, so the strip between the two axes' bands (unchanged pixels, equal on
+        # the screen) is cheaper copied than skipped; but Tk redisplays the union of what was copied since its
+        # last idle pass, so the two copies are redisplayed each on its own (the panel's far right of the bands).
         for group in (bands, boxes):
             if group:
                 areas.append(Bbox.union(group))
-        for area in areas:
+        for k, area in enumerate(areas):
+            if k:
+                self._redisplay()
             canvas.blit(area)
         self.blits += 1
+
+    def _redisplay(self) -> None:
+        """Let a Tk window redisplay what was copied to it so far (its idle tasks only: no user event is handled
+        in the middle of a blit); nothing for other canvases."""
+        widget = getattr(self.figure.canvas, "get_tk_widget", None)
+        if widget is not None:
+            widget().update_idletasks()
 
     def _band(self, ax: Any, bbox: Bbox, span: tuple[float, float]) -> Bbox:
         """The part of region ``bbox`` of ``ax`` above the data x range ``span`` (with the margin)."""

@@ -147,6 +147,15 @@ class PanelValue(Artist):
             self._origins[key] = origin
         return origin
 
+    def reach(self, renderer: Any) -> float:
+        """A display x the drawn string does not pass (its length times 1.1 em, plus 2 pixels: no glyph of a text
+        font is wider than an em), found without measuring it; :meth:`origin`'s x for an empty string."""
+        x = self.origin(renderer)[0]
+        if not self._text:
+            return x
+        em = renderer.points_to_pixels(self.label.get_fontproperties().get_size_in_points())
+        return x + 1.1 * em * len(self._text) + 2.0
+
     def get_window_extent(self, renderer: Any = None) -> Bbox:
         """Display box of the drawn string (an empty box at the origin for an empty string)."""
         if renderer is None:

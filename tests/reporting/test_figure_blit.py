@@ -161,6 +161,34 @@ def test_a_value_sits_where_the_whole_line_puts_it():
     assert fig.blitter.full_draws == 1
 
 
+def test_the_panel_copy_holds_only_the_changed_values_and_tk_redisplays_each_copy(monkeypatch):
+    """The changed values go to the screen as one box that ends where the farther of the old and the new values
+    reaches, not at the figure's edge; a Tk window redisplays the bands before the panel's copy is made (Tk
+    redisplays the union of all copies since its last idle pass)."""
+    states = run_states()
+    fig = live()
+    for s in states[:6]:
+        fig.on_event(s)
+    fig.refresh()
+    events_seen = []
+
+    class Widget:
+        def update_idletasks(self):
+            events_seen.append("idle")
+
+    monkeypatch.setattr(fig.figure.canvas, "get_tk_widget", lambda: Widget(), raising=False)
+    monkeypatch.setattr(fig.figure.canvas, "blit", lambda bbox=None: events_seen.append(bbox))
+    fig.on_event(states[6])  # iteration 5: the bands of new points and the value "5 of 21"
+    fig.refresh()
+    assert len(events_seen) == 3 and events_seen[1] == "idle"
+    copy = events_seen[2]
+    value = fig.plot.panel_values["Training Cycle"][1]
+    renderer = fig.figure.canvas.get_renderer()
+    extent = value.get_window_extent(renderer)
+    assert copy.x0 < extent.x0 and extent.x1 <= copy.x1 <= value.reach(renderer)
+    assert copy.x1 < fig.plot.panel.bbox.x1 and copy.height < 3 * extent.height  # one line, not the band
+
+
 def assert_same_picture(fig):
     """The canvas now equals one full draw of the same state (every artist an ordinary one)."""
     blitted = buffer(fig)
