@@ -417,10 +417,17 @@ class ProgressPlot:
     # -- data
     def set_series(self, key: str, x: np.ndarray, raw: np.ndarray, smoothed: np.ndarray, vx: np.ndarray,
                    val: np.ndarray) -> None:
-        """Line data of one panel: (N,) iterations ``x`` with raw and smoothed values, (V,) validation points."""
+        """Line data of one panel: (N,) iterations ``x`` with raw and smoothed values, (V,) validation points.
+
+        The validation line keeps its data when they are the same (new data make a line convert and transform
+        its points again when drawn; the live figure sets them at every redraw, new points come rarely)."""
         self.lines_raw[key].set_data(x, raw)
         self.lines_smooth[key].set_data(x, smoothed)
-        self.lines_val[key].set_data(vx, val)
+        line = self.lines_val[key]
+        old_x, old_y = line.get_xdata(orig=True), line.get_ydata(orig=True)
+        if not (np.shape(old_x) == np.shape(vx) and np.array_equal(old_x, vx)
+                and np.array_equal(old_y, val, equal_nan=True)):
+            line.set_data(vx, val)
 
     def set_final(self, key: str, iteration: float, value: float | None) -> None:
         """Mark the final validation value of one panel at ``iteration`` and label it ``Final``."""
