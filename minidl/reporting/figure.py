@@ -99,6 +99,31 @@ def _display_mode(show: bool | None) -> str:
 
 
 
+#: Most GUI events one pass of :func:`_process_events` handles (a bound: events that keep coming end the pass).
+MAX_EVENTS_PER_PASS = 1000
+
+
+def _process_events(canvas: Any) -> None:
+    """Handle a window's pending events (a click on Stop, a resize) and idle tasks (redisplaying what was blitted)
+    without waiting for any.
+
+    A Tk canvas: Tcl's event loop until nothing is pending, without the round trip to the X server that
+    ``flush_events`` (Tk's ``update``) makes and waits for (measured under Xvfb on the shared machine: 0.05 ms
+    instead of 0.15-0.37 ms with nothing to do, 0.24-0.9 ms instead of 0.5-2.8 ms after a blit; the pass between
+    redraws comes ten times a second and counts against the budget). Other canvases: ``flush_events``.
+    """
+    widget = getattr(canvas, "get_tk_widget", None)
+    if widget is None:
+        canvas.flush_events()
+        return
+    import _tkinter
+
+    tk = widget().tk
+    for _ in range(MAX_EVENTS_PER_PASS):
+        if not tk.dooneevent(_tkinter.DONT_WAIT):
+            break
+
+
 # ---------------------------------------------------------------------------------------------------- blitting
 class Blitter:
     """Redraws only the changing artists of a figure over a saved background of everything else.
@@ -635,14 +660,14 @@ class TrainingProgressFigure(Observer):
             self.figure.canvas.flush_events()
             return False
         self._render(full, axes)
-        self.figure.canvas.flush_events()
+        _process_events(self.figure.canvas)
         return True
 
     def _pump(self) -> None:
         """Let the GUI process clicks (the Stop button) between redraws (its time counts as drawing time)."""
         t0 = time.perf_counter()
         if not self._closed_window:
-            self.figure.canvas.flush_events()
+            _process_events(self.figure.canvas)
         t1 = time.perf_counter()
         self.draw_seconds += t1 - t0
         self._next_pump = t1 + PUMP_INTERVAL

@@ -189,6 +189,39 @@ def test_the_panel_copy_holds_only_the_changed_values_and_tk_redisplays_each_cop
     assert copy.x1 < fig.plot.panel.bbox.x1 and copy.height < 3 * extent.height  # one line, not the band
 
 
+def test_a_tk_window_handles_its_events_without_waiting_for_the_x_server(monkeypatch):
+    """Between redraws and after a blit a Tk window runs Tcl's event loop until nothing is pending (DONT_WAIT:
+    no round trip to the X server, which Tk's ``update`` makes and waits for); other canvases flush_events."""
+    import _tkinter
+
+    calls = []
+
+    class Tk:
+        pending = 3
+
+        def dooneevent(self, flags):
+            calls.append(flags)
+            Tk.pending -= 1
+            return Tk.pending >= 0
+
+    class Widget:
+        tk = Tk()
+
+    class Canvas:
+        def get_tk_widget(self):
+            return Widget()
+
+        def flush_events(self):
+            raise AssertionError("a Tk canvas waits for nothing")
+
+    F._process_events(Canvas())
+    assert calls == [_tkinter.DONT_WAIT] * 4  # three events, then nothing pending
+    flushed = []
+    monkeypatch.setattr(FigureCanvasAgg, "flush_events", lambda self: flushed.append(1), raising=False)
+    F._process_events(FigureCanvasAgg(Figure()))
+    assert flushed == [1]
+
+
 def assert_same_picture(fig):
     """The canvas now equals one full draw of the same state (every artist an ordinary one)."""
     blitted = buffer(fig)
