@@ -456,7 +456,9 @@ class TrainingProgressFigure(Observer):
         elif now >= self._next_redraw and (
                 self.draw_seconds - self._uncharged + self._expected_cost
                 <= OVERHEAD_BUDGET * (now - self._t_open)):
-            self._redraw(panel=now >= self._next_panel)
+            # while opening (until the first blit of values) the panel's text too: its first values change its
+            # lines (the validation lines come with the first validation), part of the opening's new layout
+            self._redraw(panel=now >= self._next_panel or self._opening)
         elif self.mode == "window" and now >= self._next_pump:
             self._pump()
         if self.stop_requested:
