@@ -150,10 +150,13 @@ LIVE_BUDGET = 0.03  # the issue's limit for the live figure while training
 LIVE_RATE = 2.0  # redraws per second the issue asks for (reported against it)
 #: Measured on the 2-core machine shared with other jobs (load 1-3; window under Xvfb and notebook, replayed stream
 #: and the documented example, 3-4 runs each): overhead while training 3.1-4.1 % (the throttle keeps its own count
-#: at 3 %; the rest is the uncharged first values' axes redraw and event bookkeeping), 0.4-1.75 redraws/s (1.2-1.75
-#: at load 2), first picture 0.24-1.9 s after START. The assertions are regression guards with that noise: overhead
-#: at most 1.5x the budget, at least 0.3 redraws/s (full redraws at every update, ~0.2-0.3 s each, would give
-#: 0.1-0.15), the first picture within 2.5 s of START. Whether the issue's 2 redraws/s and 1 s are met is
+#: at 3 %; the rest is the uncharged opening: the first values' axes and panel redraws, and event bookkeeping),
+#: 0.4-1.75 redraws/s (1.2-1.75 at load 2), first picture 0.24-1.9 s after START. With the split side panel
+#: (labels in the background, values drawn alone) and Tk's event loop run without waiting, on the documented
+#: example at load 0.6-1 (see docs/progress.md for the interleaved medians): window and notebook 1.5-2 redraws/s,
+#: 2.5-3.5 % while training; at load 4-5 up to 5.5 %. The assertions are regression guards with that noise:
+#: overhead at most 1.5x the budget, at least 0.3 redraws/s (full redraws at every update, ~0.2-0.3 s each, would
+#: give 0.1-0.15), the first picture within 2.5 s of START. Whether the issue's 2 redraws/s and 1 s are met is
 #: reported, not asserted.
 LIVE_NOISE_MARGIN = 1.5
 LIVE_MIN_RATE = 0.3
@@ -210,10 +213,11 @@ def _live_run(mode: str, workload: str) -> dict:
     redraw = fig._redraw
 
     def logged(panel):
-        counts = fig.blitter and (fig.blitter.full_draws, fig.blitter.axes_redraws)
+        counts = fig.blitter and (fig.blitter.full_draws, fig.blitter.axes_redraws, fig.blitter.panel_redraws)
         wall, cpu = time.perf_counter(), time.process_time()
         redraw(panel)
-        if counts and fig.blitter and counts == (fig.blitter.full_draws, fig.blitter.axes_redraws):
+        if counts and fig.blitter and counts == (fig.blitter.full_draws, fig.blitter.axes_redraws,
+                                                 fig.blitter.panel_redraws):
             plain_blits.append((time.perf_counter() - wall, time.process_time() - cpu))
 
     fig._redraw = logged

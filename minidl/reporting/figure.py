@@ -13,11 +13,13 @@ In a window the Stop button ends training at the next iteration.
 - ``"file"``: any non-interactive backend (Agg): a PNG written atomically every few seconds and at the end.
 
 The window and the notebook figure are drawn at START (before the first iteration). While training, only the
-changing artists are redrawn (:class:`Blitter`): the lines, the validation points and the side panel's text are
-drawn over a saved picture of everything else (axes, grids, labels, epoch bands), a few milliseconds instead of a
-full redraw's ~0.15 s. The whole figure is redrawn only when that background changes: the axis limits grow (they
-grow by ``HEADROOM`` times what the data need, so rarely), an epoch band is added, the window is resized (its
-``draw_event`` re-grabs the background), and for the final picture after DONE, which is drawn as before.
+changing artists are redrawn (:class:`Blitter`): the lines, the validation points and the side panel's values
+(``"12 s"`` of ``"Elapsed time: 12 s"``, those whose string changed) are drawn over a saved picture of everything
+else (axes, grids, labels, epoch bands, the panel's labels), a few milliseconds instead of a full redraw's ~0.15 s.
+Only what changes that background is drawn again: an axes whose limits grow (they grow by ``HEADROOM`` times what
+the data need, so rarely) or that gets an epoch band, the side panel when a label changes (a line comes or goes);
+the whole figure when the window is resized (its ``draw_event`` re-grabs the background), and for the final
+picture after DONE, which is drawn as before.
 
 Redraws are throttled by time and by their own cost: their starts at least ``redraw_interval`` seconds apart, and
 only while the time spent drawing so far plus the expected cost of one more redraw (the last one's) stays within
@@ -74,8 +76,8 @@ REDRAW_INTERVALS = {"window": 0.45, "notebook": 0.45, "file": 5.0}
 HEADROOM = 1.5
 #: Resolution of the live notebook image (the inline backend's own; the final picture uses ``dpi``).
 NOTEBOOK_DPI = 72.0
-#: Least seconds between updates of the side panel's text while training (its clock counts whole seconds; a line of
-#: text costs more to draw than all the curves).
+#: Least seconds between updates of the side panel's text while training (its clock counts whole seconds; its
+#: changed values cost ~1 ms each to draw, a third of the six curves).
 PANEL_INTERVAL = 1.0
 #: Seconds between two passes of a window's event loop between redraws (clicks on the Stop button).
 PUMP_INTERVAL = 0.1
@@ -95,6 +97,31 @@ def _display_mode(show: bool | None) -> str:
         return "window"
     return "file"
 
+
+
+#: Most GUI events one pass of :func:`_process_events` handles (a bound: events that keep coming end the pass).
+MAX_EVENTS_PER_PASS = 1000
+
+
+def _process_events(canvas: Any) -> None:
+    """Handle a window's pending events (a click on Stop, a resize) and idle tasks (redisplaying what was blitted)
+    without waiting for any.
+
+    A Tk canvas: Tcl's event loop until nothing is pending, without the round trip to the X server that
+    ``flush_events`` (Tk's ``update``) makes and waits for (measured under Xvfb on the shared machine: 0.05 ms
+    instead of 0.15-0.37 ms with nothing to do, 0.24-0.9 ms instead of 0.5-2.8 ms after a blit; the pass between
+    redraws comes ten times a second and counts against the budget). Other canvases: ``flush_events``.
+    """
+    widget = getattr(canvas, "get_tk_widget", None)
+    if widget is None:
+        canvas.flush_events()
+        return
+    import _tkinter
+
+    tk = widget().tk
+    for _ in range(MAX_EVENTS_PER_PASS):
+        if not tk.dooneevent(_tkinter.DONT_WAIT):
+            break
 
 
 # ---------------------------------------------------------------------------------------------------- blitting
@@ -129,8 +156,10 @@ class Blitter:
         self.drawn: list[Any] = []  # the artists the last blit drew
         self._bboxes: list[Bbox] = []
         self._areas: dict[Any, Bbox] = {}  # each blitted axes' area with its tick labels, as last drawn
-        self.axes_redraws = 0
+        self.axes_redraws = 0  # metric axes drawn again (see _redraw_axes), and axes of boxed regions (the panel)
+        self.panel_redraws = 0
         self._drawn_texts: list[tuple[str, ...] | None] = []
+        self._reaches: list[float | None] = []  # how far right each boxed region's artists drew (see _copy_box)
         self._canvas = figure.canvas
         self._cid = self._canvas.mpl_connect("draw_event", self._on_draw)
 
@@ -167,25 +196,51 @@ class Blitter:
             for artist in artists:
                 ax.draw_artist(artist)
         self._drawn_texts = [self._texts(artists) for _, artists, _ in self.regions]
+        self._reaches = [self._reach(artists, renderer) for _, artists, _ in self.regions]
+
+    @staticmethod
+    def _reach(artists: list[Any], renderer: Any) -> float | None:
+        """The display x the artists do not draw past (their ``reach``), None when one of them cannot tell."""
+        if not artists or not all(hasattr(a, "reach") for a in artists):
+            return None
+        return max(a.reach(renderer) for a in artists)
+
+    def _copy_box(self, i: int, renderer: Any) -> Bbox:
+        """The part of boxed region ``i`` to copy to the screen after drawing its artists again: from its left
+        edge to the farther of where the old and the new artists reach (the rest shows the background on the
+        screen and on the canvas alike); the whole box when a reach is unknown."""
+        bbox, old = self._bboxes[i], self._reaches[i]
+        new = self._reaches[i] = self._reach(self.regions[i][1], renderer)
+        if old is None or new is None:
+            return bbox
+        return Bbox([[bbox.x0, bbox.y0], [min(bbox.x1, max(old, new, bbox.x0 + 1.0)), bbox.y1]])
 
     def _area(self, ax: Any, renderer: Any) -> Bbox:
-        """Where ``ax`` draws: the height of its padded box and its tick and axis labels, across the figure from
-        the left edge to the nearest other axes on the right (tick labels widen as the limits grow; nothing but
-        the figure's colour lies left of an axes' label)."""
+        """Where ``ax`` draws: the height of its padded box and its tick and axis labels, to the nearest other
+        axes on the right (or the figure's edge), from the figure's left edge when no axes lies on its left (tick
+        labels widen as the limits grow; nothing but the figure's colour lies left of a metric panel's label),
+        else from its own padded box (the side panel, right of the metric panels)."""
         area = self._areas.get(ax)
         if area is None:
             tight = Bbox.union([ax.get_tightbbox(renderer), ax.bbox.padded(BLIT_PAD * self.figure.dpi / 72.0)])
-            right = min((other.bbox.x0 for other in self.figure.axes
-                         if other.bbox.x0 >= ax.bbox.x1 and other.bbox.y0 < tight.y1 and other.bbox.y1 > tight.y0),
+
+            def beside(other: Any) -> bool:
+                return other is not ax and other.bbox.y0 < tight.y1 and other.bbox.y1 > tight.y0
+
+            right = min((other.bbox.x0 for other in self.figure.axes if other.bbox.x0 >= ax.bbox.x1 and beside(other)),
                         default=self.figure.bbox.x1)
-            area = Bbox([[self.figure.bbox.x0, tight.y0], [right - 1.0, tight.y1]])
+            left = self.figure.bbox.x0
+            if any(other.bbox.x1 <= ax.bbox.x0 for other in self.figure.axes if beside(other)):
+                left = tight.x0
+            area = Bbox([[left, tight.y0], [right - 1.0, tight.y1]])
             area = Bbox.intersection(area, self.figure.bbox) or area
             self._areas[ax] = area
         return area
 
     def _redraw_axes(self, ax: Any) -> Bbox:
-        """Paint ``ax``'s area in the figure's colour, draw ``ax`` there again
-        (its limits or epoch bands changed) and save the new background of its region; returns the area."""
+        """Paint ``ax``'s area in the figure's colour, draw ``ax`` there again (its limits or epoch bands changed,
+        or the side panel's labels) and save the new background of its regions (the boxes of regions with a box of
+        their own measured again: a panel value moves with its label); returns the area."""
         canvas = self.figure.canvas
         renderer = canvas.get_renderer()
         area = self._area(ax, renderer)
@@ -194,11 +249,19 @@ class Blitter:
         blank.set_figure(self.figure)  # not in the figure: painting it changes nothing there
         blank.draw(renderer)
         ax.draw(renderer)  # everything of the axes but its (animated) changing artists
+        boxed = False
         for i, (region_ax, _, box) in enumerate(self.regions):
-            if region_ax is ax and box is None:
+            if region_ax is ax:
+                if box is not None:
+                    self._bboxes[i] = self._bbox(ax, box, renderer)
+                    boxed = True
                 self.backgrounds[i] = canvas.copy_from_bbox(self._bboxes[i])
                 self._drawn_texts[i] = None
-        self.axes_redraws += 1
+                self._reaches[i] = None  # the area goes to the screen whole
+        if boxed:
+            self.panel_redraws += 1
+        else:
+            self.axes_redraws += 1
         return area
 
     def full(self) -> None:
@@ -209,8 +272,9 @@ class Blitter:
         """Redraw the changed regions over the saved background (a full draw when there is none).
 
         Args:
-            axes: axes whose background changed (their limits grew, an epoch band was added): drawn again first
-                (a few tens of milliseconds instead of the whole figure's ~0.15 s).
+            axes: axes whose background changed (their limits grew, an epoch band was added, the side panel's
+                labels changed): drawn again first (a few tens of milliseconds instead of the whole figure's
+                ~0.15 s).
             span: the data x range where the axes' artists changed (new points at the right end of curves that
                 do not change behind them); only that band of each axes region goes to the screen. None: all.
         """
@@ -221,7 +285,7 @@ class Blitter:
         areas = [self._redraw_axes(ax) for ax in axes]
         self.drawn = []
         bands = []  # the axes' bands of new points: one copy for all (they share the x range)
-        boxes = []  # regions with a box of their own (the side panel's lines): copied to the screen at once
+        boxes = []  # regions with a box of their own (the side panel's values): copied to the screen at once
         for i, (ax, artists, box) in enumerate(self.regions):
             texts = self._texts(artists)
             if texts is not None and texts == self._drawn_texts[i]:
@@ -234,17 +298,27 @@ class Blitter:
                 (areas if span is None else bands).append(
                     self._bboxes[i] if span is None else self._band(ax, self._bboxes[i], span))
             else:
-                boxes.append(self._bboxes[i])
+                boxes.append(self._copy_box(i, canvas.get_renderer()))
             self._drawn_texts[i] = texts
-        # One copy to the screen for the bands of new points and one for the changed panel lines: a copy costs
-        # ~1.1-1.5 ms under Tk whatever its size (16,000 to 90,000 pixels measured under Xvfb), so the strip
-        # between the two axes' bands (unchanged pixels, equal on the screen) is cheaper copied than skipped.
+        # One copy to the screen for the bands of new points and one for the changed panel values: a copy costs
+        # ~1-1.5 ms under Tk for such boxes, so the strip between the two axes' bands (unchanged pixels, equal on
+        # the screen) is cheaper copied than skipped; but Tk redisplays the union of what was copied since its
+        # last idle pass, so the two copies are redisplayed each on its own (the panel's far right of the bands).
         for group in (bands, boxes):
             if group:
                 areas.append(Bbox.union(group))
-        for area in areas:
+        for k, area in enumerate(areas):
+            if k:
+                self._redisplay()
             canvas.blit(area)
         self.blits += 1
+
+    def _redisplay(self) -> None:
+        """Let a Tk window redisplay what was copied to it so far (its idle tasks only: no user event is handled
+        in the middle of a blit); nothing for other canvases."""
+        widget = getattr(self.figure.canvas, "get_tk_widget", None)
+        if widget is not None:
+            widget().update_idletasks()
 
     def _band(self, ax: Any, bbox: Bbox, span: tuple[float, float]) -> Bbox:
         """The part of region ``bbox`` of ``ax`` above the data x range ``span`` (with the margin)."""
@@ -316,6 +390,7 @@ class TrainingProgressFigure(Observer):
         self._next_redraw = 0.0  # the redraw_interval floor
         self._next_pump = 0.0
         self._next_panel = 0.0  # the side panel's text: updated at most every PANEL_INTERVAL while training
+        self._panel_moved = False  # a label of the live side panel changed since the last picture
         self._drawn_tail: tuple[int, int, float] = (0, 0, np.nan)  # what _render last drew (see _tail)
         self._next_file = 0.0  # plots_file in a window or notebook: written at most every REDRAW_INTERVALS["file"]
         self._t_open = 0.0  # perf_counter when the figure was opened
@@ -381,7 +456,9 @@ class TrainingProgressFigure(Observer):
         elif now >= self._next_redraw and (
                 self.draw_seconds - self._uncharged + self._expected_cost
                 <= OVERHEAD_BUDGET * (now - self._t_open)):
-            self._redraw(panel=now >= self._next_panel)
+            # while opening (until the first blit of values) the panel's text too: its first values change its
+            # lines (the validation lines come with the first validation), part of the opening's new layout
+            self._redraw(panel=now >= self._next_panel or self._opening)
         elif self.mode == "window" and now >= self._next_pump:
             self._pump()
         if self.stop_requested:
@@ -461,7 +538,8 @@ class TrainingProgressFigure(Observer):
             self._drawn_epochs = (list(self._edges), st.max_iterations)
         plot.autoscale(None if self._finished else HEADROOM)
         if panel:
-            plot.set_panel(self._sections())
+            if plot.set_panel(self._sections()):
+                self._panel_moved = True  # a label changed: the panel's background (see _redraw)
             self._next_panel = time.perf_counter() + PANEL_INTERVAL
         status = "finished" if self._finished else "training"
         plot.subtitle.set_text(f"Started {self._start_wall:%Y-%m-%d %H:%M:%S} · {status}")
@@ -487,6 +565,9 @@ class TrainingProgressFigure(Observer):
             self.plot.live_panel(False)
         full = self.blitter is None or not self.blitter.active
         axes = [] if full else self._changed_axes(*before)
+        if self._panel_moved and not full:
+            axes.append(self.plot.panel)
+        self._panel_moved = False
         rendered = False  # whether the canvas' buffer now holds the current picture
         if self.mode == "window" and not self._closed_window:
             rendered = self._render_window(full, axes)
@@ -581,14 +662,14 @@ class TrainingProgressFigure(Observer):
             self.figure.canvas.flush_events()
             return False
         self._render(full, axes)
-        self.figure.canvas.flush_events()
+        _process_events(self.figure.canvas)
         return True
 
     def _pump(self) -> None:
         """Let the GUI process clicks (the Stop button) between redraws (its time counts as drawing time)."""
         t0 = time.perf_counter()
         if not self._closed_window:
-            self.figure.canvas.flush_events()
+            _process_events(self.figure.canvas)
         t1 = time.perf_counter()
         self.draw_seconds += t1 - t0
         self._next_pump = t1 + PUMP_INTERVAL

