@@ -18,7 +18,7 @@ import numpy as np
 
 from minidl import layers as L
 from minidl._checks import named_device
-from minidl.backend import Device, device_description, get_device
+from minidl.backend import Device, device_description, get_device, gpu_unavailable_reason
 from minidl.matlab import records
 from minidl.matlab.arrays import (
     _is_classifier,
@@ -97,11 +97,9 @@ def _environment_device(options: TrainingOptions) -> Device:
     if env == "multi-gpu":
         try:
             return get_device("gpu")
-        except RuntimeError as e:   # no CuPy, or no CUDA device: the cause, named
-            cause = str(e).split(" but ", 1)[-1].split(";", 1)[0]
-            raise RuntimeError(f"{arg}: got 'multi-gpu' (one worker per GPU), but {cause}; install minidl[cuda12] "
-                               "or minidl[cuda13] on a machine with NVIDIA GPUs, or use 'parallel' (CPU workers)") \
-                from e
+        except RuntimeError as e:   # no CuPy, no CUDA device, or CuPy cannot run: the cause, named
+            raise RuntimeError(f"{arg}: got 'multi-gpu' (one worker per GPU), but {gpu_unavailable_reason()}; or "
+                               "use 'parallel' (CPU workers)") from e
     return named_device(arg, "cpu" if env == "parallel" else env)
 
 

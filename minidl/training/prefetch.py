@@ -77,7 +77,7 @@ class BackgroundReader(Iterator):
                 try:
                     if self._generator is not None:
                         with self._lock:     # noted before the read starts: generator_state() sees no half read
-                            self._states.append(self._generator.bit_generator.state)
+                            self._states.append(dict(self._generator.bit_generator.state))
                     item = next(source)
                 except StopIteration:
                     self._put(_END)
@@ -131,7 +131,7 @@ class BackgroundReader(Iterator):
         with self._lock:
             if len(self._states) > self._taken:
                 return self._states[self._taken]
-            return self._generator.bit_generator.state   # no read under way: the live state is the run's
+            return dict(self._generator.bit_generator.state)   # no read under way: the live state is the run's
 
     def close(self) -> None:
         """Stop the reader, join its thread, and put back the generator's state of the batches not taken."""

@@ -94,7 +94,8 @@ def test_a_job_that_cannot_travel_is_refused_before_any_process_starts():
 def test_multi_gpu_without_a_gpu_names_the_cause():
     X, Y = J.problem()
     with pytest.raises(RuntimeError, match="ExecutionEnvironment.: got 'multi-gpu' .one worker per GPU., but "
-                                           "(CuPy is not installed|CuPy sees no CUDA device); .*'parallel'"):
+                                           "(CuPy is not installed|CuPy sees no CUDA device|CuPy failed to import"
+                                           "|.* failed: ).*; or use 'parallel'"):
         minidl.matlab.trainNetwork(X, Y, J.layers(), minidl.matlab.trainingOptions(
             "sgdm", "ExecutionEnvironment", "multi-gpu", "Verbose", False))
 
