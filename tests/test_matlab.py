@@ -56,6 +56,7 @@ OPTION_CASES = {
     "ResetInputNormalization": ("sgdm", 0, False),
     "LogFile": ("sgdm", lambda p: str(p / "log.csv"), lambda p: str(p / "log.csv")),
     "SequenceLossMask": ("sgdm", False, False),
+    "CudaGraphs": ("sgdm", "auto", "auto"),
 }
 
 

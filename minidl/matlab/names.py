@@ -58,6 +58,7 @@ OPTION_NAMES: dict[str, str] = {
     "PlotsFile": "plots_file",
     "ProgressBar": "progress_bar",
     "SequenceLossMask": "sequence_loss_mask",  # minidl extension: False counts padded steps in loss and metrics
+    "CudaGraphs": "cuda_graphs",  # minidl extension: 'off' | 'on' | 'auto' (docs/gpu.md#cuda-graphs)
     "LogFile": "log_file",  # minidl extension: the audit log streamed while training (.csv or .jsonl)
 }
 _SNAKE_TO_MATLAB = {v: k for k, v in OPTION_NAMES.items()} | {"solver": "solverName"}
@@ -84,6 +85,7 @@ _STRING_CHOICES = {
     "OutputNetwork": ("last-iteration", "best-validation-loss"),
     "AdamForm": ("matlab", "paper"),
     "SequencePaddingDirection": ("right", "left"),
+    "CudaGraphs": ("off", "on", "auto"),
 }
 _PRECISIONS = {"single": "float32", "double": "float64", "float32": "float32", "float64": "float64",
                "mixed": "mixed"}  # 'mixed': a minidl extension (a GPU only; docs/gpu.md#mixed-precision)
@@ -160,7 +162,7 @@ class TrainingOptions:
         readable = self.property_names() + ("SolverName", "LearnRateSchedule", "LearnRateDropFactor",
                                             "LearnRateDropPeriod", "OutputNetwork",  # R2019b+: not displayed
                                             "ResetInputNormalization", "LogFile", "SequencePaddingDirection",
-                                            "SequenceLossMask")
+                                            "SequenceLossMask", "CudaGraphs")
         canon = {k.lower(): k for k in readable}
         key = canon.get(name.lower()) if isinstance(name, str) else None
         if key is None:

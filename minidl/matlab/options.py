@@ -66,6 +66,7 @@ OPTION_NAMES = (
     "output_network",
     "reset_input_normalization",
     "sequence_loss_mask",
+    "cuda_graphs",
 )
 
 
@@ -86,6 +87,7 @@ def _defaults(solver: str) -> dict[str, Any]:
         "output_network": "last-iteration",
         "reset_input_normalization": True,
         "sequence_loss_mask": True,
+        "cuda_graphs": "off",
     }
     if solver == "sgdm":
         d["momentum"] = 0.9
@@ -298,6 +300,7 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {  # option -> check(value, the 
     "log_file": _check_log_file,
     "output_network": lambda v, a: check_choice(a, v, OUTPUT_NETWORKS),
     "sequence_loss_mask": _check_bool,  # minidl extension: False counts padded steps in the loss and metrics
+    "cuda_graphs": lambda v, a: check_choice(a, v, ("off", "on", "auto")),  # minidl extension (docs/gpu.md)
     "reset_input_normalization": _check_bool,  # R2019b: recompute given input statistics (docs/matlab-interop.md)
 }
 
@@ -348,6 +351,7 @@ class TrainingOptions:
     output_network: Any
     reset_input_normalization: Any
     sequence_loss_mask: Any
+    cuda_graphs: Any
 
     def __init__(self, solver: str, *, names: ArgNames | None = None, **options: Any):
         names = names or ArgNames()
@@ -464,7 +468,9 @@ def training_options(solver: str, *, names: ArgNames | None = None, **options: A
             'best-validation-loss': the network of the lowest validation loss; needs validation_data),
             reset_input_normalization (True: input statistics are computed from the training data even when given),
             sequence_loss_mask (True: padded time steps of a sequence-to-sequence network add nothing to the loss,
-            accuracy or RMSE, MATLAB's rule; False: they count as real steps; a minidl extension).
+            accuracy or RMSE, MATLAB's rule; False: they count as real steps; a minidl extension),
+            cuda_graphs ('off' | 'on' | 'auto': the training step captured as a CUDA graph and replayed on a GPU;
+            'on' elsewhere runs eagerly with a notice; a minidl extension, docs/gpu.md#cuda-graphs).
 
         names: how errors spell the option names (a dialect's :class:`~minidl._checks.ArgNames`; default: as given).
 

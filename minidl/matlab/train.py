@@ -79,7 +79,7 @@ def engine_config(options: TrainingOptions, device: str | Device | None = None) 
         batch_norm_statistics=o.batch_normalization_statistics, normalize_inputs=True,
         reset_input_normalization=o.reset_input_normalization,
         device=get_device(device) if device is not None else _environment_device(o),
-        dtype=o.precision,
+        dtype=o.precision, cuda_graphs=o.cuda_graphs,
         seed=o.seed, stop_reasons=dict(records.STOP_REASONS), dispatch_in_background=o.dispatch_in_background,
         sequence_length=o.sequence_length, sequence_padding_value=o.sequence_padding_value,
         sequence_padding_direction=o.sequence_padding_direction, sequence_loss_mask=o.sequence_loss_mask,

@@ -311,3 +311,26 @@ def test_replay_equals_eager_on_the_gpu(method):
     for k in a:
         np.testing.assert_allclose(a[k], b[k], rtol=1e-12, atol=1e-12, err_msg=k)
     np.testing.assert_allclose(info_e.training_loss, info_g.training_loss, rtol=1e-12)
+
+
+def test_the_training_options_spell_cuda_graphs_and_reach_the_engine():
+    """`cuda_graphs` / 'CudaGraphs' (a minidl extension) reach EngineConfig; a bad value names the option; 'on' on
+    the CPU trains eagerly with the notice."""
+    import minidl
+    from minidl.matlab import train as mtrain
+    o = minidl.training_options("sgdm", cuda_graphs="on", max_epochs=1, verbose=False)
+    assert mtrain.engine_config(o).cuda_graphs == "on"
+    assert mtrain.engine_config(minidl.training_options("sgdm")).cuda_graphs == "off"
+    assert minidl.matlab.trainingOptions("sgdm", "CudaGraphs", "auto").CudaGraphs == "auto"
+    with pytest.raises(ValueError, match="cuda_graphs.*'sometimes'.*'off'"):
+        minidl.training_options("sgdm", cuda_graphs="sometimes")
+    with pytest.raises(ValueError, match="CudaGraphs"):
+        minidl.matlab.trainingOptions("sgdm", "CudaGraphs", "sometimes")
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((16, 3)), rng.integers(0, 2, 16)
+    layers = [minidl.layers.FeatureInput(3, normalization="none"), minidl.layers.FullyConnected(2),
+              minidl.layers.Softmax(), minidl.layers.ClassificationOutput()]
+    with pytest.warns(CudaGraphNotice, match="cuda_graphs 'on'"):
+        net, info = minidl.train_network(X, Y, layers, minidl.training_options(
+            "sgdm", cuda_graphs="on", max_epochs=1, mini_batch_size=8, verbose=False, execution_environment="cpu"))
+    assert len(info.training_loss) == 2
