@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 from minidl.testing import run_workers
-from minidl.training import Observer
-from minidl.training.parallel import join_rows, take_rows
+from minidl.training import Observer, Trainer
+from minidl.training import events as ev
+from minidl.training.parallel import WorkerFailed, join_rows, take_rows
 
 sys.path.insert(0, str(Path(__file__).with_name("mpi")))
-from graph_case import assert_same_run, params, run  # noqa: E402  (shared with the MPI script mpi/train_graph.py)
+from graph_case import CASES, assert_same_run, config, params, run  # noqa: E402  (shared with the MPI script mpi/train_graph.py)
 
 
 @pytest.mark.parametrize("case, size, loads, optimizer", [
@@ -92,3 +93,41 @@ def test_mpi_graph_workers_equal_one_process(case, n, loads, optimizer, request)
     out = subprocess.run(["mpiexec", "-n", str(n), sys.executable, str(script), case, loads, optimizer],
                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(root)})
     assert out.returncode == 0 and f"graph-ok {case} {n} 20" in out.stdout, out.stdout + out.stderr
+
+
+class StopAt(Observer):
+    def __init__(self, iteration):
+        self.iteration = iteration
+
+    def on_iteration(self, state):
+        return ev.StopRequest(ev.USER_FUNCTION) if state.iteration == self.iteration else None
+
+
+def test_a_graph_worker_that_raises_stops_all_with_the_last_completed_network():
+    three, _ = run("two_heads", "adam", observers=[StopAt(3)])
+    make, data = CASES["two_heads"]
+
+    def work(comm):
+        net = make()
+        layer, calls = net["r"], [0]
+        forward = layer.forward
+
+        def failing(x, training=False):                   # worker 1's 4th training forward of a non-empty share
+            if training and len(x) > 0:                   # (not the replay of an empty share, nor prediction)
+                calls[0] += 1
+                if comm.rank == 1 and calls[0] == 4:
+                    raise FloatingPointError("a fault on this worker")
+            return forward(x, training)
+        layer.forward = failing
+        train, val = data()
+        try:
+            Trainer(net, train, config("adam", communicator=comm, worker_loads=[1, 2]), validation_data=val).run()
+        except Exception as e:  # noqa: BLE001 - the test looks at it
+            return e
+    out = run_workers(2, work)
+    assert isinstance(out[1], FloatingPointError)
+    assert isinstance(out[0], WorkerFailed) and out[0].rank == 1 and "FloatingPointError" in str(out[0])
+    for e in out:                                         # the network of iteration 3, on every worker
+        assert e.minidl_info.stop_kind == ev.FAILED and len(e.minidl_info) == 3
+        for k, v in params(three).items():
+            np.testing.assert_allclose(params(e.minidl_net)[k], v, rtol=1e-12, atol=1e-14, err_msg=k)
