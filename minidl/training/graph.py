@@ -31,6 +31,7 @@ from minidl.training.data import (
     encode_labels,
     sorted_classes,
 )
+from minidl.training.parallel import batch_rows, take_rows
 
 
 def _is_array(v) -> bool:
@@ -319,25 +320,34 @@ class GraphPart:
         return []
 
     def evaluate(self, source: GraphPrepared, order: np.ndarray) -> tuple[float, float]:
-        """(weighted total loss, accuracy % | RMSE) over ``source`` in prediction mode; one host read."""
+        """(weighted total loss, accuracy % | RMSE) over ``source`` in prediction mode; one host read.  Several
+        workers (``trainer.par``): each evaluates its rows of every batch (every port's same rows), the sums are
+        combined and ``record_outputs`` gathered in row order (docs/parallel.md)."""
         tr = self.tr
-        net = tr.net
+        net, par = tr.net, tr.par
         B = tr.config.validation_batch_size or tr.config.batch_size
         loss_sum = metric = None
         xp = None
         kept: list = []
         first = net.output_layer
         for x_host, t_host in source.batches(order, B):
+            if par is not None:                          # this worker's rows of the batch, by port
+                lo, hi = par.evaluate_rows(batch_rows(x_host))
+                x_host, t_host = take_rows(x_host, lo, hi), take_rows(t_host, lo, hi)
             x, t = self.to_device(x_host, t_host)
             y = net.forward(x, training=False)
             if tr.config.record_outputs:
                 kept.append((to_host(y if not isinstance(y, dict) else y[first.name]), t_host[first.name]))
-            part = self.example_losses(y, t).sum()
-            xp = get_array_module(part)
+            one = next(iter(y.values())) if isinstance(y, dict) else y
+            xp = get_array_module(one)
+            empty = len(one) == 0                        # a worker's empty share: nothing to add
+            part = self.example_losses(y, t).sum() if not empty else xp.zeros((), dtype=one.dtype)
             loss_sum = part if loss_sum is None else loss_sum + part
             if self.classification is not None:
                 yy = y[self.classification] if isinstance(y, dict) else y
                 m = (xp.argmax(yy, axis=1) == t[self.classification]).sum().astype(part.dtype)
+            elif len(self.losses) > 1 and empty:
+                m = xp.zeros((), dtype=one.dtype)
             elif len(self.losses) > 1:
                 yy = y[first.name] if isinstance(y, dict) else y
                 m = first.example_losses(yy, t[first.name]).sum()
@@ -345,10 +355,16 @@ class GraphPart:
                 m = None
             if m is not None:
                 metric = m if metric is None else metric + m
+        if par is not None and tr.config.record_outputs:  # every worker's rows, batch by batch
+            ranks = par.comm.allgather(kept)
+            kept = [(np.concatenate([k[i][0] for k in ranks]), np.concatenate([k[i][1] for k in ranks]))
+                    for i in range(len(kept))]
         if kept:
             tr._validation_outputs = tuple(np.concatenate(a) for a in zip(*kept))
         assert xp is not None                            # at least one validation batch
         values = [float(v) for v in to_host(xp.stack([loss_sum] + ([metric] if metric is not None else [])))]
+        if par is not None:                              # the sums over the workers
+            values = par.sum(values)
         n = len(order)
         loss = values[0] / n
         if self.classification is not None:

@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 __all__ = ["Communicator", "SingleProcess", "MPICommunicator", "WorkerLost", "WorkerFailed", "shares",
-           "worker_loads", "world", "default_timeout", "LAUNCHER_VARIABLES"]
+           "worker_loads", "world", "default_timeout", "LAUNCHER_VARIABLES", "take_rows", "batch_rows", "join_rows"]
 
 #: environment variables an MPI launcher sets in the processes it starts (MPICH/Hydra, Open MPI, PMIx)
 LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
@@ -331,6 +331,45 @@ def unpack_gradients(flat: np.ndarray, grads: dict[str, Any]) -> np.ndarray:
     return flat[at:]
 
 
+def batch_rows(v) -> int:
+    """The number of rows B of a batch: an array (B, ...), or a dict / tuple by port of such arrays (a graph)."""
+    if isinstance(v, dict):
+        return len(next(iter(v.values())))
+    if isinstance(v, tuple):
+        return len(v[0])
+    return len(v)
+
+
+def take_rows(v, lo: int, hi: int):
+    """Rows lo:hi of a batch: an array (B, ...) → (hi − lo, ...); a dict (or tuple) by port → the same rows of every
+    port's array (a graph's inputs and targets are sliced together).  None stays None.
+
+    >>> import numpy as np
+    >>> take_rows({"a": np.arange(4), "b": np.arange(8).reshape(4, 2)}, 1, 3)["b"].tolist()
+    [[2, 3], [4, 5]]
+    """
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        return {k: a[lo:hi] for k, a in v.items()}
+    if isinstance(v, tuple):
+        return tuple(a[lo:hi] for a in v)
+    return v[lo:hi]
+
+
+def join_rows(parts: Sequence[Any]):
+    """The workers' row blocks (in rank order) joined into the whole batch: host arrays concatenated along rows;
+    dicts by port joined port by port (the same keys on every worker).
+
+    >>> import numpy as np
+    >>> join_rows([{"y": np.zeros((1, 2))}, {"y": np.ones((2, 2))}])["y"].shape
+    (3, 2)
+    """
+    if isinstance(parts[0], dict):
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return np.concatenate(parts)
+
+
 class DataParallel:
     """The engine's part of synchronous data parallelism (docs/parallel.md), one per run of a Trainer whose
     ``EngineConfig.communicator`` has more than one worker.
@@ -383,13 +422,13 @@ class DataParallel:
         and the flag; then every worker raises :class:`WorkerFailed` (the failed worker its own exception)."""
         tr = self.trainer
         net, cfg = tr.net, tr.config
-        b = len(x_host)
+        b = batch_rows(x_host)
         lo, hi = self.shard(b)
         self._calls = self._skip = 0
         error = None
         examples = None
         try:
-            x, t = to_device_pair(x_host[lo:hi], t_host[lo:hi])
+            x, t = to_device_pair(take_rows(x_host, lo, hi), take_rows(t_host, lo, hi))
             loss, hits, examples, y = self._local(x, t, b, hi - lo, record_examples)
         except WorkerLost:
             raise
@@ -398,7 +437,7 @@ class DataParallel:
             self._skip, self._calls = self._calls, 0
             try:                                             # (the run ends: a draw more on this worker is harmless)
                 net.set_shard((lo, lo, b), self.reduce)
-                x, t = to_device_pair(x_host[lo:lo], t_host[lo:lo])
+                x, t = to_device_pair(take_rows(x_host, lo, lo), take_rows(t_host, lo, lo))
                 loss, hits, examples, y = self._local(x, t, b, 0, record_examples)
             except Exception:
                 raise e from None                            # the others will time out (WorkerLost)
@@ -430,23 +469,35 @@ class DataParallel:
         if cfg.record_outputs:
             from minidl.backend import to_host
 
-            parts = self.comm.allgather(to_host(y))
-            whole_y = np.concatenate(parts)
+            mine = {k: to_host(v) for k, v in y.items()} if isinstance(y, dict) else to_host(y)
+            whole_y = join_rows(self.comm.allgather(mine))          # a graph: by output, each in row order
         return total_loss, total_hits, out_examples, whole_y
 
     def _local(self, x, t, b: int, rows: int, record_examples: bool):
-        """This worker's forward, loss (× rows/B), hits, ℓₙ and backward (loss gradient × rows/B)."""
+        """This worker's forward, loss (× rows/B), hits, ℓₙ and backward (loss gradient × rows/B).  A graph: x, t
+        by port; the loss is Σ weight·loss (each × rows/B), the hits those of the first classification loss, or,
+        with regression losses only, the first loss's own value (× rows/B) in their place; ℓₙ Σ weight·ℓₙ."""
         tr = self.trainer
         net = tr.net
+        graph = tr.graph
         y = net.forward(x, training=True)
-        xp = _xp(y)
         out = net.output_layer
+        dt = next(iter(y.values())).dtype if isinstance(y, dict) else y.dtype
+        xp = _xp(next(iter(y.values())) if isinstance(y, dict) else y)
+        part = dt.type(rows / b)
         if rows > 0:
-            loss = net.loss_array(y, t) * y.dtype.type(rows / b)      # this worker's part of the batch mean
-            examples = out.example_losses(y, t) if record_examples else None
+            loss = net.loss_array(y, t) * part                        # this worker's part of the batch mean
+            examples = None if not record_examples else graph.example_losses(y, t) if graph is not None else \
+                out.example_losses(y, t)
         else:
-            loss, examples = xp.zeros((), dtype=y.dtype), None
-        hits = (xp.argmax(y, axis=1) == t).sum().astype(y.dtype) if tr.classifier else None
+            loss, examples = xp.zeros((), dtype=dt), None
+        if graph is not None and graph.classification is None:     # [first loss's own batch mean] | []
+            metric = graph.metrics(y, t, loss) if rows > 0 else [xp.zeros((), dtype=dt)] * (len(graph.losses) > 1)
+            hits = metric[0] * part if metric else None
+        elif graph is not None:
+            hits = graph.metrics(y, t, loss)[0]              # hits of the first classification loss
+        else:
+            hits = (xp.argmax(y, axis=1) == t).sum().astype(dt) if tr.classifier else None
         net.backward(y, t, scale=rows / b)
         return loss, hits, examples, y
 

@@ -44,6 +44,7 @@ from minidl.training.data import ArraySource, PreparedSource, peek_shape, source
 from minidl.training.events import Observer, TrainingState
 from minidl.training.graph import GraphPart, MultiArraySource
 from minidl.training.info import InfoRecorder, TrainingInfo
+from minidl.training.parallel import batch_rows, take_rows
 from minidl.training.prefetch import BackgroundReader
 from minidl.training.sequence import SequencePart
 
@@ -269,9 +270,6 @@ class Trainer:
             raise NotSupportedYetError(f"{cfg.name('communicator')}: {comm.size} workers for a sequence network; "
                                        "not supported yet (MATLAB: \"Training long short-term memory networks "
                                        "supports single CPU and GPU training only\")")
-        if self.graph is not None:
-            raise NotSupportedYetError(f"{cfg.name('communicator')}: {comm.size} workers for a layer graph; not "
-                                       "supported yet (data-parallel training takes a chain of layers)")
         from minidl.training.parallel import DataParallel
 
         return DataParallel(self, comm, cfg.worker_loads)
@@ -679,7 +677,9 @@ class Trainer:
         return reported, examples, xp
 
     def _to_device_pair(self, x_host, t_host):
-        """A (chain) batch's inputs and targets on the training device."""
+        """A batch's inputs and targets on the training device (a graph: dicts by port)."""
+        if self.graph is not None:
+            return self.graph.to_device(x_host, t_host)
         return (to_device(x_host, self.device, dtype=self.dtype),
                 to_device(t_host, self.device, dtype=None if self.classifier else self.dtype))
 
@@ -929,8 +929,8 @@ class Trainer:
                 layer.start_population_pass()
             for x_host, *_ in self.train.batches(np.arange(self.n), cfg.batch_size):  # all data, unshuffled
                 if self.par is not None:            # this worker's rows; the moments are the whole batch's
-                    lo, hi = self.par.evaluate_rows(len(x_host))
-                    x_host = x_host[lo:hi]
+                    lo, hi = self.par.evaluate_rows(batch_rows(x_host))
+                    x_host = take_rows(x_host, lo, hi)         # a graph: every input's same rows
                 x = self.graph.to_device(x_host, None)[0] if self.graph is not None else \
                     to_device(x_host, self.device, dtype=self.dtype)
                 self.net.forward(x, training=False)

@@ -15,7 +15,7 @@ from minidl.backend import to_host
 from minidl.errors import NotSupportedYetError
 from minidl.network import Network
 from minidl.testing import ThreadGroup, run_workers
-from minidl.training import ArraySource, Checkpointer, Observer, Trainer, load_network, read_checkpoint
+from minidl.training import Checkpointer, Observer, Trainer, load_network, read_checkpoint
 from minidl.training import events as ev
 from minidl.training.data import SequenceSource
 from minidl.training.parallel import WorkerFailed
@@ -158,20 +158,14 @@ def test_a_stop_on_rank_0_or_a_stop_event_on_another_worker_stops_all_at_the_sam
             assert all(params(net)[k].tobytes() == v.tobytes() for k, v in first.items())
 
 
-def test_sequence_networks_and_graphs_refuse_several_workers():
+def test_sequence_networks_refuse_several_workers():
     seq = Network([L.SequenceInput(2), L.LSTM(3, output_mode="last"), L.FullyConnected(2), L.Softmax(),
                    L.ClassificationOutput()])
     xs = [np.ones((2, 4)) + k for k in range(8)]
-    graph = Network([L.FeatureInput(4, normalization="none", name="in"), L.FullyConnected(4, name="fc"),
-                     L.Addition(2, name="add"), L.FullyConnected(2, name="head"), L.Softmax(name="sm"),
-                     L.ClassificationOutput(name="loss")],
-                    [("in", "fc"), ("fc", "add/in1"), ("in", "add/in2"), ("add", "head"), ("head", "sm"),
-                     ("sm", "loss")])
     comm = ThreadGroup(2).communicator(0)              # refused at set-up: no collective is reached
     with pytest.raises(NotSupportedYetError, match="single CPU and GPU training only"):
         Trainer(seq, SequenceSource(xs, np.array([0, 1] * 4)), case.config(communicator=comm)).run()
-    with pytest.raises(NotSupportedYetError, match="a layer graph"):
-        Trainer(graph, ArraySource(np.ones((8, 4)), np.array([0, 1] * 4)), case.config(communicator=comm)).run()
+    # layer graphs train with several workers: tests/training/test_parallel_graph.py
 
 
 class Faulty(L.ReLU):
