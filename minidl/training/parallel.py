@@ -379,6 +379,8 @@ class DataParallel:
         self.interrupt = False                               # a stop asked for on some worker (the last step)
         self.pending = False                                 # a step was summed; agree() not yet called
         self._calls = self._skip = 0                         # reduce() calls this step (a failed worker's replay)
+        self._seen: list[Any] = []                           # their results (what a replay is given again)
+        self.reduce = WorkerSum(self._reduce, self.rank, self.size)
 
     def rows(self, b: int) -> tuple[int, int]:
         """This worker's rows (lo, hi) of a mini-batch of ``b``."""
@@ -390,14 +392,23 @@ class DataParallel:
         self.trainer.net.set_shard((lo, hi, b), self.reduce)
         return lo, hi
 
-    def reduce(self, a):
-        """Σ over the workers of a (K,) device array (batch normalization's sums), back on its device."""
+    def _reduce(self, a):
+        """Σ over the workers of a (K,) device array (batch normalization's sums), back on its device.  A failed
+        worker's replay is given the results of the calls it already exchanged (the same decisions, the same calls
+        after them)."""
         from minidl.backend import device_of, get_array_module, to_device, to_host
 
         self._calls += 1
         if self._calls <= self._skip:                        # a failed worker's replay: already exchanged
-            return get_array_module(a).zeros_like(a)
+            seen = self._seen[self._calls - 1] if self._calls <= len(self._seen) else None
+            if seen is None or seen.shape != a.shape:
+                return get_array_module(a).zeros_like(a)
+            return to_device(seen, device_of(a), dtype=a.dtype)
+        if self._calls == 1:
+            self._seen = []
         summed = self.comm.allreduce(np.ascontiguousarray(to_host(a)))
+        del self._seen[self._calls - 1:]
+        self._seen.append(summed)
         return to_device(summed, device_of(a), dtype=a.dtype)
 
     # ------------------------------------------------------------------ the step
@@ -513,6 +524,21 @@ class DataParallel:
     def sum(self, values: Sequence[float]) -> list[float]:
         """Σ over the workers of a few host numbers (validation sums), float64."""
         return [float(v) for v in self.comm.allreduce(np.asarray(values, dtype=np.float64))]
+
+
+class WorkerSum:
+    """Σ over the workers of a (K,) array (``sum(a)``), knowing this worker's ``rank`` and the group's ``size``: batch
+    normalization then places its own values in its row of a zero buffer and reads every worker's from one sum
+    (functional/batchnorm.py, one round trip instead of two)."""
+
+    def __init__(self, sum_fn, rank: int, size: int):
+        self.sum_fn, self.rank, self.size = sum_fn, rank, size
+
+    def __call__(self, a):
+        return self.sum_fn(a)
+
+    def __repr__(self) -> str:
+        return f"WorkerSum(rank={self.rank}, size={self.size})"
 
 
 def _xp(a):
