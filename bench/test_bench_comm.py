@@ -8,8 +8,9 @@ on a 2-core machine) and reads the medians rank 0 wrote to OUT.  Two ways of red
 
 - ``mpi``: mpi4py's blocking ``Allreduce`` (MPI's own wait: it spins on the shared-memory channel);
 - ``minidl``: :class:`minidl.training.parallel.MPICommunicator` ``.allreduce`` (what the engine pays: a
-  non-blocking ``Iallreduce`` polled with a sleep backoff from 20 µs to 1 ms, so waiting ranks free the cores);
-- ``minidl-spin``: the same with 200 µs of polling without sleep before the backoff (a candidate, bench only).
+  non-blocking ``Iallreduce`` polled without sleep for 200 µs, then with a sleep backoff from 20 µs to 1 ms);
+- ``minidl-sleep``: the same with ``spin=0`` (the sleep backoff from the first poll: the engine before issue 15's
+  speed work).
 
 Model (ring allreduce of n bytes on N ranks): t(n) = 2(N−1)·α + 2(N−1)/N·n·β.  The fit: the slope b from a
 least-squares line through the messages of 1 MB and more, the intercept a the median of t(n) − b·n over the
@@ -59,20 +60,9 @@ def worker(out: str) -> None:
 
     from minidl.training.parallel import MPICommunicator
 
-    class Spinning(MPICommunicator):
-        """The engine's communicator with a different wait: Test() without sleeping for the first 200 µs, then
-        the same backoff (a candidate for the engine; measured here only)."""
-
-        def _wait(self, request, what):
-            end = time.perf_counter() + 2e-4
-            while time.perf_counter() < end:
-                if request.Test():
-                    return
-            super()._wait(request, what)
-
     comm = MPI.COMM_WORLD
-    ours, spinning = MPICommunicator(comm), Spinning(comm)
-    result: dict[str, dict[int, float]] = {"mpi": {}, "minidl": {}, "minidl-spin": {}}
+    ours, sleeping = MPICommunicator(comm), MPICommunicator(comm, spin=0.0)
+    result: dict[str, dict[int, float]] = {"mpi": {}, "minidl": {}, "minidl-sleep": {}}
     for nbytes in SIZES:
         buf = np.ones(nbytes // 4, dtype=np.float32)
         recv = np.empty_like(buf)
@@ -80,7 +70,7 @@ def worker(out: str) -> None:
         result["mpi"][nbytes] = _time_allreduce(lambda b, r=recv: comm.Allreduce(b, r, op=MPI.SUM), buf, reps,
                                                 comm.Barrier)
         result["minidl"][nbytes] = _time_allreduce(ours.allreduce, buf, reps, comm.Barrier)
-        result["minidl-spin"][nbytes] = _time_allreduce(spinning.allreduce, buf, reps, comm.Barrier)
+        result["minidl-sleep"][nbytes] = _time_allreduce(sleeping.allreduce, buf, reps, comm.Barrier)
     # the largest over ranks: an allreduce ends for the step when the slowest rank has it
     worst = {k: {n: max(comm.allgather(v[n])) for n in SIZES} for k, v in result.items()}
     if comm.Get_rank() == 0:
@@ -110,9 +100,9 @@ def measure(n_ranks: int, tmp: Path) -> dict:
 
 def _table(n_ranks: int, m: dict) -> str:
     lines = [f"allreduce on {n_ranks} ranks (median of the slowest rank)",
-             f"{'bytes':>10} {'mpi µs':>10} {'minidl µs':>10} {'spin µs':>10} {'mpi GB/s':>9}"]
+             f"{'bytes':>10} {'mpi µs':>10} {'minidl µs':>10} {'sleep µs':>10} {'mpi GB/s':>9}"]
     for n in SIZES:
-        t_mpi, t_ours, t_spin = (m["times"][k][n] for k in ("mpi", "minidl", "minidl-spin"))
+        t_mpi, t_ours, t_spin = (m["times"][k][n] for k in ("mpi", "minidl", "minidl-sleep"))
         lines.append(f"{n:>10} {t_mpi * 1e6:>10.1f} {t_ours * 1e6:>10.1f} {t_spin * 1e6:>10.1f} "
                      f"{n / t_mpi / 1e9:>9.2f}")
     for kind, f in m["fit"].items():

@@ -12,8 +12,9 @@
   of each, the ratios, and the seconds per step spent in collectives (rank 0 and rank 1).  The parts whose
   engine or launcher is not importable are skipped with the reason.
 
-The loop is timed from START to the epoch's end (the statistics passes and the pool start are outside); the best
-of a few interleaved repeats is kept (the least disturbed by other load on a shared machine).
+The loop is timed from START to the epoch's end (the statistics passes and the pool start are outside).  The
+parallel bench interleaves its rounds (each round: one process, PyTorch 2 and 1 threads, an ``mpiexec -n 2`` epoch,
+a ``run_parallel`` epoch) and prints the median and the best of each (other load on a shared machine moves them).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from minidl.training import ArraySource, MiniBatchSource, Observer, Trainer
 from minidl.training import events as ev
 
 B, SEED, REPEATS = 128, 0, 3
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))     # the parallel bench's interleaved rounds
 ROOT = Path(__file__).resolve().parents[1]
 HAVE_MPI = shutil.which("mpiexec") is not None and importlib.util.find_spec("mpi4py") is not None
 HAVE_ENGINE = "communicator" in {f.name for f in dataclasses.fields(engine_config(training_options("sgdm")))}
@@ -160,14 +162,15 @@ def engine_epoch(X, Y, communicator=None) -> tuple[float | None, int, TimedCommu
     return getattr(clock, "loop", None), len(info), timed
 
 
-def mpi_worker(out: str) -> None:
-    """Under ``mpiexec -n N``: REPEATS epochs on every rank; rank 0 writes the best and the collectives' seconds."""
+def mpi_worker(out: str, repeats: int = REPEATS) -> None:
+    """Under ``mpiexec -n N``: ``repeats`` epochs on every rank; rank 0 writes every rank's loop and collectives'
+    seconds."""
     from minidl.training.parallel import world
 
     comm = world()
     X, Y = data()
     runs = []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         loop, iterations, timed = engine_epoch(X, Y, comm)
         runs.append({"loop": loop, "iterations": iterations, "seconds": timed.seconds, "calls": timed.calls})
     everyone = comm.allgather(runs)
@@ -203,73 +206,80 @@ def torch_epoch(X, Y, threads: int = 2) -> float:
     return time.perf_counter() - t
 
 
-def _mpi_epochs(n_ranks: int, tmp: Path) -> dict:
+def _mpi_epochs(n_ranks: int, tmp: Path, repeats: int = REPEATS) -> dict:
     out = tmp / f"parallel{n_ranks}.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    subprocess.run(["mpiexec", "-n", str(n_ranks), sys.executable, __file__, str(out)], check=True, env=env,
-                   timeout=900)
+    subprocess.run(["mpiexec", "-n", str(n_ranks), sys.executable, __file__, str(out), str(repeats)], check=True,
+                   env=env, timeout=900)
     return json.loads(out.read_text())
 
 
-def _launch_epoch(X, Y, workers: int) -> float | None:
-    """One epoch through ``run_parallel`` with ``workers`` local workers (the pool opened by a first call)."""
+def _launch_epoch(X, Y, workers: int) -> float:
+    """One epoch through ``run_parallel`` with ``workers`` local workers (the first call opens the pool, reused
+    after it): the loop's seconds."""
     from minidl.training.launch import run_parallel
 
-    best = np.inf
-    for _ in range(REPEATS + 1):                # the first call opens the pool; the pool is reused after it
-        clock = LoopClock()
-        run_parallel(Network(example_layers()), ArraySource(X, Y), config(), None, [clock], None, workers)
-        best = min(best, clock.loop)
-    return best
+    clock = LoopClock()
+    run_parallel(Network(example_layers()), ArraySource(X, Y), config(), None, [clock], None, workers)
+    return clock.loop
 
 
 def test_parallel_images_per_second(benchmark, tmp_path):
     X, Y = data()
-    single, torch_s, torch1_s = [], [], []
-
-    def once():
-        single.append(engine_epoch(X, Y)[0])
-        if HAVE_TORCH:       # 2 threads (the issue's reference), and 1: OpenMP's 2 threads suffer most from load
-            torch_s.append(torch_epoch(X, Y))
-            torch1_s.append(torch_epoch(X, Y, threads=1))
-
-    benchmark.pedantic(once, rounds=REPEATS, iterations=1)
-    steps = len(X) // B
-    rate = {"minidl 1 process": steps * B / min(single)}
-    if torch_s:
-        rate["PyTorch-CPU 2 threads"] = steps * B / min(torch_s)
-        rate["PyTorch-CPU 1 thread"] = steps * B / min(torch1_s)
+    seconds: dict[str, list[float]] = {}
+    mpi_runs: list[list[dict]] = []               # per round: rank 0's and rank 1's epoch
     skipped, comm_lines = [], []
+    use_mpi = HAVE_MPI and HAVE_ENGINE
+    use_launch = HAVE_MPI and importlib.util.find_spec("minidl.training.launch") is not None
     if not HAVE_MPI:
         skipped.append("mpiexec 2 ranks: needs mpiexec and mpi4py (pip install 'minidl[mpi]')")
     elif not HAVE_ENGINE:
         skipped.append("mpiexec 2 ranks: EngineConfig has no 'communicator' yet (ENGINE's data-parallel step, "
                        "issue 15 item 1, is not in this checkout)")
-    else:
-        result = _mpi_epochs(2, tmp_path)
-        fastest = min(range(REPEATS), key=lambda k: result["runs"][0][k]["loop"])   # rank 0's best epoch
-        best = [runs[fastest] for runs in result["runs"]]                           # that epoch on every rank
-        step_ms = best[0]["loop"] / best[0]["iterations"] * 1e3
-        rate["minidl mpiexec 2 ranks"] = best[0]["iterations"] * B / best[0]["loop"]
-        for rank, run in enumerate(best):
-            per_step = {k: v / run["iterations"] * 1e3 for k, v in run["seconds"].items()}
-            calls = {k: v / run["iterations"] for k, v in run["calls"].items()}
-            comm_lines.append(f"rank {rank}: {sum(per_step.values()):.2f} ms/step in collectives of "
-                              f"{step_ms:.1f} ms/step (" + ", ".join(f"{k} {per_step[k]:.2f} ms × {calls[k]:.1f}"
-                                                                    for k in per_step) + ")")
-        benchmark.extra_info["mpi_runs"] = result["runs"]
-    if importlib.util.find_spec("minidl.training.launch") is None:
+    if not use_launch and HAVE_MPI:
         skipped.append("run_parallel 2 workers: minidl.training.launch is not importable (LAUNCH, issue 15 item "
                        "2, is not in this checkout)")
-    elif HAVE_MPI:
-        rate["minidl run_parallel 2 workers"] = steps * B / _launch_epoch(X, Y, 2)
+    if use_launch:
+        _launch_epoch(X, Y, 2)                    # opens the pool (outside the timed rounds)
+
+    def add(name: str, t: float) -> None:
+        seconds.setdefault(name, []).append(t)
+
+    def once():                                   # one round: every way once, interleaved
+        add("minidl 1 process", engine_epoch(X, Y)[0])
+        if HAVE_TORCH:       # 2 threads (the issue's reference), and 1: OpenMP's 2 threads suffer most from load
+            add("PyTorch-CPU 2 threads", torch_epoch(X, Y))
+            add("PyTorch-CPU 1 thread", torch_epoch(X, Y, threads=1))
+        if use_mpi:
+            runs = [r[0] for r in _mpi_epochs(2, tmp_path, repeats=1)["runs"]]
+            mpi_runs.append(runs)
+            add("minidl mpiexec 2 ranks", runs[0]["loop"] * (len(X) // B) / runs[0]["iterations"])
+        if use_launch:
+            add("minidl run_parallel 2 workers", _launch_epoch(X, Y, 2))
+
+    benchmark.pedantic(once, rounds=ROUNDS, iterations=1)
+    steps = len(X) // B
+    rate = {k: steps * B / float(np.median(v)) for k, v in seconds.items()}
+    best = {k: steps * B / min(v) for k, v in seconds.items()}
+    if mpi_runs:
+        for rank in range(2):
+            per_step = {k: float(np.median([r[rank]["seconds"][k] / r[rank]["iterations"] * 1e3 for r in mpi_runs]))
+                        for k in mpi_runs[0][rank]["seconds"]}
+            calls = {k: mpi_runs[0][rank]["calls"][k] / mpi_runs[0][rank]["iterations"] for k in per_step}
+            step_ms = float(np.median([r[0]["loop"] / r[0]["iterations"] * 1e3 for r in mpi_runs]))
+            comm_lines.append(f"rank {rank}: {sum(per_step.values()):.2f} ms/step in collectives of "
+                              f"{step_ms:.1f} ms/step (medians; " + ", ".join(
+                                  f"{k} {per_step[k]:.2f} ms × {calls[k]:.1f}" for k in per_step) + ")")
+        benchmark.extra_info["mpi_runs"] = mpi_runs
     load = os.getloadavg()[0]
-    benchmark.extra_info.update(images_per_s=rate, skipped=skipped, load_average=load, cores=os.cpu_count())
-    print(f"\n[parallel] load average {load:.2f} on {os.cpu_count()} cores (other processes share them)")
+    benchmark.extra_info.update(images_per_s=rate, best_images_per_s=best, skipped=skipped, load_average=load,
+                                cores=os.cpu_count())
+    print(f"\n[parallel] load average {load:.2f} on {os.cpu_count()} cores (other processes share them); "
+          f"{ROUNDS} interleaved rounds: median (best)")
     for name, r in rate.items():
         ratio = f" ({r / rate['PyTorch-CPU 2 threads']:.2f}x PyTorch)" if "PyTorch-CPU 2 threads" in rate else ""
-        print(f"[parallel] {name}: {r:.0f} images/s{ratio}")
+        print(f"[parallel] {name}: {r:.0f} ({best[name]:.0f}) images/s{ratio}")
     for line in comm_lines:
         print(f"[parallel] {line}")
     for line in skipped:
@@ -277,4 +287,4 @@ def test_parallel_images_per_second(benchmark, tmp_path):
 
 
 if __name__ == "__main__":
-    mpi_worker(sys.argv[1])
+    mpi_worker(sys.argv[1], *(int(a) for a in sys.argv[2:3]))

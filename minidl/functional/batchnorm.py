@@ -7,6 +7,14 @@ merged exactly over mini-batches for MATLAB's population statistics:
 Data-parallel workers (docs/parallel.md) pass ``reduce``, a function that sums a (K,) array over the workers: the
 forward then normalizes with the whole mini-batch's statistics (two passes: Σx and the count, then Σ(x − μ)²) and the
 backward uses the whole batch's Σdy and Σdy·x̂; with ``reduce`` None every line is the one-process computation.
+
+A ``reduce`` that also has ``rank`` and ``size`` (``minidl.training.parallel.WorkerSum``) lets the forward take one
+round trip instead of two: each worker puts its own (count, Σx, Σ(x − μᵢ)²) (its local two-pass) in its row of a
+zero (size, 2C+1) buffer, so the sum gives every worker every worker's values exactly (x + 0 = x), and all combine
+them alike (Chan et al.'s pairwise rule, all terms ≥ 0): M₂ = Σᵢ M₂ᵢ + Σᵢ nᵢ(μᵢ − μ)².  Its rounding error beyond
+the two-pass's is at most about 4ε·κ relative, κ = (maxᵢ|μᵢ| + |μ|)/σ per channel (the error of μᵢ − μ times
+Σ nᵢ|μᵢ − μ| ≤ N·σ); when some channel has κ > 16 (more than 64ε: float64 7·10⁻¹⁵, inside the engine's 1e-12) the
+workers, who all see the same numbers, take the second round trip of the two-pass rule instead.
 """
 
 from __future__ import annotations
@@ -51,6 +59,8 @@ def _centered_moments(x, reduce=None):
     xp = get_array_module(x)
     m = x.size // x.shape[1]
     sx = channel_sum(x)                      # Σx
+    if reduce is not None and getattr(reduce, "size", 1) > 1:
+        return _gathered_moments(x, m, sx, reduce)
     if reduce is not None:                   # [Σx, M] summed over the workers
         both = reduce(xp.concatenate([sx, xp.full(1, m, dtype=x.dtype)]))
         sx, m = both[:-1], int(round(float(both[-1])))
@@ -61,6 +71,40 @@ def _centered_moments(x, reduce=None):
         sq = reduce(sq)
     var = sq / x.dtype.type(m)
     return m, mean, var, xc
+
+
+#: the largest κ = (maxᵢ|μᵢ| + |μ|)/σ of a channel for which the one-round-trip combine is used (module docstring)
+COMBINE_KAPPA = 16.0
+
+
+def _gathered_moments(x, m: int, sx, reduce):
+    """(M, μ, σ², x − μ) of the whole batch in one round trip: every worker's (nᵢ, Σx, M₂ᵢ) through its row of a
+    zero buffer, combined by M₂ = Σ M₂ᵢ + Σ nᵢ(μᵢ − μ)²; the two-pass rule's second round trip when a channel's
+    κ > :data:`COMBINE_KAPPA` (module docstring).  x: (N, C, ...); sx: (C,) this worker's Σx."""
+    xp = get_array_module(x)
+    dt = x.dtype.type
+    c = sx.shape[0]
+    own_mean = sx / dt(m) if m > 0 else xp.zeros_like(sx)
+    xc = x - _per_channel(own_mean, x.ndim)
+    slots = xp.zeros((reduce.size, 2 * c + 1), dtype=x.dtype)
+    slots[reduce.rank, 0] = m
+    slots[reduce.rank, 1:c + 1] = sx
+    slots[reduce.rank, c + 1:] = channel_sum(xc * xc)     # M₂ᵢ, this worker's own two-pass
+    every = reduce(slots.reshape(-1)).reshape(reduce.size, 2 * c + 1)
+    n = every[:, 0]
+    total = int(round(float(n.sum())))
+    mean = every[:, 1:c + 1].sum(axis=0) / dt(total)
+    has = xp.nonzero(n > 0)[0]
+    counts = n[has][:, None]
+    means = every[has, 1:c + 1] / counts                  # μᵢ of the workers with rows
+    d = means - mean
+    m2 = every[:, c + 1:].sum(axis=0) + (counts * d * d).sum(axis=0)
+    size = (xp.abs(means).max(axis=0) + xp.abs(mean)) if has.size else xp.abs(mean)
+    if bool(xp.all(size * size <= dt(COMBINE_KAPPA ** 2) * m2 / dt(total))):   # κ ≤ 16 in every channel
+        xc -= _per_channel(mean - own_mean, x.ndim)       # x − μ
+        return total, mean, m2 / dt(total), xc
+    xc = x - _per_channel(mean, x.ndim)                   # the two-pass rule: Σ(x − μ)² over the workers
+    return total, mean, reduce(channel_sum(xc * xc)) / dt(total), xc
 
 
 def merge_moments(a, b):

@@ -10,7 +10,7 @@ from minidl import functional as F
 from minidl import layers as L
 from minidl.network import Network
 from minidl.testing import run_workers
-from minidl.training.parallel import shares
+from minidl.training.parallel import WorkerSum, shares
 
 
 @pytest.mark.parametrize("shape, loads", [((7, 3, 2, 2), [1, 1]), ((7, 3), [2, 0, 1]), ((5, 2, 3, 1), [1, 1, 1])])
@@ -36,6 +36,30 @@ def test_batchnorm_with_a_reduce_over_workers_is_the_whole_batch(shape, loads):
         np.testing.assert_allclose(moments[2], var, rtol=1e-13)
     np.testing.assert_allclose(sum(p[5] for p in parts), dgamma, rtol=1e-12)   # each worker returns its part
     np.testing.assert_allclose(sum(p[6] for p in parts), dbeta, rtol=1e-12)
+
+
+@pytest.mark.parametrize("offset, round_trips", [(1.0, 1), (200.0, 2)])   # κ ≈ 1: one; κ ≥ 60: two-pass
+@pytest.mark.parametrize("shape, loads", [((9, 3, 2, 2), [1, 1]), ((7, 3), [2, 0, 1]), ((5, 2, 3, 1), [1, 1, 1])])
+def test_batchnorm_over_a_worker_sum_takes_one_round_trip_when_well_conditioned(shape, loads, offset, round_trips):
+    rng = np.random.default_rng(1)
+    means = offset * np.arange(1, shape[1] + 1).reshape((1, -1) + (1,) * (len(shape) - 2))
+    x = rng.standard_normal(shape) * 3 + means
+    gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    y, _, (m, mean, var) = F.batchnorm_forward(x, gamma, beta)
+    rows = shares(shape[0], loads)
+
+    def work(comm):
+        calls = []
+        lo, hi = rows[comm.rank]
+        total = WorkerSum(lambda a: (calls.append(a.size), comm.allreduce(a))[1], comm.rank, comm.size)
+        yy, _, moments = F.batchnorm_forward(x[lo:hi], gamma, beta, reduce=total)
+        return lo, hi, yy, moments, calls
+    for lo, hi, yy, moments, calls in run_workers(len(loads), work):
+        assert len(calls) == round_trips
+        assert moments[0] == m
+        np.testing.assert_allclose(moments[1], mean, rtol=1e-13)
+        np.testing.assert_allclose(moments[2], var, rtol=1e-12)   # the combine's error ≤ 64ε beyond the two-pass
+        np.testing.assert_allclose(yy, y[lo:hi], rtol=1e-12, atol=1e-13)
 
 
 def test_dropout_rows_are_the_whole_batch_mask_rows_and_draw_the_same():

@@ -124,6 +124,69 @@ def test_thread_group_a_worker_that_leaves_is_lost_by_the_others():
     assert time.monotonic() - t0 < 5 and "no reply to an allreduce" in str(seen[0])
 
 
+class _Request:
+    """A non-blocking request that completes at its ``after``-th Test() (never with after=None)."""
+
+    def __init__(self, after: int | None):
+        self.after, self.tests = after, 0
+
+    def Test(self) -> bool:
+        self.tests += 1
+        return self.after is not None and self.tests >= self.after
+
+
+class _OneRankComm:
+    """The part of an mpi4py communicator that bcast uses, for one rank: each Ibcast is done at once."""
+
+    def __init__(self):
+        self.messages: list[int] = []
+
+    def Ibcast(self, buf, root=0):
+        self.messages.append(buf.size)
+        return _Request(1)
+
+
+def _communicator(spin: float, timeout: float = 60.0, comm=None) -> P.MPICommunicator:
+    """An MPICommunicator of one rank made without MPI (its constructor's allgather needs mpi4py)."""
+    c = object.__new__(P.MPICommunicator)
+    c.comm, c.rank, c.size, c.timeout, c.spin, c.peers = comm, 0, 1, timeout, spin, [("h", os.getpid())]
+    return c
+
+
+def test_wait_spins_before_sleeping(monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr(P.time, "sleep", slept.append)
+    request = _Request(after=200)
+    _communicator(spin=30.0)._wait(request, "an allreduce")       # done within the spin: no sleep at all
+    assert request.tests == 200 and slept == []
+    _communicator(spin=0.0)._wait(_Request(after=6), "an allreduce")   # no spin: the backoff as before
+    assert slept == [2e-5, 4e-5, 8e-5, 1.6e-4]                    # (the first Test() is tried before)
+
+
+def test_wait_keeps_the_timeout_after_the_spin():
+    c = _communicator(spin=0.02, timeout=0.1)
+    t0 = time.monotonic()
+    with pytest.raises(P.WorkerLost, match="no reply to an allreduce within 0.1 s"):
+        c._wait(_Request(after=None), "an allreduce")
+    assert 0.1 <= time.monotonic() - t0 < 2
+    with pytest.raises(P.WorkerLost):                  # a spin longer than the timeout ends at the deadline
+        _communicator(spin=30.0, timeout=0.05)._wait(_Request(after=None), "a broadcast")
+
+
+def test_spin_is_checked():
+    with pytest.raises(ValueError, match=r"spin: got -1.*allowed: a finite number of seconds ≥ 0"):
+        P.MPICommunicator(None, timeout=1.0, spin=-1)
+
+
+def test_a_small_broadcast_is_one_message():
+    comm = _OneRankComm()
+    c = _communicator(spin=0.0, comm=comm)
+    stop = ("max_epochs", "engine", None)                  # the step's stop decision
+    assert c.bcast(stop) == stop and comm.messages == [P.MPICommunicator.BCAST_INLINE]
+    big = list(range(400))                                 # a pickle longer than the first message
+    assert c.bcast(big) == big and len(comm.messages) == 3 and comm.messages[2] > P.MPICommunicator.BCAST_INLINE
+
+
 def needs_mpi(config) -> None:
     """Skip unless mpi4py and mpiexec are installed and the run selected the marker (``-m mpi``): the default
     suite never starts MPI."""

@@ -18,6 +18,9 @@ def main() -> None:
     assert comm.allreduce(np.ones(3, np.float32)).dtype == np.float32
     assert comm.bcast({"a": r} if r == 1 else None, root=1) == {"a": 1}
     assert comm.allgather(("x", r)) == [("x", k) for k in range(n)]
+    for size in (0, 400, 495, 504, 505, 5000):      # around the broadcast's inline size: one message or two
+        text = "y" * size if r == 0 else None
+        assert comm.bcast(text) == "y" * size
     assert [pid for _, pid in comm.peers][r] == os.getpid()
     if sys.argv[1:] == ["lost"]:                 # the last rank leaves: the others get WorkerLost naming it
         comm.timeout = 1.0
