@@ -16,7 +16,7 @@ from PIL import Image  # noqa: E402
 
 from minidl.reporting import figure as F  # noqa: E402
 from minidl.reporting.figure_files import png_bytes  # noqa: E402
-from minidl.reporting.figure_layout import PanelValue  # noqa: E402
+from minidl.reporting.figure_layout import _BODY_STYLE, PanelValue  # noqa: E402
 from minidl.training import events  # noqa: E402
 from minidl.training.events import TrainingState  # noqa: E402
 from tests.reporting.test_reporting_figure import EPOCHS, IPE, N, run_states  # noqa: E402
@@ -137,7 +137,8 @@ def test_a_value_sits_where_the_whole_line_puts_it():
     assert (value.prefix, value.get_text()) == ("Iteration: ", "1 of 21")
     label = value.label
     whole = Text(*label.get_position(), label.get_text() + value.get_text(), transform=label.get_transform(),
-                 fontproperties=label.get_fontproperties(), va="top", linespacing=label.get_linespacing())
+                 fontproperties=label.get_fontproperties(), va="top",
+                 linespacing=_BODY_STYLE["linespacing"])  # Text.get_linespacing: matplotlib >= 3.7
     whole.set_figure(fig.figure)
     x, y = value.origin(renderer)
     _, info, _ = label._get_layout(renderer)
