@@ -158,6 +158,7 @@ class Blitter:
         self._areas: dict[Any, Bbox] = {}  # each blitted axes' area with its tick labels, as last drawn
         self.axes_redraws = 0  # metric axes drawn again (see _redraw_axes), and axes of boxed regions (the panel)
         self.panel_redraws = 0
+        self.part_redraws = 0  # of which parts of the panel alone (see _redraw_part: its changed sections)
         self._drawn_texts: list[tuple[str, ...] | None] = []
         self._reaches: list[float | None] = []  # how far right each boxed region's artists drew (see _copy_box)
         self._canvas = figure.canvas
@@ -264,11 +265,36 @@ class Blitter:
             self.axes_redraws += 1
         return area
 
+    def _redraw_part(self, ax: Any, box: Bbox, artists: list[Any]) -> Bbox:
+        """Paint ``box`` (inside ``ax``, where nothing of ``ax`` but ``artists`` and regions' changing artists lies)
+        in ``ax``'s colour, draw ``artists`` there again (a part of the side panel whose labels changed) and save
+        the new background of the regions of ``ax`` it meets (their boxes measured again); returns ``box``."""
+        canvas = self.figure.canvas
+        renderer = canvas.get_renderer()
+        blank = Rectangle((box.x0, box.y0), box.width, box.height, transform=IdentityTransform(),
+                          facecolor=ax.patch.get_facecolor(), edgecolor="none", linewidth=0)
+        blank.set_figure(self.figure)  # not in the figure: painting it changes nothing there
+        blank.draw(renderer)
+        for artist in artists:
+            artist.draw(renderer)
+        for i, (region_ax, _, region_box) in enumerate(self.regions):
+            if region_ax is not ax or not self._bboxes[i].overlaps(box):  # (a value's band stays; its start moves)
+                continue
+            if region_box is not None:
+                self._bboxes[i] = self._bbox(ax, region_box, renderer)
+            self.backgrounds[i] = canvas.copy_from_bbox(self._bboxes[i])
+            self._drawn_texts[i] = None
+            self._reaches[i] = None  # the region goes to the screen whole
+        self.part_redraws += 1
+        self.panel_redraws += 1  # the panel drawn again, in part
+        return box
+
     def full(self) -> None:
         """Draw the whole figure now (the ``draw_event`` saves the new background and draws the changing artists)."""
         self.figure.canvas.draw()
 
-    def blit(self, axes: list[Any] = (), span: tuple[float, float] | None = None) -> None:
+    def blit(self, axes: list[Any] = (), span: tuple[float, float] | None = None,
+             parts: list[tuple[Any, Bbox, list[Any]]] = ()) -> None:
         """Redraw the changed regions over the saved background (a full draw when there is none).
 
         Args:
@@ -277,12 +303,15 @@ class Blitter:
                 ~0.15 s).
             span: the data x range where the axes' artists changed (new points at the right end of curves that
                 do not change behind them); only that band of each axes region goes to the screen. None: all.
+            parts: ``(axes, box, artists)`` each: a part of an axes whose background changed (the side panel's
+                sections with a changed label), drawn again alone (:meth:`_redraw_part`) after ``axes``.
         """
         if not self.active:
             self.full()
             return
         canvas = self.figure.canvas
         areas = [self._redraw_axes(ax) for ax in axes]
+        areas += [self._redraw_part(ax, box, artists) for ax, box, artists in parts]
         self.drawn = []
         bands = []  # the axes' bands of new points: one copy for all (they share the x range)
         boxes = []  # regions with a box of their own (the side panel's values): copied to the screen at once
@@ -391,6 +420,8 @@ class TrainingProgressFigure(Observer):
         self._next_pump = 0.0
         self._next_panel = 0.0  # the side panel's text: updated at most every PANEL_INTERVAL while training
         self._panel_moved = False  # a label of the live side panel changed since the last picture
+        self._panel_changed: set[str] = set()  # the panel's sections with a changed label since then
+        self._parts: list[tuple[Any, Bbox, list[Any]]] = []  # what the next blit draws of the panel (see _redraw)
         self._drawn_tail: tuple[int, int, float] = (0, 0, np.nan)  # what _render last drew (see _tail)
         self._next_file = 0.0  # plots_file in a window or notebook: written at most every REDRAW_INTERVALS["file"]
         self._t_open = 0.0  # perf_counter when the figure was opened
@@ -540,6 +571,7 @@ class TrainingProgressFigure(Observer):
         if panel:
             if plot.set_panel(self._sections()):
                 self._panel_moved = True  # a label changed: the panel's background (see _redraw)
+                self._panel_changed |= plot.panel_changed
             self._next_panel = time.perf_counter() + PANEL_INTERVAL
         status = "finished" if self._finished else "training"
         plot.subtitle.set_text(f"Started {self._start_wall:%Y-%m-%d %H:%M:%S} · {status}")
@@ -565,9 +597,16 @@ class TrainingProgressFigure(Observer):
             self.plot.live_panel(False)
         full = self.blitter is None or not self.blitter.active
         axes = [] if full else self._changed_axes(*before)
-        if self._panel_moved and not full:
-            axes.append(self.plot.panel)
+        self._parts = []
+        if self._panel_moved and not full:  # the changed sections alone, else the whole panel
+            parts = self.plot.panel_section_parts(self._panel_changed, self.figure.canvas.get_renderer())
+            if parts is None:
+                axes.append(self.plot.panel)
+            else:
+                self._parts = [(self.plot.panel, box, artists) for box, artists in parts]
         self._panel_moved = False
+        self._panel_changed = set()
+        moved = bool(axes or self._parts)  # a background drawn again
         rendered = False  # whether the canvas' buffer now holds the current picture
         if self.mode == "window" and not self._closed_window:
             rendered = self._render_window(full, axes)
@@ -586,7 +625,7 @@ class TrainingProgressFigure(Observer):
         if not full and self.blitter is not None:
             self.blit_count += 1
             self.blit_seconds += cost
-        if self._opening and (full or axes or not self._it):
+        if self._opening and (full or moved or not self._it):
             # Opening a window or a notebook display (creating it, the first text layout, the axis limits of the
             # first values) costs a few full redraws, once, like the final picture: charged, they would freeze the
             # figure for many seconds (measured under Xvfb: 0.5 s to open, 0.15-0.3 s per full redraw). The first
@@ -595,7 +634,7 @@ class TrainingProgressFigure(Observer):
             self._expected_cost = 0.0
         else:
             self._opening = False
-            if not (full or axes) or self.blitter is None or self.blitter.blits == 0:
+            if not (full or moved) or self.blitter is None or self.blitter.blits == 0:
                 # a new background is rare: the next redraw is expected to cost what the last plain blit did
                 self._expected_cost = cost
         self._next_redraw = t0 + self.redraw_interval  # start to start: the floor does not grow with the cost
@@ -613,7 +652,7 @@ class TrainingProgressFigure(Observer):
         if full:
             self.blitter.full()
         else:
-            self.blitter.blit(axes, self._span())
+            self.blitter.blit(axes, self._span(), self._parts)
         self._drawn_tail = self._tail()
 
     def _tail(self) -> tuple[int, int, float]:

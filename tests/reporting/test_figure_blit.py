@@ -627,3 +627,38 @@ def test_the_panel_after_values_of_other_widths_equals_a_full_redraw(monkeypatch
         assert_same_picture(fig)
     finally:
         plt.close("all")
+
+
+def test_a_changed_label_draws_its_section_alone_not_the_legends(monkeypatch):
+    """The first validation's lines (a new label in "Results") draw that section again over the panel's colour,
+    not the whole panel with its legends (~60 ms of its ~120 ms); the picture is the full redraw's."""
+    from matplotlib.legend import Legend
+
+    states = run_states()
+    fig = live()
+    for s in states[:2]:  # START, iteration 1: no validation line yet
+        fig.on_event(s)
+    fig.refresh()
+    drawn = []
+    real = Legend.draw
+    monkeypatch.setattr(Legend, "draw", lambda self, renderer: (drawn.append(self), real(self, renderer))[1])
+    fig.on_event(states[2])  # its validation: two lines come in "Results"
+    fig.refresh()
+    assert fig.plot.panel_changed == {"Results"}
+    assert fig.blitter.part_redraws == 1 and fig.blitter.panel_redraws == 1 and drawn == []
+    assert_same_picture(fig)
+
+
+def test_a_label_with_lines_beyond_its_places_draws_the_whole_panel():
+    """More lines than places (under the last label) may reach into the next section: the whole panel again."""
+    states = run_states()
+    fig = live()
+    for s in states[:2]:
+        fig.on_event(s)
+    fig.refresh()
+    plot = fig.plot
+    sections = fig._sections()
+    sections["Training Time"] = sections["Training Time"] + ["Extra: 1", "More: 2"]
+    assert plot.set_panel(sections) and plot.panel_changed == {"Training Time"}
+    assert plot.panel_section_parts({"Training Time"}, fig.figure.canvas.get_renderer()) is None
+    assert plot.panel_section_parts({"Results"}, fig.figure.canvas.get_renderer()) is not None
