@@ -191,7 +191,12 @@ class Blitter:
         renderer = canvas.get_renderer()
         self._bboxes = [self._bbox(ax, box, renderer) for ax, _, box in self.regions]
         self.backgrounds = [canvas.copy_from_bbox(bbox) for bbox in self._bboxes]
-        self._areas = {}  # measured when first needed (a tight box costs a layout of every tick label)
+        # each metric axes' area (a tight box costs a layout of every tick label, ~15-25 ms) measured now, with
+        # the draw (the opening's, a resize's: rare and slow anyway), not at the first values' limits
+        self._areas = {}
+        for ax, _, box in self.regions:
+            if box is None:
+                self._area(ax, renderer)
         self.full_draws += 1
         for ax, artists, _ in self.regions:
             for artist in artists:

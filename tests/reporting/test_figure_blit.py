@@ -662,3 +662,21 @@ def test_a_label_with_lines_beyond_its_places_draws_the_whole_panel():
     assert plot.set_panel(sections) and plot.panel_changed == {"Training Time"}
     assert plot.panel_section_parts({"Training Time"}, fig.figure.canvas.get_renderer()) is None
     assert plot.panel_section_parts({"Results"}, fig.figure.canvas.get_renderer()) is not None
+
+
+def test_the_metric_areas_are_measured_with_the_full_draw_not_at_the_first_values(monkeypatch):
+    """A tight box (a layout of every tick label) is measured in the opening's draw; the first values' limits
+    then draw the loss axes again without measuring one (the bench counts that redraw, not the opening)."""
+    states = run_states()
+    fig = live()
+    fig.on_event(states[0])
+    fig.refresh()  # the first full draw
+    plot = fig.plot
+    assert set(fig.blitter._areas) == {plot.axes["top"], plot.axes["loss"]}
+    measured = []
+    real = Axes.get_tightbbox
+    monkeypatch.setattr(Axes, "get_tightbbox", lambda self, *a, **k: (measured.append(self), real(self, *a, **k))[1])
+    fig.on_event(states[1])  # iteration 1: the loss axis gets its first limits
+    fig.refresh()
+    assert fig.blitter.axes_redraws >= 1 and fig.blitter.full_draws == 1 and measured == []
+    assert_same_picture(fig)
