@@ -23,8 +23,10 @@ picture after DONE, which is drawn as before.
 
 Redraws are throttled by time and by their own cost: their starts at least ``redraw_interval`` seconds apart, and
 only while the time spent drawing so far plus the expected cost of one more redraw (the last one's) stays within
-``OVERHEAD_BUDGET`` of the time since training started. The first picture (opening the window or the notebook
-display) and the final picture after DONE come on top.
+``OVERHEAD_BUDGET`` of the training time since the first picture (wall time less the drawing's). The first picture
+(opening the window or the notebook display) and the final picture after DONE come on top; the rest of the opening
+(the first values' axis limits, the first validation's panel lines) is charged in step with the run (see
+``_within_budget``). The side panel's changed labels draw their section alone, not the panel's legends.
 """
 
 from __future__ import annotations
@@ -69,9 +71,10 @@ OVERHEAD_BUDGET = 0.03
 #: Assumed cost of the first redraw (seconds; a full redraw of this figure on a CPU core).
 FIRST_DRAW_ESTIMATE = 0.2
 #: Default seconds from the start of one redraw to the next per display mode (a floor; the cost-based throttle may
-#: wait longer). 0.45 s, not 0.5: a redraw comes at the first event after the floor (half an iteration late on
-#: average), so a 0.5 s floor gave at most ~1.8 redraws/s; at 0.45 s the 3 % budget decides (2/s at 15 ms a redraw).
-REDRAW_INTERVALS = {"window": 0.45, "notebook": 0.45, "file": 5.0}
+#: wait longer). 0.42 s, not 0.5: a redraw comes at the first event after the floor (half an iteration late on
+#: average, later across a validation pass), so a 0.5 s floor gave at most ~1.8 redraws/s and 0.45 s 1.93-2.0 on
+#: the documented example; at 0.42 s the 3 % budget decides (2/s at 15 ms a redraw).
+REDRAW_INTERVALS = {"window": 0.42, "notebook": 0.42, "file": 5.0}
 #: While training, an axis limit the data leave grows to this factor times the span they need (rare full redraws).
 HEADROOM = 1.5
 #: Resolution of the live notebook image (the inline backend's own; the final picture uses ``dpi``).
@@ -158,6 +161,7 @@ class Blitter:
         self._areas: dict[Any, Bbox] = {}  # each blitted axes' area with its tick labels, as last drawn
         self.axes_redraws = 0  # metric axes drawn again (see _redraw_axes), and axes of boxed regions (the panel)
         self.panel_redraws = 0
+        self.part_redraws = 0  # of which parts of the panel alone (see _redraw_part: its changed sections)
         self._drawn_texts: list[tuple[str, ...] | None] = []
         self._reaches: list[float | None] = []  # how far right each boxed region's artists drew (see _copy_box)
         self._canvas = figure.canvas
@@ -190,7 +194,12 @@ class Blitter:
         renderer = canvas.get_renderer()
         self._bboxes = [self._bbox(ax, box, renderer) for ax, _, box in self.regions]
         self.backgrounds = [canvas.copy_from_bbox(bbox) for bbox in self._bboxes]
-        self._areas = {}  # measured when first needed (a tight box costs a layout of every tick label)
+        # each metric axes' area (a tight box costs a layout of every tick label, ~15-25 ms) measured now, with
+        # the draw (the opening's, a resize's: rare and slow anyway), not at the first values' limits
+        self._areas = {}
+        for ax, _, box in self.regions:
+            if box is None:
+                self._area(ax, renderer)
         self.full_draws += 1
         for ax, artists, _ in self.regions:
             for artist in artists:
@@ -264,11 +273,36 @@ class Blitter:
             self.axes_redraws += 1
         return area
 
+    def _redraw_part(self, ax: Any, box: Bbox, artists: list[Any]) -> Bbox:
+        """Paint ``box`` (inside ``ax``, where nothing of ``ax`` but ``artists`` and regions' changing artists lies)
+        in ``ax``'s colour, draw ``artists`` there again (a part of the side panel whose labels changed) and save
+        the new background of the regions of ``ax`` it meets (their boxes measured again); returns ``box``."""
+        canvas = self.figure.canvas
+        renderer = canvas.get_renderer()
+        blank = Rectangle((box.x0, box.y0), box.width, box.height, transform=IdentityTransform(),
+                          facecolor=ax.patch.get_facecolor(), edgecolor="none", linewidth=0)
+        blank.set_figure(self.figure)  # not in the figure: painting it changes nothing there
+        blank.draw(renderer)
+        for artist in artists:
+            artist.draw(renderer)
+        for i, (region_ax, _, region_box) in enumerate(self.regions):
+            if region_ax is not ax or not self._bboxes[i].overlaps(box):  # (a value's band stays; its start moves)
+                continue
+            if region_box is not None:
+                self._bboxes[i] = self._bbox(ax, region_box, renderer)
+            self.backgrounds[i] = canvas.copy_from_bbox(self._bboxes[i])
+            self._drawn_texts[i] = None
+            self._reaches[i] = None  # the region goes to the screen whole
+        self.part_redraws += 1
+        self.panel_redraws += 1  # the panel drawn again, in part
+        return box
+
     def full(self) -> None:
         """Draw the whole figure now (the ``draw_event`` saves the new background and draws the changing artists)."""
         self.figure.canvas.draw()
 
-    def blit(self, axes: list[Any] = (), span: tuple[float, float] | None = None) -> None:
+    def blit(self, axes: list[Any] = (), span: tuple[float, float] | None = None,
+             parts: list[tuple[Any, Bbox, list[Any]]] = ()) -> None:
         """Redraw the changed regions over the saved background (a full draw when there is none).
 
         Args:
@@ -277,12 +311,15 @@ class Blitter:
                 ~0.15 s).
             span: the data x range where the axes' artists changed (new points at the right end of curves that
                 do not change behind them); only that band of each axes region goes to the screen. None: all.
+            parts: ``(axes, box, artists)`` each: a part of an axes whose background changed (the side panel's
+                sections with a changed label), drawn again alone (:meth:`_redraw_part`) after ``axes``.
         """
         if not self.active:
             self.full()
             return
         canvas = self.figure.canvas
         areas = [self._redraw_axes(ax) for ax in axes]
+        areas += [self._redraw_part(ax, box, artists) for ax, box, artists in parts]
         self.drawn = []
         bands = []  # the axes' bands of new points: one copy for all (they share the x range)
         boxes = []  # regions with a box of their own (the side panel's values): copied to the screen at once
@@ -353,8 +390,8 @@ class TrainingProgressFigure(Observer):
                 a window or notebook, ``training-progress.png`` in the working folder when headless.
             show: None picks the place from the backend (window, notebook, file); False never opens a window or
                 displays in a notebook (file only); True is the same as None (the backend decides).
-            redraw_interval: least seconds from the start of a redraw to the next (default per mode: window 0.45,
-                notebook 0.45, file 5).
+            redraw_interval: least seconds from the start of a redraw to the next (default per mode: window 0.42,
+                notebook 0.42, file 5).
                 The cost-based throttle (``OVERHEAD_BUDGET``) may wait longer. In a window or notebook,
                 ``plots_file`` is written at most every 5 s (and at the end).
             settings: training settings for the side panel (keys ``solver``, ``hardware`` or
@@ -391,11 +428,15 @@ class TrainingProgressFigure(Observer):
         self._next_pump = 0.0
         self._next_panel = 0.0  # the side panel's text: updated at most every PANEL_INTERVAL while training
         self._panel_moved = False  # a label of the live side panel changed since the last picture
+        self._panel_changed: set[str] = set()  # the panel's sections with a changed label since then
+        self._parts: list[tuple[Any, Bbox, list[Any]]] = []  # what the next blit draws of the panel (see _redraw)
         self._drawn_tail: tuple[int, int, float] = (0, 0, np.nan)  # what _render last drew (see _tail)
         self._next_file = 0.0  # plots_file in a window or notebook: written at most every REDRAW_INTERVALS["file"]
         self._t_open = 0.0  # perf_counter when the figure was opened
+        self._t_shown = 0.0  # and when its first picture was done (the budget counts from there)
         self._expected_cost = FIRST_DRAW_ESTIMATE  # seconds the next redraw will take (the last one's)
-        self._uncharged = 0.0  # one-time drawing cost kept out of the budget (opening the window)
+        self._uncharged = 0.0  # one-time drawing cost kept out of the budget when drawn (opening the window)
+        self._shown = 0.0  # of which the first picture's (START; the rest is charged later: _within_budget)
         self._opening = False  # a window or notebook display until its first blit of values: full draws uncharged
         # history, host-side
         self._it: list[int] = []
@@ -453,9 +494,7 @@ class TrainingProgressFigure(Observer):
         now = time.perf_counter()
         if opened and self.mode in ("window", "notebook"):
             pass  # just drawn by opening
-        elif now >= self._next_redraw and (
-                self.draw_seconds - self._uncharged + self._expected_cost
-                <= OVERHEAD_BUDGET * (now - self._t_open)):
+        elif now >= self._next_redraw and self._within_budget(now, state):
             # while opening (until the first blit of values) the panel's text too: its first values change its
             # lines (the validation lines come with the first validation), part of the opening's new layout
             self._redraw(panel=now >= self._next_panel or self._opening)
@@ -491,6 +530,26 @@ class TrainingProgressFigure(Observer):
             self.refresh()  # (uncharged: see _redraw)
             if self.blitter is None:  # full redraws only: the opening is the first one, uncharged as it always was
                 self._uncharged, self._expected_cost = self.draw_seconds, 0.0
+        self._shown = self._uncharged
+        self._t_shown = time.perf_counter()
+
+    def _within_budget(self, now: float, state: TrainingState) -> bool:
+        """Whether one more redraw (the last one's cost) keeps the drawing within ``OVERHEAD_BUDGET`` of the
+        training time since the first picture (wall time less the drawing's own, as the bench counts it).
+
+        The first picture (START) is not counted; the rest of the opening (the first values' axes, the panel's
+        first validation lines: uncharged when drawn, so that the figure does not freeze for a second or two) is
+        charged in step with the run, the share of ``max_iterations`` done (all of it at the end: over the run
+        the figure costs at most the budget; not at all while still opening or when the run's length is
+        unknown)."""
+        first_values = max(self._uncharged - self._shown, 0.0)
+        max_iterations = int(state.max_iterations or 0)
+        done = min(1.0, float(state.iteration or 0) / max_iterations) if max_iterations else 0.0
+        if self._opening:  # a redraw now is still the opening's (see _redraw)
+            done = 0.0
+        charged = self.draw_seconds - self._uncharged + done * first_values
+        training = now - self._t_shown - (self.draw_seconds - self._shown)
+        return charged + self._expected_cost <= OVERHEAD_BUDGET * training
 
     def _edges_from(self, state: TrainingState) -> None:
         ipe, max_epochs = int(state.iterations_per_epoch or 0), int(state.max_epochs or 0)
@@ -540,6 +599,7 @@ class TrainingProgressFigure(Observer):
         if panel:
             if plot.set_panel(self._sections()):
                 self._panel_moved = True  # a label changed: the panel's background (see _redraw)
+                self._panel_changed |= plot.panel_changed
             self._next_panel = time.perf_counter() + PANEL_INTERVAL
         status = "finished" if self._finished else "training"
         plot.subtitle.set_text(f"Started {self._start_wall:%Y-%m-%d %H:%M:%S} · {status}")
@@ -565,9 +625,16 @@ class TrainingProgressFigure(Observer):
             self.plot.live_panel(False)
         full = self.blitter is None or not self.blitter.active
         axes = [] if full else self._changed_axes(*before)
-        if self._panel_moved and not full:
-            axes.append(self.plot.panel)
+        self._parts = []
+        if self._panel_moved and not full:  # the changed sections alone, else the whole panel
+            parts = self.plot.panel_section_parts(self._panel_changed, self.figure.canvas.get_renderer())
+            if parts is None:
+                axes.append(self.plot.panel)
+            else:
+                self._parts = [(self.plot.panel, box, artists) for box, artists in parts]
         self._panel_moved = False
+        self._panel_changed = set()
+        moved = bool(axes or self._parts)  # a background drawn again
         rendered = False  # whether the canvas' buffer now holds the current picture
         if self.mode == "window" and not self._closed_window:
             rendered = self._render_window(full, axes)
@@ -586,7 +653,7 @@ class TrainingProgressFigure(Observer):
         if not full and self.blitter is not None:
             self.blit_count += 1
             self.blit_seconds += cost
-        if self._opening and (full or axes or not self._it):
+        if self._opening and (full or moved or not self._it):
             # Opening a window or a notebook display (creating it, the first text layout, the axis limits of the
             # first values) costs a few full redraws, once, like the final picture: charged, they would freeze the
             # figure for many seconds (measured under Xvfb: 0.5 s to open, 0.15-0.3 s per full redraw). The first
@@ -595,7 +662,7 @@ class TrainingProgressFigure(Observer):
             self._expected_cost = 0.0
         else:
             self._opening = False
-            if not (full or axes) or self.blitter is None or self.blitter.blits == 0:
+            if not (full or moved) or self.blitter is None or self.blitter.blits == 0:
                 # a new background is rare: the next redraw is expected to cost what the last plain blit did
                 self._expected_cost = cost
         self._next_redraw = t0 + self.redraw_interval  # start to start: the floor does not grow with the cost
@@ -613,7 +680,7 @@ class TrainingProgressFigure(Observer):
         if full:
             self.blitter.full()
         else:
-            self.blitter.blit(axes, self._span())
+            self.blitter.blit(axes, self._span(), self._parts)
         self._drawn_tail = self._tail()
 
     def _tail(self) -> tuple[int, int, float]:
