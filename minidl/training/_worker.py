@@ -8,29 +8,20 @@ A worker whose caller has gone, or whose peers stop answering within the timeout
 
 from __future__ import annotations
 
-import os
 import pickle
 import sys
 import time
 
 import numpy as np
 
-
-def _caller_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+from minidl.training.parallel import pid_alive
 
 
 def _wait_for_caller(request, caller: int) -> bool:
     """Wait (as long as it takes) for a request from the caller; False when the caller's process has gone."""
     pause = 0.0005
     while not request.Test():
-        if not _caller_alive(caller):
+        if not pid_alive(caller):
             return False
         time.sleep(pause)
         pause = min(2 * pause, 0.02)

@@ -30,7 +30,15 @@ from typing import Any
 
 import numpy as np
 
-from minidl.training.parallel import MPICommunicator, WorkerFailed, WorkerLost, default_timeout, worker_loads, world
+from minidl.training.parallel import (
+    MPICommunicator,
+    WorkerFailed,
+    WorkerLost,
+    default_timeout,
+    pid_alive,
+    worker_loads,
+    world,
+)
 
 __all__ = ["train", "run_parallel", "close_pool", "pool_size", "workers_count", "require_mpi", "gpu_count", "MPI_EXTRA",
            "ENV_WORKERS", "ENV_TIMEOUT"]
@@ -198,7 +206,7 @@ class _Pool:
         return self.communicator.allgather(mine)
 
     def alive(self) -> bool:
-        return self.process.poll() is None and all(_pid_alive(p) for p in self.pids[1:])
+        return self.process.poll() is None and all(pid_alive(p) for p in self.pids[1:])
 
     # ------------------------------------------------------------------------------------------------ ending
     def close(self) -> None:
@@ -235,20 +243,6 @@ class _Pool:
             os.unlink(self.log.name)
         except OSError:
             pass
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (dead, not yet reaped) is not alive
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 _POOL: _Pool | None = None

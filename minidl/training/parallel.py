@@ -157,7 +157,7 @@ class MPICommunicator:
         host = socket.gethostname()
         gone = []
         for rank, (h, pid) in enumerate(self.peers):
-            if rank != self.rank and h == host and not _alive(pid):
+            if rank != self.rank and h == host and not pid_alive(pid):
                 gone.append((rank, pid))
         if gone:
             rank, pid = gone[0]
@@ -212,7 +212,7 @@ class MPICommunicator:
         return f"MPICommunicator(rank={self.rank}, size={self.size}, timeout={self.timeout:g})"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` of this machine still runs (an ended one not yet reaped counts as ended)."""
     try:
         os.kill(pid, 0)

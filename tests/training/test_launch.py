@@ -146,7 +146,7 @@ def pool_env(request):
 def _gone(pids) -> bool:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if not any(launch._pid_alive(p) for p in pids):
+        if not any(launch.pid_alive(p) for p in pids):
             return True
         time.sleep(0.05)
     return False
