@@ -75,11 +75,13 @@ def raw_epoch(X, labels) -> float:
     return time.perf_counter() - t
 
 
-def torch_epoch(X, labels) -> float:
-    """The same network and training in PyTorch (float32, CPU)."""
+def torch_epoch(X, labels, threads: int | None = None) -> float:
+    """The same network and training in PyTorch (float32, CPU; ``threads``: torch's thread count, None: as set)."""
     import torch
     from torch import nn
 
+    if threads is not None:
+        torch.set_num_threads(threads)
     torch.manual_seed(SEED)
     model = nn.Sequential(
         nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2, 2),

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import test_bench_epoch as E
 
 from minidl import train_network, training_options
 from minidl.__main__ import example_layers
@@ -179,31 +180,8 @@ def mpi_worker(out: str, repeats: int = REPEATS) -> None:
 
 
 def torch_epoch(X, Y, threads: int = 2) -> float:
-    """The same network and epoch in PyTorch (float32, CPU, ``threads`` threads)."""
-    import torch
-    from torch import nn
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(SEED)
-    model = nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    loss_fn = nn.CrossEntropyLoss()
-    mean = torch.from_numpy(X.mean(axis=0, keepdims=True))
-    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
-    order = torch.from_numpy(np.random.default_rng(SEED).permutation(len(X)))
-    model.train()
-    t = time.perf_counter()
-    for k in range(len(X) // B):
-        idx = order[k * B:(k + 1) * B]
-        opt.zero_grad()
-        loss = loss_fn(model(Xt[idx] - mean), Yt[idx])
-        loss.backward()
-        opt.step()
-        loss.item()  # the reported value, as the engine reads it
-    return time.perf_counter() - t
+    """The same network and epoch in PyTorch (float32, CPU, ``threads`` threads): the epoch bench's own."""
+    return E.torch_epoch(X, Y, threads=threads)
 
 
 def _mpi_epochs(n_ranks: int, tmp: Path, repeats: int = REPEATS) -> dict:
