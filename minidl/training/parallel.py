@@ -332,7 +332,7 @@ def worker_loads(worker_load: Any, size: int, dispatch_in_background: bool = Fal
 # ==================================================================================================== engine side
 def pack_gradients(grads: dict[str, Any], extras: Sequence[Any]):
     """One flat host buffer [every gradient, raveled in ``grads`` order, then ``extras``] in the gradients' dtype:
-    the step's one allreduce.  (The one place to change when the network keeps a flat gradient buffer.)"""
+    the step's one allreduce (``grads``: the network's one flat gradient buffer, or its arrays by name)."""
     from minidl.backend import get_array_module, to_host
 
     arrays = list(grads.values())
@@ -477,8 +477,9 @@ class DataParallel:
                 loss, hits, examples, y = self._local(x, t, b, 0, record_examples)
             except Exception:
                 raise e from None                            # the others will time out (WorkerLost)
-        grads = net.grads
-        xp = _xp(next(iter(grads.values())))
+        groups = net.gather_grads()                          # one flat buffer: the allreduce packs and unpacks it
+        grads = {"flat": groups[0].grads} if len(groups) == 1 else net.grads   # whole (the trainer's later gather
+        xp = _xp(next(iter(grads.values())))                 # then finds every gradient in place)
         dt = next(iter(grads.values())).dtype
         ex = xp.zeros(b if record_examples else 0, dtype=dt)
         if record_examples and examples is not None and hi > lo:
