@@ -116,14 +116,14 @@ class _PoolCommunicator(MPICommunicator):
     def _wait(self, request: Any, what: str) -> None:
         if self.lost is not None:
             raise WorkerLost(str(self.lost), rank=self.lost.rank)
-        deadline = time.monotonic() + self.timeout
-        pause = 2e-5
-        while not request.Test():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.lost = self._lost(what)
-                raise self.lost
-            time.sleep(pause)
-            pause = min(2 * pause, 1e-3)
+        super()._wait(request, what)          # the spin, then the backoff (which also watches the workers' job)
+
+    def _peers_gone(self) -> bool:
+        return self.process.poll() is not None
+
+    def _give_up(self, what: str) -> WorkerLost:
+        self.lost = self._lost(what)
+        return self.lost
 
 
 class _Pool:
@@ -372,7 +372,9 @@ def train(trainer, resume=None, *, parallel: bool = False, workers: Any = None, 
     if comm is not None:
         if gpus:
             use_gpu(comm.rank % gpus)
-        _set_communicator(config, comm, worker_loads(worker_load, comm.size, background, arg=worker_load_arg))
+        hosts = [host for host, _ in comm.peers] if getattr(comm, "peers", None) else None
+        _set_communicator(config, comm, worker_loads(worker_load, comm.size, background, hosts=hosts,
+                                                     arg=worker_load_arg))
         if comm.rank != 0:    # the engine's rule (made before the communicator was known): rank 0 alone reports
             trainer.observers = [trainer.recorder]
         return trainer.run(resume)

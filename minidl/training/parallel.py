@@ -23,7 +23,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 __all__ = ["Communicator", "SingleProcess", "MPICommunicator", "WorkerLost", "WorkerFailed", "shares",
-           "worker_loads", "world", "default_timeout", "LAUNCHER_VARIABLES", "take_rows", "batch_rows", "join_rows"]
+           "worker_loads", "world", "default_timeout", "usable_cores", "LAUNCHER_VARIABLES", "take_rows",
+           "batch_rows", "join_rows"]
 
 #: environment variables an MPI launcher sets in the processes it starts (MPICH/Hydra, Open MPI, PMIx)
 LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
@@ -42,6 +43,14 @@ def default_timeout() -> float:
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"MINIDL_WORKER_TIMEOUT: got {text!r}; allowed: a positive number of seconds")
     return value
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity set where the platform has one, else os.cpu_count()."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 @runtime_checkable
@@ -111,22 +120,31 @@ class MPICommunicator:
     polled until done or until ``timeout`` seconds pass, then :class:`WorkerLost` naming the worker when it can be
     found (a peer process on this machine that no longer exists).
 
-    The poll first spins (``Test()`` without sleeping) for ``spin`` seconds, 200 µs by default: MPICH progresses a
-    non-blocking collective only inside ``Test()``, so a sleeping rank delays every round of the algorithm by its
-    sleep (α 188 µs against MPI's 11.8 µs on 2 ranks, docs/parallel-performance.md); then it sleeps with a backoff
-    from 20 µs to 1 ms, so a worker waiting long (a slow or dead peer) leaves the cores to the ones computing.
+    The poll first spins (``Test()`` without sleeping) for ``spin`` seconds: MPICH progresses a non-blocking
+    collective only inside ``Test()``, so a sleeping rank delays every round of the algorithm by its sleep (α 188 µs
+    against MPI's 11.8 µs on 2 ranks, docs/parallel-performance.md); then it sleeps with a backoff from 20 µs to
+    1 ms, so a worker waiting long (a slow or dead peer) leaves the cores to the ones computing.  ``spin=None`` (the
+    default) chooses by the machine: :data:`SPIN_OWN_CORE` when this machine's ranks are no more than the cores this
+    process may run on (a spinning rank then takes no peer's core, and a peer a few ms late is not met by a sleeping
+    rank), else :data:`SPIN_SHARED` (an oversubscribed machine: the spinning rank's core is one a peer needs).
     Objects travel pickled: a broadcast sends one fixed message of :data:`BCAST_INLINE` bytes (the length, then the
     bytes when they fit) and a second one only for a larger object; an allgather sends the lengths, then the bytes.
     """
 
     #: bytes of a broadcast's first message: an 8-byte length and a pickle of up to BCAST_INLINE − 8 bytes
     BCAST_INLINE = 512
+    #: the spin (seconds) when every rank of this machine has a core of its own: longer than the step's spread
+    #: between ranks (a few ms), so a waiting rank meets its peer awake (docs/parallel-performance.md)
+    SPIN_OWN_CORE = 0.05
+    #: the spin (seconds) on an oversubscribed machine: MPI's latency, no more
+    SPIN_SHARED = 2e-4
 
-    def __init__(self, comm: Any, timeout: float | None = None, spin: float = 2e-4):
+    def __init__(self, comm: Any, timeout: float | None = None, spin: float | None = None):
         self.comm = comm
-        self.spin = float(spin)
-        if not (self.spin >= 0 and math.isfinite(self.spin)):
-            raise ValueError(f"spin: got {spin!r}; allowed: a finite number of seconds ≥ 0")
+        if spin is not None and not (isinstance(spin, (int, float)) and spin >= 0 and math.isfinite(spin)):
+            raise ValueError(f"spin: got {spin!r}; allowed: None (chosen by the machine) or a finite number of "
+                             "seconds ≥ 0")
+        self.spin = self.SPIN_SHARED if spin is None else float(spin)    # the first allgather's wait
         self.rank = int(comm.Get_rank())
         self.size = int(comm.Get_size())
         self.timeout = default_timeout() if timeout is None else float(timeout)
@@ -134,6 +152,15 @@ class MPICommunicator:
             raise ValueError(f"timeout: got {timeout!r}; allowed: a positive number of seconds")
         self.peers: list[tuple[str, int]] = []
         self.peers = self.allgather((socket.gethostname(), os.getpid()))   # who is who, for WorkerLost's message
+        if spin is None:
+            self.spin = self.machine_spin(self.peers, self.rank)
+
+    @classmethod
+    def machine_spin(cls, peers: list[tuple[str, int]], rank: int) -> float:
+        """The automatic spin: :data:`SPIN_OWN_CORE` when the ranks on ``peers[rank]``'s host (``peers``: every
+        rank's (host, pid)) are no more than :func:`usable_cores`, else :data:`SPIN_SHARED`."""
+        here = sum(host == peers[rank][0] for host, _ in peers)
+        return cls.SPIN_OWN_CORE if here <= usable_cores() else cls.SPIN_SHARED
 
     # ------------------------------------------------------------------ waiting
     def _wait(self, request: Any, what: str) -> None:
@@ -147,10 +174,18 @@ class MPICommunicator:
                 return
         pause = 2e-5
         while not request.Test():
-            if time.monotonic() > deadline:
-                raise self._lost(what)
+            if time.monotonic() > deadline or self._peers_gone():
+                raise self._give_up(what)
             time.sleep(pause)
             pause = min(2 * pause, 1e-3)
+
+    def _peers_gone(self) -> bool:
+        """Whether the peers are known to have ended (checked between the sleeps of a long wait); here: never."""
+        return False
+
+    def _give_up(self, what: str) -> WorkerLost:
+        """The error a wait that will not end raises (its timeout passed, or :meth:`_peers_gone`)."""
+        return self._lost(what)
 
     def _lost(self, what: str) -> WorkerLost:
         """The WorkerLost error after a collective timed out: a peer on this machine whose process is gone is named."""
@@ -280,26 +315,39 @@ def shares(batch: int, loads: Sequence[float]) -> list[tuple[int, int]]:
 
 
 def worker_loads(worker_load: Any, size: int, dispatch_in_background: bool = False, *,
-                 arg: str = "worker_load") -> list[float]:
-    """One relative load per worker, by MATLAB's WorkerLoad rule (docs/parallel.md):
+                 hosts: Sequence[str] | None = None, arg: str = "worker_load") -> list[float]:
+    """One relative load per worker, by MATLAB's WorkerLoad rule (docs/parallel.md), machine by machine:
 
-    - None: every worker computes; with background dispatch and more than one worker, the last worker reads data
-      instead (MATLAB: "the default is to use one worker per machine for background data dispatch");
-    - a number in [0, 1]: that fraction of the workers computes (at least one, rounded half up), the others get 0;
-    - an integer > 1: that many workers compute (the first ones), the others get 0;
+    - None: every worker computes; with background dispatch, the last worker of each machine that has more than
+      one reads data instead (MATLAB: "the default is to use one worker per machine for background data dispatch");
+    - a number in [0, 1]: that fraction of each machine's workers computes (at least one, rounded half up), the
+      others get 0;
+    - an integer > 1: that many workers of each machine compute (the first ones; a machine with fewer computes with
+      all of them), the others get 0;
     - a vector: one load per worker (≥ 0, a positive sum); worker i gets W(i)/ΣW of each mini-batch.
 
-    The workers of one ``size`` are treated as one machine.  ``arg`` names the option in errors.
+    ``hosts``: the machine of each worker (``size`` names, e.g. an MPI world's host names); None: one machine.
+    ``arg`` names the option in errors.
 
     >>> worker_loads(None, 3, False), worker_loads(0.5, 4, False), worker_loads([2, 1], 2, False)
     ([1.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0], [2.0, 1.0])
+    >>> worker_loads(0.5, 4, False, hosts=["a", "a", "b", "b"])
+    [1.0, 0.0, 1.0, 0.0]
     """
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
         raise ValueError(f"size: got {size!r}; allowed: a positive integer")
+    if hosts is not None and len(hosts) != size:
+        raise ValueError(f"hosts: got {len(hosts)} names; allowed: one per worker ({size})")
+    machines: dict[str, list[int]] = {}
+    for rank, host in enumerate(hosts if hosts is not None else [""] * size):
+        machines.setdefault(host, []).append(rank)
     if worker_load is None or (isinstance(worker_load, (list, tuple, np.ndarray)) and len(worker_load) == 0):
+        loads = [1.0] * size
         if dispatch_in_background and size > 1:
-            return [1.0] * (size - 1) + [0.0]
-        return [1.0] * size
+            for ranks in machines.values():
+                if len(ranks) > 1:
+                    loads[ranks[-1]] = 0.0
+        return loads
     if isinstance(worker_load, np.ndarray) and worker_load.ndim == 0:
         worker_load = worker_load.item()
     if isinstance(worker_load, bool):
@@ -307,16 +355,26 @@ def worker_loads(worker_load: Any, size: int, dispatch_in_background: bool = Fal
                         "of one load per worker")
     if isinstance(worker_load, numbers.Real):
         x = float(worker_load)
+        largest = max(len(ranks) for ranks in machines.values())
         if math.isfinite(x) and 0 <= x <= 1:
-            count = max(1, math.floor(x * size + 0.5))
+            def computing(m: int) -> int:
+                return max(1, math.floor(x * m + 0.5))
         elif math.isfinite(x) and x > 1 and x == int(x):
-            count = int(x)
-            if count > size:
-                raise ValueError(f"{arg}: got {worker_load!r}; allowed: at most the {size} workers of the pool")
+            if int(x) > largest:
+                where = f"the {size} workers of the pool" if len(machines) == 1 else \
+                    f"the {largest} workers of the largest machine"
+                raise ValueError(f"{arg}: got {worker_load!r}; allowed: at most {where}")
+
+            def computing(m: int) -> int:
+                return min(int(x), m)
         else:
             raise ValueError(f"{arg}: got {worker_load!r}; allowed: a number in [0, 1], a positive integer or a "
                              "vector of one load per worker")
-        return [1.0] * count + [0.0] * (size - count)
+        loads = [0.0] * size
+        for ranks in machines.values():
+            for rank in ranks[:computing(len(ranks))]:
+                loads[rank] = 1.0
+        return loads
     try:
         w = np.asarray(worker_load, dtype=float).ravel()
     except (TypeError, ValueError):

@@ -295,3 +295,32 @@ def test_a_restored_network_travels_to_workers(tmp_path):
     manifest, arrays = minidl.training.read_checkpoint(saved)
     net = minidl.training.checkpoint.restore_network(manifest["network"], arrays)
     assert_same(net, pickle.loads(pickle.dumps(net)))
+
+
+class _Pending:
+    """A request that never completes (a peer that will not answer)."""
+
+    def Test(self):
+        return False
+
+
+class _Ended:
+    """A Popen whose job has ended."""
+
+    returncode = -9
+
+    def poll(self):
+        return self.returncode
+
+
+def test_the_pools_wait_spins_then_stops_when_the_workers_job_ends():
+    c = object.__new__(launch._PoolCommunicator)
+    c.comm, c.rank, c.size, c.timeout, c.spin = None, 0, 2, 30.0, 0.01
+    c.peers, c.process, c.lost = [("h", os.getpid()), ("h", 2 ** 22 + 7)], _Ended(), None
+    t0 = time.monotonic()
+    with pytest.raises(WorkerLost):
+        c._wait(_Pending(), "an allreduce")
+    assert 0.01 <= time.monotonic() - t0 < 5          # the spin first, then the ended job, not the 30 s timeout
+    with pytest.raises(WorkerLost):                   # once lost, every later collective fails at once
+        c._wait(_Pending(), "a broadcast")
+    assert c.lost is not None

@@ -54,6 +54,24 @@ def test_worker_loads_rule():
     assert P.worker_loads(np.array([1, 3]), 2, True) == [1.0, 3.0]
 
 
+def test_worker_loads_count_each_machine_apart():
+    two_machines = ["a", "a", "a", "b", "b"]                              # 3 workers on a, 2 on b
+    loads = lambda value, background=False: P.worker_loads(value, 5, background, hosts=two_machines)  # noqa: E731
+    assert loads(None) == [1.0] * 5
+    assert loads(None, True) == [1.0, 1.0, 0.0, 1.0, 0.0]                # one reader per machine
+    assert P.worker_loads(None, 3, True, hosts=["a", "b", "b"]) == [1.0, 1.0, 0.0]   # a machine of one computes
+    assert loads(0.5) == [1.0, 1.0, 0.0, 1.0, 0.0]                       # 1.5 → 2 of 3; 1 of 2
+    assert loads(0) == [1.0, 0.0, 0.0, 1.0, 0.0]                         # at least one per machine
+    assert loads(2) == [1.0, 1.0, 0.0, 1.0, 1.0]
+    assert loads(3) == [1.0, 1.0, 1.0, 1.0, 1.0]                         # b has only 2: all of them
+    assert loads([1, 0, 2, 1, 1]) == [1.0, 0.0, 2.0, 1.0, 1.0]           # a vector is per worker, machines aside
+    assert P.worker_loads(0.5, 4, False, hosts=["x", "y", "x", "y"]) == [1.0, 1.0, 0.0, 0.0]   # ranks interleaved
+    with pytest.raises(ValueError, match=r"WorkerLoad: got 4; allowed: at most the 3 workers of the largest machine"):
+        P.worker_loads(4, 5, False, hosts=two_machines, arg="WorkerLoad")
+    with pytest.raises(ValueError, match=r"hosts: got 2 names; allowed: one per worker \(5\)"):
+        P.worker_loads(None, 5, False, hosts=["a", "b"])
+
+
 @pytest.mark.parametrize("value, error, text", [
     (4, ValueError, "at most the 3 workers"), (1.5, ValueError, "a positive integer"), (-0.1, ValueError, "got -0.1"),
     ([1, 1], ValueError, "one value per worker"), ([1, -1, 1], ValueError, "loads ≥ 0"),
@@ -174,8 +192,25 @@ def test_wait_keeps_the_timeout_after_the_spin():
 
 
 def test_spin_is_checked():
-    with pytest.raises(ValueError, match=r"spin: got -1.*allowed: a finite number of seconds ≥ 0"):
+    with pytest.raises(ValueError, match=r"spin: got -1.*allowed: None \(chosen by the machine\) or a finite "
+                                         r"number of seconds ≥ 0"):
         P.MPICommunicator(None, timeout=1.0, spin=-1)
+    with pytest.raises(ValueError, match=r"spin: got 'long'"):
+        P.MPICommunicator(None, timeout=1.0, spin="long")
+
+
+def test_the_automatic_spin_counts_this_machines_ranks_against_its_cores(monkeypatch):
+    monkeypatch.setattr(P, "usable_cores", lambda: 2)
+    two_here = [("a", 1), ("a", 2), ("b", 3), ("b", 4), ("b", 5)]
+    spin = P.MPICommunicator.machine_spin
+    assert spin(two_here, 0) == spin(two_here, 1) == P.MPICommunicator.SPIN_OWN_CORE     # 2 ranks on 2 cores
+    assert spin(two_here, 4) == P.MPICommunicator.SPIN_SHARED                            # 3 ranks on 2 cores
+    assert P.MPICommunicator.SPIN_OWN_CORE >= 0.01 > P.MPICommunicator.SPIN_SHARED > 0
+
+
+def test_usable_cores_is_the_affinity_set():
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert P.usable_cores() == expected >= 1
 
 
 def test_a_small_broadcast_is_one_message():
