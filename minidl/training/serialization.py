@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 from typing import Any
 
 from minidl.layers.base import Layer, builtin_layer_classes, registered_layers
@@ -120,6 +121,8 @@ def network_to_json(net) -> dict[str, Any]:
            "input_shape": None if shape is None or isinstance(shape, dict) else list(shape)}
     if not net.is_chain:
         out["connections"] = [list(pair) for pair in net.connections]
+    if any(float(w) != 1.0 for w in net.loss_weights.values()):   # the weighted total Σ weight·loss (graphs)
+        out["loss_weights"] = {name: float(w) for name, w in net.loss_weights.items()}
     return out
 
 
@@ -134,5 +137,13 @@ def network_from_json(spec: dict[str, Any]):
             isinstance(c, list) and len(c) == 2 and all(isinstance(e, str) for e in c) for c in connections)):
         raise ValueError(f"architecture: 'connections' is {connections!r:.80}; allowed: a list of [source, "
                          "destination] string pairs")
-    return Network([layer_from_json(s) for s in spec["layers"]],
-                   None if connections is None else [tuple(c) for c in connections])
+    net = Network([layer_from_json(s) for s in spec["layers"]],
+                  None if connections is None else [tuple(c) for c in connections])
+    weights = spec.get("loss_weights", {})
+    if not (isinstance(weights, dict) and all(
+            name in net.loss_weights and isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w)
+            for name, w in weights.items())):
+        raise ValueError(f"architecture: 'loss_weights' is {weights!r:.80}; allowed: finite numbers by loss layer "
+                         f"name ({', '.join(net.loss_weights) or 'none'})")
+    net.loss_weights.update({name: float(w) for name, w in weights.items()})
+    return net

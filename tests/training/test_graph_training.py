@@ -86,6 +86,20 @@ def test_save_and_load_rebuild_the_same_graph(tmp_path):
     np.testing.assert_array_equal(back.predict(X), net.predict(X))
 
 
+def test_the_loss_weights_travel_with_a_saved_graph(tmp_path):
+    from minidl.training.serialization import network_from_json, network_to_json
+
+    net = _two_heads()
+    assert network_to_json(net)["loss_weights"] == {"cls": 1.0, "reg": 0.5}
+    assert "loss_weights" not in network_to_json(_residual())                 # weights of 1: nothing written
+    assert network_from_json(network_to_json(net)).loss_weights == {"cls": 1.0, "reg": 0.5}
+    spec = network_to_json(net)
+    for bad in ({"nope": 1.0}, {"reg": float("nan")}, {"reg": True}, [0.5]):
+        with pytest.raises(ValueError, match=r"architecture: 'loss_weights' is .*allowed: finite numbers by loss "
+                                             r"layer name \(cls, reg\)"):
+            network_from_json({**spec, "loss_weights": bad})
+
+
 def _two_heads():
     layers = [L.FeatureInput(3, normalization="none", name="x1"), L.FeatureInput(2, normalization="zscore",
                                                                                  name="x2"),

@@ -131,3 +131,32 @@ def test_a_graph_worker_that_raises_stops_all_with_the_last_completed_network():
         assert e.minidl_info.stop_kind == ev.FAILED and len(e.minidl_info) == 3
         for k, v in params(three).items():
             np.testing.assert_allclose(params(e.minidl_net)[k], v, rtol=1e-12, atol=1e-14, err_msg=k)
+
+
+@pytest.mark.parametrize("case", ["residual", "two_heads"])
+def test_a_parallel_graph_checkpoint_resumes_in_parallel_and_on_one_process(case, tmp_path):
+    from minidl.training import Checkpointer, load_network, read_checkpoint
+
+    make, data = CASES[case]
+    saver = Checkpointer(str(tmp_path), lambda s: s.event == ev.ITERATION and s.iteration == 10, lambda s: "it10")
+
+    def work(comm, loads, resume=None):
+        train, val = data()
+        net = make() if resume is None else load_network(str(tmp_path / "it10"))
+        observers = [saver] if comm.rank == 0 and resume is None else []
+        return Trainer(net, train, config("adam", communicator=comm, worker_loads=loads), validation_data=val,
+                       observers=observers).run(resume=resume)
+
+    whole = run_workers(2, lambda comm: work(comm, [2, 1]))
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["it10"]   # rank 0, once
+    state = read_checkpoint(str(tmp_path / "it10"))
+    again = run_workers(2, lambda comm: work(comm, [2, 1], state))          # the same pool: bit for bit
+    for (net, info), (net2, info2) in zip(whole, again):
+        assert all(v.tobytes() == params(net2)[k].tobytes() for k, v in params(net).items())
+        np.testing.assert_array_equal(info2["training_loss"], info["training_loss"])
+    other = run_workers(3, lambda comm: work(comm, None, read_checkpoint(str(tmp_path / "it10"))))   # 3 workers
+    train, val = data()
+    alone = Trainer(load_network(str(tmp_path / "it10")), train, config("adam"), validation_data=val).run(
+        resume=read_checkpoint(str(tmp_path / "it10")))                    # one process
+    for got in (other[0], alone):
+        assert_same_run(case, whole[0], got)
