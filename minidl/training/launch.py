@@ -305,8 +305,13 @@ def use_gpu(index: int) -> None:
     backend._import_cupy().cuda.Device(index).use()
 
 
-def _set_communicator(config, communicator, loads: list[float] | None) -> None:
-    """Point ``config`` (in place) at ``communicator`` and the workers' loads."""
+def _set_communicator(config, communicator, loads: list[float] | None, gpus: int = 0) -> None:
+    """Point ``config`` (in place) at ``communicator`` and the workers' loads; with ``gpus``, at its NCCL form when
+    every worker has NCCL (:func:`minidl.training.nccl.gpu_communicator`)."""
+    if gpus and communicator is not None:
+        from minidl.training.nccl import gpu_communicator
+
+        communicator = gpu_communicator(communicator)
     config.communicator = communicator
     config.worker_loads = loads
 
@@ -330,7 +335,7 @@ class TrainJob:
         from minidl.training.trainer import Trainer
         if self.gpus:
             use_gpu(communicator.rank % self.gpus)
-        _set_communicator(self.config, communicator, self.loads)
+        _set_communicator(self.config, communicator, self.loads, self.gpus)
         trainer = Trainer(self.net, self.data, self.config, self.validation_data, (), recorder=self.recorder)
         trainer.state.extra.update(self.extra)
         trainer.run(self.resume)
@@ -372,9 +377,10 @@ def train(trainer, resume=None, *, parallel: bool = False, workers: Any = None, 
     if comm is not None:
         if gpus:
             use_gpu(comm.rank % gpus)
-        hosts = [host for host, _ in comm.peers] if getattr(comm, "peers", None) else None
+        peers = getattr(comm, "peers", None)                  # an MPI world's (host, pid) per rank
+        hosts = [host for host, _ in peers] if peers else None
         _set_communicator(config, comm, worker_loads(worker_load, comm.size, background, hosts=hosts,
-                                                     arg=worker_load_arg))
+                                                     arg=worker_load_arg), gpus)
         if comm.rank != 0:    # the engine's rule (made before the communicator was known): rank 0 alone reports
             trainer.observers = [trainer.recorder]
         return trainer.run(resume)
@@ -403,7 +409,7 @@ def train(trainer, resume=None, *, parallel: bool = False, workers: Any = None, 
                                    f"{failed[1]}", rank=failed[0])
             if gpus:
                 use_gpu(0)
-            _set_communicator(config, pool.communicator, loads)
+            _set_communicator(config, pool.communicator, loads, gpus)
             error: Exception | None = None
             try:
                 result = trainer.run(resume)

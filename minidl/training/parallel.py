@@ -388,21 +388,24 @@ def worker_loads(worker_load: Any, size: int, dispatch_in_background: bool = Fal
 
 
 # ==================================================================================================== engine side
-def pack_gradients(grads: dict[str, Any], extras: Sequence[Any]):
-    """One flat host buffer [every gradient, raveled in ``grads`` order, then ``extras``] in the gradients' dtype:
-    the step's one allreduce (``grads``: the network's one flat gradient buffer, or its arrays by name)."""
+def pack_gradients(grads: dict[str, Any], extras: Sequence[Any], host: bool = True):
+    """One flat buffer [every gradient, raveled in ``grads`` order, then ``extras``] in the gradients' dtype: the
+    step's one allreduce (``grads``: the network's one flat gradient buffer, or its arrays by name).  ``host``: a
+    numpy array (the MPI sum); False: on the gradients' device (a communicator with ``device_sums``, NCCL)."""
     from minidl.backend import get_array_module, to_host
 
     arrays = list(grads.values())
     xp = get_array_module(arrays[0])
     dtype = arrays[0].dtype
     parts = [g.ravel() for g in arrays] + [xp.asarray(e, dtype=dtype).reshape(-1) for e in extras]
-    return np.ascontiguousarray(to_host(xp.concatenate(parts)))
+    flat = xp.concatenate(parts)
+    return np.ascontiguousarray(to_host(flat)) if host else flat
 
 
-def unpack_gradients(flat: np.ndarray, grads: dict[str, Any]) -> np.ndarray:
-    """Copy the summed gradients of ``flat`` back into ``grads`` (in place); returns the extras that follow them."""
-    from minidl.backend import device_of, get_array_module, to_device
+def unpack_gradients(flat, grads: dict[str, Any]) -> np.ndarray:
+    """Copy the summed gradients of ``flat`` (host or device) back into ``grads`` (in place); returns the extras
+    that follow them, on the host."""
+    from minidl.backend import device_of, get_array_module, to_device, to_host
 
     arrays = list(grads.values())
     xp = get_array_module(arrays[0])
@@ -411,7 +414,7 @@ def unpack_gradients(flat: np.ndarray, grads: dict[str, Any]) -> np.ndarray:
     for g in arrays:
         xp.copyto(g, flat_dev[at:at + g.size].reshape(g.shape))
         at += g.size
-    return flat[at:]
+    return to_host(flat[at:])
 
 
 def batch_rows(v) -> int:
@@ -503,10 +506,13 @@ class DataParallel:
             return to_device(seen, device_of(a), dtype=a.dtype)
         if self._calls == 1:
             self._seen = []
-        summed = self.comm.allreduce(np.ascontiguousarray(to_host(a)))
+        if getattr(self.comm, "device_sums", False):        # NCCL: summed where it is, no host copy
+            summed = self.comm.allreduce(a)
+        else:
+            summed = to_device(self.comm.allreduce(np.ascontiguousarray(to_host(a))), device_of(a), dtype=a.dtype)
         del self._seen[self._calls - 1:]
         self._seen.append(summed)
-        return to_device(summed, device_of(a), dtype=a.dtype)
+        return summed
 
     # ------------------------------------------------------------------ the step
     def gradients(self, x_host, t_host, to_device_pair, record_examples: bool):
@@ -550,7 +556,8 @@ class DataParallel:
             loss, hits = xp.zeros((), dt), xp.zeros((), dt)
         flags = [loss, hits if hits is not None else xp.zeros((), dt), ex, xp.asarray(
             [1.0 if error is not None else 0.0, 1.0 if stop else 0.0, clock], dtype=dt)]
-        summed = unpack_gradients(self.comm.allreduce(pack_gradients(grads, flags)), grads)
+        on_device = bool(getattr(self.comm, "device_sums", False))
+        summed = unpack_gradients(self.comm.allreduce(pack_gradients(grads, flags, host=not on_device)), grads)
         self.pending = True
         failed, interrupt, self.clock = summed[-3], summed[-2], float(summed[-1])
         self.interrupt = interrupt > 0

@@ -117,7 +117,7 @@ def network_to_json(net) -> dict[str, Any]:
     adds its ``"connections"`` (normalized ``["a/out", "b/in"]`` pairs) and no input shape when it has several
     inputs (each input layer's size gives its own)."""
     shape = net.input_shape
-    out = {"layers": [layer_to_json(layer) for layer in net.layers],
+    out: dict[str, Any] = {"layers": [layer_to_json(layer) for layer in net.layers],
            "input_shape": None if shape is None or isinstance(shape, dict) else list(shape)}
     if not net.is_chain:
         out["connections"] = [list(pair) for pair in net.connections]
