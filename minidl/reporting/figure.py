@@ -565,6 +565,8 @@ class TrainingProgressFigure(Observer):
                 self._update_artists()
                 self.figure.show()
                 self.figure.canvas.flush_events()  # the window maps and draws itself: the background is saved
+                if self.blitter is not None and self.blitter.active:  # that draw holds the panel's labels: the
+                    self._panel_moved, self._panel_changed = False, set()  # first blit draws none of them again
             self.refresh()  # (uncharged: see _redraw)
             if self.blitter is None:  # full redraws only: the opening is the first one, uncharged as it always was
                 self._uncharged, self._expected_cost = self.draw_seconds, 0.0
