@@ -160,6 +160,8 @@ LIVE_RATE = 2.0  # redraws per second the issue asks for (reported against it)
 #: reported, not asserted. With the opening's panel lines drawn by section, the axes' areas measured with the full
 #: draw and the post-START opening charged in step with the run (budget over training time), at load 2.4-3.2: the
 #: window 2.71-2.76 % at 0.6-1.6 redraws/s, the notebook 2.41-2.82 % at 0.8-2.14 (docs/progress.md).
+#: With the window's Tk copies without alpha, at load 0-1.3 (3 pairs): window 1.63-2.08 redraws/s (median 2.00) at
+#: 2.71-2.77 %, against 1.52-1.75 before (docs/progress.md).
 LIVE_NOISE_MARGIN = 1.5
 LIVE_MIN_RATE = 0.3
 LIVE_MAX_FIRST_S = 2.5

@@ -722,3 +722,19 @@ def test_the_opening_after_start_is_charged_in_step_with_the_run(monkeypatch):
         assert first_redraws[-1] - first_redraws[0] >= 2  # 3 s in: redraws go on (charged at once: none for 8 s)
     finally:
         plt.close("all")
+
+
+def test_the_window_s_first_blit_draws_no_panel_label_its_first_draw_drew(monkeypatch):
+    """The window's panel text is set before it maps; the draw that maps it holds the labels, so the first picture
+    blits values only (under Xvfb it redrew four panel sections again: 48 ms before the first picture)."""
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(Figure, "show", lambda self, *a, **k: self.canvas.draw())  # mapping draws the window
+    monkeypatch.setattr(F, "_display_mode", lambda show: "window")
+    window = F.TrainingProgressFigure(redraw_interval=1e9)
+    try:
+        window.on_event(run_states()[0])
+        assert window.redraw_count == 1 and window.blit_count == 1 and window.blitter.full_draws == 1
+        assert window.blitter.panel_redraws == 0 and window.blitter.axes_redraws == 0
+    finally:
+        plt.close("all")
