@@ -80,6 +80,35 @@ def maxpool2d_forward(x, pool: Pair, stride: Pair = (1, 1), padding: Quad = (0, 
            [13., 15.]])
     """
     pool, stride, padding, (oh, ow) = _check(x, pool, stride, padding)
+    tiled = stride == pool and not any(padding) and (oh * pool[0], ow * pool[1]) == tuple(x.shape[2:])
+    return (_maxpool_tiled if tiled else _maxpool_offsets)(x, pool, stride, padding, (oh, ow))
+
+
+def _maxpool_tiled(x, pool: Pair, stride: Pair, padding: Quad, out_hw: Pair):
+    """Disjoint windows covering x (stride = pool, no padding): the same running maximum as
+    :func:`_maxpool_offsets`, offset by offset in the same order, but on contiguous copies of the KH·KW offset planes
+    of the (N, C, OH, KH, OW, KW) view of x (one strided read per plane, then SIMD passes; docs/layers.md)."""
+    xp = get_array_module(x)
+    (n, c), (oh, ow), (kh, kw) = x.shape[:2], out_hw, pool
+    x6 = x.reshape(n, c, oh, kh, ow, kw)
+    y = xp.empty((n, c, oh, ow), dtype=x.dtype)
+    xp.copyto(y, x6[:, :, :, 0, :, 0])  # the running maximum starts at the window's first element
+    arg = xp.zeros((n, c, oh, ow), dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
+    v = xp.empty_like(y)
+    better = xp.empty((n, c, oh, ow), dtype=xp.bool_)
+    step = xp.empty_like(arg)
+    for k in range(1, kh * kw):
+        xp.copyto(v, x6[:, :, :, k // kw, :, k % kw])  # offset (i, j) = (k // KW, k % KW), contiguous
+        xp.greater(v, y, out=better)  # strict: ties keep the first maximum (NaN compares False, as below)
+        xp.multiply(better, arg.dtype.type(k), out=step)
+        xp.maximum(arg, step, out=arg)  # arg ← max(arg, k·[v > m])
+        xp.maximum(y, v, out=y)  # m ← max(m, v)
+    return y, (arg, x.shape, pool, stride, padding)
+
+
+def _maxpool_offsets(x, pool: Pair, stride: Pair, padding: Quad, out_hw: Pair):
+    """The general case (any stride and padding): a loop over the KH·KW offsets on strided views of x."""
+    (oh, ow) = out_hw
     xp = get_array_module(x)
     n, c = x.shape[:2]
     arg = xp.zeros((n, c, oh, ow), dtype=xp.uint8 if pool[0] * pool[1] <= 256 else xp.int32)

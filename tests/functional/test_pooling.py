@@ -187,3 +187,21 @@ def test_matches_torch_symmetric_padding_count_include_pad(rng):
     yt.backward(torch.tensor(dy))
     assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-15)
     assert_allclose(avgpool2d_backward(dy, cache), xt.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pool", [(2, 2), (3, 2), (1, 1)])
+def test_tiled_fast_path_equals_the_general_loop_bit_for_bit(pool, dtype, backend, rng):
+    """Disjoint windows covering x take the contiguous-plane path; it must give the general loop's y (same bits,
+    signed zeros included) and the same first-maximum offsets, with ties, ±0, ±∞ and NaN in the windows."""
+    from minidl.functional.pooling import _maxpool_offsets, _maxpool_tiled
+    values = np.array([0.0, -0.0, 1.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 2.0], dtype=dtype)
+    x = rng.choice(values, size=(3, 2, 4 * pool[0], 3 * pool[1]))
+    xd = B.to_device(x, backend)
+    (y_fast, c_fast), (y_gen, c_gen) = (f(xd, pool, pool, (0, 0, 0, 0), (4, 3)) for f in (_maxpool_tiled,
+                                                                                          _maxpool_offsets))
+    np.testing.assert_array_equal(B.to_host(y_fast).view(np.uint8), B.to_host(y_gen).view(np.uint8))
+    np.testing.assert_array_equal(B.to_host(c_fast[0]), B.to_host(c_gen[0]))
+    assert c_fast[1:] == c_gen[1:]
+    y, cache = maxpool2d_forward(xd, pool, pool)  # the public function takes the fast path here
+    np.testing.assert_array_equal(B.to_host(cache[0]), B.to_host(c_gen[0]))
