@@ -184,6 +184,51 @@ def scratch(workspace: dict | None, key: str, shape: tuple[int, ...], dtype, xp)
     return a
 
 
+def _zero_scratch(workspace: dict | None, key: str, shape: tuple[int, ...], dtype, xp):
+    """Like :func:`scratch`, but zero-filled whenever it is (re)created: for buffers whose callers rewrite the same
+    part on every call and rely on the rest staying 0."""
+    if workspace is None:
+        return xp.zeros(shape, dtype=dtype)
+    a = workspace.get(key)
+    if a is None or tuple(a.shape) != tuple(shape) or a.dtype != dtype or get_array_module(a) is not xp:
+        a = workspace[key] = xp.zeros(shape, dtype=dtype)
+    return a
+
+
+def _gather_flat(col6, col5, x, padding: Quad, dilation: Pair, workspace: dict | None) -> None:
+    """im2col for stride 1 and OW = W into the blocks col6[:, i, j] (N, C, OH, OW) (col5: the same as (N, C, OH·OW)),
+    whose (C, OH, OW) part is contiguous.  The top and bottom padding rows are materialized once (a copy of x with
+    PT and PB zero rows; zero from the buffer's creation), so each offset is one flat shift copy of whole images and
+    only the columns that read the left/right padding (and those wrapping a row edge) are zeroed afterwards, one
+    coalesced (C·OH) strided fill per image.  Every element of every block is written."""
+    n, c, h, w = x.shape
+    _, kh, kw, _, oh, ow = col6.shape
+    pt, pb, pl, _ = padding
+    dh, dw = dilation
+    hv = pt + h + pb  # = OH + (KH − 1)·DH: every row an offset reads
+    if pt == pb == 0:
+        xv = x.reshape(n, c, h * w)
+    else:
+        buf = _zero_scratch(workspace, "xv", (n, c, hv, w), x.dtype, get_array_module(x))
+        buf[:, :, pt:pt + h] = x
+        xv = buf.reshape(n, c, hv * w)
+    for i in range(kh):
+        for j in range(kw):
+            s = i * dh * w + j * dw - pl  # output p reads row-padded input p + s
+            q0, q1 = max(0, -s), min(oh * w, hv * w - s)
+            dst4 = col6[:, i, j]
+            w0, w1, _ = span(w, ow, 1, pl, j * dw)
+            if w1 <= w0 or q1 <= q0:  # every column reads padding
+                dst4[...] = 0
+                continue
+            col5[:, i, j][:, :, q0:q1] = xv[:, :, q0 + s:q1 + s]
+            # the clipped ends [0, q0) and [q1, OH·OW) lie in columns < w0 or ≥ w1: the fills below cover them
+            if w0 > 0:
+                dst4[..., :w0] = 0
+            if w1 < ow:
+                dst4[..., w1:] = 0
+
+
 def _gather(block, x4, x3, plan) -> None:
     """The im2col copies: for each offset (i, j), ``block(i, j)`` → (dst4 (A, B, OH, OW), dst3 (A, B, OH·OW)), two
     views of that offset's columns, filled from x4 (A, B, H, W) and x3 (A, B, H·W), views of x in the same axis
@@ -320,16 +365,23 @@ def conv2d_forward(x, W, b, stride: Pair = (1, 1), padding: Quad = (0, 0, 0, 0),
     f, _, kh, kw = W.shape
     oh, ow = conv_output_size((h, w), (kh, kw), stride, padding, dilation)
     k, p = c * kh * kw, oh * ow
-    col = scratch(workspace, "col", (n, k + 1, p), x.dtype, xp)  # col[n, (c, i, j), (oh, ow)]; row k: ones
-    col6 = col[:, :k].reshape(n, c, kh, kw, oh, ow)
-    col5 = col[:, :k].reshape(n, c, kh, kw, p)
-    _gather(lambda i, j: (col6[:, :, i, j], col5[:, :, i, j]), x, x.reshape(n, c, h * w),  # (N, C, …) blocks
-            _offsets(x.shape, (kh, kw), stride, padding, dilation, (oh, ow)))
+    col = scratch(workspace, "col", (n, k + 1, p), x.dtype, xp)  # col[n, row, (oh, ow)]; row k: ones
+    flat = stride == (1, 1) and ow == w
+    if flat:  # rows (kh, kw, c): each offset's block (N, C, OH, OW) has its (C, OH, OW) part contiguous
+        col6 = col[:, :k].reshape(n, kh, kw, c, oh, ow)
+        _gather_flat(col6, col[:, :k].reshape(n, kh, kw, c, p), x, padding, dilation, workspace)
+        W2 = W.transpose(0, 2, 3, 1).reshape(f, k)
+    else:  # rows (c, kh, kw): W's own order (and the summation order of the reference loops)
+        col6 = col[:, :k].reshape(n, c, kh, kw, oh, ow)
+        col5 = col[:, :k].reshape(n, c, kh, kw, p)
+        _gather(lambda i, j: (col6[:, :, i, j], col5[:, :, i, j]), x, x.reshape(n, c, h * w),
+                _offsets(x.shape, (kh, kw), stride, padding, dilation, (oh, ow)))
+        W2 = W.reshape(f, k)
     col[:, k] = 1
-    Wb = xp.concatenate((W.reshape(f, k), b.reshape(f, 1)), axis=1)  # [W₂ | b]: (F, C·KH·KW + 1)
+    Wb = xp.concatenate((W2, b.reshape(f, 1)), axis=1)  # [W₂ | b]: (F, C·KH·KW + 1)
     y = xp.empty((n, f, oh, ow), dtype=x.dtype)
     xp.matmul(Wb, col, out=y.reshape(n, f, p))  # y[n] = W₂·col[n] + b: one product per image, written in place
-    return y, (col, W, x.shape, stride, padding, dilation)
+    return y, (col, flat, W, x.shape, stride, padding, dilation)
 
 
 def conv2d_backward(dy, cache, need_dx: bool = True, workspace: dict | None = None):
@@ -344,14 +396,15 @@ def conv2d_backward(dy, cache, need_dx: bool = True, workspace: dict | None = No
     ``workspace``: an optional dict kept by the caller; dcol is computed in a buffer kept there.
     Reference: :func:`minidl.functional.reference.conv2d_backward`.
     """
-    col, W, x_shape, stride, padding, dilation = cache
+    col, flat, W, x_shape, stride, padding, dilation = cache
     xp = get_array_module(dy)
     n, f, oh, ow = dy.shape
     _, c, kh, kw = W.shape
     k, p = c * kh * kw, oh * ow
-    # (col·dy₂ᵀ)ᵀ per image: (N, C·KH·KW + 1, F), summed over n
+    # (col·dy₂ᵀ)ᵀ per image: (N, KH·KW·C + 1, F), summed over n
     g = xp.matmul(col, dy.reshape(n, f, p).transpose(0, 2, 1)).sum(axis=0)
-    dW = xp.ascontiguousarray(g[:k].T).reshape(W.shape)
+    dW = xp.ascontiguousarray(g[:k].T.reshape(f, kh, kw, c).transpose(0, 3, 1, 2)) if flat \
+        else xp.ascontiguousarray(g[:k].T).reshape(W.shape)  # back to W's order from col's row order
     db = g[k].copy()
     if not need_dx:
         return None, dW, db
