@@ -747,6 +747,19 @@ def get_array_module(*arrays):
     return np
 
 
+def nccl_binding():
+    """CuPy's NCCL binding (``cupy.cuda.nccl``) when CuPy imports and finds the NCCL library, else None (the
+    multi-gpu sums, minidl/training/nccl.py)."""
+    cp = _import_cupy()
+    if cp is None:
+        return None
+    try:
+        nccl = importlib.import_module("cupy.cuda.nccl")
+    except Exception:  # noqa: BLE001 - CuPy without its NCCL library: ImportError, or a loader error
+        return None
+    return nccl if getattr(nccl, "available", True) else None
+
+
 def is_device(xp) -> bool:
     """True for a device array module (CuPy, or the stand-in that plays it in the tests); False for numpy.  Code
     that must differ on a device tests this, never ``xp is cupy``, so the stand-in runs the device branch."""

@@ -23,14 +23,7 @@ def nccl_module() -> Any | None:
     """CuPy's NCCL binding (``cupy.cuda.nccl``) when CuPy imports and finds the NCCL library, else None."""
     from minidl import backend
 
-    cp = backend._import_cupy()
-    if cp is None:
-        return None
-    try:
-        from cupy.cuda import nccl
-    except Exception:  # noqa: BLE001 - CuPy without its NCCL library: ImportError, or a loader error
-        return None
-    return nccl if getattr(nccl, "available", True) else None
+    return backend.nccl_binding()
 
 
 class NCCLCommunicator:
