@@ -28,10 +28,6 @@ CONFIGS = [
     ("batch1_rect_stride", (1, 2, 7, 5), (2, 2, 2, 3), (2, 1), (1, 0, 2, 1), (1, 2)),
     ("pointwise", (2, 3, 4, 5), (4, 3, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1)),
     ("kernel_in_padding", (1, 1, 3, 3), (2, 1, 3, 3), (1, 1), (3, 0, 2, 2), (1, 1)),
-    # stride 1 with OW = W but OH != H: the flat im2col with unequal top/bottom padding rows (and dilation)
-    ("flat_asym_rows", (2, 2, 6, 5), (3, 2, 3, 3), (1, 1), (2, 0, 1, 1), (1, 1)),
-    ("flat_dilated_rows", (2, 2, 7, 5), (2, 2, 2, 3), (1, 1), (0, 3, 1, 1), (2, 1)),
-    ("flat_wide_left", (2, 2, 4, 3), (2, 2, 2, 5), (1, 1), (1, 0, 3, 1), (1, 1)),
 ]
 IDS = [c[0] for c in CONFIGS]
 
