@@ -80,8 +80,13 @@ def maxpool2d_forward(x, pool: Pair, stride: Pair = (1, 1), padding: Quad = (0, 
            [13., 15.]])
     """
     pool, stride, padding, (oh, ow) = _check(x, pool, stride, padding)
-    tiled = stride == pool and not any(padding) and (oh * pool[0], ow * pool[1]) == tuple(x.shape[2:])
+    tiled = _tiled(x.shape, pool, stride, padding, (oh, ow))
     return (_maxpool_tiled if tiled else _maxpool_offsets)(x, pool, stride, padding, (oh, ow))
+
+
+def _tiled(x_shape, pool: Pair, stride: Pair, padding: Quad, out_hw: Pair) -> bool:
+    """Whether the windows are disjoint and cover x exactly (stride = pool, no padding, H = OH·KH, W = OW·KW)."""
+    return stride == pool and not any(padding) and (out_hw[0] * pool[0], out_hw[1] * pool[1]) == tuple(x_shape[2:])
 
 
 def _maxpool_tiled(x, pool: Pair, stride: Pair, padding: Quad, out_hw: Pair):
@@ -135,9 +140,9 @@ def maxpool2d_backward(dy, cache):
     """
     arg, x_shape, pool, stride, padding = cache
     xp = get_array_module(dy)
-    (oh, ow), (h, w) = dy.shape[2:], x_shape[2:]
+    oh, ow = dy.shape[2:]
     overlap = stride[0] < pool[0] or stride[1] < pool[1]
-    tiled = stride == pool and not any(padding) and (oh * stride[0], ow * stride[1]) == (h, w)
+    tiled = _tiled(x_shape, pool, stride, padding, (oh, ow))
     dx = (xp.empty if tiled else xp.zeros)(x_shape, dtype=dy.dtype)  # tiled: every element is written below
     for k, (ro, co), (ri, ci) in _offsets(x_shape, pool, stride, padding, (oh, ow)):
         hit = arg[:, :, ro, co] == k  # the windows whose maximum is at offset k

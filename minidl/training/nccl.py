@@ -9,21 +9,14 @@ MPI communicator (the sums then travel through the host, as on the CPU); every w
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 
-from minidl.training.parallel import WorkerLost
+from minidl.backend import nccl_binding as nccl_module  # CuPy's NCCL binding, or None
+from minidl.training.parallel import WorkerLost, poll
 
 __all__ = ["NCCLCommunicator", "gpu_communicator", "nccl_module"]
-
-
-def nccl_module() -> Any | None:
-    """CuPy's NCCL binding (``cupy.cuda.nccl``) when CuPy imports and finds the NCCL library, else None."""
-    from minidl import backend
-
-    return backend.nccl_binding()
 
 
 class NCCLCommunicator:
@@ -74,16 +67,11 @@ class NCCLCommunicator:
         return out
 
     def _wait(self, event: Any, what: str) -> None:
-        deadline = time.monotonic() + self.timeout
-        pause = 1e-5
-        while not event.query():
-            if time.monotonic() > deadline:
-                self.comm.abort()        # NCCL's kernels would wait for the lost peer forever
-                lost = getattr(self.host, "_lost", None)
-                raise lost(what) if lost is not None else WorkerLost(
-                    f"a worker stopped answering: no reply to {what} within {self.timeout:g} s")
-            time.sleep(pause)
-            pause = min(2 * pause, 1e-3)
+        if not poll(event.query, self.timeout):
+            self.comm.abort()            # NCCL's kernels would wait for the lost peer forever
+            lost = getattr(self.host, "_lost", None)
+            raise lost(what) if lost is not None else WorkerLost(
+                f"a worker stopped answering: no reply to {what} within {self.timeout:g} s")
 
     def bcast(self, obj: Any, root: int = 0) -> Any:
         return self.host.bcast(obj, root)

@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 __all__ = ["Communicator", "SingleProcess", "MPICommunicator", "WorkerLost", "WorkerFailed", "shares",
-           "worker_loads", "world", "default_timeout", "usable_cores", "LAUNCHER_VARIABLES", "take_rows",
+           "worker_loads", "world", "default_timeout", "usable_cores", "poll", "LAUNCHER_VARIABLES", "take_rows",
            "batch_rows", "join_rows"]
 
 #: environment variables an MPI launcher sets in the processes it starts (MPICH/Hydra, Open MPI, PMIx)
@@ -51,6 +51,27 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def poll(done: Any, timeout: float, spin: float = 0.0, gone: Any = None) -> bool:
+    """Call ``done()`` until it is true: first without sleeping for ``spin`` seconds, then with sleeps from 20 µs
+    doubling to 1 ms.  False when ``timeout`` seconds pass first, or ``gone()`` (checked between the sleeps) is true.
+    The wait of every collective (MPI's requests, NCCL's stream events)."""
+    if done():
+        return True
+    now = time.monotonic()
+    deadline = now + timeout
+    spin_until = min(now + spin, deadline)
+    while time.monotonic() < spin_until:                     # the peer is usually a few µs away: no sleep
+        if done():
+            return True
+    pause = 2e-5
+    while not done():
+        if time.monotonic() > deadline or (gone is not None and gone()):
+            return False
+        time.sleep(pause)
+        pause = min(2 * pause, 1e-3)
+    return True
 
 
 @runtime_checkable
@@ -164,20 +185,8 @@ class MPICommunicator:
 
     # ------------------------------------------------------------------ waiting
     def _wait(self, request: Any, what: str) -> None:
-        if request.Test():
-            return
-        now = time.monotonic()
-        deadline = now + self.timeout
-        spin_until = min(now + self.spin, deadline)
-        while time.monotonic() < spin_until:                 # the peer is usually a few µs away: no sleep
-            if request.Test():
-                return
-        pause = 2e-5
-        while not request.Test():
-            if time.monotonic() > deadline or self._peers_gone():
-                raise self._give_up(what)
-            time.sleep(pause)
-            pause = min(2 * pause, 1e-3)
+        if not poll(request.Test, self.timeout, self.spin, self._peers_gone):
+            raise self._give_up(what)
 
     def _peers_gone(self) -> bool:
         """Whether the peers are known to have ended (checked between the sleeps of a long wait); here: never."""
