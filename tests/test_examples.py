@@ -158,4 +158,8 @@ def test_wolfram_loss_net_example_recovers_the_line_and_nettake_keeps_the_output
 
 def test_wolfram_gan_example_matches_the_mixtures_moments(tmp_path):   # --quick: about 5 s on 2 cores
     result = _run("wolfram_gan", tmp_path)
-    assert abs(result["mean"] - result["data_mean"]) < 0.25 and abs(result["std"] - result["data_std"]) < 0.25
+    # the moments averaged over the last 50 rounds: one round's swing by up to ±0.7 at the equilibrium (the example's
+    # docstring); measured within 0.09 (mean) and 0.05 (std) under the Haswell and Sandybridge OpenBLAS kernels
+    assert abs(result["mean_averaged"] - result["data_mean"]) < 0.25
+    assert abs(result["std_averaged"] - result["data_std"]) < 0.25
+    assert 0.35 < result["fraction_positive"] < 0.65                # both modes, not one

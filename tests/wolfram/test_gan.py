@@ -166,20 +166,33 @@ def _gan(hidden=16):
 
 @pytest.mark.slow  # ~5 s: the GAN proof of issue 14 runs in CI's slow set
 def test_gan_trained_by_nettrain_matches_the_mixtures_first_two_moments():
-    """The page's example: alternating discriminator and generator updates.  Bounds: the generated mean within
-    0.25 of the data's and the standard deviation within 0.25 of the data's (≈ 2.06); measured 0.02 and 0.07."""
+    """The page's example: alternating discriminator and generator updates.  Bounds: the generated mean and
+    standard deviation, averaged over the last 50 of 150 rounds, within 0.25 of the data's (0 and ≈ 2.06); measured
+    0.09 and 0.04 (OpenBLAS kernels Haswell and Sandybridge alike).  One round's snapshot is no test: at the
+    equilibrium the generator circles the data's distribution, its standard deviation swinging by up to ±0.7 from
+    one round to the next (the last round's error was 0.07 on one CPU and 0.31 on another)."""
     from minidl.wolfram import NetTrain
     from minidl.wolfram.graph import NetExtract
 
     S, Z = _mixture(2048, 1)
+    seeds = np.random.default_rng(5).normal(size=(20000, 1))
+    moments = []
+
+    def record(progress):
+        if progress["Round"] > 100:
+            fake = NetExtract(progress["Net"], "Generator").forward(seeds)
+            moments.append((fake.mean(), fake.std()))
+
     res = NetTrain(_gan(), {"Sample": S, "Latent": Z}, "All", TrainingUpdateSchedule=["Discriminator", "Generator"],
                    MaxTrainingRounds=150, BatchSize=64, LearningRate=0.005, Method=("ADAM", {"Beta1": 0.5}),
-                   TrainingProgressReporting=None, WorkingPrecision="Real64")
+                   TrainingProgressReporting=None, WorkingPrecision="Real64",
+                   TrainingProgressFunction=(record, {"Interval": "Round"}))
     assert res["TrainingUpdateSchedule"] == ["Discriminator", "Generator"]
-    generator = NetExtract(res["TrainedNet"], "Generator")
-    fake = generator.forward(np.random.default_rng(5).normal(size=(20000, 1)))
-    assert abs(fake.mean() - S.mean()) < 0.25
-    assert abs(fake.std() - S.std()) < 0.25
+    assert len(moments) == 50
+    mean, std = np.mean(moments, axis=0)
+    assert abs(mean - S.mean()) < 0.25
+    assert abs(std - S.std()) < 0.25
+    fake = NetExtract(res["TrainedNet"], "Generator").forward(seeds)
     assert 0.35 < np.mean(fake > 0) < 0.65                      # both modes, not one
     assert abs(res["RoundLoss"] - 2 * np.log(2)) < 0.1          # at equilibrium D ≈ ½: LossReal + LossFake ≈ 2 log 2
 
