@@ -173,25 +173,17 @@ def _zero_outside(a, h0: int, h1: int, w0: int, w1: int) -> None:
         a[..., h0:h1, w1:] = 0
 
 
-def scratch(workspace: dict | None, key: str, shape: tuple[int, ...], dtype, xp):
+def scratch(workspace: dict | None, key: str, shape: tuple[int, ...], dtype, xp, zero: bool = False):
     """An uninitialized array: ``workspace[key]`` when it has this shape, dtype and device, else a new one (kept in
-    ``workspace`` for the next call).  Reusing large buffers saves the allocator's page faults on every step."""
+    ``workspace`` for the next call).  Reusing large buffers saves the allocator's page faults on every step.
+    ``zero``: a new array is zero-filled (for buffers whose callers rewrite the same part on every call and rely on
+    the rest staying 0); a reused one is returned as it is."""
+    make = xp.zeros if zero else xp.empty
     if workspace is None:
-        return xp.empty(shape, dtype=dtype)
+        return make(shape, dtype=dtype)
     a = workspace.get(key)
     if a is None or tuple(a.shape) != tuple(shape) or a.dtype != dtype or get_array_module(a) is not xp:
-        a = workspace[key] = xp.empty(shape, dtype=dtype)
-    return a
-
-
-def _zero_scratch(workspace: dict | None, key: str, shape: tuple[int, ...], dtype, xp):
-    """Like :func:`scratch`, but zero-filled whenever it is (re)created: for buffers whose callers rewrite the same
-    part on every call and rely on the rest staying 0."""
-    if workspace is None:
-        return xp.zeros(shape, dtype=dtype)
-    a = workspace.get(key)
-    if a is None or tuple(a.shape) != tuple(shape) or a.dtype != dtype or get_array_module(a) is not xp:
-        a = workspace[key] = xp.zeros(shape, dtype=dtype)
+        a = workspace[key] = make(shape, dtype=dtype)
     return a
 
 
@@ -209,7 +201,8 @@ def _gather_flat(col6, col5, x, padding: Quad, dilation: Pair, workspace: dict |
     if pt == pb == 0:
         xv = x.reshape(n, c, h * w)
     else:
-        buf = _zero_scratch(workspace, "xv", (n, c, hv, w), x.dtype, get_array_module(x))
+        # keyed by (PT, PB) too: a buffer of the same shape with other padding rows would keep stale rows
+        buf = scratch(workspace, f"xv{pt},{pb}", (n, c, hv, w), x.dtype, get_array_module(x), zero=True)
         buf[:, :, pt:pt + h] = x
         xv = buf.reshape(n, c, hv * w)
     for i in range(kh):

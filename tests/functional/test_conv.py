@@ -203,3 +203,13 @@ def test_matches_torch_conv2d(config, rng):
     for name, got, want in (("y", y, yt), ("dx", dx, xt.grad), ("dW", dW, wt.grad), ("db", db, bt.grad)):
         want = want.detach().numpy()
         assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.abs(want).max(), name=name)
+
+
+def test_a_workspace_shared_across_paddings_gives_fresh_results(rng):
+    """The row-padded copy of x kept in the workspace is keyed by its padding rows: (2, 0), (1, 1) and (0, 2) give the
+    same buffer shape, and a reused buffer's stale rows would be read as padding."""
+    x, W, b = rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    workspace = {}
+    for padding in [(2, 0, 1, 1), (1, 1, 1, 1), (0, 2, 1, 1), (2, 0, 1, 1)]:
+        y, _ = conv2d_forward(x, W, b, (1, 1), padding, workspace=workspace)
+        assert_allclose(y, R.conv2d_forward(x, W, b, (1, 1), padding, (1, 1)), rtol=1e-12, atol=1e-13)
