@@ -16,7 +16,7 @@ only the generator (ascending LossFake, its gradient reversed).  The script prin
 mean and standard deviation next to the data's (≈ 0 and ≈ 2.06): after the last round, and averaged over the last
 50 rounds (a TrainingProgressFunction each round).  At the equilibrium (D ≈ ½) the generator keeps circling the
 data's distribution, so one round's standard deviation swings by up to ±0.7 from the next; the average is the
-stable figure (within 0.1 of the data's on every OpenBLAS kernel tried).
+stable figure (mean and std within about 0.1 of the data's on every OpenBLAS kernel tried, 150 or 300 rounds).
 
 Run:  python examples/wolfram_gan.py [--quick]   (--quick or MINIDL_QUICK=1: 150 rounds instead of 300)
 """
