@@ -364,11 +364,11 @@ def worker_loads(worker_load: Any, size: int, dispatch_in_background: bool = Fal
                         "of one load per worker")
     if isinstance(worker_load, numbers.Real):
         x = float(worker_load)
-        largest = max(len(ranks) for ranks in machines.values())
         if math.isfinite(x) and 0 <= x <= 1:
             def computing(m: int) -> int:
                 return max(1, math.floor(x * m + 0.5))
         elif math.isfinite(x) and x > 1 and x == int(x):
+            largest = max(len(ranks) for ranks in machines.values())
             if int(x) > largest:
                 where = f"the {size} workers of the pool" if len(machines) == 1 else \
                     f"the {largest} workers of the largest machine"
@@ -478,6 +478,8 @@ class DataParallel:
     # the extras after the gradients: [loss, hits, failed, interrupt, rank-0 clock]
     def __init__(self, trainer: Any, comm: Communicator, loads: Sequence[float] | None):
         self.trainer, self.comm = trainer, comm
+        #: the communicator sums device arrays where they are (NCCL): no host copy of the packed gradients or sums
+        self.device_sums = bool(getattr(comm, "device_sums", False))
         self.rank, self.size = comm.rank, comm.size
         loads = [1.0] * self.size if loads is None else [float(v) for v in loads]
         if len(loads) != self.size:
@@ -515,7 +517,7 @@ class DataParallel:
             return to_device(seen, device_of(a), dtype=a.dtype)
         if self._calls == 1:
             self._seen = []
-        if getattr(self.comm, "device_sums", False):        # NCCL: summed where it is, no host copy
+        if self.device_sums:                                 # NCCL: summed where it is, no host copy
             summed = self.comm.allreduce(a)
         else:
             summed = to_device(self.comm.allreduce(np.ascontiguousarray(to_host(a))), device_of(a), dtype=a.dtype)
@@ -565,8 +567,7 @@ class DataParallel:
             loss, hits = xp.zeros((), dt), xp.zeros((), dt)
         flags = [loss, hits if hits is not None else xp.zeros((), dt), ex, xp.asarray(
             [1.0 if error is not None else 0.0, 1.0 if stop else 0.0, clock], dtype=dt)]
-        on_device = bool(getattr(self.comm, "device_sums", False))
-        summed = unpack_gradients(self.comm.allreduce(pack_gradients(grads, flags, host=not on_device)), grads)
+        summed = unpack_gradients(self.comm.allreduce(pack_gradients(grads, flags, host=not self.device_sums)), grads)
         self.pending = True
         failed, interrupt, self.clock = summed[-3], summed[-2], float(summed[-1])
         self.interrupt = interrupt > 0

@@ -118,7 +118,7 @@ def network_to_json(net) -> dict[str, Any]:
     inputs (each input layer's size gives its own)."""
     shape = net.input_shape
     out: dict[str, Any] = {"layers": [layer_to_json(layer) for layer in net.layers],
-           "input_shape": None if shape is None or isinstance(shape, dict) else list(shape)}
+                           "input_shape": None if shape is None or isinstance(shape, dict) else list(shape)}
     if not net.is_chain:
         out["connections"] = [list(pair) for pair in net.connections]
     if any(float(w) != 1.0 for w in net.loss_weights.values()):   # the weighted total Σ weight·loss (graphs)
