@@ -3,15 +3,18 @@
     y[n, f, oh, ow] = b[f] + Σ_c Σ_kh Σ_kw W[f, c, kh, kw] · x[n, c, oh·SH − PT + kh·DH, ow·SW − PL + kw·DW]
 
 with x read as 0 outside the image (zero padding PT, PB, PL, PR).  im2col gathers, for each of the KH·KW kernel
-offsets, one strided slice of x (vectorized over N, C, OH, OW) into the columns ``col``; then y = W₂ · col is a
-single 2-D matrix product.  col2im (for dx) is the mirror loop: strided slice additions over the same offsets.
+offsets, one strided slice of x (vectorized over N, C, OH, OW) into the columns ``col``; then y[n] = W₂ · col[:, n]
+is one batched matrix product over n that writes y in NCHW, and dW₂ = dy₂ · colᵀ one 2-D product.  col2im (for dx)
+is the mirror loop: strided slice additions over the same offsets.
 
-Layout of the columns: ``col`` has shape (C, KH, KW, N, OH, OW), viewed as the matrix (C·KH·KW, N·OH·OW).  The row
-order (c, kh, kw) is W's own, so W₂ = W.reshape(F, C·KH·KW) needs no copy; each offset fills one contiguous block
-(C, N, OH, OW).  Padding is never materialized: each offset copies only the output positions whose input lies inside
-the image and zeroes the (thin) rest.  With stride 1 and OW = W ('same' convolutions) input and output rows have the
-same length, so an offset is a shift of the flattened image: one copy with runs of OH·OW elements instead of OW
-(2× faster on the documented network's 7×7 and 14×14 layers).  Layout measurements: docs/performance.md.
+Layout of the columns: ``col`` has shape (C, KH, KW, N, OH, OW), viewed as the matrix (C·KH·KW, N·OH·OW) (the
+forward adds one row of ones for the bias).  The row order (c, kh, kw) is W's own, so W₂ = W.reshape(F, C·KH·KW)
+needs no copy; each offset fills one contiguous block (C, N, OH, OW).  For stride-1 'same' layers the rows are
+(kh, kw, c) instead (each offset's block is then one flat shift of whole images, below).  Padding is never
+materialized: each offset copies only the output positions whose input lies inside the image and zeroes the (thin)
+rest.  With stride 1 and OW = W ('same' convolutions) input and output rows have the same length, so an offset is a
+shift of the flattened image: one copy with runs of OH·OW elements instead of OW (2× faster on the documented
+network's 7×7 and 14×14 layers).  Layout measurements: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -188,13 +191,13 @@ def scratch(workspace: dict | None, key: str, shape: tuple[int, ...], dtype, xp,
 
 
 def _gather_flat(col6, col5, x, padding: Quad, dilation: Pair, workspace: dict | None) -> None:
-    """im2col for stride 1 and OW = W into the blocks col6[:, i, j] (N, C, OH, OW) (col5: the same as (N, C, OH·OW)),
-    whose (C, OH, OW) part is contiguous.  The top and bottom padding rows are materialized once (a copy of x with
-    PT and PB zero rows; zero from the buffer's creation), so each offset is one flat shift copy of whole images and
-    only the columns that read the left/right padding (and those wrapping a row edge) are zeroed afterwards, one
-    coalesced (C·OH) strided fill per image.  Every element of every block is written."""
+    """im2col for stride 1 and OW = W into the blocks col6[i, j] (C, N, OH, OW) (col5: the same as (C, N, OH·OW)),
+    each contiguous.  The top and bottom padding rows are materialized once (a copy of x with PT and PB zero rows;
+    zero from the buffer's creation), so each offset is one flat shift copy of whole images (runs of OH·OW elements)
+    and only the columns that read the left/right padding (and those wrapping a row edge) are zeroed afterwards, one
+    coalesced (C·N·OH) strided fill.  Every element of every block is written."""
     n, c, h, w = x.shape
-    _, kh, kw, _, oh, ow = col6.shape
+    kh, kw, _, _, oh, ow = col6.shape
     pt, pb, pl, _ = padding
     dh, dw = dilation
     hv = pt + h + pb  # = OH + (KH − 1)·DH: every row an offset reads
@@ -205,16 +208,17 @@ def _gather_flat(col6, col5, x, padding: Quad, dilation: Pair, workspace: dict |
         buf = scratch(workspace, f"xv{pt},{pb}", (n, c, hv, w), x.dtype, get_array_module(x), zero=True)
         buf[:, :, pt:pt + h] = x
         xv = buf.reshape(n, c, hv * w)
+    xt = xv.transpose(1, 0, 2)  # (C, N, HV·W): the blocks' axis order
     for i in range(kh):
         for j in range(kw):
             s = i * dh * w + j * dw - pl  # output p reads row-padded input p + s
             q0, q1 = max(0, -s), min(oh * w, hv * w - s)
-            dst4 = col6[:, i, j]
+            dst4 = col6[i, j]
             w0, w1, _ = span(w, ow, 1, pl, j * dw)
             if w1 <= w0 or q1 <= q0:  # every column reads padding
                 dst4[...] = 0
                 continue
-            col5[:, i, j][:, :, q0:q1] = xv[:, :, q0 + s:q1 + s]
+            col5[i, j][:, :, q0:q1] = xt[:, :, q0 + s:q1 + s]
             # the clipped ends [0, q0) and [q1, OH·OW) lie in columns < w0 or ≥ w1: the fills below cover them
             if w0 > 0:
                 dst4[..., :w0] = 0
@@ -338,9 +342,10 @@ def conv2d_forward(x, W, b, stride: Pair = (1, 1), padding: Quad = (0, 0, 0, 0),
     x: (N, C, H, W), W: (F, C, KH, KW), b: (F,); stride (SH, SW), padding (PT, PB, PL, PR), dilation (DH, DW).
     Returns (y (N, F, OH, OW), cache) with OH, OW from :func:`conv_output_size`.
 
-    The columns are laid out per image, col (N, C·KH·KW + 1, OH·OW), the last row all ones, so one batched product
-    [W₂ | b] (F, C·KH·KW + 1) · col[n] writes y[n] (F, OH·OW) in NCHW directly, bias included (no transpose pass,
-    no bias pass).
+    The columns are col (C·KH·KW + 1, N, OH·OW), the last row all ones.  One batched product over n of
+    [W₂ | b] (F, C·KH·KW + 1) and the strided view col[:, n] (C·KH·KW + 1, OH·OW) writes y[n] (F, OH·OW) in NCHW
+    directly, bias included (no transpose pass, no bias pass); the backward's [dW₂ | db] is then one product over
+    all N·OH·OW columns (docs/performance.md, item 4).
     ``workspace``: an optional dict the caller keeps between calls; the columns are built in a buffer kept there
     (so the cache is valid only until the next call with the same workspace).
     Reference: :func:`minidl.functional.reference.conv2d_forward`.
@@ -358,31 +363,29 @@ def conv2d_forward(x, W, b, stride: Pair = (1, 1), padding: Quad = (0, 0, 0, 0),
     f, _, kh, kw = W.shape
     oh, ow = conv_output_size((h, w), (kh, kw), stride, padding, dilation)
     k, p = c * kh * kw, oh * ow
-    col = scratch(workspace, "col", (n, k + 1, p), x.dtype, xp)  # col[n, row, (oh, ow)]; row k: ones
+    col = scratch(workspace, "col", (k + 1, n, p), x.dtype, xp)  # col[row, n, (oh, ow)]; row k: ones
     flat = stride == (1, 1) and ow == w
-    if flat:  # rows (kh, kw, c): each offset's block (N, C, OH, OW) has its (C, OH, OW) part contiguous
-        col6 = col[:, :k].reshape(n, kh, kw, c, oh, ow)
-        _gather_flat(col6, col[:, :k].reshape(n, kh, kw, c, p), x, padding, dilation, workspace)
+    if flat:  # rows (kh, kw, c): each offset's block (C, N, OH, OW) is contiguous
+        _gather_flat(col[:k].reshape(kh, kw, c, n, oh, ow), col[:k].reshape(kh, kw, c, n, p), x, padding, dilation,
+                     workspace)
         W2 = W.transpose(0, 2, 3, 1).reshape(f, k)
     else:  # rows (c, kh, kw): W's own order (and the summation order of the reference loops)
-        col6 = col[:, :k].reshape(n, c, kh, kw, oh, ow)
-        col5 = col[:, :k].reshape(n, c, kh, kw, p)
-        _gather(lambda i, j: (col6[:, :, i, j], col5[:, :, i, j]), x, x.reshape(n, c, h * w),
-                _offsets(x.shape, (kh, kw), stride, padding, dilation, (oh, ow)))
+        im2col(x, (kh, kw), stride, padding, dilation, (oh, ow), out=col[:k].reshape(c, kh, kw, n, oh, ow))
         W2 = W.reshape(f, k)
-    col[:, k] = 1
+    col[k] = 1
     Wb = xp.concatenate((W2, b.reshape(f, 1)), axis=1)  # [W₂ | b]: (F, C·KH·KW + 1)
     y = xp.empty((n, f, oh, ow), dtype=x.dtype)
-    xp.matmul(Wb, col, out=y.reshape(n, f, p))  # y[n] = W₂·col[n] + b: one product per image, written in place
+    # y[n] = [W₂ | b]·col[:, n]: one product per image (a strided view of col), written in NCHW in place
+    xp.matmul(Wb, col.transpose(1, 0, 2), out=y.reshape(n, f, p))
     return y, (col, flat, W, x.shape, stride, padding, dilation)
 
 
 def conv2d_backward(dy, cache, need_dx: bool = True, workspace: dict | None = None):
     """Gradients of conv2d_forward: dy (N, F, OH, OW) → (dx (N, C, H, W), dW (F, C, KH, KW), db (F,)).
 
-    With col[n] the image's columns (C·KH·KW + 1, OH·OW) and dy[n] as (F, OH·OW):
-    [dW₂ | db] = Σ_n dy[n] · col[n]ᵀ (the ones row of col gives db = Σ_{n,oh,ow} dy in the same product),
-    dcol = W₂ᵀ · dy₂ with dy₂ = dy as (F, N·OH·OW), dx = col2im(dcol).  dcol's rows are ordered (kh, kw, c), so each
+    With col as the matrix (C·KH·KW + 1, N·OH·OW) and dy₂ = dy as (F, N·OH·OW):
+    [dW₂ | db] = dy₂ · colᵀ, one product (the ones row of col gives db = Σ_{n,oh,ow} dy in the same product),
+    dcol = W₂ᵀ · dy₂, dx = col2im(dcol).  dcol's rows are ordered (kh, kw, c), so each
     kernel offset's block (C, N, OH, OW) is contiguous and, for stride-1 'same' convolutions, is added into dx as
     one flat run; the offset that reads the whole image is the accumulator itself.
     ``need_dx=False`` skips dx (returned as None), e.g. for a first layer whose input is data.
@@ -394,14 +397,13 @@ def conv2d_backward(dy, cache, need_dx: bool = True, workspace: dict | None = No
     n, f, oh, ow = dy.shape
     _, c, kh, kw = W.shape
     k, p = c * kh * kw, oh * ow
-    # (col·dy₂ᵀ)ᵀ per image: (N, KH·KW·C + 1, F), summed over n
-    g = xp.matmul(col, dy.reshape(n, f, p).transpose(0, 2, 1)).sum(axis=0)
-    dW = xp.ascontiguousarray(g[:k].T.reshape(f, kh, kw, c).transpose(0, 3, 1, 2)) if flat \
-        else xp.ascontiguousarray(g[:k].T).reshape(W.shape)  # back to W's order from col's row order
-    db = g[k].copy()
+    dy2 = xp.ascontiguousarray(dy.reshape(n, f, p).transpose(1, 0, 2)).reshape(f, n * p)  # (F, N·OH·OW)
+    g = dy2 @ col.reshape(k + 1, n * p).T  # [dW₂ | db] = dy₂ · colᵀ: one product over all N·OH·OW columns
+    dW = xp.ascontiguousarray(g[:, :k].reshape(f, kh, kw, c).transpose(0, 3, 1, 2)) if flat \
+        else xp.ascontiguousarray(g[:, :k]).reshape(W.shape)  # back to W's order from col's row order
+    db = xp.ascontiguousarray(g[:, k])
     if not need_dx:
         return None, dW, db
-    dy2 = xp.ascontiguousarray(dy.reshape(n, f, p).transpose(1, 0, 2)).reshape(f, n * p)  # (F, N·OH·OW)
     Wr = W.transpose(2, 3, 1, 0).reshape(kh * kw * c, f)  # W₂ᵀ with rows (kh, kw, c)
     dcol = scratch(workspace, "dcol", (kh, kw, c, n, oh, ow), dy.dtype, xp)
     xp.matmul(Wr, dy2, out=dcol.reshape(kh * kw * c, n * p))
