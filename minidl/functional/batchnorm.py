@@ -14,7 +14,10 @@ zero (size, 2C+1) buffer, so the sum gives every worker every worker's values ex
 them alike (Chan et al.'s pairwise rule, all terms ≥ 0): M₂ = Σᵢ M₂ᵢ + Σᵢ nᵢ(μᵢ − μ)².  Its rounding error beyond
 the two-pass's is at most about 4ε·κ relative, κ = (maxᵢ|μᵢ| + |μ|)/σ per channel (the error of μᵢ − μ times
 Σ nᵢ|μᵢ − μ| ≤ N·σ); when some channel has κ > 16 (more than 64ε: float64 7·10⁻¹⁵, inside the engine's 1e-12) the
-workers, who all see the same numbers, take the second round trip of the two-pass rule instead.
+workers, who all see the same numbers, take the second round trip of the two-pass rule instead.  After the one
+round trip the forward and the backward keep x − μᵢ and fold δ = μ − μᵢ into their per-channel terms (no pass over x
+to shift it): y = (x − μᵢ)·γ/σ + (β − δ·γ/σ) and Σdy·x̂ = (Σdy·(x − μᵢ) − δ·Σdy)/σ, whose rounding error beyond the
+direct sum's is at most about ε·|δ|·Σ|dy|/σ, |δ| ≤ κσ (σ = √(σ² + ε)).
 """
 
 from __future__ import annotations
@@ -75,14 +78,17 @@ def channel_moments(x):
 
     Reference: the statistics computed inside :func:`minidl.functional.reference.batchnorm_forward`.
     """
-    m, mean, var, _ = _centered_moments(x)
+    m, mean, var, _, _ = _centered_moments(x)
     return m, mean, var
 
 
 def _centered_moments(x, reduce=None):
-    """(M, μ, σ², x − μ): the two-pass variance (no cancellation in float32), keeping the centered input.
+    """(M, μ, σ², x − c, δ): the two-pass variance (no cancellation in float32), keeping the centered input.
 
-    ``reduce``: sums over the data-parallel workers (Σx with the count, then Σ(x − μ)²): the whole batch's moments.
+    c is the mean μ and δ None, except for the one-round-trip combine of :func:`_gathered_moments`, where c is this
+    worker's own mean μᵢ and δ = μ − μᵢ (C,): x − μ = (x − μᵢ) − δ, applied by the forward and the backward within
+    their own passes.  ``reduce``: sums over the data-parallel workers (Σx with the count, then Σ(x − μ)²): the
+    whole batch's moments.
     """
     xp = get_array_module(x)
     m = x.size // x.shape[1]
@@ -98,7 +104,7 @@ def _centered_moments(x, reduce=None):
     if reduce is not None:
         sq = reduce(sq)
     var = sq / x.dtype.type(m)
-    return m, mean, var, xc
+    return m, mean, var, xc, None
 
 
 #: the largest κ = (maxᵢ|μᵢ| + |μ|)/σ of a channel for which the one-round-trip combine is used (module docstring)
@@ -106,9 +112,10 @@ COMBINE_KAPPA = 16.0
 
 
 def _gathered_moments(x, m: int, sx, reduce):
-    """(M, μ, σ², x − μ) of the whole batch in one round trip: every worker's (nᵢ, Σx, M₂ᵢ) through its row of a
-    zero buffer, combined by M₂ = Σ M₂ᵢ + Σ nᵢ(μᵢ − μ)²; the two-pass rule's second round trip when a channel's
-    κ > :data:`COMBINE_KAPPA` (module docstring).  x: (N, C, ...); sx: (C,) this worker's Σx."""
+    """(M, μ, σ², x − μᵢ, δ = μ − μᵢ) of the whole batch in one round trip: every worker's (nᵢ, Σx, M₂ᵢ) through
+    its row of a zero buffer, combined by M₂ = Σ M₂ᵢ + Σ nᵢ(μᵢ − μ)²; the two-pass rule's second round trip (then
+    (M, μ, σ², x − μ, None)) when a channel's κ > :data:`COMBINE_KAPPA` (module docstring).  x: (N, C, ...); sx: (C,)
+    this worker's Σx."""
     xp = get_array_module(x)
     dt = x.dtype.type
     c = sx.shape[0]
@@ -129,11 +136,9 @@ def _gathered_moments(x, m: int, sx, reduce):
     m2 = every[:, c + 1:].sum(axis=0) + (counts * d * d).sum(axis=0)
     size = (xp.abs(means).max(axis=0) + xp.abs(mean)) if has.size else xp.abs(mean)
     if bool(xp.all(size * size <= dt(COMBINE_KAPPA ** 2) * m2 / dt(total))):   # κ ≤ 16 in every channel
-        rows = _rows(xc)                                  # (a view: xc is new and contiguous)
-        rows -= _along_rows(mean - own_mean, x)           # x − μ
-        return total, mean, m2 / dt(total), xc
+        return total, mean, m2 / dt(total), xc, mean - own_mean   # x − μ = xc − δ (no pass over xc here)
     xc = _centered(x, mean)                               # the two-pass rule: Σ(x − μ)² over the workers
-    return total, mean, reduce(channel_dot(xc, xc)) / dt(total), xc
+    return total, mean, reduce(channel_dot(xc, xc)) / dt(total), xc, None
 
 
 def merge_moments(a, b):
@@ -161,19 +166,23 @@ def batchnorm_forward(x, gamma, beta, eps: float = 1e-5, moments=None, reduce=No
     x: (N, C, H, W) or (N, C); gamma, beta: (C,).  ``moments`` may pass precomputed (M, μ, σ²) (e.g. combined across
     workers).  ``reduce``: the data-parallel sum (module docstring): μ_B, σ_B² of the whole mini-batch.
     Returns (y, cache, (M, μ, σ²)); the cache keeps x − μ and 1/√(σ² + ε), not x̂ (x̂ is never formed: y is
-    (x − μ)·(γ/√(σ² + ε)) + β, two passes, and the backward folds 1/√(σ² + ε) into its per-channel factors).
+    (x − μ)·(γ/√(σ² + ε)) + β, two passes, and the backward folds 1/√(σ² + ε) into its per-channel factors).  After
+    the one-round-trip combine (module docstring) it keeps x − μᵢ and δ = μ − μᵢ instead (the cache's last item;
+    None otherwise): y = (x − μᵢ)·γ/√(σ² + ε) + (β − δ·γ/√(σ² + ε)), the same two passes, no pass for the shift.
     Reference: :func:`minidl.functional.reference.batchnorm_forward`.
     """
     xp = get_array_module(x)
+    shift = None
     if moments is None:
-        m, mean, var, xc = _centered_moments(x, reduce)
+        m, mean, var, xc, shift = _centered_moments(x, reduce)
     else:
         m, mean, var = moments
         xc = _centered(x, mean)
     inv_std = 1.0 / xp.sqrt(var + eps)
-    y = _rows(xc) * _along_rows(gamma * inv_std, x)   # y = (x − μ)·γ/√(σ² + ε)
-    y += _along_rows(beta, x)                         #     + β
-    return y.reshape(x.shape), (xc, inv_std, gamma, m), (m, mean, var)
+    scale = gamma * inv_std
+    y = _rows(xc) * _along_rows(scale, x)             # y = (x − μ)·γ/√(σ² + ε)
+    y += _along_rows(beta if shift is None else beta - shift * scale, x)   # + β
+    return y.reshape(x.shape), (xc, inv_std, gamma, m, shift), (m, mean, var)
 
 
 def batchnorm_backward(dy, cache, reduce=None):
@@ -187,17 +196,19 @@ def batchnorm_backward(dy, cache, reduce=None):
     derivation of the same gradient).
     """
     xp = get_array_module(dy)
-    xc, inv_std, gamma, m = cache
+    xc, inv_std, gamma, m, shift = cache              # x − μ = xc − δ (δ = shift; None: 0)
     dbeta = channel_sum(dy)                           # dβ = Σ dy
-    dgamma = channel_dot(dy, xc) * inv_std            # dγ = Σ dy·x̂ = Σ dy·(x − μ) / √(σ²+ε)
+    dot = channel_dot(dy, xc)                         # Σ dy·xc
+    dgamma = (dot if shift is None else dot - shift * dbeta) * inv_std   # dγ = Σ dy·x̂ = Σ dy·(x − μ) / √(σ²+ε)
     own = dgamma, dbeta
     if reduce is not None:                            # the whole batch's [Σdy·x̂, Σdy]
         both = reduce(xp.concatenate([dgamma, dbeta]))
         dgamma, dbeta = both[:dgamma.shape[0]], both[dgamma.shape[0]:]
     count = dy.dtype.type(m)                          # M in dy's dtype (NumPy 1.x: int > 65535)
-    t = _rows(xc) * _along_rows(dgamma * (inv_std / count), dy)   # x̂·dγ/M
+    a = dgamma * (inv_std / count)
+    t = _rows(xc) * _along_rows(a, dy)                # x̂·dγ/M (+ δ·a, taken back below)
     xp.subtract(_rows(dy), t, out=t)                  # dy − x̂·dγ/M
-    t -= _along_rows(dbeta / count, dy)               #    − dβ/M
+    t -= _along_rows(dbeta / count if shift is None else dbeta / count - shift * a, dy)   # − dβ/M
     t *= _along_rows(gamma * inv_std, dy)             # dx = γ/√(σ²+ε) · (dy − dβ/M − x̂·dγ/M)
     return t.reshape(dy.shape), own[0], own[1]
 

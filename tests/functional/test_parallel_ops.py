@@ -43,23 +43,32 @@ def test_batchnorm_with_a_reduce_over_workers_is_the_whole_batch(shape, loads):
 def test_batchnorm_over_a_worker_sum_takes_one_round_trip_when_well_conditioned(shape, loads, offset, round_trips):
     rng = np.random.default_rng(1)
     means = offset * np.arange(1, shape[1] + 1).reshape((1, -1) + (1,) * (len(shape) - 2))
-    x = rng.standard_normal(shape) * 3 + means
+    trend = np.arange(shape[0]).reshape((-1,) + (1,) * (len(shape) - 1))   # the workers' own means differ (δ ≠ 0)
+    x = rng.standard_normal(shape) * 3 + means + trend
+    dy = rng.standard_normal(shape)
     gamma, beta = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
-    y, _, (m, mean, var) = F.batchnorm_forward(x, gamma, beta)
+    y, cache, (m, mean, var) = F.batchnorm_forward(x, gamma, beta)
+    dx, dgamma, dbeta = F.batchnorm_backward(dy, cache)
     rows = shares(shape[0], loads)
 
     def work(comm):
         calls = []
         lo, hi = rows[comm.rank]
         total = WorkerSum(lambda a: (calls.append(a.size), comm.allreduce(a))[1], comm.rank, comm.size)
-        yy, _, moments = F.batchnorm_forward(x[lo:hi], gamma, beta, reduce=total)
-        return lo, hi, yy, moments, calls
-    for lo, hi, yy, moments, calls in run_workers(len(loads), work):
+        yy, c, moments = F.batchnorm_forward(x[lo:hi], gamma, beta, reduce=total)
+        forward_calls = list(calls)
+        return (lo, hi, yy, moments, forward_calls, c[-1]) + F.batchnorm_backward(dy[lo:hi], c, reduce=total)
+    parts = run_workers(len(loads), work)
+    for lo, hi, yy, moments, calls, shift, dxx, _, _ in parts:
         assert len(calls) == round_trips
+        assert (shift is not None) == (round_trips == 1)   # the combine keeps x − μᵢ and δ = μ − μᵢ
         assert moments[0] == m
         np.testing.assert_allclose(moments[1], mean, rtol=1e-13)
         np.testing.assert_allclose(moments[2], var, rtol=1e-12)   # the combine's error ≤ 64ε beyond the two-pass
         np.testing.assert_allclose(yy, y[lo:hi], rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(dxx, dx[lo:hi], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(sum(p[-2] for p in parts), dgamma, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(sum(p[-1] for p in parts), dbeta, rtol=1e-12, atol=1e-13)
 
 
 def test_dropout_rows_are_the_whole_batch_mask_rows_and_draw_the_same():
