@@ -22,16 +22,24 @@ def check_real(arg: str, value, low: float = -math.inf, high: float = math.inf, 
     Traceback (most recent call last):
     ValueError: momentum: got 1.0; allowed: a real number in [0, 1)
     """
-    allowed = f"a real number in {'(' if low_open else '['}{_fmt(low)}, {_fmt(high)}{')' if high_open else ']'}"
-    value = plain_scalar(value)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{arg}: got {value!r} of type {type(value).__name__}; allowed: {allowed}")
-    x = float(value)
+    if type(value) is float or type(value) is int:  # the common case: a plain number (no conversion)
+        x = float(value)
+    else:
+        value = plain_scalar(value)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{arg}: got {value!r} of type {type(value).__name__}; allowed: "
+                            f"{_real_interval(low, high, low_open, high_open)}")
+        x = float(value)
     too_low = x < low or (low_open and x == low)
     too_high = x > high or (high_open and x == high)
     if math.isnan(x) or too_low or too_high:
-        raise ValueError(f"{arg}: got {value!r}; allowed: {allowed}")
+        raise ValueError(f"{arg}: got {value!r}; allowed: {_real_interval(low, high, low_open, high_open)}")
     return x
+
+
+def _real_interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    """The 'allowed' part of :func:`check_real`'s messages (formatted only when a check fails)."""
+    return f"a real number in {'(' if low_open else '['}{_fmt(low)}, {_fmt(high)}{')' if high_open else ']'}"
 
 
 def check_nonnegative(arg: str, value) -> float:

@@ -737,6 +737,8 @@ def get_array_module(*arrays):
     """The array module (numpy, cupy or the stand-in) of the given arrays; numpy for host data and scalars.  CuPy
     arrays are recognised even when minidl has not imported CuPy itself."""
     for a in arrays:
+        if type(a) is np.ndarray:  # the common case first
+            continue
         if isinstance(a, StandInArray):
             return standin
         if isinstance(a, (np.ndarray, np.generic, numbers.Number)):

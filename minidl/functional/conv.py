@@ -38,6 +38,8 @@ Quad = tuple[int, int, int, int]
 
 def int_tuple(arg: str, value, n: int, low: int, what: str) -> tuple[int, ...]:
     """``value`` as a tuple of ``n`` Python ints ≥ ``low``, else a ValueError naming ``arg``."""
+    if type(value) is tuple and len(value) == n and all(type(v) is int and v >= low for v in value):
+        return value  # already checked (the layers pass their normalized tuples on every call)
     items = tuple(value) if isinstance(value, (tuple, list)) else None
     if items is None or len(items) != n or not all(
             isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low for v in items):

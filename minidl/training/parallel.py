@@ -486,6 +486,7 @@ class DataParallel:
             raise ValueError(f"worker_loads: got {len(loads)} loads {loads}; allowed: one per worker ({self.size})")
         shares(1, loads)                                     # checks the loads
         self.loads = loads
+        self._shares: dict[int, list[tuple[int, int]]] = {}  # shares(b, loads) by b (exact arithmetic: computed once)
         self.clock = 0.0                                     # rank 0's elapsed seconds at the last step
         self.interrupt = False                               # a stop asked for on some worker (the last step)
         self.pending = False                                 # a step was summed; agree() not yet called
@@ -495,7 +496,10 @@ class DataParallel:
 
     def rows(self, b: int) -> tuple[int, int]:
         """This worker's rows (lo, hi) of a mini-batch of ``b``."""
-        return shares(b, self.loads)[self.rank]
+        got = self._shares.get(b)
+        if got is None:
+            got = self._shares[b] = shares(b, self.loads)
+        return got[self.rank]
 
     def shard(self, b: int) -> tuple[int, int]:
         """Tell the network this worker's rows of the next mini-batch of ``b`` rows; returns (lo, hi)."""
